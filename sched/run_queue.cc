@@ -1,0 +1,77 @@
+#include "sched/run_queue.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace braid::sched {
+namespace {
+
+// std::push_heap builds a max-heap under its comparator; invert to get a min-heap.
+bool ranks_after(const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); }
+
+}  // namespace
+
+const QueueEntry* RunQueue::Level::head() const {
+  const QueueEntry* best = sorted.empty() ? nullptr : &sorted.front();
+  if (!strays.empty() && (best == nullptr || ranks_before(strays.front(), *best))) {
+    best = &strays.front();
+  }
+  return best;
+}
+
+void RunQueue::push(const QueueEntry& entry) {
+  assert(entry.level < kPriorityLevels);
+  assert(entry.seq != 0);
+  Level& level = levels_[entry.level];
+  if (level.sorted.empty() || !ranks_before(entry, level.sorted.back())) {
+    level.sorted.push_back(entry);
+  } else if (ranks_before(entry, level.sorted.front())) {
+    level.sorted.push_front(entry);
+  } else {
+    level.strays.push_back(entry);
+    std::push_heap(level.strays.begin(), level.strays.end(), ranks_after);
+  }
+  ++size_;
+}
+
+int RunQueue::best_level() const {
+  int best = -1;
+  const QueueEntry* best_head = nullptr;
+  for (int i = 0; i < kPriorityLevels; ++i) {
+    const QueueEntry* head = levels_[static_cast<std::size_t>(i)].head();
+    if (head != nullptr && (best_head == nullptr || ranks_before(*head, *best_head))) {
+      best = i;
+      best_head = head;
+    }
+  }
+  return best;
+}
+
+const QueueEntry* RunQueue::peek() const {
+  int best = best_level();
+  return best < 0 ? nullptr : levels_[static_cast<std::size_t>(best)].head();
+}
+
+void RunQueue::pop() {
+  int best = best_level();
+  assert(best >= 0);
+  Level& level = levels_[static_cast<std::size_t>(best)];
+  if (!level.strays.empty() &&
+      (level.sorted.empty() || ranks_before(level.strays.front(), level.sorted.front()))) {
+    std::pop_heap(level.strays.begin(), level.strays.end(), ranks_after);
+    level.strays.pop_back();
+  } else {
+    level.sorted.pop_front();
+  }
+  --size_;
+}
+
+void RunQueue::clear() {
+  for (Level& level : levels_) {
+    level.sorted.clear();
+    level.strays.clear();
+  }
+  size_ = 0;
+}
+
+}  // namespace braid::sched

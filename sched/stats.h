@@ -1,0 +1,32 @@
+// Torus statistics. The first six names are the ones operators already script
+// against; keep them stable.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "sched/policy.h"
+#include "sched/task.h"
+#include "sched/types.h"
+
+namespace braid::sched {
+
+struct TorusStats {
+  std::uint64_t total_scheduled = 0;   // attempts started (each kStart)
+  std::uint64_t context_switches = 0;  // switch-ins onto a slot: starts + resumes
+  std::uint64_t preemptions = 0;       // running tasks stopped by the scheduler (each kStop)
+  std::uint32_t active_processes = 0;  // started attempts not yet exited (running + stopped)
+  Policy policy = Policy::kFair;
+  Micros quantum_micros = kQuantumDefaultUs;
+
+  bool paused = false;
+  int slots = 0;                                  // CPU slots of the node
+  int slots_busy = 0;                             // slots held by running tasks
+  std::array<std::uint64_t, 9> tasks_by_state{};  // indexed by TaskState
+
+  std::uint64_t count(TaskState state) const {
+    return tasks_by_state[static_cast<std::size_t>(state)];
+  }
+};
+
+}  // namespace braid::sched

@@ -1,0 +1,89 @@
+#include "sched/task.h"
+
+#include <array>
+#include <utility>
+
+namespace braid::sched {
+namespace {
+
+constexpr std::array<std::pair<TaskState, std::string_view>, 9> kStateNames{{
+    {TaskState::kPending, "pending"},
+    {TaskState::kQueued, "queued"},
+    {TaskState::kRunning, "running"},
+    {TaskState::kStopped, "stopped"},
+    {TaskState::kMigrating, "migrating"},
+    {TaskState::kMoved, "moved"},
+    {TaskState::kCompleted, "completed"},
+    {TaskState::kFailed, "failed"},
+    {TaskState::kCancelled, "cancelled"},
+}};
+
+std::string range_error(std::string_view field, long long lo, long long hi, long long got) {
+  return std::string(field) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) +
+         ", got " + std::to_string(got);
+}
+
+}  // namespace
+
+std::string_view to_string(TaskState state) {
+  for (const auto& [s, name] : kStateNames) {
+    if (s == state) return name;
+  }
+  return "unknown";
+}
+
+Result<TaskState> parse_task_state(std::string_view name) {
+  std::string known;
+  for (const auto& [s, n] : kStateNames) {
+    if (n == name) return s;
+    known += known.empty() ? "" : ", ";
+    known += n;
+  }
+  return Error{"unknown state \"" + std::string(name) + "\": use " + known};
+}
+
+bool is_terminal(TaskState state) {
+  return state == TaskState::kCompleted || state == TaskState::kFailed ||
+         state == TaskState::kCancelled;
+}
+
+Status validate_spec(const TaskSpec& spec) {
+  if (spec.argv.empty() || spec.argv.front().empty()) {
+    return Error{"argv must name a program to run, got nothing"};
+  }
+  if (spec.priority < kPriorityMin || spec.priority > kPriorityMax) {
+    return Error{range_error("priority", kPriorityMin, kPriorityMax, spec.priority)};
+  }
+  if (spec.cpus < 1) return Error{"cpus must be at least 1, got " + std::to_string(spec.cpus)};
+  if (spec.retries < 0 || spec.retries > kRetriesMax) {
+    return Error{range_error("retries", 0, kRetriesMax, spec.retries)};
+  }
+  if (spec.retry_backoff_us < 0 || spec.retry_backoff_us > kRetryBackoffMaxUs) {
+    return Error{range_error("retry_backoff_us", 0, kRetryBackoffMaxUs, spec.retry_backoff_us)};
+  }
+  if (spec.time_limit_us < 0) {
+    return Error{"time_limit must be >= 0 (0 = none), got " + std::to_string(spec.time_limit_us) +
+                 "us"};
+  }
+  for (const std::string& entry : spec.env) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Error{"env entry \"" + entry + "\" must look like KEY=VALUE"};
+    }
+  }
+  return ok_status();
+}
+
+std::string ExitStatus::describe() const {
+  switch (kind) {
+    case Kind::kExited:
+      return "exit " + std::to_string(code);
+    case Kind::kSignaled:
+      return "signal " + std::to_string(code);
+    case Kind::kSpawnFailed:
+      return "spawn failed: " + error;
+  }
+  return "unknown exit";
+}
+
+}  // namespace braid::sched

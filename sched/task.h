@@ -1,0 +1,109 @@
+// The task model: what an operator submits (TaskSpec), the states a task moves
+// through (TaskState), how a process ended (ExitStatus) and the record the
+// torus keeps (Task). Plain data; the rules live in torus.h.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sched/result.h"
+#include "sched/types.h"
+
+namespace braid::sched {
+
+// pending  : waiting for dependencies or for a retry's backoff to pass
+// queued   : runnable, never started in this attempt (the only state that may migrate)
+// running  : holds CPU slots
+// stopped  : started, then preempted (its process group is stopped)
+// migrating/moved : reserved for handoff between nodes (gossip issue)
+// completed / failed / cancelled : terminal; a task reaches exactly one
+enum class TaskState : std::uint8_t {
+  kPending,
+  kQueued,
+  kRunning,
+  kStopped,
+  kMigrating,
+  kMoved,
+  kCompleted,
+  kFailed,
+  kCancelled,
+};
+
+std::string_view to_string(TaskState state);
+Result<TaskState> parse_task_state(std::string_view name);
+bool is_terminal(TaskState state);
+
+// What an operator asks for. Validated by validate_spec() before it is stored.
+struct TaskSpec {
+  std::vector<std::string> argv;    // argv[0] is the program; never empty
+  std::vector<std::string> env;     // extra "KEY=VALUE" entries
+  std::string cwd;                  // empty: the daemon's choice
+  int priority = kPriorityDefault;  // kPriorityMin..kPriorityMax, higher runs first
+  int cpus = 1;                     // slots held while running, 1..slots
+  std::uint64_t memory_bytes = 0;   // admission limit; 0 = no limit
+  std::vector<std::string> after;   // task ids that must complete first
+  int retries = 0;                  // re-runs after a failure, 0..kRetriesMax
+  Micros retry_backoff_us = kRetryBackoffDefaultUs;  // doubles after each failure
+  Micros time_limit_us = 0;                          // running time allowed per attempt; 0 = none
+  std::string name;                                  // free text for people
+  bool pinned = false;                               // never migrates to another node
+};
+
+// Checks every field of a spec that does not depend on the node (priority
+// range, argv non-empty, env shape, retries, durations). Node-dependent checks
+// (cpus vs slots, memory vs capacity, known dependencies) are the torus's.
+Status validate_spec(const TaskSpec& spec);
+
+// How a started attempt ended, as the executor observed it.
+struct ExitStatus {
+  enum class Kind : std::uint8_t { kExited, kSignaled, kSpawnFailed };
+  Kind kind = Kind::kExited;
+  int code = 0;       // exit code (kExited) or signal number (kSignaled)
+  std::string error;  // strerror text for kSpawnFailed
+
+  static ExitStatus exited(int code) { return {Kind::kExited, code, {}}; }
+  static ExitStatus signaled(int signal) { return {Kind::kSignaled, signal, {}}; }
+  static ExitStatus spawn_failed(std::string error) {
+    return {Kind::kSpawnFailed, 0, std::move(error)};
+  }
+  bool success() const { return kind == Kind::kExited && code == 0; }
+  // "exit 3", "signal 9", "spawn failed: No such file or directory".
+  std::string describe() const;
+};
+
+// Why the torus asked for a task's processes to end.
+enum class KillCause : std::uint8_t { kNone, kCancel, kTimeLimit };
+
+// The torus's record of one task. Read-only outside the torus.
+struct Task {
+  std::string id;  // "<origin-node>:<sequence>", unique cluster-wide
+  TaskSpec spec;   // spec.priority is the current priority (control may change it)
+  TaskState state = TaskState::kQueued;
+  std::string reason;              // why it failed or was cancelled, or why it waits; "" otherwise
+  std::optional<ExitStatus> exit;  // the last attempt's end, once there was one
+
+  int attempts = 0;  // attempts started so far
+  int preemptions = 0;
+  Micros submitted_at_us = 0;
+  Micros started_at_us = -1;      // first start of the first attempt; -1 = never
+  Micros finished_at_us = -1;     // -1 = not terminal
+  Micros cpu_time_us = 0;         // time spent running, all attempts
+  Micros run_time_us = 0;         // time spent running, this attempt (time limit)
+  std::uint64_t vruntime_ns = 0;  // weighted virtual runtime (Fair), see policy.h
+
+  // --- torus bookkeeping, meaningful only inside the torus ---
+  std::uint64_t queue_seq = 0;              // live run-queue entry's sequence; 0 = not queued
+  Micros slice_start_us = 0;                // when the current slice on a slot began
+  Micros dispatched_at_us = 0;              // when the task last got its slot
+  std::uint64_t preempted_in_decision = 0;  // decision that last preempted it
+  Micros not_before_us = 0;                 // pending retry: earliest start
+  std::uint32_t deps_remaining = 0;
+  std::vector<TaskKey> dependents;  // tasks whose `after` names this one
+  KillCause kill_cause = KillCause::kNone;
+  bool started_this_attempt = false;  // false: a fresh (queued) task
+};
+
+}  // namespace braid::sched

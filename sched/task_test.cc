@@ -1,0 +1,67 @@
+#include "sched/task.h"
+
+#include <gtest/gtest.h>
+
+namespace braid::sched {
+namespace {
+
+TaskSpec valid() {
+  TaskSpec spec;
+  spec.argv = {"/bin/true"};
+  return spec;
+}
+
+TEST(TaskSpec, DefaultsAreValid) {
+  EXPECT_TRUE(validate_spec(valid()).ok());
+  EXPECT_EQ(valid().priority, 5);
+  EXPECT_EQ(valid().cpus, 1);
+}
+
+TEST(TaskSpec, BadFieldsAreNamedWithWhatIsAllowed) {
+  struct Case {
+    void (*mutate)(TaskSpec&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {[](TaskSpec& s) { s.priority = 11; }, "priority must be 0..10, got 11"},
+      {[](TaskSpec& s) { s.priority = -1; }, "priority must be 0..10, got -1"},
+      {[](TaskSpec& s) { s.argv.clear(); }, "argv must name a program to run, got nothing"},
+      {[](TaskSpec& s) { s.cpus = 0; }, "cpus must be at least 1, got 0"},
+      {[](TaskSpec& s) { s.retries = 101; }, "retries must be 0..100, got 101"},
+      {[](TaskSpec& s) { s.env = {"NOEQUALS"}; },
+       "env entry \"NOEQUALS\" must look like KEY=VALUE"},
+      {[](TaskSpec& s) { s.time_limit_us = -5; }, "time_limit must be >= 0 (0 = none), got -5us"},
+  };
+  for (const Case& c : cases) {
+    TaskSpec spec = valid();
+    c.mutate(spec);
+    Status s = validate_spec(spec);
+    ASSERT_FALSE(s.ok()) << c.message;
+    EXPECT_EQ(s.error().message, c.message);
+  }
+}
+
+TEST(TaskState, NamesRoundTripAndTerminalsAreThree) {
+  int terminal = 0;
+  for (int i = 0; i <= static_cast<int>(TaskState::kCancelled); ++i) {
+    auto state = static_cast<TaskState>(i);
+    EXPECT_EQ(parse_task_state(to_string(state)).value(), state);
+    terminal += is_terminal(state) ? 1 : 0;
+  }
+  EXPECT_EQ(terminal, 3);
+  Result<TaskState> bad = parse_task_state("runing");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("use pending, queued, running"), std::string::npos);
+}
+
+TEST(ExitStatus, DescribesLikeOperatorsReadIt) {
+  EXPECT_EQ(ExitStatus::exited(3).describe(), "exit 3");
+  EXPECT_EQ(ExitStatus::signaled(9).describe(), "signal 9");
+  EXPECT_EQ(ExitStatus::spawn_failed("No such file or directory").describe(),
+            "spawn failed: No such file or directory");
+  EXPECT_TRUE(ExitStatus::exited(0).success());
+  EXPECT_FALSE(ExitStatus::signaled(0).success());
+}
+
+}  // namespace
+}  // namespace braid::sched

@@ -1,0 +1,372 @@
+// Torus lifecycle: submission, exits, retries, dependencies and control.
+// Decisions (who holds a slot) live in torus_decide.cc.
+#include "sched/torus.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "sched/duration.h"
+
+namespace braid::sched {
+namespace {
+
+std::string plural(std::uint64_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+}  // namespace
+
+std::string_view to_string(Action::Kind kind) {
+  switch (kind) {
+    case Action::Kind::kStart:
+      return "start";
+    case Action::Kind::kStop:
+      return "stop";
+    case Action::Kind::kResume:
+      return "resume";
+    case Action::Kind::kKill:
+      return "kill";
+    case Action::Kind::kPersist:
+      return "persist";
+  }
+  return "unknown";
+}
+
+Status validate_node_name(std::string_view name) {
+  bool shape_ok = !name.empty() && name.size() <= 63;
+  for (char c : name) {
+    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '.' || c == '_' || c == '-';
+    shape_ok = shape_ok && allowed;
+  }
+  if (!shape_ok) {
+    return Error{"node name \"" + std::string(name) +
+                 "\" must be 1..63 characters of A-Z a-z 0-9 . _ -"};
+  }
+  return ok_status();
+}
+
+Status validate_quantum(Micros quantum_us) {
+  if (quantum_us < kQuantumMinUs || quantum_us > kQuantumMaxUs) {
+    return Error{"quantum must be " + format_duration(kQuantumMinUs) + ".." +
+                 format_duration(kQuantumMaxUs) + ", got " + format_duration(quantum_us)};
+  }
+  return ok_status();
+}
+
+Status validate_config(const TorusConfig& config) {
+  if (Status s = validate_node_name(config.node_name); !s) return s;
+  if (config.next_sequence == 0) return Error{"next_sequence must be >= 1, got 0"};
+  if (config.slots < 1 || config.slots > 4096) {
+    return Error{"slots must be 1..4096, got " + std::to_string(config.slots)};
+  }
+  if (Status s = validate_quantum(config.quantum_us); !s) return s;
+  if (config.started_max < static_cast<std::uint32_t>(config.slots)) {
+    return Error{"started_max must be >= slots (" + std::to_string(config.slots) + "), got " +
+                 std::to_string(config.started_max)};
+  }
+  return ok_status();
+}
+
+Torus::Torus(TorusConfig config)
+    : config_(std::move(config)),
+      policy_(config_.policy),
+      quantum_us_(config_.quantum_us),
+      next_sequence_(config_.next_sequence) {
+  assert(validate_config(config_).ok());
+}
+
+std::optional<TaskKey> Torus::find(std::string_view id) const {
+  auto it = index_.find(std::string(id));
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
+}
+
+TorusStats Torus::stats() const {
+  TorusStats s = stats_;
+  s.active_processes = started_count_;
+  s.policy = policy_;
+  s.quantum_micros = quantum_us_;
+  s.paused = paused_;
+  s.slots = config_.slots;
+  s.slots_busy = slots_busy_;
+  return s;
+}
+
+Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
+  if (Status s = validate_spec(spec); !s) return s.error();
+  if (spec.cpus > config_.slots) {
+    return Error{"cpus must be 1.." + std::to_string(config_.slots) + " (this node's slots), got " +
+                 std::to_string(spec.cpus)};
+  }
+  if (config_.memory_bytes != 0 && spec.memory_bytes > config_.memory_bytes) {
+    return Error{"memory must be at most " + std::to_string(config_.memory_bytes) +
+                 " bytes (this node's memory), got " + std::to_string(spec.memory_bytes)};
+  }
+  if (tasks_.size() >= kTasksMax) {
+    return Error{"this node holds " + plural(tasks_.size(), "task") + ", its limit"};
+  }
+  std::vector<TaskKey> deps;
+  deps.reserve(spec.after.size());
+  for (const std::string& dep_id : spec.after) {
+    std::optional<TaskKey> dep = find(dep_id);
+    // Ids are given here, so a new task can only name tasks that already
+    // exist: a dependency cycle would need an unknown id and is refused here.
+    if (!dep) {
+      return Error{"after: \"" + dep_id + "\" is not a known task (a dependency must exist; " +
+                   "cycles are impossible)"};
+    }
+    if (std::find(deps.begin(), deps.end(), *dep) == deps.end()) deps.push_back(*dep);
+  }
+
+  advance(now_us, out);
+  const TaskKey key = static_cast<TaskKey>(tasks_.size());
+  Task& task = tasks_.emplace_back();
+  task.id = config_.node_name + ":" + std::to_string(next_sequence_++);
+  task.spec = std::move(spec);
+  task.submitted_at_us = last_now_us_;
+  task.state = TaskState::kPending;
+  ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
+  index_.emplace(task.id, key);
+
+  std::optional<TaskKey> failed_dep;
+  for (TaskKey dep : deps) {
+    Task& d = at(dep);
+    if (d.state == TaskState::kCompleted) continue;
+    if (d.state == TaskState::kFailed || d.state == TaskState::kCancelled) {
+      failed_dep = dep;
+      break;
+    }
+    ++at(key).deps_remaining;
+    d.dependents.push_back(key);
+  }
+  if (failed_dep) {
+    finish(key, TaskState::kCancelled, "dependency " + at(*failed_dep).id + " failed", last_now_us_,
+           out);
+  } else if (at(key).deps_remaining > 0) {
+    at(key).reason = "waiting for " + plural(at(key).deps_remaining, "dependency");
+    out.push_back({Action::Kind::kPersist, key});
+  } else {
+    make_runnable(key, out);
+  }
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return key;
+}
+
+Status Torus::on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out) {
+  if (key >= tasks_.size()) return Error{"on_exit: unknown task key " + std::to_string(key)};
+  Task& task = at(key);
+  if (task.state != TaskState::kRunning && task.state != TaskState::kStopped) {
+    return Error{"on_exit: task " + task.id + " is " + std::string(to_string(task.state)) +
+                 ", not running or stopped"};
+  }
+  account(now_us);  // its last stretch counts; no time-limit kill for a task that has ended
+  release_slot(key);
+  task.exit = status;
+  const KillCause cause = task.kill_cause;
+  task.kill_cause = KillCause::kNone;
+  if (status.success()) {
+    finish(key, TaskState::kCompleted, "", last_now_us_, out);
+  } else if (cause == KillCause::kCancel) {
+    finish(key, TaskState::kCancelled, "cancelled", last_now_us_, out);
+  } else if (cause == KillCause::kTimeLimit) {
+    finish(key, TaskState::kFailed, "time limit", last_now_us_, out);
+  } else if (task.attempts <= task.spec.retries) {
+    schedule_retry(key, last_now_us_, out);
+  } else {
+    finish(key, TaskState::kFailed, status.describe(), last_now_us_, out);
+  }
+  advance(last_now_us_, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
+}
+
+void Torus::tick(Micros now_us, Actions& out) {
+  advance(now_us, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+}
+
+Status Torus::cancel(TaskKey key, Micros now_us, Actions& out) {
+  if (key >= tasks_.size()) return Error{"cancel: unknown task key " + std::to_string(key)};
+  Task& task = at(key);
+  switch (task.state) {
+    case TaskState::kPending:
+    case TaskState::kQueued:
+      advance(now_us, out);
+      task.queue_seq = 0;
+      finish(key, TaskState::kCancelled, "cancelled", last_now_us_, out);
+      decide(last_now_us_, out, /*ignore_pause=*/false);
+      return ok_status();
+    case TaskState::kRunning:
+    case TaskState::kStopped:
+      if (task.kill_cause == KillCause::kNone) {
+        advance(now_us, out);
+        task.kill_cause = KillCause::kCancel;
+        task.queue_seq = 0;  // a stopped task is no longer scheduled; it is ending
+        out.push_back({Action::Kind::kKill, key});
+      }
+      return ok_status();
+    default:
+      return Error{"task " + task.id + " is already " + std::string(to_string(task.state)) +
+                   ": only pending, queued, running or stopped tasks can be cancelled"};
+  }
+}
+
+void Torus::set_policy(Policy policy, Micros now_us, Actions& out) {
+  advance(now_us, out);
+  if (policy != policy_) {
+    policy_ = policy;
+    rebuild_queues();
+  }
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+}
+
+Status Torus::set_quantum(Micros quantum_us, Micros now_us, Actions& out) {
+  if (Status s = validate_quantum(quantum_us); !s) return s;
+  advance(now_us, out);
+  quantum_us_ = quantum_us;
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
+}
+
+Status Torus::set_priority(TaskKey key, int priority, Micros now_us, Actions& out) {
+  if (key >= tasks_.size()) return Error{"priority: unknown task key " + std::to_string(key)};
+  if (priority < kPriorityMin || priority > kPriorityMax) {
+    return Error{"priority must be " + std::to_string(kPriorityMin) + ".." +
+                 std::to_string(kPriorityMax) + ", got " + std::to_string(priority)};
+  }
+  Task& task = at(key);
+  if (is_terminal(task.state)) {
+    return Error{"task " + task.id + " is already " + std::string(to_string(task.state)) +
+                 ": its priority can no longer change"};
+  }
+  advance(now_us, out);
+  task.spec.priority = priority;
+  if (task.queue_seq != 0) enqueue(key);  // re-rank; the old entry goes stale
+  out.push_back({Action::Kind::kPersist, key});
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
+}
+
+Status Torus::boost(TaskKey key, Micros now_us, Actions& out) {
+  if (key >= tasks_.size()) return Error{"boost: unknown task key " + std::to_string(key)};
+  return set_priority(key, std::min(at(key).spec.priority + 1, kPriorityMax), now_us, out);
+}
+
+Status Torus::lower(TaskKey key, Micros now_us, Actions& out) {
+  if (key >= tasks_.size()) return Error{"lower: unknown task key " + std::to_string(key)};
+  return set_priority(key, std::max(at(key).spec.priority - 1, kPriorityMin), now_us, out);
+}
+
+void Torus::pause(Micros now_us, Actions& out) {
+  advance(now_us, out);
+  paused_ = true;
+}
+
+void Torus::resume(Micros now_us, Actions& out) {
+  advance(now_us, out);
+  paused_ = false;
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+}
+
+void Torus::trigger(Micros now_us, Actions& out) {
+  advance(now_us, out);
+  decide(last_now_us_, out, /*ignore_pause=*/true);
+}
+
+void Torus::schedule_next(Micros now_us, Actions& out) {
+  advance(now_us, out);
+  TaskKey longest = kNoTask;
+  for (TaskKey key : running_) {
+    const Task& t = at(key);
+    if (t.kill_cause != KillCause::kNone) continue;
+    if (longest == kNoTask || t.dispatched_at_us < at(longest).dispatched_at_us) longest = key;
+  }
+  if (longest != kNoTask) at(longest).slice_start_us = last_now_us_ - quantum_us_;
+  decide(last_now_us_, out, /*ignore_pause=*/true);
+}
+
+// --- lifecycle helpers ---
+
+void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
+  Task& task = at(key);
+  assert(!is_terminal(task.state));
+  --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
+  ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
+  task.state = state;
+  out.push_back({Action::Kind::kPersist, key});
+}
+
+void Torus::make_runnable(TaskKey key, Actions& out) {
+  Task& task = at(key);
+  task.reason.clear();
+  task.run_time_us = 0;
+  task.started_this_attempt = false;
+  // A new or woken task starts at the current minimum so it can neither
+  // starve the others nor be starved by its own past.
+  task.vruntime_ns = std::max(task.vruntime_ns, min_vruntime_ns_);
+  set_state(key, TaskState::kQueued, out);
+  enqueue(key);
+}
+
+void Torus::finish(TaskKey key, TaskState state, std::string reason, Micros now_us, Actions& out) {
+  assert(is_terminal(state));
+  Task& task = at(key);
+  task.queue_seq = 0;
+  task.reason = std::move(reason);
+  task.finished_at_us = now_us;
+  set_state(key, state, out);
+  resolve_dependents(key, now_us, out);
+}
+
+void Torus::schedule_retry(TaskKey key, Micros now_us, Actions& out) {
+  Task& task = at(key);
+  int shift = std::min(task.attempts - 1, 40);
+  Micros backoff = task.spec.retry_backoff_us;
+  for (int i = 0; i < shift && backoff < kRetryBackoffMaxUs; ++i) backoff *= 2;
+  backoff = std::min(backoff, kRetryBackoffMaxUs);
+  task.not_before_us = now_us + backoff;
+  task.reason = "retry " + std::to_string(task.attempts) + "/" + std::to_string(task.spec.retries) +
+                " after " + task.exit->describe() + ", in " + format_duration(backoff);
+  set_state(key, TaskState::kPending, out);
+  backoff_.emplace_back(task.not_before_us, key);
+  std::push_heap(backoff_.begin(), backoff_.end(), std::greater<>());
+}
+
+// Completion releases dependents; failure or cancellation cancels them, and
+// their dependents in turn. Iterative: chains may be 100k long.
+void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
+  std::vector<TaskKey> failed{};
+  if (at(key).state == TaskState::kCompleted) {
+    for (TaskKey dep : at(key).dependents) {
+      Task& d = at(dep);
+      if (d.state != TaskState::kPending || d.deps_remaining == 0) continue;
+      if (--d.deps_remaining == 0) {
+        make_runnable(dep, out);
+      } else {
+        d.reason = "waiting for " + plural(d.deps_remaining, "dependency");
+      }
+    }
+  } else {
+    failed.push_back(key);
+  }
+  while (!failed.empty()) {
+    TaskKey f = failed.back();
+    failed.pop_back();
+    std::vector<TaskKey> dependents = std::move(at(f).dependents);
+    at(f).dependents.clear();
+    for (TaskKey dep : dependents) {
+      Task& d = at(dep);
+      if (d.state != TaskState::kPending || d.deps_remaining == 0) continue;
+      d.deps_remaining = 0;
+      d.queue_seq = 0;
+      d.reason = "dependency " + at(f).id + " failed";
+      d.finished_at_us = now_us;
+      set_state(dep, TaskState::kCancelled, out);
+      failed.push_back(dep);
+    }
+  }
+  if (at(key).state == TaskState::kCompleted) at(key).dependents.clear();
+}
+
+}  // namespace braid::sched

@@ -1,0 +1,189 @@
+// Torus: the autonomous local scheduler of one node, as pure logic.
+//
+// It owns the node's task table and decides which tasks hold the node's CPU
+// slots. It never reads a clock, never makes a syscall and never blocks:
+// every input carries `now_us` (monotonic, microseconds) and every decision
+// is appended to `out` as Actions for the caller to carry out. The same code
+// runs inside braidd, in unit tests and in the cluster simulator.
+//
+// Model:
+//  - `slots` CPU slots; a running task holds spec.cpus of them. Tasks that
+//    were started but do not hold slots are stopped (time-slicing).
+//  - At most `started_max` attempts are started (running + stopped) at once,
+//    and the memory_bytes of started tasks stays within the node's memory.
+//    Other runnable tasks wait in `queued`.
+//  - Each decision ("decide") first ends slices: a running task whose quantum
+//    expired yields to the best waiting task if that one ranks at least as
+//    high (policy.h); under Priority a strictly higher-priority waiting task
+//    takes the slot of the lowest-priority running one at once. Then free
+//    slots are filled in rank order. A waiting task that needs more free
+//    slots than exist keeps them reserved as they free up (no backfill), so
+//    wide tasks are never starved.
+//  - Time limits count running time only; when reached, the task is killed
+//    and fails with reason "time limit" (not retried).
+//  - Failed attempts are retried while attempts <= spec.retries, after
+//    spec.retry_backoff_us * 2^(attempt-1) (capped at kRetryBackoffMaxUs);
+//    the task waits in `pending` meanwhile.
+//  - Dependencies (spec.after): a task stays `pending` until all of them
+//    completed; if one fails or is cancelled, the task is cancelled with
+//    reason "dependency <id> failed", and so on down the chain.
+//  - Every state transition (and every priority change) is reported as
+//    Action::kPersist, so the caller can store the record atomically.
+//
+// Thread-safety: none; one owner thread, like the rest of the node's state.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "sched/action.h"
+#include "sched/policy.h"
+#include "sched/result.h"
+#include "sched/run_queue.h"
+#include "sched/stats.h"
+#include "sched/task.h"
+#include "sched/types.h"
+
+namespace braid::sched {
+
+constexpr Micros kNever = std::numeric_limits<Micros>::max();
+
+struct TorusConfig {
+  // Origin part of the ids this node gives: "<node_name>:<sequence>".
+  std::string node_name = "local";
+  // Sequence of the next id (storage restores it after a restart).
+  std::uint64_t next_sequence = 1;
+  // CPU slots: how many cpus' worth of tasks run at once.
+  int slots = 1;
+  // Memory admission: started tasks' memory_bytes stay within this; 0 = no limit.
+  std::uint64_t memory_bytes = 0;
+  // Policy at start; switchable at run time.
+  Policy policy = Policy::kFair;
+  // Slice length, kQuantumMinUs..kQuantumMaxUs; switchable at run time.
+  Micros quantum_us = kQuantumDefaultUs;
+  // Attempts started (running + stopped) at once; bounds stopped processes.
+  std::uint32_t started_max = 256;
+};
+
+// Checks a config; the error names the field and what is allowed.
+Status validate_config(const TorusConfig& config);
+// Node names are [A-Za-z0-9._-]{1,63}, so "<name>:<seq>" ids parse back.
+Status validate_node_name(std::string_view name);
+// "quantum must be 1ms..1s, got 0s" unless kQuantumMinUs <= quantum_us <= kQuantumMaxUs.
+Status validate_quantum(Micros quantum_us);
+
+class Torus final {
+ public:
+  // Requires validate_config(config).ok().
+  explicit Torus(TorusConfig config);
+
+  // --- inputs: each appends the resulting actions to `out` ---
+
+  // Accepts a task (validate_spec plus cpus <= slots, memory within the node,
+  // every dependency a known task). Returns its key; the id is task(key).id.
+  Result<TaskKey> submit(TaskSpec spec, Micros now_us, Actions& out);
+  // The executor saw the task's attempt end. Requires state running/stopped.
+  Status on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out);
+  // Time passes: accounting, time limits, retry backoffs, quantum expiry.
+  void tick(Micros now_us, Actions& out);
+
+  // --- control ---
+  Status cancel(TaskKey key, Micros now_us, Actions& out);
+  void set_policy(Policy policy, Micros now_us, Actions& out);
+  // Takes effect at once: the next decision measures slices with it.
+  Status set_quantum(Micros quantum_us, Micros now_us, Actions& out);
+  // priority must be kPriorityMin..kPriorityMax.
+  Status set_priority(TaskKey key, int priority, Micros now_us, Actions& out);
+  // +1 / -1, clamped to kPriorityMin..kPriorityMax.
+  Status boost(TaskKey key, Micros now_us, Actions& out);
+  Status lower(TaskKey key, Micros now_us, Actions& out);
+  // Paused: no preemption, running tasks keep their slots; free slots are
+  // still filled so the node keeps working.
+  void pause(Micros now_us, Actions& out);
+  void resume(Micros now_us, Actions& out);
+  // Decide now (even while paused).
+  void trigger(Micros now_us, Actions& out);
+  // End the slice of the task that has held its slot longest, as if its
+  // quantum expired, and decide now (even while paused).
+  void schedule_next(Micros now_us, Actions& out);
+
+  // --- queries ---
+  const Task& task(TaskKey key) const { return tasks_.at(key); }
+  std::optional<TaskKey> find(std::string_view id) const;
+  std::size_t task_count() const { return tasks_.size(); }
+  const std::vector<TaskKey>& running() const { return running_; }
+  TorusStats stats() const;
+  Policy policy() const { return policy_; }
+  Micros quantum_us() const { return quantum_us_; }
+  // When tick() next has something to do (a slice ends while others wait, a
+  // time limit or a retry backoff is reached); kNever when nothing is due.
+  Micros next_tick_us() const;
+
+ private:
+  // torus_decide.cc: time, queues and the decision itself.
+  void account(Micros now_us);                // running time, cpu time, vruntime
+  void advance(Micros now_us, Actions& out);  // account, then time limits and due retries
+  void decide(Micros now_us, Actions& out, bool ignore_pause);
+  std::optional<QueueEntry> best_waiting();
+  const QueueEntry* live_head(RunQueue& queue);
+  bool fresh_admissible(const Task& task) const;
+  TaskKey pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const;
+  void dispatch(TaskKey key, Micros now_us, Actions& out);
+  void preempt(TaskKey key, Micros now_us, std::uint64_t decision, Actions& out);
+  void release_slot(TaskKey key);
+  void enqueue(TaskKey key);
+  QueueEntry entry_of(TaskKey key) const;  // the task's rank under the current policy
+  void rebuild_queues();
+  void update_min_vruntime();
+
+  // torus.cc: lifecycle.
+  void set_state(TaskKey key, TaskState state, Actions& out);
+  void make_runnable(TaskKey key, Actions& out);
+  void finish(TaskKey key, TaskState state, std::string reason, Micros now_us, Actions& out);
+  void schedule_retry(TaskKey key, Micros now_us, Actions& out);
+  void resolve_dependents(TaskKey key, Micros now_us, Actions& out);
+  Task& at(TaskKey key) {
+    assert(key < tasks_.size());
+    return tasks_[key];
+  }
+  const Task& at(TaskKey key) const {
+    assert(key < tasks_.size());
+    return tasks_[key];
+  }
+
+  TorusConfig config_;
+  Policy policy_;
+  Micros quantum_us_;
+  bool paused_ = false;
+
+  std::vector<Task> tasks_;  // indexed by TaskKey
+  std::unordered_map<std::string, TaskKey> index_;
+  std::uint64_t next_sequence_;
+
+  std::vector<TaskKey> running_;
+  int slots_busy_ = 0;
+  std::uint32_t started_count_ = 0;
+  std::uint64_t started_memory_bytes_ = 0;
+
+  RunQueue fresh_;    // queued: runnable, not started in this attempt
+  RunQueue stopped_;  // stopped: started, waiting for a slot again
+  std::uint64_t next_queue_seq_ = 1;
+  std::uint64_t min_vruntime_ns_ = 0;
+
+  // Pending retries by earliest start; stale entries are skipped.
+  std::vector<std::pair<Micros, TaskKey>> backoff_;
+
+  Micros last_now_us_ = 0;
+  std::uint64_t decisions_ = 0;
+
+  TorusStats stats_;
+};
+
+}  // namespace braid::sched

@@ -1,0 +1,233 @@
+// Torus decisions: time accounting, the run queues and who holds a slot.
+#include <algorithm>
+#include <cassert>
+
+#include "sched/torus.h"
+
+namespace braid::sched {
+
+void Torus::account(Micros now_us) {
+  // Time never runs backwards in here, whatever the caller's clock did.
+  now_us = std::max(now_us, last_now_us_);
+  const Micros delta_us = now_us - last_now_us_;
+  last_now_us_ = now_us;
+  if (delta_us == 0) return;
+  for (TaskKey key : running_) {
+    Task& t = at(key);
+    t.cpu_time_us += delta_us;
+    t.run_time_us += delta_us;
+    t.vruntime_ns += vruntime_delta_ns(delta_us, t.spec.priority);
+  }
+}
+
+void Torus::advance(Micros now_us, Actions& out) {
+  account(now_us);
+  for (TaskKey key : running_) {
+    Task& t = at(key);
+    if (t.spec.time_limit_us > 0 && t.run_time_us >= t.spec.time_limit_us &&
+        t.kill_cause == KillCause::kNone) {
+      t.kill_cause = KillCause::kTimeLimit;
+      out.push_back({Action::Kind::kKill, key});
+    }
+  }
+  while (!backoff_.empty() && backoff_.front().first <= last_now_us_) {
+    const auto [when_us, key] = backoff_.front();
+    std::pop_heap(backoff_.begin(), backoff_.end(), std::greater<>());
+    backoff_.pop_back();
+    const Task& t = at(key);
+    if (t.state == TaskState::kPending && t.deps_remaining == 0 && t.not_before_us == when_us) {
+      make_runnable(key, out);
+    }
+  }
+  update_min_vruntime();
+}
+
+void Torus::update_min_vruntime() {
+  std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
+  for (TaskKey key : running_) lowest = std::min(lowest, at(key).vruntime_ns);
+  if (policy_ == Policy::kFair) {
+    // Under Fair the queue heads carry the lowest vruntimes of their queues.
+    for (RunQueue* queue : {&fresh_, &stopped_}) {
+      if (const QueueEntry* head = live_head(*queue)) lowest = std::min(lowest, head->major);
+    }
+  }
+  if (lowest != std::numeric_limits<std::uint64_t>::max()) {
+    min_vruntime_ns_ = std::max(min_vruntime_ns_, lowest);
+  }
+}
+
+const QueueEntry* Torus::live_head(RunQueue& queue) {
+  while (const QueueEntry* head = queue.peek()) {
+    if (at(head->key).queue_seq == head->seq) return head;
+    queue.pop();  // stale: the task left the queue or was re-ranked
+  }
+  return nullptr;
+}
+
+bool Torus::fresh_admissible(const Task& task) const {
+  if (started_count_ >= config_.started_max) return false;
+  return config_.memory_bytes == 0 ||
+         started_memory_bytes_ + task.spec.memory_bytes <= config_.memory_bytes;
+}
+
+std::optional<QueueEntry> Torus::best_waiting() {
+  const QueueEntry* stopped = live_head(stopped_);
+  const QueueEntry* fresh = live_head(fresh_);
+  if (fresh != nullptr && !fresh_admissible(at(fresh->key))) fresh = nullptr;
+  if (stopped == nullptr && fresh == nullptr) return std::nullopt;
+  if (stopped == nullptr) return *fresh;
+  if (fresh == nullptr) return *stopped;
+  return ranks_before(*fresh, *stopped) ? *fresh : *stopped;
+}
+
+// The running task that should give its slot to `waiting`, or kNoTask. A task
+// yields when its quantum expired and `waiting` ranks at least as high (it
+// would re-enter behind `waiting`), or under Priority when `waiting` ranks
+// strictly higher. Among those: the lowest-ranked, then the longest-held slot.
+TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const {
+  TaskKey victim = kNoTask;
+  std::uint64_t victim_major = 0;
+  for (TaskKey key : running_) {
+    const Task& t = at(key);
+    if (t.kill_cause != KillCause::kNone) continue;  // ending; keeps its slot until it exits
+    const std::uint64_t major = rank_major(policy_, t.spec.priority, t.vruntime_ns);
+    const bool expired = now_us - t.slice_start_us >= quantum_us_;
+    const bool yields = (expired && waiting.major <= major) ||
+                        (policy_ == Policy::kPriority && waiting.major < major);
+    if (!yields || t.preempted_in_decision == decision) continue;
+    if (victim == kNoTask || major > victim_major ||
+        (major == victim_major && t.dispatched_at_us < at(victim).dispatched_at_us)) {
+      victim = key;
+      victim_major = major;
+    }
+  }
+  return victim;
+}
+
+void Torus::decide(Micros now_us, Actions& out, bool ignore_pause) {
+  const std::uint64_t decision = ++decisions_;
+  const bool may_preempt = !paused_ || ignore_pause;
+  // Fill free slots in rank order, ending slices where the best waiting task
+  // needs a slot. A task stopped in this decision is not resumed in it (no
+  // stop/continue pair that the kernel could collapse into nothing). A head
+  // that needs more slots than are free keeps the freed ones reserved (no
+  // backfill), so wide tasks are not starved.
+  while (std::optional<QueueEntry> waiting = best_waiting()) {
+    const Task& w = at(waiting->key);
+    if (w.preempted_in_decision == decision) break;
+    if (w.spec.cpus <= config_.slots - slots_busy_) {
+      dispatch(waiting->key, now_us, out);
+      continue;
+    }
+    if (!may_preempt) break;
+    const TaskKey victim = pick_victim(now_us, *waiting, decision);
+    if (victim == kNoTask) break;
+    preempt(victim, now_us, decision, out);
+  }
+  if (may_preempt) {
+    // Nobody better waits for the rest: their next slice starts now.
+    for (TaskKey key : running_) {
+      Task& t = at(key);
+      if (now_us - t.slice_start_us >= quantum_us_) t.slice_start_us = now_us;
+    }
+  }
+}
+
+void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
+  Task& t = at(key);
+  assert(t.state == TaskState::kQueued || t.state == TaskState::kStopped);
+  t.queue_seq = 0;  // its entry goes stale and is dropped at the next peek
+  running_.push_back(key);
+  slots_busy_ += t.spec.cpus;
+  assert(slots_busy_ <= config_.slots);
+  t.slice_start_us = now_us;
+  t.dispatched_at_us = now_us;
+  const bool fresh = !t.started_this_attempt;
+  if (fresh) {
+    t.started_this_attempt = true;
+    ++t.attempts;
+    ++started_count_;
+    started_memory_bytes_ += t.spec.memory_bytes;
+    if (t.started_at_us < 0) t.started_at_us = now_us;
+    ++stats_.total_scheduled;
+  }
+  ++stats_.context_switches;
+  set_state(key, TaskState::kRunning, out);
+  out.push_back({fresh ? Action::Kind::kStart : Action::Kind::kResume, key});
+}
+
+void Torus::preempt(TaskKey key, Micros /*now_us*/, std::uint64_t decision, Actions& out) {
+  Task& t = at(key);
+  assert(t.state == TaskState::kRunning);
+  auto it = std::find(running_.begin(), running_.end(), key);
+  assert(it != running_.end());
+  *it = running_.back();
+  running_.pop_back();
+  slots_busy_ -= t.spec.cpus;
+  ++t.preemptions;
+  ++stats_.preemptions;
+  t.preempted_in_decision = decision;
+  set_state(key, TaskState::kStopped, out);
+  out.push_back({Action::Kind::kStop, key});
+  enqueue(key);
+}
+
+void Torus::release_slot(TaskKey key) {
+  Task& t = at(key);
+  if (t.state == TaskState::kRunning) {
+    auto it = std::find(running_.begin(), running_.end(), key);
+    assert(it != running_.end());
+    *it = running_.back();
+    running_.pop_back();
+    slots_busy_ -= t.spec.cpus;
+  }
+  assert(started_count_ > 0 && t.started_this_attempt);
+  --started_count_;
+  started_memory_bytes_ -= t.spec.memory_bytes;
+  t.started_this_attempt = false;
+  t.queue_seq = 0;
+}
+
+void Torus::enqueue(TaskKey key) {
+  Task& t = at(key);
+  t.queue_seq = next_queue_seq_++;
+  (t.started_this_attempt ? stopped_ : fresh_).push(entry_of(key));
+}
+
+QueueEntry Torus::entry_of(TaskKey key) const {
+  const Task& t = at(key);
+  return QueueEntry{rank_major(policy_, t.spec.priority, t.vruntime_ns), t.queue_seq, key,
+                    static_cast<std::uint8_t>(rank_level(policy_, t.spec.priority))};
+}
+
+// After a policy switch: same tasks, same arrival order, new ranks.
+void Torus::rebuild_queues() {
+  std::vector<TaskKey> queued;
+  for (TaskKey key = 0; key < tasks_.size(); ++key) {
+    if (tasks_[key].queue_seq != 0) queued.push_back(key);
+  }
+  std::sort(queued.begin(), queued.end(),
+            [&](TaskKey a, TaskKey b) { return at(a).queue_seq < at(b).queue_seq; });
+  fresh_.clear();
+  stopped_.clear();
+  for (TaskKey key : queued) {
+    (at(key).started_this_attempt ? stopped_ : fresh_).push(entry_of(key));
+  }
+}
+
+Micros Torus::next_tick_us() const {
+  Micros next = kNever;
+  const bool others_wait = !fresh_.empty() || !stopped_.empty();
+  for (TaskKey key : running_) {
+    const Task& t = at(key);
+    if (others_wait) next = std::min(next, t.slice_start_us + quantum_us_);
+    if (t.spec.time_limit_us > 0 && t.kill_cause == KillCause::kNone) {
+      next =
+          std::min(next, last_now_us_ + std::max<Micros>(0, t.spec.time_limit_us - t.run_time_us));
+    }
+  }
+  if (!backoff_.empty()) next = std::min(next, backoff_.front().first);
+  return next;
+}
+
+}  // namespace braid::sched

@@ -1,0 +1,45 @@
+// Basic vocabulary of the torus: time, task keys and the named limits every
+// other sched/ header relies on. Pure values, no behaviour.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+namespace braid::sched {
+
+// Logical time and durations in microseconds. The torus never reads a clock:
+// every call that needs "now" takes it as an argument.
+using Micros = std::int64_t;
+
+constexpr Micros kMicrosPerMilli = 1'000;
+constexpr Micros kMicrosPerSecond = 1'000'000;
+
+// Dense handle of a task inside one Torus. Stable for the task's lifetime in
+// that Torus; the cluster-wide name of a task is its TaskId string.
+using TaskKey = std::uint32_t;
+constexpr TaskKey kNoTask = std::numeric_limits<TaskKey>::max();
+
+// Priorities: higher runs first. Clamped, never wrapped.
+constexpr int kPriorityMin = 0;
+constexpr int kPriorityMax = 10;
+constexpr int kPriorityDefault = 5;
+constexpr int kPriorityLevels = kPriorityMax - kPriorityMin + 1;
+
+// Quantum: how long a task keeps a slot before others may take it.
+constexpr Micros kQuantumMinUs = 1 * kMicrosPerMilli;
+constexpr Micros kQuantumMaxUs = 1 * kMicrosPerSecond;
+constexpr Micros kQuantumDefaultUs = 10 * kMicrosPerMilli;
+
+// Retries: at most this many re-runs after the first attempt.
+constexpr int kRetriesMax = 100;
+constexpr Micros kRetryBackoffDefaultUs = 1 * kMicrosPerSecond;
+constexpr Micros kRetryBackoffMaxUs = 3600 * kMicrosPerSecond;
+
+// Tasks a Torus can hold at once (TaskKey space, with room for kNoTask).
+constexpr std::uint32_t kTasksMax = 1u << 30;
+
+static_assert(kPriorityDefault >= kPriorityMin && kPriorityDefault <= kPriorityMax);
+static_assert(kQuantumDefaultUs >= kQuantumMinUs && kQuantumDefaultUs <= kQuantumMaxUs);
+static_assert(kRetryBackoffDefaultUs <= kRetryBackoffMaxUs);
+
+}  // namespace braid::sched
