@@ -1,6 +1,7 @@
 #include "sched/run_queue.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 
 namespace braid::sched {
@@ -31,19 +32,29 @@ void RunQueue::push(const QueueEntry& entry) {
     level.strays.push_back(entry);
     std::push_heap(level.strays.begin(), level.strays.end(), ranks_after);
   }
+  nonempty_levels_ |= 1u << entry.level;
   ++size_;
+  // Keep the cached best level valid: only a new overall best changes it.
+  if (best_ == -1) {
+    best_ = entry.level;
+  } else if (best_ >= 0 && ranks_before(entry, *levels_[static_cast<std::size_t>(best_)].head())) {
+    best_ = entry.level;
+  }
 }
 
 int RunQueue::best_level() const {
+  if (best_ != kBestUnknown) return best_;
   int best = -1;
   const QueueEntry* best_head = nullptr;
-  for (int i = 0; i < kPriorityLevels; ++i) {
+  for (std::uint32_t bits = nonempty_levels_; bits != 0; bits &= bits - 1) {
+    const int i = std::countr_zero(bits);
     const QueueEntry* head = levels_[static_cast<std::size_t>(i)].head();
     if (head != nullptr && (best_head == nullptr || ranks_before(*head, *best_head))) {
       best = i;
       best_head = head;
     }
   }
+  best_ = best;
   return best;
 }
 
@@ -63,7 +74,9 @@ void RunQueue::pop() {
   } else {
     level.sorted.pop_front();
   }
+  if (level.sorted.empty() && level.strays.empty()) nonempty_levels_ &= ~(1u << best);
   --size_;
+  best_ = kBestUnknown;
 }
 
 void RunQueue::clear() {
@@ -71,7 +84,9 @@ void RunQueue::clear() {
     level.sorted.clear();
     level.strays.clear();
   }
+  nonempty_levels_ = 0;
   size_ = 0;
+  best_ = -1;
 }
 
 }  // namespace braid::sched

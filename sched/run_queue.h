@@ -57,7 +57,12 @@ class RunQueue final {
   int best_level() const;
 
   std::array<Level, kPriorityLevels> levels_;
+  std::uint32_t nonempty_levels_ = 0;  // bit i set: levels_[i] holds entries
+  // Level holding the best entry: kBestUnknown after a pop, -1 when empty.
+  static constexpr int kBestUnknown = -2;
+  mutable int best_ = -1;
   std::size_t size_ = 0;
+  static_assert(kPriorityLevels <= 32);
 };
 
 }  // namespace braid::sched

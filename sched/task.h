@@ -38,18 +38,20 @@ bool is_terminal(TaskState state);
 
 // What an operator asks for. Validated by validate_spec() before it is stored.
 struct TaskSpec {
-  std::vector<std::string> argv;    // argv[0] is the program; never empty
-  std::vector<std::string> env;     // extra "KEY=VALUE" entries
-  std::string cwd;                  // empty: the daemon's choice
+  // Scalars first: the scheduler reads them on every decision (cache locality).
   int priority = kPriorityDefault;  // kPriorityMin..kPriorityMax, higher runs first
   int cpus = 1;                     // slots held while running, 1..slots
   std::uint64_t memory_bytes = 0;   // admission limit; 0 = no limit
-  std::vector<std::string> after;   // task ids that must complete first
+  Micros time_limit_us = 0;         // running time allowed per attempt; 0 = none
   int retries = 0;                  // re-runs after a failure, 0..kRetriesMax
+  bool pinned = false;              // never migrates to another node
   Micros retry_backoff_us = kRetryBackoffDefaultUs;  // doubles after each failure
-  Micros time_limit_us = 0;                          // running time allowed per attempt; 0 = none
-  std::string name;                                  // free text for people
-  bool pinned = false;                               // never migrates to another node
+
+  std::vector<std::string> argv;   // argv[0] is the program; never empty
+  std::vector<std::string> env;    // extra "KEY=VALUE" entries
+  std::string cwd;                 // empty: the daemon's choice
+  std::vector<std::string> after;  // task ids that must complete first
+  std::string name;                // free text for people
 };
 
 // Checks every field of a spec that does not depend on the node (priority
@@ -79,31 +81,31 @@ enum class KillCause : std::uint8_t { kNone, kCancel, kTimeLimit };
 
 // The torus's record of one task. Read-only outside the torus.
 struct Task {
-  std::string id;  // "<origin-node>:<sequence>", unique cluster-wide
-  TaskSpec spec;   // spec.priority is the current priority (control may change it)
+  // Fields the scheduler touches on every decision come first, beside the
+  // spec's scalars, so a decision reads one or two cache lines per task.
   TaskState state = TaskState::kQueued;
+  KillCause kill_cause = KillCause::kNone;  // torus bookkeeping
+  bool started_this_attempt = false;        // torus bookkeeping; false: a fresh (queued) task
+  int attempts = 0;                         // attempts started so far
+  int preemptions = 0;
+  std::uint64_t queue_seq = 0;              // torus: live run-queue entry's seq; 0 = not queued
+  std::uint64_t preempted_in_decision = 0;  // torus: decision that last preempted it
+  Micros slice_start_us = 0;                // torus: when the current slice on a slot began
+  Micros dispatched_at_us = 0;              // torus: when the task last got its slot
+  Micros run_time_us = 0;                   // time spent running, this attempt (time limit)
+  Micros cpu_time_us = 0;                   // time spent running, all attempts
+  std::uint64_t vruntime_ns = 0;            // weighted virtual runtime (Fair), see policy.h
+  TaskSpec spec;  // spec.priority is the current priority (control may change it)
+
+  std::string id;                  // "<origin-node>:<sequence>", unique cluster-wide
   std::string reason;              // why it failed or was cancelled, or why it waits; "" otherwise
   std::optional<ExitStatus> exit;  // the last attempt's end, once there was one
-
-  int attempts = 0;  // attempts started so far
-  int preemptions = 0;
   Micros submitted_at_us = 0;
-  Micros started_at_us = -1;      // first start of the first attempt; -1 = never
-  Micros finished_at_us = -1;     // -1 = not terminal
-  Micros cpu_time_us = 0;         // time spent running, all attempts
-  Micros run_time_us = 0;         // time spent running, this attempt (time limit)
-  std::uint64_t vruntime_ns = 0;  // weighted virtual runtime (Fair), see policy.h
-
-  // --- torus bookkeeping, meaningful only inside the torus ---
-  std::uint64_t queue_seq = 0;              // live run-queue entry's sequence; 0 = not queued
-  Micros slice_start_us = 0;                // when the current slice on a slot began
-  Micros dispatched_at_us = 0;              // when the task last got its slot
-  std::uint64_t preempted_in_decision = 0;  // decision that last preempted it
-  Micros not_before_us = 0;                 // pending retry: earliest start
-  std::uint32_t deps_remaining = 0;
-  std::vector<TaskKey> dependents;  // tasks whose `after` names this one
-  KillCause kill_cause = KillCause::kNone;
-  bool started_this_attempt = false;  // false: a fresh (queued) task
+  Micros started_at_us = -1;         // first start of the first attempt; -1 = never
+  Micros finished_at_us = -1;        // -1 = not terminal
+  Micros not_before_us = 0;          // torus: pending retry's earliest start
+  std::uint32_t deps_remaining = 0;  // torus: dependencies not yet completed
+  std::vector<TaskKey> dependents;   // torus: tasks whose `after` names this one
 };
 
 }  // namespace braid::sched

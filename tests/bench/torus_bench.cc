@@ -5,10 +5,18 @@
 // is picked and put on the slot, with accounting and the actions emitted.
 // Measured with 1 slot and 1k / 100k / 1M runnable tasks for each policy.
 //
+// Baselines from the same run: a plain binary heap doing the same queue work,
+// and the SIGSTOP+SIGCONT pair that each preemption costs the executor.
+//
 //   build/bin/braid_torus_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true   (one line)
 #include <benchmark/benchmark.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <functional>
+#include <queue>
 #include <random>
 
 #include "sched/torus.h"
@@ -85,7 +93,53 @@ void DecisionArgs(benchmark::internal::Benchmark* b) {
   }
 }
 
+// Baseline 1: a textbook binary heap doing the same pop + push of a
+// (rank, seq, key) entry, to show what the leveled run queue saves at scale.
+void BM_BaselineBinaryHeap(benchmark::State& state) {
+  struct Entry {
+    std::uint64_t major, seq;
+    std::uint32_t key;
+    bool operator>(const Entry& o) const {
+      return major != o.major ? major > o.major : seq > o.seq;
+    }
+  };
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+  std::mt19937_64 rng(42);
+  std::uint64_t seq = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    heap.push({rng() % 1'000'000, ++seq, static_cast<std::uint32_t>(i)});
+  for (auto _ : state) {
+    Entry top = heap.top();
+    heap.pop();
+    top.major += 1'000'000;  // ran a quantum: back of the line, like Fair
+    top.seq = ++seq;
+    heap.push(top);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Baseline 2: what the decision drives: SIGSTOP + SIGCONT to a child's
+// process group (the executor's cost per preemption, FACTS.md: ~2-7 us).
+void BM_BaselineStopContPair(benchmark::State& state) {
+  pid_t child = fork();
+  if (child == 0) {
+    setpgid(0, 0);
+    for (;;) pause();
+  }
+  setpgid(child, child);
+  for (auto _ : state) {
+    kill(-child, SIGSTOP);
+    kill(-child, SIGCONT);
+  }
+  kill(-child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  state.SetItemsProcessed(state.iterations());
+}
+
 BENCHMARK(BM_Decision)->Apply(DecisionArgs)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_BaselineBinaryHeap)->Arg(1'000)->Arg(100'000)->Arg(1'000'000);
+BENCHMARK(BM_BaselineStopContPair)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_Submit)->DenseRange(0, 2)->Unit(benchmark::kNanosecond);
 
 }  // namespace
