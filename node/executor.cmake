@@ -1,0 +1,1 @@
+# Owned by the executor work: real processes for the torus's actions.
