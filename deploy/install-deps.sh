@@ -9,7 +9,7 @@ packages=(
   g++ cmake ninja-build pkg-config clang-format
   # libraries
   capnproto libcapnp-dev libasio-dev librocksdb-dev prometheus-cpp-dev
-  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # used by integration tests and the benchmark harness

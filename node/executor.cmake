@@ -1,1 +1,18 @@
 # Owned by the executor work: real processes for the torus's actions.
+find_package(Threads REQUIRED)
+
+add_library(braid_executor
+  cgroup.cc
+  executor.cc
+  proc_stat.cc
+  spawn.cc
+)
+target_include_directories(braid_executor PUBLIC ${PROJECT_SOURCE_DIR})
+target_link_libraries(braid_executor PUBLIC braid_sched Threads::Threads PRIVATE spdlog::spdlog)
+
+braid_unit_test(braid_executor_test
+  SOURCES
+    cgroup_test.cc
+    executor_test.cc
+  LIBS braid_executor
+)

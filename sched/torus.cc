@@ -93,8 +93,8 @@ TorusStats Torus::stats() const {
   return s;
 }
 
-Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
-  if (Status s = validate_spec(spec); !s) return s.error();
+Status Torus::check(const TaskSpec& spec) const {
+  if (Status s = validate_spec(spec); !s) return s;
   if (spec.cpus > config_.slots) {
     return Error{"cpus must be 1.." + std::to_string(config_.slots) + " (this node's slots), got " +
                  std::to_string(spec.cpus)};
@@ -106,17 +106,24 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
   if (tasks_.size() >= kTasksMax) {
     return Error{"this node holds " + plural(tasks_.size(), "task") + ", its limit"};
   }
-  std::vector<TaskKey> deps;
-  deps.reserve(spec.after.size());
   for (const std::string& dep_id : spec.after) {
-    std::optional<TaskKey> dep = find(dep_id);
     // Ids are given here, so a new task can only name tasks that already
     // exist: a dependency cycle would need an unknown id and is refused here.
-    if (!dep) {
+    if (!find(dep_id)) {
       return Error{"after: \"" + dep_id + "\" is not a known task (a dependency must exist; " +
                    "cycles are impossible)"};
     }
-    if (std::find(deps.begin(), deps.end(), *dep) == deps.end()) deps.push_back(*dep);
+  }
+  return ok_status();
+}
+
+Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
+  if (Status s = check(spec); !s) return s.error();
+  std::vector<TaskKey> deps;
+  deps.reserve(spec.after.size());
+  for (const std::string& dep_id : spec.after) {
+    const TaskKey dep = *find(dep_id);
+    if (std::find(deps.begin(), deps.end(), dep) == deps.end()) deps.push_back(dep);
   }
 
   advance(now_us, out);

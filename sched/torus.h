@@ -89,6 +89,9 @@ class Torus final {
   // Accepts a task (validate_spec plus cpus <= slots, memory within the node,
   // every dependency a known task). Returns its key; the id is task(key).id.
   Result<TaskKey> submit(TaskSpec spec, Micros now_us, Actions& out);
+  // The checks submit() makes, without submitting: lets a caller accept a
+  // batch all or nothing.
+  Status check(const TaskSpec& spec) const;
   // The executor saw the task's attempt end. Requires state running/stopped.
   Status on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out);
   // Time passes: accounting, time limits, retry backoffs, quantum expiry.

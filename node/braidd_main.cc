@@ -1,0 +1,81 @@
+// braidd: one braid node. main() builds every real object and wires them:
+// the Asio loop (one thread), Cap'n Proto on that loop, the daemon (torus +
+// executor) and the control socket. Reading this function shows the whole
+// daemon.
+#include <capnp/rpc-twoparty.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
+#include <csignal>
+#include <cstdio>
+
+#include "node/clock.h"
+#include "node/daemon.h"
+#include "node/daemon_config.h"
+#include "node/data_dir.h"
+#include "rpc/asio_event_port.h"
+#include "rpc/control_server.h"
+#include "rpc/unix_listener.h"
+
+namespace {
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_st("braidd", spdlog::color_mode::never);
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ braidd[%P] %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = braid::node::parse_daemon_args(argc, argv);
+  if (auto* exit_now = std::get_if<braid::node::ExitNow>(&parsed)) {
+    std::fputs(exit_now->message.c_str(), exit_now->code == 0 ? stdout : stderr);
+    return exit_now->code;
+  }
+  braid::node::DaemonConfig config = std::get<braid::node::RunDaemon>(std::move(parsed)).config;
+  setup_logging(config.log_level);
+  // A closed stderr or a vanished client must not kill the daemon; children
+  // get SIGPIPE back (the executor resets it at spawn).
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto data_dir = braid::node::DataDir::open(config.data_dir);
+  if (!data_dir) {
+    spdlog::critical("{}", data_dir.error().message);
+    return 1;
+  }
+
+  try {
+    asio::io_context io(1);
+    braid::rpc::AsioEventPort event_port(io);  // Cap'n Proto runs on this loop too
+    {
+      braid::node::SystemClock clock;
+      braid::node::Daemon daemon(io, clock, config);
+      capnp::TwoPartyServer server(kj::heap<braid::rpc::ControlServer>(daemon));
+      braid::rpc::UnixListener listener(io, config.socket_path().string());
+      listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
+      spdlog::info("control socket {}", config.socket_path().string());
+
+      asio::signal_set signals(io, SIGTERM, SIGINT);
+      signals.async_wait([&](const std::error_code& ec, int signal) {
+        if (ec) return;
+        spdlog::info("signal {}: stopping", signal);
+        listener.close();
+        daemon.shutdown([&io] { io.stop(); });
+      });
+      io.run();
+    }  // connections, server and daemon go first, while the KJ loop exists
+    io.restart();
+    io.poll();  // handlers they left behind find nothing to do
+    spdlog::info("stopped");
+  } catch (const std::exception& e) {
+    spdlog::critical("fatal: {}", e.what());
+    return 1;
+  } catch (const kj::Exception& e) {
+    spdlog::critical("fatal: {}", e.getDescription().cStr());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,349 @@
+#include "node/cgroup.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+#include "node/proc_stat.h"
+
+namespace braid::node {
+namespace {
+
+sched::Error errno_error(std::string_view operation, const std::filesystem::path& path, int err) {
+  return sched::Error{std::string(operation) + " " + path.string() + ": " + std::strerror(err)};
+}
+
+std::optional<std::string> read_fd(int fd) {
+  std::string text;
+  std::array<char, 512> buffer;
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return text;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+    offset += n;
+  }
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::optional<std::string> text = read_fd(fd);
+  ::close(fd);
+  return text;
+}
+
+sched::Status write_file(const std::filesystem::path& path, std::string_view text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error("open", path, errno);
+  ssize_t n;
+  do {
+    n = ::write(fd, text.data(), text.size());
+  } while (n < 0 && errno == EINTR);
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) return errno_error("write", path, err);
+  return sched::ok_status();
+}
+
+// The value of "<key> <value>" lines (cgroup.events, cpu.stat).
+std::optional<std::int64_t> keyed_value(std::string_view text, std::string_view key) {
+  while (!text.empty()) {
+    const std::size_t eol = std::min(text.find('\n'), text.size());
+    std::string_view line = text.substr(0, eol);
+    text.remove_prefix(std::min(eol + 1, text.size()));
+    if (line.size() <= key.size() || line.substr(0, key.size()) != key || line[key.size()] != ' ') {
+      continue;
+    }
+    line.remove_prefix(key.size() + 1);
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (ec != std::errc()) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> events_flag(const std::filesystem::path& dir, std::string_view key) {
+  std::optional<std::string> text = read_file(dir / "cgroup.events");
+  if (!text) return std::nullopt;
+  std::optional<std::int64_t> value = keyed_value(*text, key);
+  if (!value) return std::nullopt;
+  return *value != 0;
+}
+
+// mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo.
+std::string unescape_mountinfo(std::string_view field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      const std::string_view digits = field.substr(i + 1, 3);
+      int value = 0;
+      auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + 3, value, 8);
+      if (ec == std::errc() && ptr == digits.data() + 3) {
+        out.push_back(static_cast<char>(value));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(field[i]);
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_spaces(std::string_view line) {
+  std::vector<std::string_view> fields;
+  while (!line.empty()) {
+    const std::size_t begin = line.find_first_not_of(' ');
+    if (begin == std::string_view::npos) break;
+    line.remove_prefix(begin);
+    const std::size_t end = std::min(line.find(' '), line.size());
+    fields.push_back(line.substr(0, end));
+    line.remove_prefix(end);
+  }
+  return fields;
+}
+
+bool is_file(const std::filesystem::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Creates a cgroup directory; EEXIST is an error for the caller to judge.
+int make_cgroup_dir(const std::filesystem::path& dir) {
+  return ::mkdir(dir.c_str(), 0755) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+std::optional<Cgroup2Mount> parse_cgroup2_mount(std::string_view mountinfo) {
+  while (!mountinfo.empty()) {
+    const std::size_t eol = std::min(mountinfo.find('\n'), mountinfo.size());
+    const std::string_view line = mountinfo.substr(0, eol);
+    mountinfo.remove_prefix(std::min(eol + 1, mountinfo.size()));
+    // id parent major:minor root mount-point options [optional...] - fstype source super-options
+    const std::vector<std::string_view> fields = split_spaces(line);
+    std::size_t dash = 6;
+    while (dash < fields.size() && fields[dash] != "-") ++dash;
+    if (dash + 1 >= fields.size() || fields[dash + 1] != "cgroup2") continue;
+    return Cgroup2Mount{unescape_mountinfo(fields[4]), unescape_mountinfo(fields[3])};
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_own_cgroup(std::string_view proc_self_cgroup) {
+  while (!proc_self_cgroup.empty()) {
+    const std::size_t eol = std::min(proc_self_cgroup.find('\n'), proc_self_cgroup.size());
+    const std::string_view line = proc_self_cgroup.substr(0, eol);
+    proc_self_cgroup.remove_prefix(std::min(eol + 1, proc_self_cgroup.size()));
+    if (line.substr(0, 3) == "0::") return std::string(line.substr(3));
+  }
+  return std::nullopt;
+}
+
+std::filesystem::path cgroup_directory(const Cgroup2Mount& mount, std::string_view cgroup_path) {
+  // Inside a cgroup namespace or a sub-tree mount, the mount shows `root`.
+  std::string_view relative = cgroup_path;
+  if (mount.root != "/" && relative.substr(0, mount.root.size()) == mount.root) {
+    relative.remove_prefix(mount.root.size());
+  }
+  while (!relative.empty() && relative.front() == '/') relative.remove_prefix(1);
+  return relative.empty() ? mount.mount_point : mount.mount_point / relative;
+}
+
+std::string cgroup_name_for(std::string_view task_id) {
+  std::string name;
+  for (char c : task_id) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+    name.push_back(keep ? c : '_');
+  }
+  if (name.empty() || name == "." || name == "..")
+    name.assign(std::max<std::size_t>(name.size(), 1), '_');
+  return name;
+}
+
+// ---- TaskCgroup ----
+
+TaskCgroup::TaskCgroup(std::filesystem::path dir, bool has_kill_file)
+    : dir_(std::move(dir)), has_kill_file_(has_kill_file) {}
+
+sched::Status TaskCgroup::add_process(pid_t pid) const {
+  return write_file(dir_ / "cgroup.procs", std::to_string(pid));
+}
+
+sched::Status TaskCgroup::add_process_tree(pid_t pid) const {
+  sched::Status moved = add_process(pid);
+  if (!moved) return moved;
+  constexpr std::size_t kProcessesMax = 4096;  // bound the walk (fork bombs)
+  std::vector<pid_t> to_visit{pid};
+  for (std::size_t visited = 0; !to_visit.empty() && visited < kProcessesMax; ++visited) {
+    const pid_t parent = to_visit.back();
+    to_visit.pop_back();
+    for (pid_t child : list_children(parent)) {
+      // Fails with ESRCH if the child is gone: nothing left to move.
+      if (add_process(child)) to_visit.push_back(child);
+    }
+  }
+  return sched::ok_status();
+}
+
+sched::Status TaskCgroup::set_frozen(bool frozen) const {
+  return write_file(dir_ / "cgroup.freeze", frozen ? "1" : "0");
+}
+
+bool TaskCgroup::wait_frozen(std::chrono::microseconds bound) const {
+  const int fd = ::open((dir_ / "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  bool frozen = false;
+  for (;;) {
+    std::optional<std::string> text = read_fd(fd);
+    std::optional<std::int64_t> value = text ? keyed_value(*text, "frozen") : std::nullopt;
+    frozen = value && *value != 0;
+    if (frozen || !value || std::chrono::steady_clock::now() >= deadline) break;
+  }
+  ::close(fd);
+  return frozen;
+}
+
+sched::Status TaskCgroup::kill_all() const {
+  if (has_kill_file_) return write_file(dir_ / "cgroup.kill", "1");
+  // Kernels before 5.14: freeze so nothing forks behind the loop, SIGKILL
+  // each process (a fatal signal ends frozen processes), thaw.
+  sched::Status frozen = set_frozen(true);
+  if (frozen) wait_frozen(std::chrono::milliseconds(10));
+  for (pid_t pid : pids()) ::kill(pid, SIGKILL);
+  if (frozen) return set_frozen(false);
+  return frozen;
+}
+
+sched::Status TaskCgroup::signal_all(int signal) const {
+  std::optional<std::vector<pid_t>> members = read_pids();
+  if (!members) return errno_error("read", dir_ / "cgroup.procs", errno);
+  for (pid_t pid : *members) ::kill(pid, signal);
+  return sched::ok_status();
+}
+
+std::vector<pid_t> TaskCgroup::pids() const { return read_pids().value_or(std::vector<pid_t>{}); }
+
+std::optional<std::vector<pid_t>> TaskCgroup::read_pids() const {
+  std::optional<std::string> text = read_file(dir_ / "cgroup.procs");
+  if (!text) return std::nullopt;
+  std::vector<pid_t> result;
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const std::size_t eol = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(eol + 1, rest.size()));
+    pid_t pid = 0;
+    auto [ptr, ec] = std::from_chars(line.data(), line.data() + line.size(), pid);
+    if (ec == std::errc() && pid > 0) result.push_back(pid);
+  }
+  return result;
+}
+
+std::optional<sched::Micros> TaskCgroup::cpu_usage_us() const {
+  std::optional<std::string> text = read_file(dir_ / "cpu.stat");
+  if (!text) return std::nullopt;
+  return keyed_value(*text, "usage_usec");
+}
+
+std::optional<bool> TaskCgroup::populated() const { return events_flag(dir_, "populated"); }
+
+std::optional<bool> TaskCgroup::frozen() const { return events_flag(dir_, "frozen"); }
+
+sched::Status TaskCgroup::remove() const {
+  if (::rmdir(dir_.c_str()) != 0) return errno_error("rmdir", dir_, errno);
+  return sched::ok_status();
+}
+
+int TaskCgroup::open_events() const {
+  return ::open((dir_ / "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
+}
+
+// ---- CgroupParent ----
+
+sched::Result<CgroupParent> CgroupParent::open(std::string_view name) {
+  std::optional<std::string> mountinfo = read_file("/proc/self/mountinfo");
+  if (!mountinfo) return errno_error("read", "/proc/self/mountinfo", errno);
+  std::optional<Cgroup2Mount> mount = parse_cgroup2_mount(*mountinfo);
+  if (!mount) return sched::Error{"no cgroup2 hierarchy is mounted"};
+  std::optional<std::string> cgroups = read_file("/proc/self/cgroup");
+  if (!cgroups) return errno_error("read", "/proc/self/cgroup", errno);
+  std::optional<std::string> own = parse_own_cgroup(*cgroups);
+  if (!own) return sched::Error{"/proc/self/cgroup has no cgroup2 (0::) entry"};
+  if (name.empty() || cgroup_name_for(name) != name) {
+    return sched::Error{"cgroup name must be [A-Za-z0-9._-]+, got \"" + std::string(name) + "\""};
+  }
+  return open_at(cgroup_directory(*mount, *own) / name);
+}
+
+sched::Result<CgroupParent> CgroupParent::open_at(std::filesystem::path dir) {
+  if (int err = make_cgroup_dir(dir); err != 0 && err != EEXIST)
+    return errno_error("mkdir", dir, err);
+  // Probe with a throw-away child: creatable, has the files braid uses, freezable.
+  const std::filesystem::path probe = dir / ("probe-" + std::to_string(::getpid()));
+  int err = make_cgroup_dir(probe);
+  if (err == EEXIST) {  // left by a crashed process with our pid
+    ::rmdir(probe.c_str());
+    err = make_cgroup_dir(probe);
+  }
+  if (err != 0) return errno_error("mkdir", probe, err);
+  const bool has_kill_file = is_file(probe / "cgroup.kill");
+  TaskCgroup probe_cgroup(probe, has_kill_file);
+  std::optional<sched::Error> failure;
+  for (const char* file : {"cgroup.procs", "cgroup.freeze", "cgroup.events", "cpu.stat"}) {
+    if (!failure && !is_file(probe / file)) failure = errno_error("stat", probe / file, ENOENT);
+  }
+  if (!failure) {
+    sched::Status frozen = probe_cgroup.set_frozen(true);
+    if (frozen) frozen = probe_cgroup.set_frozen(false);
+    if (!frozen) failure = frozen.error();
+  }
+  sched::Status removed = probe_cgroup.remove();
+  if (failure) return *failure;
+  if (!removed) return removed.error();
+  return CgroupParent(std::move(dir), has_kill_file);
+}
+
+sched::Result<TaskCgroup> CgroupParent::create(std::string_view task_id) const {
+  const std::string base = cgroup_name_for(task_id);
+  constexpr int kAttemptsMax = 100;
+  int err = 0;
+  for (int n = 1; n <= kAttemptsMax; ++n) {
+    const std::filesystem::path dir = dir_ / (n == 1 ? base : base + "." + std::to_string(n));
+    err = make_cgroup_dir(dir);
+    if (err == ENOENT) {  // the parent was removed (another executor emptied it): once more
+      make_cgroup_dir(dir_);
+      err = make_cgroup_dir(dir);
+    }
+    if (err == 0) return TaskCgroup(dir, has_kill_file_);
+    if (err != EEXIST) return errno_error("mkdir", dir, err);
+  }
+  return errno_error("mkdir", dir_ / base, err);
+}
+
+std::vector<TaskCgroup> CgroupParent::children() const {
+  std::vector<TaskCgroup> found;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+    std::error_code type_ec;
+    if (entry.is_directory(type_ec)) found.emplace_back(entry.path(), has_kill_file_);
+  }
+  return found;
+}
+
+void CgroupParent::remove_if_empty() const { ::rmdir(dir_.c_str()); }
+
+}  // namespace braid::node

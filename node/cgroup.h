@@ -1,0 +1,127 @@
+// cgroup v2 for the executor: finding the hierarchy and this daemon's own
+// cgroup, the parent cgroup the daemon creates per-task cgroups in, and the
+// operations on one task's cgroup (move in, freeze, kill, CPU time, remove).
+//
+// Needs only the cgroup core files (cgroup.procs, cgroup.freeze,
+// cgroup.events, cgroup.kill, cpu.stat); no controller is enabled, so it
+// works in hybrid hierarchies (e.g. /sys/fs/cgroup/unified) too.
+// Failures are values: Status errors read "<operation> <path>: <strerror>".
+// Nothing here throws or logs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sched/result.h"
+#include "sched/types.h"
+
+namespace braid::node {
+
+// A cgroup2 mount from /proc/self/mountinfo: where it is mounted and which
+// cgroup of the hierarchy appears there ("/" unless in a cgroup namespace
+// or a bind mount of a sub-tree).
+struct Cgroup2Mount {
+  std::filesystem::path mount_point;
+  std::string root;
+};
+
+// The first cgroup2 mount in the text of /proc/self/mountinfo.
+std::optional<Cgroup2Mount> parse_cgroup2_mount(std::string_view mountinfo);
+
+// The v2 path ("0::<path>" line) in the text of /proc/self/cgroup.
+std::optional<std::string> parse_own_cgroup(std::string_view proc_self_cgroup);
+
+// Directory of the cgroup `cgroup_path` (as /proc/self/cgroup names it) under `mount`.
+std::filesystem::path cgroup_directory(const Cgroup2Mount& mount, std::string_view cgroup_path);
+
+// A cgroup directory name for a task id: [A-Za-z0-9._-] kept, anything else
+// (':' in "alpha:42") becomes '_'; never empty, "." or "..".
+std::string cgroup_name_for(std::string_view task_id);
+
+// One task attempt's cgroup. A plain handle on the directory: copying it
+// copies the name; remove() deletes the cgroup.
+class TaskCgroup {
+ public:
+  TaskCgroup(std::filesystem::path dir, bool has_kill_file);
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // Moves process `pid` in (writes it to cgroup.procs).
+  sched::Status add_process(pid_t pid) const;
+  // Moves `pid` in, then every descendant it forked before it moved (read
+  // from /proc after each move, so nothing forked meanwhile is missed; a
+  // descendant orphaned in that window is not found). Only the first move
+  // is slow: a cgroup migration waits for an RCU grace period (measured
+  // 4-48 ms on a loaded 2-core VM); moves right after it take microseconds.
+  sched::Status add_process_tree(pid_t pid) const;
+  // cgroup.freeze 1 / 0. Freezing completes asynchronously; see wait_frozen().
+  sched::Status set_frozen(bool frozen) const;
+  // Re-reads cgroup.events until it shows "frozen 1" or `bound` has passed
+  // (a spin: poll(POLLPRI) on cgroup.events is rate limited to ~10 ms).
+  // True once frozen.
+  bool wait_frozen(std::chrono::microseconds bound) const;
+  // SIGKILLs every process in the cgroup: cgroup.kill (kernel >= 5.14), else
+  // freeze, SIGKILL each pid of cgroup.procs, thaw (freezing first keeps
+  // processes from forking past the loop).
+  sched::Status kill_all() const;
+  // Sends `signal` to each pid in cgroup.procs (a process forked while the
+  // list is read may be missed).
+  sched::Status signal_all(int signal) const;
+  std::vector<pid_t> pids() const;
+  // usage_usec of cpu.stat: CPU time of every process that ran in the cgroup.
+  std::optional<sched::Micros> cpu_usage_us() const;
+  // "populated" / "frozen" of cgroup.events; nullopt if unreadable.
+  std::optional<bool> populated() const;
+  std::optional<bool> frozen() const;
+  // rmdir; fails with EBUSY while a process is still in it.
+  sched::Status remove() const;
+  // cgroup.events opened read-only, close-on-exec (for waiting on its
+  // POLLPRI notifications); -1 on error.
+  int open_events() const;
+
+ private:
+  std::optional<std::vector<pid_t>> read_pids() const;
+
+  std::filesystem::path dir_;
+  bool has_kill_file_;
+};
+
+// The cgroup this daemon creates its tasks' cgroups in:
+// <cgroup2 mount><own cgroup>/<name>.
+class CgroupParent {
+ public:
+  // Finds the hierarchy and the daemon's own cgroup from /proc/self, creates
+  // the parent (an existing one is fine) and probes it: a child cgroup can be
+  // created, has cgroup.freeze, cgroup.events, cgroup.procs and cpu.stat,
+  // and can be frozen. The error says which step failed.
+  static sched::Result<CgroupParent> open(std::string_view name);
+  // The same below an explicit directory (tests).
+  static sched::Result<CgroupParent> open_at(std::filesystem::path dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  bool has_kill_file() const { return has_kill_file_; }
+
+  // Creates the cgroup of one task attempt, named cgroup_name_for(task_id);
+  // when that exists (a previous attempt still draining), "<name>.2", ".3"...
+  sched::Result<TaskCgroup> create(std::string_view task_id) const;
+  // The cgroups already below the parent (e.g. left by a daemon that died).
+  std::vector<TaskCgroup> children() const;
+  // Removes the parent if it is empty; errors ignored (another daemon or
+  // executor may still use it).
+  void remove_if_empty() const;
+
+ private:
+  CgroupParent(std::filesystem::path dir, bool has_kill_file)
+      : dir_(std::move(dir)), has_kill_file_(has_kill_file) {}
+
+  std::filesystem::path dir_;
+  bool has_kill_file_;
+};
+
+}  // namespace braid::node

@@ -1,0 +1,140 @@
+// Pure parsing helpers of cgroup.h, proc_stat.h and spawn.h, plus the
+// cgroup operations on a real (throw-away) cgroup where this host allows.
+#include "node/cgroup.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "node/proc_stat.h"
+#include "node/spawn.h"
+
+namespace braid::node {
+namespace {
+
+constexpr std::string_view kHybridMountinfo =
+    "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+    "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n"
+    "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+constexpr std::string_view kPureV2Mountinfo =
+    "22 1 259:1 / / rw,relatime shared:1 - ext4 /dev/root rw\n"
+    "27 22 0:23 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+    "rw,nsdelegate,memory_recursiveprot\n";
+
+TEST(CgroupParse, FindsTheHybridUnifiedMount) {
+  std::optional<Cgroup2Mount> mount = parse_cgroup2_mount(kHybridMountinfo);
+  ASSERT_TRUE(mount);
+  EXPECT_EQ(mount->mount_point, "/sys/fs/cgroup/unified");
+  EXPECT_EQ(mount->root, "/");
+}
+
+TEST(CgroupParse, FindsThePureV2MountPastOptionalFields) {
+  std::optional<Cgroup2Mount> mount = parse_cgroup2_mount(kPureV2Mountinfo);
+  ASSERT_TRUE(mount);
+  EXPECT_EQ(mount->mount_point, "/sys/fs/cgroup");
+}
+
+TEST(CgroupParse, UnescapesMountPointsAndReportsAbsence) {
+  std::optional<Cgroup2Mount> mount =
+      parse_cgroup2_mount("50 1 0:40 /sub /mnt/my\\040cgroups rw - cgroup2 none rw\n");
+  ASSERT_TRUE(mount);
+  EXPECT_EQ(mount->mount_point, "/mnt/my cgroups");
+  EXPECT_EQ(mount->root, "/sub");
+  EXPECT_FALSE(parse_cgroup2_mount("32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n"));
+  EXPECT_FALSE(parse_cgroup2_mount(""));
+}
+
+TEST(CgroupParse, OwnCgroupIsTheZeroLine) {
+  EXPECT_EQ(parse_own_cgroup("9:name=systemd:/\n4:memory:/x/y\n0::/\n"), "/");
+  EXPECT_EQ(parse_own_cgroup("0::/system.slice/braidd.service\n"), "/system.slice/braidd.service");
+  EXPECT_FALSE(parse_own_cgroup("4:memory:/x\n"));
+}
+
+TEST(CgroupParse, DirectoryJoinsMountAndOwnPath) {
+  const Cgroup2Mount root_mount{"/sys/fs/cgroup", "/"};
+  EXPECT_EQ(cgroup_directory(root_mount, "/"), "/sys/fs/cgroup");
+  EXPECT_EQ(cgroup_directory(root_mount, "/system.slice/b.service"),
+            "/sys/fs/cgroup/system.slice/b.service");
+  const Cgroup2Mount sub_mount{"/mnt/cg", "/sub"};
+  EXPECT_EQ(cgroup_directory(sub_mount, "/sub/inner"), "/mnt/cg/inner");
+}
+
+TEST(CgroupParse, NamesAreSanitized) {
+  EXPECT_EQ(cgroup_name_for("alpha:42"), "alpha_42");
+  EXPECT_EQ(cgroup_name_for("a/b c"), "a_b_c");
+  EXPECT_EQ(cgroup_name_for("node-1.x_y:7"), "node-1.x_y_7");
+  EXPECT_EQ(cgroup_name_for(""), "_");
+  EXPECT_EQ(cgroup_name_for("."), "_");
+  EXPECT_EQ(cgroup_name_for(".."), "__");
+}
+
+TEST(ProcStatParse, HandlesParenthesesInTheCommandName) {
+  std::optional<ProcStat> stat = parse_proc_stat(
+      "4242 (we) ird) T 1 4240 4240 0 -1 4194560 100 0 0 0 11 22 33 44 20 0 1 0 5 0 0\n");
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->state, 'T');
+  EXPECT_EQ(stat->ppid, 1);
+  EXPECT_EQ(stat->pgrp, 4240);
+  EXPECT_EQ(stat->utime_ticks, 11u);
+  EXPECT_EQ(stat->stime_ticks, 22u);
+  EXPECT_EQ(stat->cutime_ticks, 33u);
+  EXPECT_EQ(stat->cstime_ticks, 44u);
+  EXPECT_EQ(stat->tree_ticks(), 110u);
+  EXPECT_FALSE(parse_proc_stat("4242 (x) S 1 2"));
+  EXPECT_FALSE(parse_proc_stat(""));
+}
+
+TEST(ProcStatRead, ReadsThisProcess) {
+  std::optional<ProcStat> stat = read_proc_stat(::getpid());
+  ASSERT_TRUE(stat);
+  EXPECT_EQ(stat->pgrp, ::getpgrp());
+  EXPECT_EQ(stat->ppid, ::getppid());
+  EXPECT_FALSE(read_proc_stat(-1));
+}
+
+TEST(TaskEnvironment, OverridesAppendsAndNamesTheTask) {
+  const char* base[] = {"PATH=/bin", "HOME=/root", "EMPTY=", nullptr};
+  EXPECT_EQ(task_environment(base, {"HOME=/tmp", "NEW=1"}, "alpha:3"),
+            (std::vector<std::string>{"PATH=/bin", "HOME=/tmp", "EMPTY=", "NEW=1",
+                                      "BRAID_TASK_ID=alpha:3"}));
+  const char* spoof[] = {"BRAID_TASK_ID=old", nullptr};
+  EXPECT_EQ(task_environment(spoof, {"BRAID_TASK_ID=user"}, "b:1"),
+            (std::vector<std::string>{"BRAID_TASK_ID=b:1"}));
+}
+
+// A real cgroup below this daemon's own one, when the host lets us.
+TEST(CgroupLive, CreatesDistinctCgroupsForTheSameTaskAndRemovesThem) {
+  sched::Result<CgroupParent> parent =
+      CgroupParent::open("braid-cgtest-" + std::to_string(::getpid()));
+  if (!parent) GTEST_SKIP() << "no writable cgroup v2: " << parent.error().message;
+  sched::Result<TaskCgroup> first = parent.value().create("alpha:1");
+  ASSERT_TRUE(first) << first.error().message;
+  sched::Result<TaskCgroup> second = parent.value().create("alpha:1");
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(first.value().dir().filename(), "alpha_1");
+  EXPECT_EQ(second.value().dir().filename(), "alpha_1.2");
+  EXPECT_EQ(first.value().populated(), false);
+  EXPECT_EQ(first.value().frozen(), false);
+  EXPECT_EQ(first.value().cpu_usage_us(), 0);
+  EXPECT_TRUE(first.value().pids().empty());
+  ASSERT_TRUE(first.value().set_frozen(true));
+  EXPECT_TRUE(first.value().wait_frozen(std::chrono::milliseconds(100)));
+  EXPECT_TRUE(first.value().kill_all());  // empty: nothing to do, no error
+  EXPECT_TRUE(first.value().remove());
+  EXPECT_TRUE(second.value().remove());
+  EXPECT_FALSE(second.value().remove());
+  parent.value().remove_if_empty();
+  EXPECT_FALSE(std::filesystem::exists(parent.value().dir()));
+}
+
+TEST(CgroupLive, RefusesNamesThatAreNotPlainDirectoryNames) {
+  EXPECT_FALSE(CgroupParent::open("../escape"));
+  EXPECT_FALSE(CgroupParent::open(""));
+}
+
+}  // namespace
+}  // namespace braid::node

@@ -1,0 +1,183 @@
+#include "node/cli_output.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+#include <utility>
+
+#include "sched/duration.h"
+
+namespace braid::node {
+namespace {
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += ' ';
+    out += p;
+  }
+  return out;
+}
+
+std::string seconds(sched::Micros us) {
+  return fmt::format("{:.2f}s", static_cast<double>(us) / 1e6);
+}
+
+std::string exit_text(const rpc::TaskView& t) {
+  if (!t.exit) return "-";
+  return t.exit->describe();
+}
+
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+nlohmann::json time_or_null(sched::Micros us) {
+  return us == 0 ? nlohmann::json(nullptr) : nlohmann::json(iso_time(us));
+}
+
+}  // namespace
+
+std::string iso_time(sched::Micros epoch_us) {
+  if (epoch_us == 0) return "";
+  const std::time_t secs = static_cast<std::time_t>(epoch_us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:06d}Z", buffer, epoch_us % 1'000'000);
+}
+
+nlohmann::json task_json(const rpc::TaskView& t) {
+  nlohmann::json j;
+  j["id"] = t.id;
+  j["name"] = t.name;
+  j["state"] = std::string(sched::to_string(t.state));
+  j["node"] = t.node;
+  j["priority"] = t.priority;
+  j["argv"] = t.argv;
+  using Kind = sched::ExitStatus::Kind;
+  j["exit_code"] = t.exit && t.exit->kind == Kind::kExited ? nlohmann::json(t.exit->code)
+                                                           : nlohmann::json(nullptr);
+  j["signal"] = t.exit && t.exit->kind == Kind::kSignaled ? nlohmann::json(t.exit->code)
+                                                          : nlohmann::json(nullptr);
+  j["reason"] = t.reason;
+  j["cpu_time_micros"] = t.cpu_time_us;
+  j["run_time_micros"] = t.run_time_us;
+  j["vruntime"] = t.vruntime_ns;
+  j["preemptions"] = t.preemptions;
+  j["attempts"] = t.attempts;
+  j["retries"] = t.retries;
+  j["cpus"] = t.cpus;
+  j["pid"] = t.pid == 0 ? nlohmann::json(nullptr) : nlohmann::json(t.pid);
+  j["submitted_at"] = time_or_null(t.submitted_at_us);
+  j["started_at"] = time_or_null(t.started_at_us);
+  j["finished_at"] = time_or_null(t.finished_at_us);
+  return j;
+}
+
+nlohmann::json stats_json(const rpc::StatsView& v) {
+  using sched::TaskState;
+  const sched::TorusStats& s = v.torus;
+  nlohmann::json j;
+  j["node"] = v.node;
+  j["total_scheduled"] = s.total_scheduled;
+  j["context_switches"] = s.context_switches;
+  j["preemptions"] = s.preemptions;
+  j["active_processes"] = s.active_processes;
+  j["policy"] = std::string(sched::to_string(s.policy));
+  j["quantum_micros"] = s.quantum_micros;
+  j["paused"] = s.paused;
+  j["slots"] = s.slots;
+  j["slots_busy"] = s.slots_busy;
+  j["executor"] = v.executor;
+  nlohmann::json tasks;
+  for (TaskState st :
+       {TaskState::kPending, TaskState::kQueued, TaskState::kRunning, TaskState::kStopped,
+        TaskState::kCompleted, TaskState::kFailed, TaskState::kCancelled}) {
+    tasks[std::string(sched::to_string(st))] = s.count(st);
+  }
+  j["tasks"] = tasks;
+  j["uptime_micros"] = v.uptime_us;
+  j["slice_count"] = v.slice_count;
+  j["slice_error_p50_micros"] = v.slice_error_p50_us;
+  j["slice_error_p99_micros"] = v.slice_error_p99_us;
+  return j;
+}
+
+std::string task_table(const std::vector<rpc::TaskView>& tasks) {
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "STATE", "PRI", "CPU", "ATTEMPTS", "EXIT", "NAME", "COMMAND"}};
+  for (const rpc::TaskView& t : tasks) {
+    rows.push_back({t.id, std::string(sched::to_string(t.state)), std::to_string(t.priority),
+                    seconds(t.cpu_time_us), std::to_string(t.attempts), exit_text(t),
+                    t.name.empty() ? "-" : t.name, join(t.argv)});
+  }
+  return aligned(rows);
+}
+
+std::string task_details(const rpc::TaskView& t) {
+  auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
+  std::vector<std::vector<std::string>> rows{
+      {"id:", t.id},
+      {"name:", or_dash(t.name)},
+      {"state:", std::string(sched::to_string(t.state))},
+      {"node:", t.node},
+      {"priority:", std::to_string(t.priority)},
+      {"argv:", join(t.argv)},
+      {"exit:", exit_text(t)},
+      {"reason:", or_dash(t.reason)},
+      {"cpu_time:", seconds(t.cpu_time_us)},
+      {"run_time:", seconds(t.run_time_us)},
+      {"vruntime:", std::to_string(t.vruntime_ns / 1000) + "us"},
+      {"preemptions:", std::to_string(t.preemptions)},
+      {"attempts:", std::to_string(t.attempts) + " (retries " + std::to_string(t.retries) + ")"},
+      {"pid:", t.pid == 0 ? "-" : std::to_string(t.pid)},
+      {"submitted_at:", or_dash(iso_time(t.submitted_at_us))},
+      {"started_at:", or_dash(iso_time(t.started_at_us))},
+      {"finished_at:", or_dash(iso_time(t.finished_at_us))},
+  };
+  return aligned(rows);
+}
+
+std::string stats_table(const rpc::StatsView& v) {
+  using sched::TaskState;
+  const sched::TorusStats& s = v.torus;
+  std::vector<std::vector<std::string>> rows{
+      {"node:", v.node},
+      {"policy:", std::string(sched::to_string(s.policy)) + (s.paused ? " (paused)" : "")},
+      {"quantum:", sched::format_duration(s.quantum_micros)},
+      {"slots:", std::to_string(s.slots_busy) + "/" + std::to_string(s.slots) + " busy"},
+      {"executor:", v.executor},
+      {"total_scheduled:", std::to_string(s.total_scheduled)},
+      {"context_switches:", std::to_string(s.context_switches)},
+      {"preemptions:", std::to_string(s.preemptions)},
+      {"active_processes:", std::to_string(s.active_processes)},
+      {"tasks:", fmt::format("{} pending, {} queued, {} running, {} stopped, {} completed, {} "
+                             "failed, {} cancelled",
+                             s.count(TaskState::kPending), s.count(TaskState::kQueued),
+                             s.count(TaskState::kRunning), s.count(TaskState::kStopped),
+                             s.count(TaskState::kCompleted), s.count(TaskState::kFailed),
+                             s.count(TaskState::kCancelled))},
+      {"slice error:", fmt::format("p50 {}us, p99 {}us over {} slices", v.slice_error_p50_us,
+                                   v.slice_error_p99_us, v.slice_count)},
+      {"uptime:", seconds(v.uptime_us)},
+  };
+  return aligned(rows);
+}
+
+}  // namespace braid::node

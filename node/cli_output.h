@@ -1,0 +1,25 @@
+// How the `braid` CLI prints: aligned tables for people, stable JSON for
+// scripts (field names documented in docs/cli.md; never renamed).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "rpc/control_backend.h"
+
+namespace braid::node {
+
+// "2026-11-22T04:25:05.123456Z"; empty for 0 (never).
+std::string iso_time(sched::Micros epoch_us);
+
+nlohmann::json task_json(const rpc::TaskView& task);
+nlohmann::json stats_json(const rpc::StatsView& stats);
+
+// One row per task: ID STATE PRI CPU ATTEMPTS NAME COMMAND.
+std::string task_table(const std::vector<rpc::TaskView>& tasks);
+// "key: value" lines, aligned.
+std::string task_details(const rpc::TaskView& task);
+std::string stats_table(const rpc::StatsView& stats);
+
+}  // namespace braid::node

@@ -1,0 +1,69 @@
+#include "node/cli_output.h"
+
+#include <gtest/gtest.h>
+
+namespace braid::node {
+namespace {
+
+rpc::TaskView sample() {
+  rpc::TaskView t;
+  t.id = "alpha:7";
+  t.name = "build";
+  t.state = sched::TaskState::kFailed;
+  t.node = "alpha";
+  t.priority = 6;
+  t.argv = {"make", "-j2"};
+  t.exit = sched::ExitStatus::exited(3);
+  t.reason = "exit 3";
+  t.cpu_time_us = 1'500'000;
+  t.submitted_at_us = 1'700'000'000'123'456;
+  return t;
+}
+
+TEST(CliOutput, TaskJsonHasTheDocumentedFields) {
+  nlohmann::json j = task_json(sample());
+  for (const char* field : {"id", "name", "state", "node", "priority", "argv", "exit_code",
+                            "signal", "reason", "cpu_time_micros", "vruntime", "preemptions",
+                            "attempts", "submitted_at", "started_at", "finished_at"}) {
+    EXPECT_TRUE(j.contains(field)) << field;
+  }
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_TRUE(j["signal"].is_null());
+  EXPECT_TRUE(j["started_at"].is_null());
+  EXPECT_EQ(j["submitted_at"], "2023-11-14T22:13:20.123456Z");
+  EXPECT_EQ(j["argv"], nlohmann::json::array({"make", "-j2"}));
+}
+
+TEST(CliOutput, TableIsAligned) {
+  rpc::TaskView other = sample();
+  other.id = "alpha:10000";
+  std::string table = task_table({sample(), other});
+  std::vector<std::size_t> state_columns;
+  std::size_t pos = 0;
+  while (pos < table.size()) {
+    std::size_t end = table.find('\n', pos);
+    std::string line = table.substr(pos, end - pos);
+    std::size_t col =
+        line.find("STATE") != std::string::npos ? line.find("STATE") : line.find("failed");
+    state_columns.push_back(col);
+    pos = end + 1;
+  }
+  ASSERT_EQ(state_columns.size(), 3u);
+  EXPECT_EQ(state_columns[0], state_columns[1]);
+  EXPECT_EQ(state_columns[1], state_columns[2]);
+}
+
+TEST(CliOutput, StatsJsonKeepsOperatorFieldNames) {
+  rpc::StatsView v;
+  v.torus.total_scheduled = 4;
+  v.executor = "signals";
+  nlohmann::json j = stats_json(v);
+  for (const char* field : {"total_scheduled", "context_switches", "preemptions",
+                            "active_processes", "policy", "quantum_micros", "executor"}) {
+    EXPECT_TRUE(j.contains(field)) << field;
+  }
+  EXPECT_EQ(j["total_scheduled"], 4);
+}
+
+}  // namespace
+}  // namespace braid::node

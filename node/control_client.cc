@@ -1,0 +1,210 @@
+#include "node/control_client.h"
+
+#include <capnp/ez-rpc.h>
+#include <sys/stat.h>
+
+#include "rpc/control.capnp.h"
+#include "rpc/convert.h"
+
+namespace braid::node {
+
+using rpc::schema::Control;
+
+struct ControlClient::Impl {
+  explicit Impl(const std::string& path) : client("unix:" + path) {}
+  capnp::EzRpcClient client;
+  Control::Client control = client.getMain<Control>();
+};
+
+ControlClient::ControlClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+ControlClient::~ControlClient() = default;
+
+template <typename T, typename Call>
+Reply<T> ControlClient::call(Call&& call) {
+  const std::string unreachable = "cannot reach braidd at " + socket_path_;
+  struct stat st {};
+  if (::stat(socket_path_.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    return Unreachable{unreachable +
+                       ": no socket there (is braidd running? use --socket or "
+                       "BRAID_SOCKET)"};
+  }
+  try {
+    if (!impl_) impl_ = std::make_unique<Impl>(socket_path_);
+    return call(impl_->control, impl_->client.getWaitScope());
+  } catch (const kj::Exception& e) {
+    return Unreachable{unreachable + ": " + std::string(e.getDescription().cStr())};
+  }
+}
+
+namespace {
+
+template <typename Results>
+std::optional<Refused> refused(const Results& results) {
+  if (results.getError().size() == 0) return std::nullopt;
+  return Refused{results.getError().cStr()};
+}
+
+template <typename Results>
+std::vector<rpc::TaskView> tasks_of(const Results& results) {
+  std::vector<rpc::TaskView> out;
+  for (auto info : results.getTasks()) out.push_back(rpc::from_wire(info));
+  return out;
+}
+
+void set_ids(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i) out.set(static_cast<unsigned>(i), ids[i]);
+}
+
+}  // namespace
+
+Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::TaskSpec>& specs) {
+  return call<std::vector<std::string>>(
+      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<std::string>> {
+        auto req = c.submitRequest();
+        auto list = req.initSpecs(static_cast<unsigned>(specs.size()));
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+          rpc::to_wire(specs[i], list[static_cast<unsigned>(i)]);
+        }
+        auto res = req.send().wait(ws);
+        if (auto r = refused(res)) return *r;
+        std::vector<std::string> ids;
+        for (auto id : res.getIds()) ids.emplace_back(id.cStr());
+        return ids;
+      });
+}
+
+Reply<std::vector<rpc::TaskView>> ControlClient::list(bool all, const std::string& state) {
+  return call<std::vector<rpc::TaskView>>(
+      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<rpc::TaskView>> {
+        auto req = c.listRequest();
+        req.setAll(all);
+        req.setState(state);
+        auto res = req.send().wait(ws);
+        if (auto r = refused(res)) return *r;
+        return tasks_of(res);
+      });
+}
+
+Reply<std::vector<rpc::TaskView>> ControlClient::show(const std::vector<std::string>& ids) {
+  return call<std::vector<rpc::TaskView>>(
+      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<rpc::TaskView>> {
+        auto req = c.showRequest();
+        set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+        auto res = req.send().wait(ws);
+        if (auto r = refused(res)) return *r;
+        return tasks_of(res);
+      });
+}
+
+Reply<rpc::WaitOutcome> ControlClient::wait(const std::vector<std::string>& ids,
+                                            sched::Micros timeout_us) {
+  return call<rpc::WaitOutcome>(
+      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::WaitOutcome> {
+        auto req = c.waitRequest();
+        set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+        req.setTimeoutMicros(timeout_us);
+        auto res = req.send().wait(ws);
+        if (auto r = refused(res)) return *r;
+        return rpc::WaitOutcome{tasks_of(res), res.getTimedOut(), {}};
+      });
+}
+
+Reply<Done> ControlClient::cancel(const std::vector<std::string>& ids) {
+  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+    auto req = c.cancelRequest();
+    set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
+Reply<rpc::LogChunk> ControlClient::read_log(const std::string& id, bool stderr_stream,
+                                             std::uint64_t offset, std::uint32_t max_bytes) {
+  return call<rpc::LogChunk>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::LogChunk> {
+    auto req = c.readLogRequest();
+    req.setId(id);
+    req.setStderr(stderr_stream);
+    req.setOffset(offset);
+    req.setMaxBytes(max_bytes);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    auto data = res.getData();
+    return rpc::LogChunk{std::string(reinterpret_cast<const char*>(data.begin()), data.size()),
+                         res.getFinished()};
+  });
+}
+
+Reply<rpc::StatsView> ControlClient::stats() {
+  return call<rpc::StatsView>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::StatsView> {
+    auto res = c.statsRequest().send().wait(ws);
+    return rpc::from_wire(res.getStats());
+  });
+}
+
+Reply<Done> ControlClient::set_policy(const std::string& name) {
+  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+    auto req = c.setPolicyRequest();
+    req.setName(name);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
+Reply<Done> ControlClient::set_quantum(sched::Micros quantum_us) {
+  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+    auto req = c.setQuantumRequest();
+    req.setMicros(quantum_us);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
+Reply<int> ControlClient::priority(const std::string& id, rpc::PriorityOp op, int value) {
+  return call<int>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<int> {
+    auto req = c.priorityRequest();
+    req.setId(id);
+    req.setValue(value);
+    switch (op) {
+      case rpc::PriorityOp::kSet:
+        req.setOp(rpc::schema::PriorityOp::SET);
+        break;
+      case rpc::PriorityOp::kBoost:
+        req.setOp(rpc::schema::PriorityOp::BOOST);
+        break;
+      case rpc::PriorityOp::kLower:
+        req.setOp(rpc::schema::PriorityOp::LOWER);
+        break;
+    }
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return static_cast<int>(res.getPriority());
+  });
+}
+
+Reply<Done> ControlClient::scheduler(rpc::SchedulerOp op) {
+  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+    auto req = c.schedulerRequest();
+    switch (op) {
+      case rpc::SchedulerOp::kPause:
+        req.setOp(rpc::schema::SchedulerOp::PAUSE);
+        break;
+      case rpc::SchedulerOp::kResume:
+        req.setOp(rpc::schema::SchedulerOp::RESUME);
+        break;
+      case rpc::SchedulerOp::kTrigger:
+        req.setOp(rpc::schema::SchedulerOp::TRIGGER);
+        break;
+      case rpc::SchedulerOp::kNext:
+        req.setOp(rpc::schema::SchedulerOp::NEXT);
+        break;
+    }
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
+}  // namespace braid::node

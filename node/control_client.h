@@ -1,0 +1,59 @@
+// ControlClient: the CLI's side of the control interface. Blocking calls on
+// Cap'n Proto's own event loop (EzRpcClient); one client per process.
+//
+// Every call returns the daemon's answer or one of two errors:
+//  - Refused: the daemon refused the input (bad usage; the CLI exits 2);
+//  - Unreachable: no daemon answers on the socket (the CLI exits 3).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "rpc/control_backend.h"
+#include "sched/task.h"
+
+namespace braid::node {
+
+struct Refused {
+  std::string message;
+};
+struct Unreachable {
+  std::string message;
+};
+
+template <typename T>
+using Reply = std::variant<T, Refused, Unreachable>;
+struct Done {};
+
+class ControlClient final {
+ public:
+  // Connects lazily: the first call reports Unreachable if nobody listens.
+  explicit ControlClient(std::string socket_path);
+  ~ControlClient();
+
+  Reply<std::vector<std::string>> submit(const std::vector<sched::TaskSpec>& specs);
+  Reply<std::vector<rpc::TaskView>> list(bool all, const std::string& state);
+  Reply<std::vector<rpc::TaskView>> show(const std::vector<std::string>& ids);
+  Reply<rpc::WaitOutcome> wait(const std::vector<std::string>& ids, sched::Micros timeout_us);
+  Reply<Done> cancel(const std::vector<std::string>& ids);
+  Reply<rpc::LogChunk> read_log(const std::string& id, bool stderr_stream, std::uint64_t offset,
+                                std::uint32_t max_bytes);
+  Reply<rpc::StatsView> stats();
+  Reply<Done> set_policy(const std::string& name);
+  Reply<Done> set_quantum(sched::Micros quantum_us);
+  Reply<int> priority(const std::string& id, rpc::PriorityOp op, int value);
+  Reply<Done> scheduler(rpc::SchedulerOp op);
+
+ private:
+  struct Impl;
+  template <typename T, typename Call>
+  Reply<T> call(Call&& call);
+
+  std::string socket_path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace braid::node

@@ -1,0 +1,370 @@
+#include "node/daemon.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sched/duration.h"
+
+namespace braid::node {
+
+using sched::Action;
+using sched::Micros;
+using sched::TaskKey;
+using sched::TaskState;
+
+struct Daemon::Waiter {
+  std::vector<TaskKey> keys;
+  kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
+  std::unique_ptr<asio::steady_timer> timeout;
+};
+
+Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config)
+    : io_(io),
+      clock_(clock),
+      config_(std::move(config)),
+      start_monotonic_us_(clock.monotonic_us()),
+      start_wall_us_(clock.wall_us()),
+      torus_(config_.torus),
+      executor_(
+          io, config_.executor,
+          [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
+      tick_timer_(io) {
+  spdlog::info("node {} ready: {} slots, policy {}, quantum {}, executor {}", config_.name,
+               config_.torus.slots, sched::to_string(config_.torus.policy),
+               sched::format_duration(config_.torus.quantum_us), executor_.mode_name());
+}
+
+Daemon::~Daemon() = default;
+
+Micros Daemon::now_us() const { return clock_.monotonic_us() - start_monotonic_us_; }
+
+Micros Daemon::wall_us(Micros torus_us) const {
+  return torus_us < 0 ? 0 : start_wall_us_ + torus_us;
+}
+
+void Daemon::carry_out() {
+  const Micros now = now_us();
+  bool someone_ended = false;
+  for (const Action& action : actions_) {
+    const sched::Task& task = torus_.task(action.key);
+    if (slice_began_us_.size() <= action.key) slice_began_us_.resize(action.key + 1, -1);
+    switch (action.kind) {
+      case Action::Kind::kStart:
+        if (shutting_down_) break;  // the task is ended with everything else
+        executor_.start(action.key, task.id, task.spec);
+        slice_began_us_[action.key] = now;
+        spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
+        break;
+      case Action::Kind::kResume:
+        if (shutting_down_) break;
+        executor_.resume(action.key);
+        slice_began_us_[action.key] = now;
+        break;
+      case Action::Kind::kStop:
+        executor_.stop(action.key);
+        if (slice_began_us_[action.key] >= 0) {
+          slices_.record(now - slice_began_us_[action.key], torus_.quantum_us());
+        }
+        slice_began_us_[action.key] = -1;
+        break;
+      case Action::Kind::kKill:
+        executor_.kill(action.key);
+        break;
+      case Action::Kind::kPersist:
+        // Storage arrives with the durability issue; terminal states release waiters.
+        if (sched::is_terminal(task.state)) {
+          someone_ended = true;
+          if (task.state != TaskState::kCompleted) {
+            spdlog::info("task {} {}: {}", task.id, sched::to_string(task.state), task.reason);
+          }
+        }
+        break;
+    }
+  }
+  actions_.clear();
+  if (someone_ended) settle_waiters();
+  arm_timer();
+}
+
+void Daemon::arm_timer() {
+  const Micros due = torus_.next_tick_us();
+  if (due == sched::kNever || due >= timer_due_us_) return;  // an earlier wake-up is harmless
+  timer_due_us_ = due;
+  tick_timer_.expires_at(
+      std::chrono::steady_clock::time_point(std::chrono::microseconds(start_monotonic_us_ + due)));
+  tick_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec) return;
+    timer_due_us_ = sched::kNever;
+    torus_.tick(now_us(), actions_);
+    carry_out();
+  });
+}
+
+void Daemon::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
+  if (cpu_done_us_.size() <= key) cpu_done_us_.resize(key + 1, 0);
+  cpu_done_us_[key] += executor_.cpu_time_us(key).value_or(0);
+  if (slice_began_us_.size() > key) slice_began_us_[key] = -1;
+  sched::Status s = torus_.on_exit(key, status, now_us(), actions_);
+  if (!s) spdlog::error("exit of an unknown attempt ignored: {}", s.error().message);
+  carry_out();
+  check_shutdown_done();
+}
+
+void Daemon::shutdown(std::function<void()> on_done) {
+  shutting_down_ = true;
+  on_shutdown_done_ = std::move(on_done);
+  tick_timer_.cancel();
+  spdlog::info("shutting down: ending {} task process groups", executor_.live_count());
+  executor_.terminate_all();
+  check_shutdown_done();
+}
+
+void Daemon::check_shutdown_done() {
+  if (!shutting_down_ || executor_.live_count() != 0 || !on_shutdown_done_) return;
+  auto done = std::move(on_shutdown_done_);
+  on_shutdown_done_ = nullptr;
+  // Pending waiters learn that the node is going away.
+  for (Waiter& w : waiters_) {
+    if (w.timeout) w.timeout->cancel();
+    auto outcome = kj::heap<rpc::WaitOutcome>();
+    outcome->error = "node " + config_.name + " is shutting down";
+    w.fulfiller->fulfill(kj::mv(outcome));
+  }
+  waiters_.clear();
+  done();
+}
+
+sched::Result<std::vector<TaskKey>> Daemon::keys_of(const std::vector<std::string>& ids) const {
+  std::vector<TaskKey> keys;
+  keys.reserve(ids.size());
+  for (const std::string& id : ids) {
+    std::optional<TaskKey> key = torus_.find(id);
+    if (!key) return sched::Error{"unknown task \"" + id + "\" on node " + config_.name};
+    keys.push_back(*key);
+  }
+  return keys;
+}
+
+rpc::TaskView Daemon::view(TaskKey key) const {
+  const sched::Task& t = torus_.task(key);
+  rpc::TaskView v;
+  v.id = t.id;
+  v.name = t.spec.name;
+  v.state = t.state;
+  v.node = config_.name;
+  v.priority = t.spec.priority;
+  v.argv = t.spec.argv;
+  v.exit = t.exit;
+  v.reason = t.reason;
+  v.cpu_time_us = key < cpu_done_us_.size() ? cpu_done_us_[key] : 0;
+  if (t.state == TaskState::kRunning || t.state == TaskState::kStopped) {
+    v.cpu_time_us += executor_.cpu_time_us(key).value_or(0);
+    v.pid = executor_.pid(key).value_or(0);
+  }
+  v.run_time_us = t.cpu_time_us;
+  v.vruntime_ns = t.vruntime_ns;
+  v.preemptions = t.preemptions;
+  v.attempts = t.attempts;
+  v.submitted_at_us = wall_us(t.submitted_at_us);
+  v.started_at_us = t.started_at_us < 0 ? 0 : wall_us(t.started_at_us);
+  v.finished_at_us = t.finished_at_us < 0 ? 0 : wall_us(t.finished_at_us);
+  v.cpus = t.spec.cpus;
+  v.retries = t.spec.retries;
+  return v;
+}
+
+sched::Result<std::vector<std::string>> Daemon::submit(std::vector<sched::TaskSpec> specs) {
+  if (shutting_down_) return sched::Error{"node " + config_.name + " is shutting down"};
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (sched::Status s = torus_.check(specs[i]); !s) {
+      return specs.size() == 1
+                 ? s.error()
+                 : sched::Error{"task " + std::to_string(i + 1) + ": " + s.error().message};
+    }
+  }
+  std::vector<std::string> ids;
+  ids.reserve(specs.size());
+  const Micros now = now_us();
+  for (sched::TaskSpec& spec : specs) {
+    auto key = torus_.submit(std::move(spec), now, actions_);
+    if (!key) {  // check() passed, so this is a broken invariant: say so loudly
+      spdlog::critical("submit failed after check passed: {}", key.error().message);
+      std::abort();
+    }
+    ids.push_back(torus_.task(key.value()).id);
+  }
+  carry_out();
+  return ids;
+}
+
+sched::Result<std::vector<rpc::TaskView>> Daemon::list(bool all, std::optional<TaskState> state) {
+  std::vector<rpc::TaskView> out;
+  for (TaskKey key = 0; key < torus_.task_count(); ++key) {
+    const TaskState s = torus_.task(key).state;
+    if (state ? s != *state : (!all && sched::is_terminal(s))) continue;
+    out.push_back(view(key));
+  }
+  return out;
+}
+
+sched::Result<std::vector<rpc::TaskView>> Daemon::show(const std::vector<std::string>& ids) {
+  auto keys = keys_of(ids);
+  if (!keys) return keys.error();
+  std::vector<rpc::TaskView> out;
+  for (TaskKey key : keys.value()) out.push_back(view(key));
+  return out;
+}
+
+kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids,
+                                                    Micros timeout_us) {
+  auto keys = keys_of(ids);
+  if (!keys) {
+    auto refused = kj::heap<rpc::WaitOutcome>();
+    refused->error = keys.error().message;
+    return kj::mv(refused);
+  }
+  auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::WaitOutcome>>();
+  Waiter& w = waiters_.emplace_back();
+  w.keys = std::move(keys).value();
+  w.fulfiller = kj::mv(pair.fulfiller);
+  if (timeout_us > 0) {
+    w.timeout = std::make_unique<asio::steady_timer>(io_, std::chrono::microseconds(timeout_us));
+    w.timeout->async_wait([this, waiter = &w](const std::error_code& ec) {
+      if (ec) return;
+      auto outcome = kj::heap<rpc::WaitOutcome>();
+      outcome->timed_out = true;
+      for (TaskKey key : waiter->keys) outcome->tasks.push_back(view(key));
+      waiter->fulfiller->fulfill(kj::mv(outcome));
+      waiters_.remove_if([waiter](const Waiter& x) { return &x == waiter; });
+    });
+  }
+  settle_waiters();
+  return kj::mv(pair.promise);
+}
+
+void Daemon::settle_waiters() {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    bool all_done = it->fulfiller->isWaiting();
+    for (TaskKey key : it->keys) {
+      all_done = all_done && sched::is_terminal(torus_.task(key).state);
+    }
+    if (!it->fulfiller->isWaiting() || all_done) {
+      if (all_done) {
+        auto outcome = kj::heap<rpc::WaitOutcome>();
+        for (TaskKey key : it->keys) outcome->tasks.push_back(view(key));
+        it->fulfiller->fulfill(kj::mv(outcome));
+      }
+      if (it->timeout) it->timeout->cancel();
+      it = waiters_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+sched::Status Daemon::cancel(const std::vector<std::string>& ids) {
+  auto keys = keys_of(ids);
+  if (!keys) return keys.error();
+  sched::Status result = sched::ok_status();
+  for (TaskKey key : keys.value()) {
+    sched::Status s = torus_.cancel(key, now_us(), actions_);
+    if (!s && result) result = s;
+  }
+  carry_out();
+  return result;
+}
+
+sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr_stream,
+                                              std::uint64_t offset, std::uint32_t max_bytes) {
+  auto keys = keys_of({id});
+  if (!keys) return keys.error();
+  const std::filesystem::path path =
+      config_.executor.log_dir / (id + (stderr_stream ? ".err" : ".out"));
+  rpc::LogChunk chunk;
+  chunk.finished = sched::is_terminal(torus_.task(keys.value()[0]).state);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return chunk;  // not started yet: no output so far
+    return sched::Error{"cannot read " + path.string() + ": " + std::strerror(errno)};
+  }
+  chunk.data.resize(max_bytes);
+  const ssize_t n = ::pread(fd, chunk.data.data(), max_bytes, static_cast<off_t>(offset));
+  const int saved = errno;
+  ::close(fd);
+  if (n < 0) return sched::Error{"cannot read " + path.string() + ": " + std::strerror(saved)};
+  chunk.data.resize(static_cast<std::size_t>(n));
+  if (n > 0) chunk.finished = false;  // more may follow the chunk
+  return chunk;
+}
+
+rpc::StatsView Daemon::stats() {
+  rpc::StatsView v;
+  v.torus = torus_.stats();
+  v.node = config_.name;
+  v.executor = std::string(executor_.mode_name());
+  v.uptime_us = now_us();
+  v.slice_count = slices_.count();
+  v.slice_error_p50_us = slices_.percentile_us(50);
+  v.slice_error_p99_us = slices_.percentile_us(99);
+  return v;
+}
+
+sched::Status Daemon::set_policy(sched::Policy policy) {
+  torus_.set_policy(policy, now_us(), actions_);
+  carry_out();
+  spdlog::info("policy set to {}", sched::to_string(policy));
+  return sched::ok_status();
+}
+
+sched::Status Daemon::set_quantum(Micros quantum_us) {
+  sched::Status s = torus_.set_quantum(quantum_us, now_us(), actions_);
+  carry_out();
+  if (s) spdlog::info("quantum set to {}", sched::format_duration(quantum_us));
+  return s;
+}
+
+sched::Result<int> Daemon::priority(const std::string& id, rpc::PriorityOp op, int value) {
+  auto keys = keys_of({id});
+  if (!keys) return keys.error();
+  const TaskKey key = keys.value()[0];
+  sched::Status s = sched::ok_status();
+  switch (op) {
+    case rpc::PriorityOp::kSet:
+      s = torus_.set_priority(key, value, now_us(), actions_);
+      break;
+    case rpc::PriorityOp::kBoost:
+      s = torus_.boost(key, now_us(), actions_);
+      break;
+    case rpc::PriorityOp::kLower:
+      s = torus_.lower(key, now_us(), actions_);
+      break;
+  }
+  carry_out();
+  if (!s) return s.error();
+  return torus_.task(key).spec.priority;
+}
+
+sched::Status Daemon::scheduler(rpc::SchedulerOp op) {
+  switch (op) {
+    case rpc::SchedulerOp::kPause:
+      torus_.pause(now_us(), actions_);
+      break;
+    case rpc::SchedulerOp::kResume:
+      torus_.resume(now_us(), actions_);
+      break;
+    case rpc::SchedulerOp::kTrigger:
+      torus_.trigger(now_us(), actions_);
+      break;
+    case rpc::SchedulerOp::kNext:
+      torus_.schedule_next(now_us(), actions_);
+      break;
+  }
+  carry_out();
+  return sched::ok_status();
+}
+
+}  // namespace braid::node

@@ -1,0 +1,143 @@
+#include "node/daemon_config.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <thread>
+
+#include "node/toml_config.h"
+#include "sched/duration.h"
+
+namespace braid::node {
+namespace {
+
+constexpr std::size_t kSocketPathBytesMax = 107;  // sizeof(sockaddr_un::sun_path) - 1
+
+std::string host_name() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof(buffer) - 1) != 0 || buffer[0] == '\0') return "braid";
+  std::string name(buffer);
+  return name.substr(0, name.find('.'));
+}
+
+struct RawFlags {
+  std::string policy = "Fair";
+  std::string quantum = "10ms";
+  std::string kill_grace = "10s";
+  std::string executor = "auto";
+  int slots = 0;
+  std::uint32_t started_max = 256;
+};
+
+sched::Result<sched::Micros> duration_flag(std::string_view flag, const std::string& text) {
+  auto us = sched::parse_duration(text);
+  if (!us) return sched::Error{"--" + std::string(flag) + ": " + us.error().message};
+  return us;
+}
+
+sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
+  if (config.name.empty()) config.name = host_name();
+  if (sched::Status s = sched::validate_node_name(config.name); !s) {
+    return sched::Error{"--name: " + s.error().message};
+  }
+  auto policy = sched::parse_policy(raw.policy);
+  if (!policy) return sched::Error{"--policy: " + policy.error().message};
+  auto quantum = duration_flag("quantum", raw.quantum);
+  if (!quantum) return quantum.error();
+  auto grace = duration_flag("kill-grace", raw.kill_grace);
+  if (!grace) return grace.error();
+
+  sched::TorusConfig& torus = config.torus;
+  torus.node_name = config.name;
+  torus.policy = policy.value();
+  torus.quantum_us = quantum.value();
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  torus.slots = raw.slots == 0 ? static_cast<int>(cores) : raw.slots;
+  torus.started_max = std::max<std::uint32_t>(raw.started_max, 1);
+  if (sched::Status s = sched::validate_config(torus); !s)
+    return sched::Error{"--" + s.error().message};
+
+  if (raw.executor == "auto") {
+    config.executor.mode = ExecutorConfig::Mode::kAuto;
+  } else if (raw.executor == "cgroup") {
+    config.executor.mode = ExecutorConfig::Mode::kCgroup;
+  } else if (raw.executor == "signals") {
+    config.executor.mode = ExecutorConfig::Mode::kSignals;
+  } else {
+    return sched::Error{"--executor: unknown mode \"" + raw.executor +
+                        "\": use auto, cgroup or signals"};
+  }
+  config.executor.kill_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::microseconds(grace.value()));
+  config.executor.log_dir = config.data_dir / "logs";
+  config.executor.cgroup_name = "braid-" + config.name;
+
+  const std::string socket = std::filesystem::absolute(config.socket_path()).string();
+  if (socket.size() > kSocketPathBytesMax) {
+    return sched::Error{"--data-dir: the control socket " + socket + " would be " +
+                        std::to_string(socket.size()) + " bytes; Unix sockets allow " +
+                        std::to_string(kSocketPathBytesMax) + ": use a shorter data dir"};
+  }
+  return sched::ok_status();
+}
+
+}  // namespace
+
+std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* argv) {
+  CLI::App app{
+      "braidd: the braid node daemon (the torus scheduler, its processes and its "
+      "control socket)",
+      "braidd"};
+  app.config_formatter(std::make_shared<TomlConfig>());
+  app.set_config("--config", "", "TOML file; every key is also a flag, flags win");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.set_version_flag("--version", "braidd 0.1.0");
+
+  DaemonConfig config;
+  RawFlags raw;
+  app.add_option("--name", config.name,
+                 "node name, the origin part of task ids (default: host name)");
+  app.add_option("--data-dir", config.data_dir, "state directory: logs/, braidd.sock")
+      ->capture_default_str();
+  app.add_option("--listen", config.listen, "peer address HOST:PORT (used by gossip)")
+      ->capture_default_str();
+  app.add_option("--join", config.join, "seed peer HOST:PORT (repeatable; used by gossip)");
+  app.add_option("--metrics", config.metrics, "Prometheus address HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--slots", raw.slots, "tasks running at once (default: cores)");
+  app.add_option("--policy", raw.policy, "RoundRobin, Priority or Fair")->capture_default_str();
+  app.add_option("--quantum", raw.quantum, "time slice, 1ms..1s")->capture_default_str();
+  app.add_option("--started-max", raw.started_max, "started (running + stopped) tasks at most")
+      ->capture_default_str();
+  app.add_option("--kill-grace", raw.kill_grace, "SIGTERM to SIGKILL delay on cancel")
+      ->capture_default_str();
+  app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();
+  app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return ExitNow{0, app.help()};
+  } catch (const CLI::CallForVersion& e) {
+    return ExitNow{0, std::string(e.what()) + "\n"};
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says "INI was not able to parse <key>": name the key and what is allowed.
+    std::string what = e.what();
+    const std::string prefix = "INI was not able to parse ";
+    if (what.rfind(prefix, 0) == 0) {
+      return ExitNow{2, "braidd: unknown config key \"" + what.substr(prefix.size()) +
+                            "\": every key is a long flag name (see braidd --help)\n"};
+    }
+    return ExitNow{2, "braidd: " + what + "\n"};
+  } catch (const CLI::ParseError& e) {
+    return ExitNow{2, std::string("braidd: ") + e.what() + "\n"};
+  }
+  if (sched::Status s = finish(raw, config); !s) {
+    return ExitNow{2, "braidd: " + s.error().message + "\n"};
+  }
+  return RunDaemon{std::move(config)};
+}
+
+}  // namespace braid::node

@@ -1,0 +1,41 @@
+// braidd's configuration: one TOML file (--config) whose every key is also a
+// command-line flag; flags win. parse_daemon_args() checks every value and
+// answers bad input with one line naming the key and what is allowed.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "node/executor.h"
+#include "sched/result.h"
+#include "sched/torus.h"
+
+namespace braid::node {
+
+struct DaemonConfig {
+  std::string name;                               // default: the host name
+  std::filesystem::path data_dir = "braid-data";  // logs/, braidd.sock (and db/ later)
+  std::string listen = "127.0.0.1:7420";          // peer address (gossip, later issues)
+  std::vector<std::string> join;                  // seed peers (later issues)
+  std::string metrics = "127.0.0.1:9464";         // Prometheus exposer (later issues)
+  std::string log_level = "info";                 // trace debug info warn error
+  sched::TorusConfig torus;                       // slots, policy, quantum, started_max
+  ExecutorConfig executor;                        // kill_grace, mode; log_dir = data_dir/logs
+
+  std::filesystem::path socket_path() const { return data_dir / "braidd.sock"; }
+};
+
+// What parse_daemon_args() decided.
+struct RunDaemon {
+  DaemonConfig config;
+};
+struct ExitNow {
+  int code;             // 0 after --help / --version, 2 on bad usage
+  std::string message;  // printed as is (stdout for code 0, stderr otherwise)
+};
+
+std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* argv);
+
+}  // namespace braid::node

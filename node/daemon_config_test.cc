@@ -1,0 +1,97 @@
+#include "node/daemon_config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace braid::node {
+namespace {
+
+std::variant<RunDaemon, ExitNow> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "braidd");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return parse_daemon_args(static_cast<int>(argv.size()), argv.data());
+}
+
+const DaemonConfig& config_of(const std::variant<RunDaemon, ExitNow>& r) {
+  if (const auto* e = std::get_if<ExitNow>(&r)) ADD_FAILURE() << e->message;
+  return std::get<RunDaemon>(r).config;
+}
+
+std::string error_of(const std::variant<RunDaemon, ExitNow>& r) {
+  const auto* e = std::get_if<ExitNow>(&r);
+  if (e == nullptr) return "(accepted)";
+  EXPECT_EQ(e->code, 2);
+  return e->message;
+}
+
+TEST(DaemonConfig, DefaultsAreSensible) {
+  auto r = parse({"--name", "alpha"});
+  const DaemonConfig& c = config_of(r);
+  EXPECT_EQ(c.name, "alpha");
+  EXPECT_EQ(c.data_dir, "braid-data");
+  EXPECT_EQ(c.socket_path(), "braid-data/braidd.sock");
+  EXPECT_GE(c.torus.slots, 1);
+  EXPECT_EQ(c.torus.policy, sched::Policy::kFair);
+  EXPECT_EQ(c.torus.quantum_us, 10'000);
+  EXPECT_EQ(c.torus.node_name, "alpha");
+  EXPECT_EQ(c.executor.kill_grace, std::chrono::seconds(10));
+  EXPECT_EQ(c.executor.log_dir, "braid-data/logs");
+}
+
+TEST(DaemonConfig, FlagsAreParsed) {
+  auto r =
+      parse({"--name", "b", "--slots", "3", "--policy", "priority", "--quantum", "25ms",
+             "--kill-grace", "500ms", "--executor", "signals", "--join", "h:1", "--join", "h:2"});
+  const DaemonConfig& c = config_of(r);
+  EXPECT_EQ(c.torus.slots, 3);
+  EXPECT_EQ(c.torus.policy, sched::Policy::kPriority);
+  EXPECT_EQ(c.torus.quantum_us, 25'000);
+  EXPECT_EQ(c.executor.kill_grace, std::chrono::milliseconds(500));
+  EXPECT_EQ(c.executor.mode, ExecutorConfig::Mode::kSignals);
+  EXPECT_EQ(c.join, (std::vector<std::string>{"h:1", "h:2"}));
+}
+
+TEST(DaemonConfig, TomlFileGivesEveryKeyAndFlagsWin) {
+  const std::string path = ::testing::TempDir() + "/braidd-test.toml";
+  std::ofstream(path) << "name = \"fromfile\"\nslots = 5\npolicy = \"RoundRobin\"\n"
+                         "quantum = \"50ms\"\ndata_dir = \"/tmp/bd\"\njoin = [\"a:1\", \"b:2\"]\n";
+  auto r = parse({"--config", path, "--slots", "2"});
+  const DaemonConfig& c = config_of(r);
+  EXPECT_EQ(c.name, "fromfile");
+  EXPECT_EQ(c.torus.slots, 2);  // the flag wins
+  EXPECT_EQ(c.torus.policy, sched::Policy::kRoundRobin);
+  EXPECT_EQ(c.torus.quantum_us, 50'000);
+  EXPECT_EQ(c.data_dir, "/tmp/bd");
+  EXPECT_EQ(c.join, (std::vector<std::string>{"a:1", "b:2"}));
+}
+
+TEST(DaemonConfig, BadValuesAreNamedWithWhatIsAllowed) {
+  EXPECT_EQ(error_of(parse({"--name", "a", "--policy", "Fiar"})),
+            "braidd: --policy: unknown policy \"Fiar\": use RoundRobin, Priority or Fair\n");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--quantum", "0ms"})),
+            "braidd: --quantum must be 1ms..1s, got 0s\n");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--quantum", "10"})),
+            "braidd: --quantum: invalid duration \"10\": use a number and a unit (us, ms, s, m, "
+            "h), e.g. 10ms\n");
+  EXPECT_EQ(error_of(parse({"--name", "a b"})),
+            "braidd: --name: node name \"a b\" must be 1..63 characters of A-Z a-z 0-9 . _ -\n");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--executor", "docker"})),
+            "braidd: --executor: unknown mode \"docker\": use auto, cgroup or signals\n");
+  EXPECT_NE(error_of(parse({"--bogus"})).find("--bogus"), std::string::npos);
+}
+
+TEST(DaemonConfig, BadConfigFilesAreRefused) {
+  const std::string path = ::testing::TempDir() + "/braidd-bad.toml";
+  std::ofstream(path) << "slots = \n";
+  EXPECT_NE(error_of(parse({"--config", path})).find("not valid TOML"), std::string::npos);
+  std::ofstream(path) << "no_such_key = 1\n";
+  EXPECT_EQ(error_of(parse({"--config", path})),
+            "braidd: unknown config key \"no-such-key\": every key is a long flag name (see "
+            "braidd --help)\n");
+}
+
+}  // namespace
+}  // namespace braid::node

@@ -1,0 +1,141 @@
+#include "node/spawn.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+#include <utility>
+
+namespace braid::node {
+namespace {
+
+// Owns one descriptor; closes it on destruction.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  ~ScopedFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Opens a log file for the child, close-on-exec in the daemon. Keeps the
+// descriptor above 2 so that the dup2 actions onto 0/1/2 cannot clobber it,
+// even if the daemon runs with a standard descriptor closed.
+int open_log(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || fd > 2) return fd;
+  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  const int saved_errno = errno;
+  ::close(fd);
+  errno = saved_errno;
+  return high;
+}
+
+// posix_spawn's two attribute objects, destroyed on every path.
+struct SpawnAttributes {
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  SpawnAttributes() {
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+  }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+  ~SpawnAttributes() {
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+  }
+};
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& s : strings) pointers.push_back(const_cast<char*>(s.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+std::string_view env_key(std::string_view entry) {
+  return entry.substr(0, std::min(entry.find('='), entry.size()));
+}
+
+}  // namespace
+
+sched::Result<pid_t> spawn_process(const SpawnRequest& request) {
+  if (request.argv.empty()) return sched::Error{std::strerror(EINVAL)};
+
+  const ScopedFd out(open_log(request.stdout_path));
+  if (out.get() < 0) {
+    return sched::Error{"cannot open log file " + request.stdout_path.string() + ": " +
+                        std::strerror(errno)};
+  }
+  const ScopedFd err(open_log(request.stderr_path));
+  if (err.get() < 0) {
+    return sched::Error{"cannot open log file " + request.stderr_path.string() + ": " +
+                        std::strerror(errno)};
+  }
+
+  SpawnAttributes spawn;
+  // The logs were opened here, in the daemon, so the chdir cannot move them.
+  int rc = posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&spawn.actions, out.get(), STDOUT_FILENO);
+  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&spawn.actions, err.get(), STDERR_FILENO);
+  if (rc == 0 && !request.cwd.empty()) {
+    rc = posix_spawn_file_actions_addchdir_np(&spawn.actions, request.cwd.c_str());
+  }
+
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  sigset_t default_signals;
+  sigfillset(&default_signals);
+  sigdelset(&default_signals, SIGKILL);
+  sigdelset(&default_signals, SIGSTOP);
+  if (rc == 0) {
+    rc = posix_spawnattr_setflags(
+        &spawn.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  }
+  if (rc == 0) rc = posix_spawnattr_setpgroup(&spawn.attr, 0);
+  if (rc == 0) rc = posix_spawnattr_setsigmask(&spawn.attr, &empty_mask);
+  if (rc == 0) rc = posix_spawnattr_setsigdefault(&spawn.attr, &default_signals);
+  if (rc != 0) return sched::Error{std::strerror(rc)};
+
+  std::vector<char*> argv = c_strings(request.argv);
+  std::vector<char*> envp = c_strings(request.envp);
+  pid_t pid = 0;
+  rc = ::posix_spawnp(&pid, argv[0], &spawn.actions, &spawn.attr, argv.data(), envp.data());
+  if (rc != 0) return sched::Error{std::strerror(rc)};
+  return pid;
+}
+
+std::vector<std::string> task_environment(const char* const* base,
+                                          const std::vector<std::string>& overrides,
+                                          std::string_view task_id) {
+  std::vector<std::string> entries;
+  std::unordered_map<std::string, std::size_t> index_by_key;
+  auto put = [&](std::string entry) {
+    std::string key(env_key(entry));
+    auto [it, inserted] = index_by_key.try_emplace(std::move(key), entries.size());
+    if (inserted) {
+      entries.push_back(std::move(entry));
+    } else {
+      entries[it->second] = std::move(entry);
+    }
+  };
+  for (const char* const* e = base; e != nullptr && *e != nullptr; ++e) put(*e);
+  for (const std::string& entry : overrides) put(entry);
+  put("BRAID_TASK_ID=" + std::string(task_id));
+  return entries;
+}
+
+}  // namespace braid::node

@@ -1,0 +1,93 @@
+# The control interface: everything the `braid` CLI asks of its local braidd.
+# Served only on a Unix socket (<data_dir>/braidd.sock, mode 0600).
+#
+# Conventions: every call that can refuse input returns `error`: empty on
+# success, else one line naming what is wrong and what is allowed. Times are
+# microseconds; timestamps are microseconds since the Unix epoch, 0 = never.
+@0x948bc70205880c55;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("braid::rpc::schema");
+
+struct TaskSpec {
+  argv @0 :List(Text);
+  env @1 :List(Text);                  # "KEY=VALUE"
+  cwd @2 :Text;
+  priority @3 :Int32 = 5;              # 0..10, higher runs first
+  cpus @4 :Int32 = 1;
+  memoryBytes @5 :UInt64;              # 0 = no limit
+  after @6 :List(Text);                # ids that must complete first
+  retries @7 :Int32;
+  retryBackoffMicros @8 :Int64 = 1000000;
+  timeLimitMicros @9 :Int64;           # running time per attempt; 0 = none
+  name @10 :Text;
+  pinned @11 :Bool;
+}
+
+struct TaskInfo {
+  id @0 :Text;
+  name @1 :Text;
+  state @2 :Text;                      # pending queued running stopped ... completed failed cancelled
+  node @3 :Text;                       # where it runs (or ran)
+  priority @4 :Int32;
+  argv @5 :List(Text);
+  hasExit @6 :Bool;                    # an attempt ended; then exitCode or exitSignal
+  exitCode @7 :Int32;                  # -1 when it ended by a signal or did not spawn
+  exitSignal @8 :Int32;                # 0 unless ended by a signal
+  reason @9 :Text;
+  cpuTimeMicros @10 :Int64;            # CPU the task's processes used (measured), all attempts
+  runTimeMicros @11 :Int64;            # time it held a slot, all attempts
+  vruntime @12 :UInt64;                # Fair's weighted virtual runtime, nanoseconds
+  preemptions @13 :UInt32;
+  attempts @14 :UInt32;
+  submittedAt @15 :Int64;
+  startedAt @16 :Int64;
+  finishedAt @17 :Int64;
+  pid @18 :Int32;                      # process group leader while started, else 0
+  cpus @19 :Int32;
+  retries @20 :Int32;
+}
+
+struct Stats {
+  node @0 :Text;
+  totalScheduled @1 :UInt64;
+  contextSwitches @2 :UInt64;
+  preemptions @3 :UInt64;
+  activeProcesses @4 :UInt32;
+  policy @5 :Text;
+  quantumMicros @6 :Int64;
+  paused @7 :Bool;
+  slots @8 :Int32;
+  slotsBusy @9 :Int32;
+  executor @10 :Text;                  # "cgroup" or "signals"
+  pending @11 :UInt64;
+  queued @12 :UInt64;
+  running @13 :UInt64;
+  stopped @14 :UInt64;
+  completed @15 :UInt64;
+  failed @16 :UInt64;
+  cancelled @17 :UInt64;
+  uptimeMicros @18 :Int64;
+  sliceCount @19 :UInt64;              # slices measured (start/resume -> stop)
+  sliceErrorP50Micros @20 :Int64;      # |slice - quantum| over the last slices
+  sliceErrorP99Micros @21 :Int64;
+}
+
+enum PriorityOp { set @0; boost @1; lower @2; }
+enum SchedulerOp { pause @0; resume @1; trigger @2; next @3; }
+
+interface Control {
+  submit @0 (specs :List(TaskSpec)) -> (ids :List(Text), error :Text);
+  list @1 (all :Bool, state :Text) -> (tasks :List(TaskInfo), error :Text);
+  show @2 (ids :List(Text)) -> (tasks :List(TaskInfo), error :Text);
+  # Resolves when every task is terminal, or after timeoutMicros (0 = no timeout).
+  wait @3 (ids :List(Text), timeoutMicros :Int64) -> (tasks :List(TaskInfo), timedOut :Bool, error :Text);
+  cancel @4 (ids :List(Text)) -> (error :Text);
+  # Up to maxBytes of a task's stdout/stderr from offset; finished = the task is terminal.
+  readLog @5 (id :Text, stderr :Bool, offset :UInt64, maxBytes :UInt32) -> (data :Data, finished :Bool, error :Text);
+  stats @6 () -> (stats :Stats);
+  setPolicy @7 (name :Text) -> (error :Text);
+  setQuantum @8 (micros :Int64) -> (error :Text);
+  priority @9 (id :Text, op :PriorityOp, value :Int32) -> (priority :Int32, error :Text);
+  scheduler @10 (op :SchedulerOp) -> (error :Text);
+}

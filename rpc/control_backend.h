@@ -1,0 +1,95 @@
+// ControlBackend: what the control interface asks of a node, in plain braid
+// structs. rpc/ converts and validates Cap'n Proto messages and calls it;
+// node/ implements it. Keeps generated readers out of node/ and node/ out of
+// rpc/.
+#pragma once
+
+#include <kj/async.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sched/policy.h"
+#include "sched/result.h"
+#include "sched/stats.h"
+#include "sched/task.h"
+
+namespace braid::rpc {
+
+// A task as the CLI shows it. Timestamps: microseconds since the Unix epoch, 0 = never.
+struct TaskView {
+  std::string id;
+  std::string name;
+  sched::TaskState state = sched::TaskState::kQueued;
+  std::string node;
+  int priority = sched::kPriorityDefault;
+  std::vector<std::string> argv;
+  std::optional<sched::ExitStatus> exit;  // the last attempt's end
+  std::string reason;
+  sched::Micros cpu_time_us = 0;  // measured CPU of its processes, all attempts
+  sched::Micros run_time_us = 0;  // time it held a slot, all attempts
+  std::uint64_t vruntime_ns = 0;
+  int preemptions = 0;
+  int attempts = 0;
+  sched::Micros submitted_at_us = 0;
+  sched::Micros started_at_us = 0;
+  sched::Micros finished_at_us = 0;
+  int pid = 0;
+  int cpus = 1;
+  int retries = 0;
+};
+
+struct StatsView {
+  sched::TorusStats torus;
+  std::string node;
+  std::string executor;  // "cgroup" or "signals"
+  sched::Micros uptime_us = 0;
+  std::uint64_t slice_count = 0;
+  sched::Micros slice_error_p50_us = 0;
+  sched::Micros slice_error_p99_us = 0;
+};
+
+struct WaitOutcome {
+  std::vector<TaskView> tasks;
+  bool timed_out = false;
+  std::string error;  // non-empty: refused (unknown id, ...)
+};
+
+struct LogChunk {
+  std::string data;
+  bool finished = false;  // the task is terminal: no more output will come
+};
+
+enum class PriorityOp { kSet, kBoost, kLower };
+enum class SchedulerOp { kPause, kResume, kTrigger, kNext };
+
+// Implemented by the node. Called on the node's loop thread only.
+class ControlBackend {
+ public:
+  virtual ~ControlBackend() = default;
+
+  // All or nothing: either every spec is accepted (ids in order) or none is.
+  virtual sched::Result<std::vector<std::string>> submit(std::vector<sched::TaskSpec> specs) = 0;
+  // all = false: only tasks that are not terminal. state, if set, filters further.
+  virtual sched::Result<std::vector<TaskView>> list(bool all,
+                                                    std::optional<sched::TaskState> state) = 0;
+  virtual sched::Result<std::vector<TaskView>> show(const std::vector<std::string>& ids) = 0;
+  // Resolves when every task is terminal or timeout_us passed (0 = never).
+  // (On the heap: GCC 12 reports false maybe-uninitialized warnings for
+  // non-trivial values held in kj::Promise.)
+  virtual kj::Promise<kj::Own<WaitOutcome>> wait(std::vector<std::string> ids,
+                                                 sched::Micros timeout_us) = 0;
+  virtual sched::Status cancel(const std::vector<std::string>& ids) = 0;
+  virtual sched::Result<LogChunk> read_log(const std::string& id, bool stderr_stream,
+                                           std::uint64_t offset, std::uint32_t max_bytes) = 0;
+  virtual StatsView stats() = 0;
+  virtual sched::Status set_policy(sched::Policy policy) = 0;
+  virtual sched::Status set_quantum(sched::Micros quantum_us) = 0;
+  // Returns the task's priority after the change.
+  virtual sched::Result<int> priority(const std::string& id, PriorityOp op, int value) = 0;
+  virtual sched::Status scheduler(SchedulerOp op) = 0;
+};
+
+}  // namespace braid::rpc

@@ -1,0 +1,198 @@
+#include "rpc/control_server.h"
+
+#include <string>
+#include <vector>
+
+#include "rpc/convert.h"
+
+namespace braid::rpc {
+namespace {
+
+template <typename Builder>
+void fill_tasks(Builder results, const std::vector<TaskView>& tasks) {
+  auto list = results.initTasks(static_cast<unsigned>(tasks.size()));
+  for (std::size_t i = 0; i < tasks.size(); ++i) to_wire(tasks[i], list[static_cast<unsigned>(i)]);
+}
+
+std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+}  // namespace
+
+kj::Promise<void> ControlServer::submit(SubmitContext context) {
+  auto specs_in = context.getParams().getSpecs();
+  auto results = context.getResults();
+  if (specs_in.size() > kSpecsPerSubmitMax) {
+    results.setError("a submission holds at most " + std::to_string(kSpecsPerSubmitMax) +
+                     " tasks, got " + std::to_string(specs_in.size()));
+    return kj::READY_NOW;
+  }
+  std::vector<sched::TaskSpec> specs;
+  specs.reserve(specs_in.size());
+  for (auto spec_in : specs_in) {
+    auto spec = from_wire(spec_in);
+    if (!spec) {
+      results.setError(spec.error().message);
+      return kj::READY_NOW;
+    }
+    specs.push_back(std::move(spec).value());
+  }
+  auto ids = backend_.submit(std::move(specs));
+  if (!ids) {
+    results.setError(ids.error().message);
+    return kj::READY_NOW;
+  }
+  auto out = results.initIds(static_cast<unsigned>(ids.value().size()));
+  for (std::size_t i = 0; i < ids.value().size(); ++i) {
+    out.set(static_cast<unsigned>(i), ids.value()[i]);
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::list(ListContext context) {
+  auto params = context.getParams();
+  auto results = context.getResults();
+  std::optional<sched::TaskState> state;
+  if (params.hasState() && params.getState().size() > 0) {
+    auto parsed = sched::parse_task_state(text(params.getState()));
+    if (!parsed) {
+      results.setError(parsed.error().message);
+      return kj::READY_NOW;
+    }
+    state = parsed.value();
+  }
+  auto tasks = backend_.list(params.getAll(), state);
+  if (!tasks) {
+    results.setError(tasks.error().message);
+  } else {
+    fill_tasks(results, tasks.value());
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::show(ShowContext context) {
+  auto results = context.getResults();
+  auto ids = ids_from_wire(context.getParams().getIds());
+  if (!ids) {
+    results.setError(ids.error().message);
+    return kj::READY_NOW;
+  }
+  auto tasks = backend_.show(ids.value());
+  if (!tasks) {
+    results.setError(tasks.error().message);
+  } else {
+    fill_tasks(results, tasks.value());
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::wait(WaitContext context) {
+  // A client that goes away mid-wait cancels it (capnp 0.9 keeps calls alive otherwise).
+  context.allowCancellation();
+  auto params = context.getParams();
+  auto ids = ids_from_wire(params.getIds());
+  if (!ids) {
+    context.getResults().setError(ids.error().message);
+    return kj::READY_NOW;
+  }
+  if (params.getTimeoutMicros() < 0) {
+    context.getResults().setError("timeout must be >= 0 (0 = wait for ever)");
+    return kj::READY_NOW;
+  }
+  return backend_.wait(std::move(ids).value(), params.getTimeoutMicros())
+      .then([context](kj::Own<WaitOutcome> outcome) mutable {
+        auto results = context.getResults();
+        if (!outcome->error.empty()) {
+          results.setError(outcome->error);
+          return;
+        }
+        results.setTimedOut(outcome->timed_out);
+        fill_tasks(results, outcome->tasks);
+      });
+}
+
+kj::Promise<void> ControlServer::cancel(CancelContext context) {
+  auto ids = ids_from_wire(context.getParams().getIds());
+  sched::Status s = ids ? backend_.cancel(ids.value()) : sched::Status(ids.error());
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::readLog(ReadLogContext context) {
+  auto params = context.getParams();
+  auto results = context.getResults();
+  const std::uint32_t max_bytes = std::min(params.getMaxBytes(), kLogChunkBytesMax);
+  auto chunk =
+      backend_.read_log(text(params.getId()), params.getStderr(), params.getOffset(), max_bytes);
+  if (!chunk) {
+    results.setError(chunk.error().message);
+    return kj::READY_NOW;
+  }
+  const std::string& data = chunk.value().data;
+  results.setData(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(data.data()), data.size()));
+  results.setFinished(chunk.value().finished);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::stats(StatsContext context) {
+  to_wire(backend_.stats(), context.getResults().initStats());
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::setPolicy(SetPolicyContext context) {
+  auto policy = sched::parse_policy(text(context.getParams().getName()));
+  sched::Status s = policy ? backend_.set_policy(policy.value()) : sched::Status(policy.error());
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::setQuantum(SetQuantumContext context) {
+  sched::Status s = backend_.set_quantum(context.getParams().getMicros());
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::priority(PriorityContext context) {
+  auto params = context.getParams();
+  PriorityOp op = PriorityOp::kSet;
+  switch (params.getOp()) {
+    case schema::PriorityOp::SET:
+      op = PriorityOp::kSet;
+      break;
+    case schema::PriorityOp::BOOST:
+      op = PriorityOp::kBoost;
+      break;
+    case schema::PriorityOp::LOWER:
+      op = PriorityOp::kLower;
+      break;
+  }
+  auto result = backend_.priority(text(params.getId()), op, params.getValue());
+  if (!result) {
+    context.getResults().setError(result.error().message);
+  } else {
+    context.getResults().setPriority(result.value());
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::scheduler(SchedulerContext context) {
+  SchedulerOp op = SchedulerOp::kTrigger;
+  switch (context.getParams().getOp()) {
+    case schema::SchedulerOp::PAUSE:
+      op = SchedulerOp::kPause;
+      break;
+    case schema::SchedulerOp::RESUME:
+      op = SchedulerOp::kResume;
+      break;
+    case schema::SchedulerOp::TRIGGER:
+      op = SchedulerOp::kTrigger;
+      break;
+    case schema::SchedulerOp::NEXT:
+      op = SchedulerOp::kNext;
+      break;
+  }
+  sched::Status s = backend_.scheduler(op);
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
+}  // namespace braid::rpc

@@ -1,0 +1,221 @@
+#include "rpc/convert.h"
+
+#include <algorithm>
+#include <string_view>
+
+namespace braid::rpc {
+namespace {
+
+sched::Status check_string(std::string_view field, std::string_view value) {
+  if (value.size() > kStringBytesMax) {
+    return sched::Error{std::string(field) + " is " + std::to_string(value.size()) +
+                        " bytes; at most " + std::to_string(kStringBytesMax) + " are allowed"};
+  }
+  if (value.find('\0') != std::string_view::npos) {
+    return sched::Error{std::string(field) + " contains a NUL byte, which no program can receive"};
+  }
+  return sched::ok_status();
+}
+
+sched::Result<std::vector<std::string>> strings(std::string_view field,
+                                                capnp::List<capnp::Text>::Reader list,
+                                                std::size_t max_entries) {
+  if (list.size() > max_entries) {
+    return sched::Error{std::string(field) + " has " + std::to_string(list.size()) +
+                        " entries; at most " + std::to_string(max_entries) + " are allowed"};
+  }
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    std::string_view value(list[static_cast<unsigned>(i)].cStr(),
+                           list[static_cast<unsigned>(i)].size());
+    std::string name = std::string(field) + "[" + std::to_string(i) + "]";
+    if (sched::Status s = check_string(name, value); !s) return s.error();
+    out.emplace_back(value);
+  }
+  return out;
+}
+
+std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
+
+void set_strings(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    out.set(static_cast<unsigned>(i), values[i]);
+  }
+}
+
+std::vector<std::string> get_strings(capnp::List<capnp::Text>::Reader list) {
+  std::vector<std::string> out;
+  out.reserve(list.size());
+  for (auto t : list) out.push_back(text(t));
+  return out;
+}
+
+}  // namespace
+
+sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
+  sched::TaskSpec out;
+  auto argv = strings("argv", spec.getArgv(), kArgvEntriesMax);
+  if (!argv) return argv.error();
+  out.argv = std::move(argv).value();
+  auto env = strings("env", spec.getEnv(), kEnvEntriesMax);
+  if (!env) return env.error();
+  out.env = std::move(env).value();
+  auto after = strings("after", spec.getAfter(), kAfterEntriesMax);
+  if (!after) return after.error();
+  out.after = std::move(after).value();
+  out.cwd = text(spec.getCwd());
+  if (sched::Status s = check_string("cwd", out.cwd); !s) return s.error();
+  out.name = text(spec.getName());
+  if (sched::Status s = check_string("name", out.name); !s) return s.error();
+  out.priority = spec.getPriority();
+  out.cpus = spec.getCpus();
+  out.memory_bytes = spec.getMemoryBytes();
+  out.retries = spec.getRetries();
+  out.retry_backoff_us = spec.getRetryBackoffMicros();
+  out.time_limit_us = spec.getTimeLimitMicros();
+  out.pinned = spec.getPinned();
+  return out;
+}
+
+sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids) {
+  return strings("ids", ids, kIdsPerCallMax);
+}
+
+void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
+  set_strings(out.initArgv(static_cast<unsigned>(spec.argv.size())), spec.argv);
+  set_strings(out.initEnv(static_cast<unsigned>(spec.env.size())), spec.env);
+  set_strings(out.initAfter(static_cast<unsigned>(spec.after.size())), spec.after);
+  out.setCwd(spec.cwd);
+  out.setName(spec.name);
+  out.setPriority(spec.priority);
+  out.setCpus(spec.cpus);
+  out.setMemoryBytes(spec.memory_bytes);
+  out.setRetries(spec.retries);
+  out.setRetryBackoffMicros(spec.retry_backoff_us);
+  out.setTimeLimitMicros(spec.time_limit_us);
+  out.setPinned(spec.pinned);
+}
+
+void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {
+  out.setId(task.id);
+  out.setName(task.name);
+  out.setState(std::string(sched::to_string(task.state)));
+  out.setNode(task.node);
+  out.setPriority(task.priority);
+  set_strings(out.initArgv(static_cast<unsigned>(task.argv.size())), task.argv);
+  out.setHasExit(task.exit.has_value());
+  out.setExitCode(-1);
+  if (task.exit) {
+    using Kind = sched::ExitStatus::Kind;
+    if (task.exit->kind == Kind::kExited) out.setExitCode(task.exit->code);
+    if (task.exit->kind == Kind::kSignaled) out.setExitSignal(task.exit->code);
+  }
+  out.setReason(task.reason);
+  out.setCpuTimeMicros(task.cpu_time_us);
+  out.setRunTimeMicros(task.run_time_us);
+  out.setVruntime(task.vruntime_ns);
+  out.setPreemptions(static_cast<std::uint32_t>(task.preemptions));
+  out.setAttempts(static_cast<std::uint32_t>(task.attempts));
+  out.setSubmittedAt(task.submitted_at_us);
+  out.setStartedAt(task.started_at_us);
+  out.setFinishedAt(task.finished_at_us);
+  out.setPid(task.pid);
+  out.setCpus(task.cpus);
+  out.setRetries(task.retries);
+}
+
+TaskView from_wire(schema::TaskInfo::Reader info) {
+  TaskView t;
+  t.id = text(info.getId());
+  t.name = text(info.getName());
+  auto state = sched::parse_task_state(text(info.getState()));
+  t.state = state ? state.value() : sched::TaskState::kFailed;
+  t.node = text(info.getNode());
+  t.priority = info.getPriority();
+  t.argv = get_strings(info.getArgv());
+  if (info.getHasExit()) {
+    if (info.getExitSignal() != 0) {
+      t.exit = sched::ExitStatus::signaled(info.getExitSignal());
+    } else if (info.getExitCode() >= 0) {
+      t.exit = sched::ExitStatus::exited(info.getExitCode());
+    } else {
+      t.exit = sched::ExitStatus::spawn_failed("");
+    }
+  }
+  t.reason = text(info.getReason());
+  t.cpu_time_us = info.getCpuTimeMicros();
+  t.run_time_us = info.getRunTimeMicros();
+  t.vruntime_ns = info.getVruntime();
+  t.preemptions = static_cast<int>(info.getPreemptions());
+  t.attempts = static_cast<int>(info.getAttempts());
+  t.submitted_at_us = info.getSubmittedAt();
+  t.started_at_us = info.getStartedAt();
+  t.finished_at_us = info.getFinishedAt();
+  t.pid = info.getPid();
+  t.cpus = info.getCpus();
+  t.retries = info.getRetries();
+  return t;
+}
+
+void to_wire(const StatsView& stats, schema::Stats::Builder out) {
+  using sched::TaskState;
+  const sched::TorusStats& s = stats.torus;
+  out.setNode(stats.node);
+  out.setTotalScheduled(s.total_scheduled);
+  out.setContextSwitches(s.context_switches);
+  out.setPreemptions(s.preemptions);
+  out.setActiveProcesses(s.active_processes);
+  out.setPolicy(std::string(sched::to_string(s.policy)));
+  out.setQuantumMicros(s.quantum_micros);
+  out.setPaused(s.paused);
+  out.setSlots(s.slots);
+  out.setSlotsBusy(s.slots_busy);
+  out.setExecutor(stats.executor);
+  out.setPending(s.count(TaskState::kPending));
+  out.setQueued(s.count(TaskState::kQueued));
+  out.setRunning(s.count(TaskState::kRunning));
+  out.setStopped(s.count(TaskState::kStopped));
+  out.setCompleted(s.count(TaskState::kCompleted));
+  out.setFailed(s.count(TaskState::kFailed));
+  out.setCancelled(s.count(TaskState::kCancelled));
+  out.setUptimeMicros(stats.uptime_us);
+  out.setSliceCount(stats.slice_count);
+  out.setSliceErrorP50Micros(stats.slice_error_p50_us);
+  out.setSliceErrorP99Micros(stats.slice_error_p99_us);
+}
+
+StatsView from_wire(schema::Stats::Reader in) {
+  using sched::TaskState;
+  StatsView v;
+  sched::TorusStats& s = v.torus;
+  v.node = text(in.getNode());
+  s.total_scheduled = in.getTotalScheduled();
+  s.context_switches = in.getContextSwitches();
+  s.preemptions = in.getPreemptions();
+  s.active_processes = in.getActiveProcesses();
+  auto policy = sched::parse_policy(text(in.getPolicy()));
+  s.policy = policy ? policy.value() : sched::Policy::kFair;
+  s.quantum_micros = in.getQuantumMicros();
+  s.paused = in.getPaused();
+  s.slots = in.getSlots();
+  s.slots_busy = in.getSlotsBusy();
+  v.executor = text(in.getExecutor());
+  auto set = [&](TaskState st, std::uint64_t n) {
+    s.tasks_by_state[static_cast<std::size_t>(st)] = n;
+  };
+  set(TaskState::kPending, in.getPending());
+  set(TaskState::kQueued, in.getQueued());
+  set(TaskState::kRunning, in.getRunning());
+  set(TaskState::kStopped, in.getStopped());
+  set(TaskState::kCompleted, in.getCompleted());
+  set(TaskState::kFailed, in.getFailed());
+  set(TaskState::kCancelled, in.getCancelled());
+  v.uptime_us = in.getUptimeMicros();
+  v.slice_count = in.getSliceCount();
+  v.slice_error_p50_us = in.getSliceErrorP50Micros();
+  v.slice_error_p99_us = in.getSliceErrorP99Micros();
+  return v;
+}
+
+}  // namespace braid::rpc

@@ -1,0 +1,37 @@
+// Conversions between Cap'n Proto messages (rpc/control.capnp) and plain
+// braid structs. Everything that comes off the wire is checked here against
+// named limits before it reaches a node; the errors name the field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rpc/control.capnp.h"
+#include "rpc/control_backend.h"
+#include "sched/result.h"
+#include "sched/task.h"
+
+namespace braid::rpc {
+
+constexpr std::size_t kSpecsPerSubmitMax = 100'000;
+constexpr std::size_t kIdsPerCallMax = 100'000;
+constexpr std::size_t kArgvEntriesMax = 4096;
+constexpr std::size_t kEnvEntriesMax = 4096;
+constexpr std::size_t kAfterEntriesMax = 1024;
+constexpr std::size_t kStringBytesMax = 128 * 1024;  // Linux's MAX_ARG_STRLEN
+constexpr std::uint32_t kLogChunkBytesMax = 1 << 20;
+
+// Wire -> braid. Checks shapes and limits (not the scheduling rules:
+// sched::validate_spec and the torus do those).
+sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec);
+sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids);
+TaskView from_wire(schema::TaskInfo::Reader info);
+StatsView from_wire(schema::Stats::Reader stats);
+
+// braid -> wire.
+void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out);
+void to_wire(const TaskView& task, schema::TaskInfo::Builder out);
+void to_wire(const StatsView& stats, schema::Stats::Builder out);
+
+}  // namespace braid::rpc

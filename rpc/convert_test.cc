@@ -1,0 +1,95 @@
+#include "rpc/convert.h"
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+namespace braid::rpc {
+namespace {
+
+TEST(Convert, SpecRoundTripsEveryField) {
+  sched::TaskSpec spec;
+  spec.argv = {"/bin/echo", "hello world"};
+  spec.env = {"A=1"};
+  spec.cwd = "/tmp";
+  spec.priority = 7;
+  spec.cpus = 2;
+  spec.memory_bytes = 1 << 20;
+  spec.after = {"alpha:1"};
+  spec.retries = 3;
+  spec.retry_backoff_us = 5000;
+  spec.time_limit_us = 9000;
+  spec.name = "greeting";
+  spec.pinned = true;
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  to_wire(spec, builder);
+  auto back = from_wire(builder.asReader());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const sched::TaskSpec& b = back.value();
+  EXPECT_EQ(b.argv, spec.argv);
+  EXPECT_EQ(b.env, spec.env);
+  EXPECT_EQ(b.cwd, spec.cwd);
+  EXPECT_EQ(b.priority, 7);
+  EXPECT_EQ(b.cpus, 2);
+  EXPECT_EQ(b.memory_bytes, spec.memory_bytes);
+  EXPECT_EQ(b.after, spec.after);
+  EXPECT_EQ(b.retries, 3);
+  EXPECT_EQ(b.retry_backoff_us, 5000);
+  EXPECT_EQ(b.time_limit_us, 9000);
+  EXPECT_EQ(b.name, "greeting");
+  EXPECT_TRUE(b.pinned);
+}
+
+TEST(Convert, DefaultsMatchTheTaskModel) {
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  auto spec = from_wire(builder.asReader()).value();
+  sched::TaskSpec defaults;
+  EXPECT_EQ(spec.priority, defaults.priority);
+  EXPECT_EQ(spec.cpus, defaults.cpus);
+  EXPECT_EQ(spec.retry_backoff_us, defaults.retry_backoff_us);
+}
+
+TEST(Convert, NulBytesAndOversizedFieldsAreRefusedByName) {
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  auto argv = builder.initArgv(2);
+  argv.set(0, "/bin/echo");
+  argv.set(1, capnp::Text::Reader("a\0b", 3));
+  auto r = from_wire(builder.asReader());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "argv[1] contains a NUL byte, which no program can receive");
+
+  builder.initArgv(kArgvEntriesMax + 1);
+  r = from_wire(builder.asReader());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "argv has 4097 entries; at most 4096 are allowed");
+
+  builder.initArgv(1).set(0, "/bin/true");
+  std::string huge(kStringBytesMax + 1, 'x');
+  builder.setCwd(huge);
+  r = from_wire(builder.asReader());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "cwd is 131073 bytes; at most 131072 are allowed");
+}
+
+TEST(Convert, TaskInfoRoundTripsExitKinds) {
+  for (auto exit : {sched::ExitStatus::exited(3), sched::ExitStatus::signaled(9)}) {
+    TaskView t;
+    t.id = "n:1";
+    t.state = sched::TaskState::kFailed;
+    t.exit = exit;
+    t.cpu_time_us = 42;
+    capnp::MallocMessageBuilder message;
+    auto builder = message.initRoot<schema::TaskInfo>();
+    to_wire(t, builder);
+    TaskView back = from_wire(builder.asReader());
+    ASSERT_TRUE(back.exit.has_value());
+    EXPECT_EQ(back.exit->describe(), exit.describe());
+    EXPECT_EQ(back.state, sched::TaskState::kFailed);
+    EXPECT_EQ(back.cpu_time_us, 42);
+  }
+}
+
+}  // namespace
+}  // namespace braid::rpc

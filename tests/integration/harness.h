@@ -1,0 +1,78 @@
+// Integration-test harness: real braidd processes in temp dirs, the real
+// braid CLI, and helpers to look at real processes in /proc. No mocks.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace braid::testing {
+
+// Path of a binary built by this tree (build/bin/NAME).
+std::string bin(const std::string& name);
+
+// A fresh directory under /tmp (short: socket paths are limited), removed at exit.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct RunResult {
+  int exit_code = -1;  // or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+// Runs argv to completion, capturing stdout and stderr.
+RunResult run(const std::vector<std::string>& argv);
+
+// Polls `ready` until it returns true or `timeout` passes. Returns the last result.
+bool eventually(const std::function<bool()>& ready,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                std::chrono::milliseconds interval = std::chrono::milliseconds(5));
+
+// A braidd running in its own temp data dir.
+class Daemon {
+ public:
+  // extra: additional flags, e.g. {"--slots", "2", "--policy", "Fair"}.
+  explicit Daemon(std::vector<std::string> extra = {});
+  ~Daemon();  // terminate() if still running
+
+  const std::string& data_dir() const { return dir_.path(); }
+  std::string socket() const { return dir_.path() + "/braidd.sock"; }
+  pid_t pid() const { return pid_; }
+  std::string log() const;  // the daemon's stderr so far
+
+  // `braid --socket <socket> args...`
+  RunResult cli(const std::vector<std::string>& args) const;
+  // cli() that must exit 0; returns stdout.
+  std::string cli_ok(const std::vector<std::string>& args) const;
+  nlohmann::json json(const std::vector<std::string>& args) const;
+  std::string submit(const std::vector<std::string>& args) const;  // returns the id
+  nlohmann::json show(const std::string& id) const { return json({"show", id, "--json"}); }
+
+  // SIGTERM, then wait; returns the exit code (or 128 + signal).
+  int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  bool alive() const;
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+// Processes of a process group (from /proc), and a process's state letter.
+std::vector<pid_t> group_members(pid_t pgid);
+char process_state(pid_t pid);           // 'R', 'S', 'T', 'Z', ... or '?' when gone
+long long process_cpu_ticks(pid_t pid);  // utime + stime in clock ticks; -1 when gone
+
+}  // namespace braid::testing
