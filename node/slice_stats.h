@@ -1,6 +1,8 @@
-// SliceStats: how far real time slices land from the quantum. The daemon
-// records one sample per slice that ended by preemption (start/resume to
-// stop); the last kSamplesMax are kept for percentiles.
+// SliceStats: how far real time slices land from quantum boundaries. The
+// daemon records one sample per slice that ended by preemption (start/resume
+// to stop). A policy may keep a task on its slot for several quanta (Fair,
+// when it still has the lowest vruntime), so the error is the distance to the
+// nearest whole number (>= 1) of quanta. The last kSamplesMax are kept.
 #pragma once
 
 #include <algorithm>
@@ -17,7 +19,9 @@ class SliceStats {
   static constexpr std::size_t kSamplesMax = 8192;
 
   void record(sched::Micros slice_us, sched::Micros quantum_us) {
-    const sched::Micros error_us = std::llabs(slice_us - quantum_us);
+    const sched::Micros quanta =
+        std::max<sched::Micros>(1, (slice_us + quantum_us / 2) / quantum_us);
+    const sched::Micros error_us = std::llabs(slice_us - quanta * quantum_us);
     if (errors_us_.size() < kSamplesMax) {
       errors_us_.push_back(error_us);
     } else {

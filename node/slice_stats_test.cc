@@ -15,9 +15,17 @@ TEST(SliceStats, PercentilesOfTheAbsoluteError) {
   EXPECT_EQ(stats.percentile_us(100), 5'000);
 }
 
+TEST(SliceStats, SlicesOfSeveralQuantaAreMeasuredFromTheNearestBoundary) {
+  SliceStats stats;
+  stats.record(20'300, 10'000);  // kept for two quanta, stopped 300us late
+  stats.record(2'000, 10'000);   // cut short: 8ms early
+  EXPECT_EQ(stats.percentile_us(0), 300);
+  EXPECT_EQ(stats.percentile_us(100), 8'000);
+}
+
 TEST(SliceStats, KeepsOnlyTheLatestSamples) {
   SliceStats stats;
-  for (std::size_t i = 0; i < SliceStats::kSamplesMax; ++i) stats.record(20'000, 10'000);
+  for (std::size_t i = 0; i < SliceStats::kSamplesMax; ++i) stats.record(14'000, 10'000);
   for (std::size_t i = 0; i < SliceStats::kSamplesMax; ++i) stats.record(10'000, 10'000);
   EXPECT_EQ(stats.percentile_us(100), 0);
 }

@@ -10,6 +10,7 @@
 //      p99 lateness of a plain 10 ms sleep on the same loaded machine.
 //
 //   build/bin/braid_e2e_bench [--tasks 2000] [--latency-samples 200] [--slice-seconds 30]
+//                             [--executor auto|cgroup|signals]
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -31,6 +32,8 @@
 extern char** environ;
 
 namespace {
+
+std::string g_executor = "auto";  // --executor: which executor mode braidd runs
 
 using braid::testing::bin;
 using braid::testing::Daemon;
@@ -105,7 +108,7 @@ T must(braid::node::Reply<T> reply) {
 
 void throughput(int tasks, int slots) {
   const double raw = raw_spawn_rate(tasks, slots);
-  Daemon d({"--slots", std::to_string(slots), "--log-level", "warn"});
+  Daemon d({"--slots", std::to_string(slots), "--log-level", "warn", "--executor", g_executor});
   braid::node::ControlClient client(d.socket());
   std::vector<braid::sched::TaskSpec> specs(static_cast<std::size_t>(tasks));
   for (auto& s : specs) s.argv = {"/bin/true"};
@@ -136,7 +139,7 @@ void latency(int samples) {
     waitpid(pid, nullptr, 0);
     if (n > 0) raw.push_back(std::atoll(buffer) - t0);
   }
-  Daemon d({"--slots", "2", "--log-level", "warn"});
+  Daemon d({"--slots", "2", "--log-level", "warn", "--executor", g_executor});
   braid::node::ControlClient client(d.socket());
   std::vector<long long> braid_us;
   for (int i = 0; i < samples; ++i) {
@@ -157,7 +160,8 @@ void latency(int samples) {
 }
 
 void slicing(int seconds) {
-  Daemon d({"--slots", "2", "--quantum", "10ms", "--policy", "RoundRobin", "--log-level", "warn"});
+  Daemon d({"--slots", "2", "--quantum", "10ms", "--policy", "RoundRobin", "--log-level", "warn",
+            "--executor", g_executor});
   braid::node::ControlClient client(d.socket());
   std::vector<braid::sched::TaskSpec> specs(32);
   for (auto& s : specs) s.argv = {bin("braid-burn"), std::to_string(3600 * 1000)};
@@ -206,9 +210,12 @@ int main(int argc, char** argv) {
   app.add_option("--latency-samples", samples, "latency samples")->capture_default_str();
   app.add_option("--slice-seconds", slice_seconds, "length of the time-slicing run")
       ->capture_default_str();
+  app.add_option("--executor", g_executor, "braidd's executor: auto, cgroup or signals")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
-  std::printf("braid e2e benchmark on %ld cores\n", sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("braid e2e benchmark on %ld cores, executor %s\n", sysconf(_SC_NPROCESSORS_ONLN),
+              g_executor.c_str());
   throughput(tasks, slots);
   latency(samples);
   slicing(slice_seconds);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The quick-start demo: starts a local braidd on defaults (data in ./braid-data),
+# submits six CPU-bound tasks (1 s of CPU each) and shows the torus
+# time-slicing them on the node's slots, then stops the node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/bin
+export BRAID_SOCKET=braid-data/braidd.sock
+
+"$bin/braidd" 2> braid-data.log &
+daemon=$!
+trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true' EXIT
+for _ in $(seq 100); do "$bin/braid" stats >/dev/null 2>&1 && break; sleep 0.05; done
+
+ids=()
+for priority in 3 4 5 5 6 7; do
+  ids+=("$("$bin/braid" submit --priority "$priority" --name "burn-p$priority" -- \
+    "$bin/braid-burn" 1000)")
+done
+echo "submitted ${ids[*]}"
+for _ in 1 2 3; do
+  sleep 0.7
+  echo; "$bin/braid" ps
+done
+"$bin/braid" wait "${ids[@]}" >/dev/null
+echo; "$bin/braid" ps --all
+echo; "$bin/braid" stats
+echo; echo "daemon log: braid-data.log"
