@@ -58,12 +58,20 @@ int main(int argc, char** argv) {
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
       spdlog::info("control socket {}", config.socket_path().string());
 
+      // First SIGTERM/SIGINT: graceful (tasks get SIGTERM, then SIGKILL after
+      // kill_grace). A second one: stop now; the executor's destructor SIGKILLs
+      // what is left and reaps it.
       asio::signal_set signals(io, SIGTERM, SIGINT);
       signals.async_wait([&](const std::error_code& ec, int signal) {
         if (ec) return;
-        spdlog::info("signal {}: stopping", signal);
+        spdlog::info("signal {}: stopping (again to stop at once)", signal);
         listener.close();
         daemon.shutdown([&io] { io.stop(); });
+        signals.async_wait([&](const std::error_code& ec2, int again) {
+          if (ec2) return;
+          spdlog::warn("signal {}: stopping at once, killing every task", again);
+          io.stop();
+        });
       });
       io.run();
     }  // connections, server and daemon go first, while the KJ loop exists

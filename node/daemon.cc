@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -16,7 +17,13 @@ using sched::Micros;
 using sched::TaskKey;
 using sched::TaskState;
 
+namespace {
+// After the last process ended at shutdown, time for KJ to send pending answers.
+constexpr auto kShutdownFlush = std::chrono::milliseconds(50);
+}  // namespace
+
 struct Daemon::Waiter {
+  std::uint64_t serial = 0;  // identifies it to its timeout handler, which may outlive it
   std::vector<TaskKey> keys;
   kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
   std::unique_ptr<asio::steady_timer> timeout;
@@ -127,7 +134,8 @@ void Daemon::check_shutdown_done() {
   if (!shutting_down_ || executor_.live_count() != 0 || !on_shutdown_done_) return;
   auto done = std::move(on_shutdown_done_);
   on_shutdown_done_ = nullptr;
-  // Pending waiters learn that the node is going away.
+  // Pending waiters learn that the node is going away; the short delay lets
+  // KJ write those answers before the loop stops.
   for (Waiter& w : waiters_) {
     if (w.timeout) w.timeout->cancel();
     auto outcome = kj::heap<rpc::WaitOutcome>();
@@ -135,7 +143,8 @@ void Daemon::check_shutdown_done() {
     w.fulfiller->fulfill(kj::mv(outcome));
   }
   waiters_.clear();
-  done();
+  auto flush = std::make_shared<asio::steady_timer>(io_, kShutdownFlush);
+  flush->async_wait([flush, done = std::move(done)](const std::error_code&) { done(); });
 }
 
 sched::Result<std::vector<TaskKey>> Daemon::keys_of(const std::vector<std::string>& ids) const {
@@ -229,17 +238,23 @@ kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids
   }
   auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::WaitOutcome>>();
   Waiter& w = waiters_.emplace_back();
+  w.serial = next_waiter_serial_++;
   w.keys = std::move(keys).value();
   w.fulfiller = kj::mv(pair.fulfiller);
   if (timeout_us > 0) {
     w.timeout = std::make_unique<asio::steady_timer>(io_, std::chrono::microseconds(timeout_us));
-    w.timeout->async_wait([this, waiter = &w](const std::error_code& ec) {
-      if (ec) return;
+    w.timeout->async_wait([this, serial = w.serial,
+                           alive = std::weak_ptr<const bool>(alive_)](const std::error_code& ec) {
+      if (ec || alive.expired()) return;
+      // The waiter may already be settled and gone, even though this handler ran.
+      auto it = std::find_if(waiters_.begin(), waiters_.end(),
+                             [serial](const Waiter& x) { return x.serial == serial; });
+      if (it == waiters_.end()) return;
       auto outcome = kj::heap<rpc::WaitOutcome>();
       outcome->timed_out = true;
-      for (TaskKey key : waiter->keys) outcome->tasks.push_back(view(key));
-      waiter->fulfiller->fulfill(kj::mv(outcome));
-      waiters_.remove_if([waiter](const Waiter& x) { return &x == waiter; });
+      for (TaskKey key : it->keys) outcome->tasks.push_back(view(key));
+      it->fulfiller->fulfill(kj::mv(outcome));
+      waiters_.erase(it);
     });
   }
   settle_waiters();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <asio.hpp>
+#include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
@@ -75,8 +76,12 @@ class Daemon final : public rpc::ControlBackend {
   std::vector<sched::Micros> slice_began_us_;  // by key, while on a slot
   SliceStats slices_;
   std::list<Waiter> waiters_;
+  std::uint64_t next_waiter_serial_ = 1;
   bool shutting_down_ = false;
   std::function<void()> on_shutdown_done_;
+  // Asio handlers that already completed cannot be cancelled: they check this
+  // token and do nothing once the daemon is gone.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace braid::node

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "node/toml_config.h"
@@ -26,7 +27,7 @@ struct RawFlags {
   std::string kill_grace = "10s";
   std::string executor = "auto";
   int slots = 0;
-  std::uint32_t started_max = 256;
+  std::uint32_t started_max = 0;  // 0: max(256, slots)
 };
 
 sched::Result<sched::Micros> duration_flag(std::string_view flag, const std::string& text) {
@@ -53,9 +54,16 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   torus.quantum_us = quantum.value();
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   torus.slots = raw.slots == 0 ? static_cast<int>(cores) : raw.slots;
-  torus.started_max = std::max<std::uint32_t>(raw.started_max, 1);
-  if (sched::Status s = sched::validate_config(torus); !s)
-    return sched::Error{"--" + s.error().message};
+  torus.started_max = raw.started_max != 0
+                          ? raw.started_max
+                          : std::max<std::uint32_t>(256, static_cast<std::uint32_t>(torus.slots));
+  if (sched::Status s = sched::validate_config(torus); !s) {
+    std::string message = s.error().message;  // config names use '_', flags use '-'
+    const std::size_t name_end = message.find(' ');
+    std::replace(message.begin(), message.begin() + static_cast<std::ptrdiff_t>(name_end), '_',
+                 '-');
+    return sched::Error{"--" + message};
+  }
 
   if (raw.executor == "auto") {
     config.executor.mode = ExecutorConfig::Mode::kAuto;
@@ -107,8 +115,8 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_option("--slots", raw.slots, "tasks running at once (default: cores)");
   app.add_option("--policy", raw.policy, "RoundRobin, Priority or Fair")->capture_default_str();
   app.add_option("--quantum", raw.quantum, "time slice, 1ms..1s")->capture_default_str();
-  app.add_option("--started-max", raw.started_max, "started (running + stopped) tasks at most")
-      ->capture_default_str();
+  app.add_option("--started-max", raw.started_max,
+                 "started (running + stopped) tasks at most (default: max(256, slots))");
   app.add_option("--kill-grace", raw.kill_grace, "SIGTERM to SIGKILL delay on cancel")
       ->capture_default_str();
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();

@@ -39,6 +39,13 @@ TEST(DaemonConfig, DefaultsAreSensible) {
   EXPECT_EQ(c.torus.node_name, "alpha");
   EXPECT_EQ(c.executor.kill_grace, std::chrono::seconds(10));
   EXPECT_EQ(c.executor.log_dir, "braid-data/logs");
+  EXPECT_EQ(c.torus.started_max, std::max<std::uint32_t>(256, c.torus.slots));
+}
+
+TEST(DaemonConfig, StartedMaxFollowsSlotsUnlessGiven) {
+  EXPECT_EQ(config_of(parse({"--name", "a", "--slots", "300"})).torus.started_max, 300u);
+  EXPECT_EQ(error_of(parse({"--name", "a", "--slots", "4", "--started-max", "2"})),
+            "braidd: --started-max must be >= slots (4), got 2\n");
 }
 
 TEST(DaemonConfig, FlagsAreParsed) {
@@ -87,6 +94,9 @@ TEST(DaemonConfig, BadConfigFilesAreRefused) {
   const std::string path = ::testing::TempDir() + "/braidd-bad.toml";
   std::ofstream(path) << "slots = \n";
   EXPECT_NE(error_of(parse({"--config", path})).find("not valid TOML"), std::string::npos);
+  std::ofstream(path) << "name = 1979-05-27\n";
+  EXPECT_EQ(error_of(parse({"--config", path})),
+            "braidd: config key \"name\" must be a string, number or boolean\n");
   std::ofstream(path) << "no_such_key = 1\n";
   EXPECT_EQ(error_of(parse({"--config", path})),
             "braidd: unknown config key \"no-such-key\": every key is a long flag name (see "

@@ -39,11 +39,19 @@ void collect(const toml::table& table, std::vector<std::string>& parents,
     if (const toml::array* array = node.as_array()) {
       for (const toml::node& element : *array) {
         std::optional<std::string> value = scalar(element);
-        if (!value) throw CLI::ConversionError(name, "an array of scalars");
+        if (!value) {
+          throw CLI::FileError("config key \"" + std::string(key.str()) +
+                               "\" must hold strings, numbers or booleans");
+        }
         item.inputs.push_back(*value);
       }
     } else {
-      item.inputs.push_back(*scalar(node));
+      std::optional<std::string> value = scalar(node);
+      if (!value) {
+        throw CLI::FileError("config key \"" + std::string(key.str()) +
+                             "\" must be a string, number or boolean");
+      }
+      item.inputs.push_back(*value);
     }
     out.push_back(std::move(item));
   }

@@ -94,8 +94,8 @@ kj::Promise<void> ControlServer::wait(WaitContext context) {
     context.getResults().setError(ids.error().message);
     return kj::READY_NOW;
   }
-  if (params.getTimeoutMicros() < 0) {
-    context.getResults().setError("timeout must be >= 0 (0 = wait for ever)");
+  if (params.getTimeoutMicros() < 0 || params.getTimeoutMicros() > sched::kTimeLimitMaxUs) {
+    context.getResults().setError("timeout must be 0 (wait for ever) .. 366 days");
     return kj::READY_NOW;
   }
   return backend_.wait(std::move(ids).value(), params.getTimeoutMicros())
@@ -155,6 +155,9 @@ kj::Promise<void> ControlServer::priority(PriorityContext context) {
   auto params = context.getParams();
   PriorityOp op = PriorityOp::kSet;
   switch (params.getOp()) {
+    default:
+      context.getResults().setError("unknown priority operation: use set, boost or lower");
+      return kj::READY_NOW;
     case schema::PriorityOp::SET:
       op = PriorityOp::kSet;
       break;
@@ -177,6 +180,10 @@ kj::Promise<void> ControlServer::priority(PriorityContext context) {
 kj::Promise<void> ControlServer::scheduler(SchedulerContext context) {
   SchedulerOp op = SchedulerOp::kTrigger;
   switch (context.getParams().getOp()) {
+    default:
+      context.getResults().setError(
+          "unknown scheduler operation: use pause, resume, trigger or next");
+      return kj::READY_NOW;
     case schema::SchedulerOp::PAUSE:
       op = SchedulerOp::kPause;
       break;

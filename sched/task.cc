@@ -61,9 +61,9 @@ Status validate_spec(const TaskSpec& spec) {
   if (spec.retry_backoff_us < 0 || spec.retry_backoff_us > kRetryBackoffMaxUs) {
     return Error{range_error("retry_backoff_us", 0, kRetryBackoffMaxUs, spec.retry_backoff_us)};
   }
-  if (spec.time_limit_us < 0) {
-    return Error{"time_limit must be >= 0 (0 = none), got " + std::to_string(spec.time_limit_us) +
-                 "us"};
+  if (spec.time_limit_us < 0 || spec.time_limit_us > kTimeLimitMaxUs) {
+    return Error{"time_limit must be 0 (none) .. 366 days, got " +
+                 std::to_string(spec.time_limit_us) + "us"};
   }
   for (const std::string& entry : spec.env) {
     auto eq = entry.find('=');

@@ -30,7 +30,10 @@ TEST(TaskSpec, BadFieldsAreNamedWithWhatIsAllowed) {
       {[](TaskSpec& s) { s.retries = 101; }, "retries must be 0..100, got 101"},
       {[](TaskSpec& s) { s.env = {"NOEQUALS"}; },
        "env entry \"NOEQUALS\" must look like KEY=VALUE"},
-      {[](TaskSpec& s) { s.time_limit_us = -5; }, "time_limit must be >= 0 (0 = none), got -5us"},
+      {[](TaskSpec& s) { s.time_limit_us = -5; },
+       "time_limit must be 0 (none) .. 366 days, got -5us"},
+      {[](TaskSpec& s) { s.time_limit_us = kTimeLimitMaxUs + 1; },
+       "time_limit must be 0 (none) .. 366 days, got 31622400000001us"},
   };
   for (const Case& c : cases) {
     TaskSpec spec = valid();

@@ -217,10 +217,11 @@ void Torus::rebuild_queues() {
 
 Micros Torus::next_tick_us() const {
   Micros next = kNever;
-  const bool others_wait = !fresh_.empty() || !stopped_.empty();
+  // Paused, slices do not end (and are not renewed): only limits and backoffs are due.
+  const bool slices_end = !paused_ && (!fresh_.empty() || !stopped_.empty());
   for (TaskKey key : running_) {
     const Task& t = at(key);
-    if (others_wait) next = std::min(next, t.slice_start_us + quantum_us_);
+    if (slices_end) next = std::min(next, t.slice_start_us + quantum_us_);
     if (t.spec.time_limit_us > 0 && t.kill_cause == KillCause::kNone) {
       next =
           std::min(next, last_now_us_ + std::max<Micros>(0, t.spec.time_limit_us - t.run_time_us));

@@ -185,6 +185,25 @@ TEST(TorusControl, PauseStopsPreemptionButKeepsSlotsBusy) {
   EXPECT_EQ(node.torus().stats().preemptions, 2u);  // a slice that long ends at once
 }
 
+TEST(TorusControl, PausedTorusAsksForNoTickUntilSomethingIsDue) {
+  SimNode node(config(Policy::kRoundRobin, 1, 10 * kMs));
+  must(node.submit(spec(), work(1000 * kMs)));
+  must(node.submit(spec(), work(1000 * kMs)));
+  EXPECT_EQ(node.torus().next_tick_us(), 10 * kMs);
+  Actions out;
+  node.torus().pause(node.now_us(), out);
+  node.run_for(50 * kMs);
+  // A slice that cannot end is not a deadline (a past one would spin the caller).
+  EXPECT_EQ(node.torus().next_tick_us(), kNever);
+  TaskSpec limited = spec();
+  limited.time_limit_us = 500 * kMs;
+  must(node.submit(limited, work(1000 * kMs)));
+  EXPECT_EQ(node.torus().next_tick_us(), kNever);  // queued, not running: no limit ticking
+  node.torus().resume(node.now_us(), out);
+  node.apply(out);
+  EXPECT_GT(node.torus().next_tick_us(), node.now_us());
+}
+
 TEST(TorusControl, ScheduleNextEndsTheLongestSliceNow) {
   SimNode node(config(Policy::kRoundRobin, 1, 100 * kMs));
   TaskKey a = must(node.submit(spec(), work(1000 * kMs)));

@@ -35,6 +35,9 @@ constexpr int kRetriesMax = 100;
 constexpr Micros kRetryBackoffDefaultUs = 1 * kMicrosPerSecond;
 constexpr Micros kRetryBackoffMaxUs = 3600 * kMicrosPerSecond;
 
+// Longest time limit a task may ask for (keeps every deadline far from overflow).
+constexpr Micros kTimeLimitMaxUs = 366LL * 24 * 3600 * kMicrosPerSecond;
+
 // Tasks a Torus can hold at once (TaskKey space, with room for kNoTask).
 constexpr std::uint32_t kTasksMax = 1u << 30;
 

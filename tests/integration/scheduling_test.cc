@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "node/control_client.h"
 #include "tests/integration/harness.h"
@@ -123,6 +124,26 @@ TEST(Scheduling, PolicyQuantumAndPriorityChangeOnTheLiveDaemon) {
   d.cli_ok({"cancel", a, b});
   EXPECT_EQ(d.cli({"wait", a, b, "--timeout", "20s"}).exit_code, 1);
   EXPECT_EQ(d.show(a)["state"], "cancelled");
+}
+
+}  // namespace
+}  // namespace braid::testing
+
+namespace braid::testing {
+namespace {
+
+TEST(Scheduling, PausedDaemonIdlesInsteadOfSpinning) {
+  Daemon d({"--slots", "1", "--quantum", "10ms"});
+  d.submit(burn(60'000));
+  d.submit(burn(60'000));
+  d.cli_ok({"scheduler", "pause"});
+  const long long before = process_cpu_ticks(d.pid());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // a span to measure over
+  const long long used_ticks = process_cpu_ticks(d.pid()) - before;
+  // A loop re-arming a past deadline would burn the whole second (~100 ticks).
+  EXPECT_LE(used_ticks, 10) << "braidd used " << used_ticks << " ticks while paused";
+  d.cli_ok({"scheduler", "resume"});
+  EXPECT_GT(d.json({"stats", "--json"})["preemptions"].get<int>(), 0);
 }
 
 }  // namespace
