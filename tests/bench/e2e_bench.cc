@@ -57,18 +57,7 @@ long long percentile(std::vector<long long> v, double p) {
 
 // utime + stime of a process, in microseconds.
 long long process_cpu_us(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15; ++i) {
-    rest >> field;
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return (utime + stime) * 1'000'000 / sysconf(_SC_CLK_TCK);
+  return braid::testing::process_cpu_ticks(pid) * 1'000'000 / sysconf(_SC_CLK_TCK);
 }
 
 pid_t spawn(const std::vector<std::string>& argv, int stdout_fd = -1) {
