@@ -66,6 +66,8 @@ struct SubmitFlags {
 };
 
 int run_submit(ControlClient& client, SubmitFlags& f) {
+  if (f.command.empty())
+    return usage("submit needs a command: braid submit [OPTIONS] -- CMD ARGS...");
   f.spec.argv = f.command;
   if (!f.time_limit.empty()) {
     auto us = sched::parse_duration(f.time_limit);
@@ -158,8 +160,7 @@ int main(int argc, char** argv) {
   cmd_submit->add_option("--env", submit.spec.env, "KEY=VALUE (repeatable)");
   cmd_submit->add_flag("--pin", submit.spec.pinned, "never migrate to another node");
   cmd_submit->add_flag("--json", submit.json, "print {\"id\": ...}");
-  cmd_submit->add_option("command", submit.command, "the program and its arguments, after --")
-      ->required();
+  cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
 
   bool ps_all = false, json = false;
   std::string ps_state;
