@@ -12,8 +12,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # used by integration tests and the benchmark harness
-  procps python3
+  # used by tests/check.sh, integration tests and the benchmark harness
+  git procps python3
 )
 
 missing=()

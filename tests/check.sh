@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 jobs=${BRAID_JOBS:-$(nproc)}
 
 echo "== clang-format"
-git ls-files '*.h' '*.cc' | xargs clang-format --dry-run --Werror
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git ls-files '*.h' '*.cc'
+else  # an unpacked archive rather than a clone
+  find sched rpc node tests -name '*.h' -o -name '*.cc'
+fi | xargs clang-format --dry-run --Werror
 
 echo "== release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
