@@ -36,7 +36,29 @@ sched::Result<sched::Micros> duration_flag(std::string_view flag, const std::str
   return us;
 }
 
+// "HOST:PORT" with a port 1..65535 ("[::1]:7420" for IPv6).
+sched::Status check_host_port(std::string_view flag, const std::string& value) {
+  const std::size_t colon = value.rfind(':');
+  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < value.size();
+  long port = 0;
+  if (ok) {
+    const std::string digits = value.substr(colon + 1);
+    ok = digits.find_first_not_of("0123456789") == std::string::npos && digits.size() <= 5;
+    if (ok) port = std::stol(digits);
+  }
+  if (!ok || port < 1 || port > 65535) {
+    return sched::Error{"--" + std::string(flag) + ": \"" + value +
+                        "\" must look like HOST:PORT with a port 1..65535"};
+  }
+  return sched::ok_status();
+}
+
 sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
+  if (sched::Status s = check_host_port("listen", config.listen); !s) return s;
+  if (sched::Status s = check_host_port("metrics", config.metrics); !s) return s;
+  for (const std::string& peer : config.join) {
+    if (sched::Status s = check_host_port("join", peer); !s) return s;
+  }
   if (config.name.empty()) config.name = host_name();
   if (sched::Status s = sched::validate_node_name(config.name); !s) {
     return sched::Error{"--name: " + s.error().message};

@@ -88,6 +88,11 @@ TEST(DaemonConfig, BadValuesAreNamedWithWhatIsAllowed) {
   EXPECT_EQ(error_of(parse({"--name", "a", "--executor", "docker"})),
             "braidd: --executor: unknown mode \"docker\": use auto, cgroup or signals\n");
   EXPECT_NE(error_of(parse({"--bogus"})).find("--bogus"), std::string::npos);
+  EXPECT_EQ(error_of(parse({"--name", "a", "--listen", "nohost"})),
+            "braidd: --listen: \"nohost\" must look like HOST:PORT with a port 1..65535\n");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--join", "h:99999"})),
+            "braidd: --join: \"h:99999\" must look like HOST:PORT with a port 1..65535\n");
+  EXPECT_TRUE(std::holds_alternative<RunDaemon>(parse({"--name", "a", "--listen", "[::1]:7420"})));
 }
 
 TEST(DaemonConfig, BadConfigFilesAreRefused) {
