@@ -167,17 +167,7 @@ Reply<int> ControlClient::priority(const std::string& id, rpc::PriorityOp op, in
     auto req = c.priorityRequest();
     req.setId(id);
     req.setValue(value);
-    switch (op) {
-      case rpc::PriorityOp::kSet:
-        req.setOp(rpc::schema::PriorityOp::SET);
-        break;
-      case rpc::PriorityOp::kBoost:
-        req.setOp(rpc::schema::PriorityOp::BOOST);
-        break;
-      case rpc::PriorityOp::kLower:
-        req.setOp(rpc::schema::PriorityOp::LOWER);
-        break;
-    }
+    req.setOp(rpc::to_wire(op));
     auto res = req.send().wait(ws);
     if (auto r = refused(res)) return *r;
     return static_cast<int>(res.getPriority());
@@ -187,20 +177,7 @@ Reply<int> ControlClient::priority(const std::string& id, rpc::PriorityOp op, in
 Reply<Done> ControlClient::scheduler(rpc::SchedulerOp op) {
   return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
     auto req = c.schedulerRequest();
-    switch (op) {
-      case rpc::SchedulerOp::kPause:
-        req.setOp(rpc::schema::SchedulerOp::PAUSE);
-        break;
-      case rpc::SchedulerOp::kResume:
-        req.setOp(rpc::schema::SchedulerOp::RESUME);
-        break;
-      case rpc::SchedulerOp::kTrigger:
-        req.setOp(rpc::schema::SchedulerOp::TRIGGER);
-        break;
-      case rpc::SchedulerOp::kNext:
-        req.setOp(rpc::schema::SchedulerOp::NEXT);
-        break;
-    }
+    req.setOp(rpc::to_wire(op));
     auto res = req.send().wait(ws);
     if (auto r = refused(res)) return *r;
     return Done{};

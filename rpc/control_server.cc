@@ -153,22 +153,12 @@ kj::Promise<void> ControlServer::setQuantum(SetQuantumContext context) {
 
 kj::Promise<void> ControlServer::priority(PriorityContext context) {
   auto params = context.getParams();
-  PriorityOp op = PriorityOp::kSet;
-  switch (params.getOp()) {
-    default:
-      context.getResults().setError("unknown priority operation: use set, boost or lower");
-      return kj::READY_NOW;
-    case schema::PriorityOp::SET:
-      op = PriorityOp::kSet;
-      break;
-    case schema::PriorityOp::BOOST:
-      op = PriorityOp::kBoost;
-      break;
-    case schema::PriorityOp::LOWER:
-      op = PriorityOp::kLower;
-      break;
+  const std::optional<PriorityOp> op = from_wire(params.getOp());
+  if (!op) {
+    context.getResults().setError("unknown priority operation: use set, boost or lower");
+    return kj::READY_NOW;
   }
-  auto result = backend_.priority(text(params.getId()), op, params.getValue());
+  auto result = backend_.priority(text(params.getId()), *op, params.getValue());
   if (!result) {
     context.getResults().setError(result.error().message);
   } else {
@@ -178,26 +168,13 @@ kj::Promise<void> ControlServer::priority(PriorityContext context) {
 }
 
 kj::Promise<void> ControlServer::scheduler(SchedulerContext context) {
-  SchedulerOp op = SchedulerOp::kTrigger;
-  switch (context.getParams().getOp()) {
-    default:
-      context.getResults().setError(
-          "unknown scheduler operation: use pause, resume, trigger or next");
-      return kj::READY_NOW;
-    case schema::SchedulerOp::PAUSE:
-      op = SchedulerOp::kPause;
-      break;
-    case schema::SchedulerOp::RESUME:
-      op = SchedulerOp::kResume;
-      break;
-    case schema::SchedulerOp::TRIGGER:
-      op = SchedulerOp::kTrigger;
-      break;
-    case schema::SchedulerOp::NEXT:
-      op = SchedulerOp::kNext;
-      break;
+  const std::optional<SchedulerOp> op = from_wire(context.getParams().getOp());
+  if (!op) {
+    context.getResults().setError(
+        "unknown scheduler operation: use pause, resume, trigger or next");
+    return kj::READY_NOW;
   }
-  sched::Status s = backend_.scheduler(op);
+  sched::Status s = backend_.scheduler(*op);
   if (!s) context.getResults().setError(s.error().message);
   return kj::READY_NOW;
 }

@@ -218,4 +218,56 @@ StatsView from_wire(schema::Stats::Reader in) {
   return v;
 }
 
+std::optional<PriorityOp> from_wire(schema::PriorityOp op) {
+  switch (op) {
+    case schema::PriorityOp::SET:
+      return PriorityOp::kSet;
+    case schema::PriorityOp::BOOST:
+      return PriorityOp::kBoost;
+    case schema::PriorityOp::LOWER:
+      return PriorityOp::kLower;
+  }
+  return std::nullopt;
+}
+
+std::optional<SchedulerOp> from_wire(schema::SchedulerOp op) {
+  switch (op) {
+    case schema::SchedulerOp::PAUSE:
+      return SchedulerOp::kPause;
+    case schema::SchedulerOp::RESUME:
+      return SchedulerOp::kResume;
+    case schema::SchedulerOp::TRIGGER:
+      return SchedulerOp::kTrigger;
+    case schema::SchedulerOp::NEXT:
+      return SchedulerOp::kNext;
+  }
+  return std::nullopt;
+}
+
+schema::PriorityOp to_wire(PriorityOp op) {
+  switch (op) {
+    case PriorityOp::kSet:
+      return schema::PriorityOp::SET;
+    case PriorityOp::kBoost:
+      return schema::PriorityOp::BOOST;
+    case PriorityOp::kLower:
+      return schema::PriorityOp::LOWER;
+  }
+  return schema::PriorityOp::SET;
+}
+
+schema::SchedulerOp to_wire(SchedulerOp op) {
+  switch (op) {
+    case SchedulerOp::kPause:
+      return schema::SchedulerOp::PAUSE;
+    case SchedulerOp::kResume:
+      return schema::SchedulerOp::RESUME;
+    case SchedulerOp::kTrigger:
+      return schema::SchedulerOp::TRIGGER;
+    case SchedulerOp::kNext:
+      return schema::SchedulerOp::NEXT;
+  }
+  return schema::SchedulerOp::TRIGGER;
+}
+
 }  // namespace braid::rpc

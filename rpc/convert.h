@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,13 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec);
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids);
 TaskView from_wire(schema::TaskInfo::Reader info);
 StatsView from_wire(schema::Stats::Reader stats);
+
+// Operation enums, both ways. An enum value this build does not know (a newer
+// client) comes back as nullopt, to be refused.
+std::optional<PriorityOp> from_wire(schema::PriorityOp op);
+std::optional<SchedulerOp> from_wire(schema::SchedulerOp op);
+schema::PriorityOp to_wire(PriorityOp op);
+schema::SchedulerOp to_wire(SchedulerOp op);
 
 // braid -> wire.
 void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out);

@@ -91,5 +91,17 @@ TEST(Convert, TaskInfoRoundTripsExitKinds) {
   }
 }
 
+TEST(Convert, OperationsRoundTripAndUnknownValuesAreNamedAsSuch) {
+  for (PriorityOp op : {PriorityOp::kSet, PriorityOp::kBoost, PriorityOp::kLower}) {
+    EXPECT_EQ(from_wire(to_wire(op)), op);
+  }
+  for (SchedulerOp op :
+       {SchedulerOp::kPause, SchedulerOp::kResume, SchedulerOp::kTrigger, SchedulerOp::kNext}) {
+    EXPECT_EQ(from_wire(to_wire(op)), op);
+  }
+  EXPECT_EQ(from_wire(static_cast<schema::SchedulerOp>(42)), std::nullopt);
+  EXPECT_EQ(from_wire(static_cast<schema::PriorityOp>(42)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace braid::rpc
