@@ -100,9 +100,8 @@ int run_wait(ControlClient& client, const std::vector<std::string>& ids, const s
   const auto* outcome = ok(reply, code);
   if (!outcome) return code;
   if (json) {
-    nlohmann::json j = nlohmann::json::array();
-    for (const auto& t : outcome->tasks) j.push_back(braid::node::task_json(t));
-    print_json({{"timed_out", outcome->timed_out}, {"tasks", j}});
+    print_json(
+        {{"timed_out", outcome->timed_out}, {"tasks", braid::node::tasks_json(outcome->tasks)}});
   } else {
     std::cout << braid::node::task_table(outcome->tasks);
   }
@@ -242,9 +241,7 @@ int main(int argc, char** argv) {
     const auto* tasks = ok(reply, code);
     if (!tasks) return code;
     if (json) {
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& t : *tasks) j.push_back(braid::node::task_json(t));
-      print_json(j);
+      print_json(braid::node::tasks_json(*tasks));
     } else {
       std::cout << braid::node::task_table(*tasks);
     }

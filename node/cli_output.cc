@@ -90,6 +90,12 @@ nlohmann::json task_json(const rpc::TaskView& t) {
   return j;
 }
 
+nlohmann::json tasks_json(const std::vector<rpc::TaskView>& tasks) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const rpc::TaskView& t : tasks) j.push_back(task_json(t));
+  return j;
+}
+
 nlohmann::json stats_json(const rpc::StatsView& v) {
   using sched::TaskState;
   const sched::TorusStats& s = v.torus;

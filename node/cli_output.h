@@ -14,6 +14,7 @@ namespace braid::node {
 std::string iso_time(sched::Micros epoch_us);
 
 nlohmann::json task_json(const rpc::TaskView& task);
+nlohmann::json tasks_json(const std::vector<rpc::TaskView>& tasks);  // an array of task_json
 nlohmann::json stats_json(const rpc::StatsView& stats);
 
 // One row per task: ID STATE PRI CPU ATTEMPTS NAME COMMAND.

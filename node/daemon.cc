@@ -250,15 +250,20 @@ kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids
       auto it = std::find_if(waiters_.begin(), waiters_.end(),
                              [serial](const Waiter& x) { return x.serial == serial; });
       if (it == waiters_.end()) return;
-      auto outcome = kj::heap<rpc::WaitOutcome>();
+      auto outcome = outcome_of(it->keys);
       outcome->timed_out = true;
-      for (TaskKey key : it->keys) outcome->tasks.push_back(view(key));
       it->fulfiller->fulfill(kj::mv(outcome));
       waiters_.erase(it);
     });
   }
   settle_waiters();
   return kj::mv(pair.promise);
+}
+
+kj::Own<rpc::WaitOutcome> Daemon::outcome_of(const std::vector<TaskKey>& keys) const {
+  auto outcome = kj::heap<rpc::WaitOutcome>();
+  for (TaskKey key : keys) outcome->tasks.push_back(view(key));
+  return outcome;
 }
 
 void Daemon::settle_waiters() {
@@ -269,8 +274,7 @@ void Daemon::settle_waiters() {
     }
     if (!it->fulfiller->isWaiting() || all_done) {
       if (all_done) {
-        auto outcome = kj::heap<rpc::WaitOutcome>();
-        for (TaskKey key : it->keys) outcome->tasks.push_back(view(key));
+        auto outcome = outcome_of(it->keys);
         it->fulfiller->fulfill(kj::mv(outcome));
       }
       if (it->timeout) it->timeout->cancel();

@@ -58,6 +58,7 @@ class Daemon final : public rpc::ControlBackend {
   void arm_timer();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
   rpc::TaskView view(sched::TaskKey key) const;
+  kj::Own<rpc::WaitOutcome> outcome_of(const std::vector<sched::TaskKey>& keys) const;
   void settle_waiters();
   void check_shutdown_done();
 

@@ -1,6 +1,5 @@
 #include "tests/integration/harness.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +15,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "node/proc_stat.h"
 
 extern char** environ;
 
@@ -193,50 +194,21 @@ int Daemon::terminate(std::chrono::milliseconds timeout) {
 
 std::vector<pid_t> group_members(pid_t pgid) {
   std::vector<pid_t> members;
-  DIR* proc = opendir("/proc");
-  if (proc == nullptr) return members;
-  while (dirent* entry = readdir(proc)) {
-    char* end = nullptr;
-    const long pid = std::strtol(entry->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0) continue;
-    std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    // pid (comm) state ppid pgrp ...: comm may hold spaces, so parse after the last ')'.
-    const std::size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state = 0;
-    long ppid = 0, pgrp = 0;
-    rest >> state >> ppid >> pgrp;
-    if (pgrp == pgid && state != 'Z') members.push_back(static_cast<pid_t>(pid));
+  for (pid_t pid : node::list_process_group(pgid)) {
+    std::optional<node::ProcStat> stat = node::read_proc_stat(pid);
+    if (stat && stat->state != 'Z') members.push_back(pid);
   }
-  closedir(proc);
   return members;
 }
 
 long long process_cpu_ticks(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return -1;
-  std::istringstream rest(line.substr(line.rfind(')') + 2));
-  std::string field;
-  long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15; ++i) {
-    rest >> field;
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return utime + stime;
+  std::optional<node::ProcStat> stat = node::read_proc_stat(pid);
+  return stat ? static_cast<long long>(stat->utime_ticks + stat->stime_ticks) : -1;
 }
 
 char process_state(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return '?';
-  const std::size_t close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return '?';
-  return line[close + 2];
+  std::optional<node::ProcStat> stat = node::read_proc_stat(pid);
+  return stat ? stat->state : '?';
 }
 
 }  // namespace braid::testing
