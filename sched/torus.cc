@@ -95,15 +95,7 @@ TorusStats Torus::stats() const {
 
 Status Torus::check(const TaskSpec& spec) const {
   if (Status s = validate_spec(spec); !s) return s;
-  if (spec.cpus > config_.slots) {
-    return Error{"cpus must be 1.." + std::to_string(config_.slots) + " (this node's slots), got " +
-                 std::to_string(spec.cpus)};
-  }
-  if (config_.memory_bytes != 0 && spec.memory_bytes > config_.memory_bytes) {
-    return Error{"memory must be at most " + std::to_string(config_.memory_bytes) +
-                 " bytes (this node's memory), got " + std::to_string(spec.memory_bytes)};
-  }
-  if (tasks_.size() >= kTasksMax) {
+  if (task_count() - free_keys_.size() >= kTasksMax) {
     return Error{"this node holds " + plural(tasks_.size(), "task") + ", its limit"};
   }
   for (const std::string& dep_id : spec.after) {
@@ -114,11 +106,40 @@ Status Torus::check(const TaskSpec& spec) const {
                    "cycles are impossible)"};
     }
   }
+  return fits(spec);
+}
+
+Status Torus::fits(const TaskSpec& spec) const {
+  if (spec.cpus > config_.slots) {
+    return Error{"cpus must be 1.." + std::to_string(config_.slots) + " (this node's slots), got " +
+                 std::to_string(spec.cpus)};
+  }
+  if (config_.memory_bytes != 0 && spec.memory_bytes > config_.memory_bytes) {
+    return Error{"memory must be at most " + std::to_string(config_.memory_bytes) +
+                 " bytes (this node's memory), got " + std::to_string(spec.memory_bytes)};
+  }
   return ok_status();
+}
+
+TaskKey Torus::new_key() {
+  if (free_keys_.empty()) {
+    tasks_.emplace_back();
+    return static_cast<TaskKey>(tasks_.size() - 1);
+  }
+  const TaskKey key = free_keys_.back();
+  free_keys_.pop_back();
+  tasks_[key] = Task{};
+  return key;
 }
 
 Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
   if (Status s = check(spec); !s) return s.error();
+  return submit_as(make_id(next_sequence_++), std::move(spec), now_us, out);
+}
+
+Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out) {
+  if (Status s = check(spec); !s) return s.error();
+  if (find(id)) return Error{"task id \"" + id + "\" is already known on this node"};
   std::vector<TaskKey> deps;
   deps.reserve(spec.after.size());
   for (const std::string& dep_id : spec.after) {
@@ -127,9 +148,9 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
   }
 
   advance(now_us, out);
-  const TaskKey key = static_cast<TaskKey>(tasks_.size());
-  Task& task = tasks_.emplace_back();
-  task.id = config_.node_name + ":" + std::to_string(next_sequence_++);
+  const TaskKey key = new_key();
+  Task& task = at(key);
+  task.id = std::move(id);
   task.spec = std::move(spec);
   task.submitted_at_us = last_now_us_;
   task.state = TaskState::kPending;
@@ -151,7 +172,7 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
     finish(key, TaskState::kCancelled, "dependency " + at(*failed_dep).id + " failed", last_now_us_,
            out);
   } else if (at(key).deps_remaining > 0) {
-    at(key).reason = "waiting for " + plural(at(key).deps_remaining, "dependency");
+    note_waiting(key);
     out.push_back({Action::Kind::kPersist, key});
   } else {
     make_runnable(key, out);
@@ -340,6 +361,10 @@ void Torus::schedule_retry(TaskKey key, Micros now_us, Actions& out) {
   std::push_heap(backoff_.begin(), backoff_.end(), std::greater<>());
 }
 
+void Torus::note_waiting(TaskKey key) {
+  at(key).reason = "waiting for " + plural(at(key).deps_remaining, "dependency");
+}
+
 // Completion releases dependents; failure or cancellation cancels them, and
 // their dependents in turn. Iterative: chains may be 100k long.
 void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
@@ -351,7 +376,7 @@ void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
       if (--d.deps_remaining == 0) {
         make_runnable(dep, out);
       } else {
-        d.reason = "waiting for " + plural(d.deps_remaining, "dependency");
+        note_waiting(dep);
       }
     }
   } else {

@@ -92,6 +92,35 @@ class Torus final {
   // The checks submit() makes, without submitting: lets a caller accept a
   // batch all or nothing.
   Status check(const TaskSpec& spec) const;
+
+  // --- ids, durability and restarts (torus_restore.cc) ---
+
+  // Hands out `count` fresh id sequences and returns the first; a caller that
+  // must store a submission before admitting it reserves ids, stores, then
+  // calls submit_as(). Sequences are never handed out twice.
+  std::uint64_t reserve_sequences(std::uint64_t count);
+  std::uint64_t next_sequence() const { return next_sequence_; }
+  // "<node_name>:<sequence>".
+  std::string make_id(std::uint64_t sequence) const;
+  // submit() under a given id (from reserve_sequences, or a task adopted from
+  // another node). The id must not be known yet.
+  Result<TaskKey> submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out);
+  // Puts back a task from storage after a restart. Call in admission order
+  // (a task's dependencies first), then trigger() once to fill the slots.
+  // The record's durable fields are kept (id, spec, state, reason, exit,
+  // attempts, preemptions, times, vruntime); state must be pending, queued
+  // or terminal (the node requeues or fails tasks that were running or
+  // stopped before it restores them). Dependencies are resolved again: one
+  // that is not known any more was purged after completing, so it counts as
+  // done. A task that can no longer run here (cpus above slots, memory above
+  // the node's) fails with a reason saying so. Only tasks whose state or
+  // reason changed are reported with kPersist.
+  Result<TaskKey> restore(Task record, Micros now_us, Actions& out);
+  // Drops a terminal task (history purge). Its key may be reused by a later
+  // task; the caller must not hold on to it.
+  Status forget(TaskKey key);
+  // A key below task_count() that holds a task (not forgotten).
+  bool exists(TaskKey key) const { return key < tasks_.size() && !tasks_[key].id.empty(); }
   // The executor saw the task's attempt end. Requires state running/stopped.
   Status on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out);
   // Time passes: accounting, time limits, retry backoffs, quantum expiry.
@@ -120,6 +149,7 @@ class Torus final {
   // --- queries ---
   const Task& task(TaskKey key) const { return tasks_.at(key); }
   std::optional<TaskKey> find(std::string_view id) const;
+  // Keys in use lie below task_count(); forgotten ones fail exists().
   std::size_t task_count() const { return tasks_.size(); }
   const std::vector<TaskKey>& running() const { return running_; }
   TorusStats stats() const;
@@ -147,11 +177,15 @@ class Torus final {
   void update_min_vruntime();
 
   // torus.cc: lifecycle.
+  TaskKey new_key();  // a forgotten key, or a new one
+  // Fits this node (cpus, memory) and names only known dependencies.
+  Status fits(const TaskSpec& spec) const;
   void set_state(TaskKey key, TaskState state, Actions& out);
   void make_runnable(TaskKey key, Actions& out);
   void finish(TaskKey key, TaskState state, std::string reason, Micros now_us, Actions& out);
   void schedule_retry(TaskKey key, Micros now_us, Actions& out);
   void resolve_dependents(TaskKey key, Micros now_us, Actions& out);
+  void note_waiting(TaskKey key);  // reason "waiting for N dependencies"
   Task& at(TaskKey key) {
     assert(key < tasks_.size());
     return tasks_[key];
@@ -168,6 +202,7 @@ class Torus final {
 
   std::vector<Task> tasks_;  // indexed by TaskKey
   std::unordered_map<std::string, TaskKey> index_;
+  std::vector<TaskKey> free_keys_;  // forgotten keys, reused first
   std::uint64_t next_sequence_;
 
   std::vector<TaskKey> running_;

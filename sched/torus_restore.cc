@@ -1,0 +1,117 @@
+// Torus ids, restore after a restart, and forgetting purged history.
+#include <algorithm>
+#include <cassert>
+
+#include "sched/torus.h"
+
+namespace braid::sched {
+
+std::uint64_t Torus::reserve_sequences(std::uint64_t count) {
+  const std::uint64_t first = next_sequence_;
+  next_sequence_ += count;
+  return first;
+}
+
+std::string Torus::make_id(std::uint64_t sequence) const {
+  return config_.node_name + ":" + std::to_string(sequence);
+}
+
+Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
+  const TaskState stored = record.state;
+  if (stored != TaskState::kPending && stored != TaskState::kQueued && !is_terminal(stored)) {
+    return Error{"restore: task " + record.id + " is " + std::string(to_string(stored)) +
+                 "; only pending, queued or finished tasks can be restored"};
+  }
+  if (record.id.empty()) return Error{"restore: a task record has no id"};
+  if (find(record.id)) return Error{"restore: task " + record.id + " is stored twice"};
+  if (Status s = validate_spec(record.spec); !s) {
+    return Error{"restore: task " + record.id + ": " + s.error().message};
+  }
+  account(now_us);
+
+  const TaskKey key = new_key();
+  Task& t = at(key);
+  t.id = std::move(record.id);
+  t.spec = std::move(record.spec);
+  t.reason = std::move(record.reason);
+  t.exit = std::move(record.exit);
+  t.attempts = record.attempts;
+  t.preemptions = record.preemptions;
+  t.cpu_time_us = record.cpu_time_us;
+  t.vruntime_ns = record.vruntime_ns;
+  t.submitted_at_us = record.submitted_at_us;
+  t.started_at_us = record.started_at_us;
+  t.finished_at_us = record.finished_at_us;
+  t.not_before_us = record.not_before_us;
+  index_.emplace(t.id, key);
+  if (is_terminal(stored)) {
+    t.state = stored;
+    ++stats_.tasks_by_state[static_cast<std::size_t>(stored)];
+    return key;
+  }
+
+  // Live again: pending until its dependencies and backoff say otherwise.
+  t.state = TaskState::kPending;
+  ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
+  if (Status s = fits(t.spec); !s) {
+    finish(key, TaskState::kFailed, "cannot run on this node any more: " + s.error().message,
+           last_now_us_, out);
+    return key;
+  }
+  std::optional<TaskKey> failed_dep;
+  for (const std::string& dep_id : at(key).spec.after) {
+    const std::optional<TaskKey> dep = find(dep_id);
+    if (!dep || at(*dep).state == TaskState::kCompleted) continue;  // purged ones completed
+    if (at(*dep).state == TaskState::kFailed || at(*dep).state == TaskState::kCancelled) {
+      failed_dep = dep;
+      break;
+    }
+    std::vector<TaskKey>& dependents = at(*dep).dependents;
+    if (std::find(dependents.begin(), dependents.end(), key) != dependents.end()) continue;
+    dependents.push_back(key);
+    ++at(key).deps_remaining;
+  }
+  if (failed_dep) {
+    finish(key, TaskState::kCancelled, "dependency " + at(*failed_dep).id + " failed", last_now_us_,
+           out);
+    return key;
+  }
+  if (at(key).deps_remaining > 0) {
+    const std::string before = at(key).reason;
+    note_waiting(key);
+    if (stored != TaskState::kPending || before != at(key).reason) {
+      out.push_back({Action::Kind::kPersist, key});
+    }
+    return key;
+  }
+  if (stored == TaskState::kPending && at(key).not_before_us > last_now_us_) {
+    backoff_.emplace_back(at(key).not_before_us, key);  // a retry waiting out its backoff
+    std::push_heap(backoff_.begin(), backoff_.end(), std::greater<>());
+    return key;
+  }
+  // Runnable. A queued record keeps its reason (e.g. "node restarted").
+  std::string reason = std::move(at(key).reason);
+  make_runnable(key, out);
+  if (stored == TaskState::kQueued) {
+    at(key).reason = std::move(reason);
+    out.pop_back();  // make_runnable's kPersist: the record did not change
+  }
+  return key;
+}
+
+Status Torus::forget(TaskKey key) {
+  if (!exists(key)) return Error{"forget: unknown task key " + std::to_string(key)};
+  const Task& t = at(key);
+  if (!is_terminal(t.state)) {
+    return Error{"forget: task " + t.id + " is " + std::string(to_string(t.state)) +
+                 "; only finished tasks can be forgotten"};
+  }
+  assert(t.queue_seq == 0 && t.dependents.empty());
+  --stats_.tasks_by_state[static_cast<std::size_t>(t.state)];
+  index_.erase(t.id);
+  tasks_[key] = Task{};  // frees its strings now; new_key() hands the key out again
+  free_keys_.push_back(key);
+  return ok_status();
+}
+
+}  // namespace braid::sched
