@@ -1,0 +1,330 @@
+// Store on RocksDB (see store.h for the contract).
+//
+// Opening never builds a database on top of something it does not
+// understand: a missing or empty directory becomes a new database; any other
+// directory must already hold a RocksDB database with exactly braid's column
+// families, which is checked by reading CURRENT and the MANIFEST only
+// (DB::ListColumnFamilies writes nothing) before the read-write open, which
+// would otherwise first rotate RocksDB's LOG and create a LOCK file.
+//
+// Options are sized for a small daemon that cares about its RSS: one 8 MB
+// block cache shared by every family (index blocks included), a bounded WAL,
+// a few small info logs and a limited number of open files.
+#include "storage/store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <system_error>
+
+#include "storage/varint.h"
+
+namespace braid::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Indexed by Batch::Family; "default" is opened too because RocksDB requires it.
+constexpr std::array<const char*, 4> kFamilyNames = {"meta", "tasks", "journal", "members"};
+
+constexpr std::string_view kMetaKey = "node";
+constexpr std::uint64_t kMetaFormatVersion = 1;
+constexpr std::size_t kTaskKeyBytes = 8;  // big-endian record_no: key order = admission order
+
+constexpr std::size_t kInfoLogFilesKept = 3;
+constexpr std::size_t kInfoLogFileBytesMax = 1 << 20;
+constexpr int kOpenFilesMax = 256;
+constexpr int kBackgroundJobsMax = 2;
+constexpr std::size_t kBlockCacheBytes = 8 << 20;
+constexpr std::size_t kScanReadaheadBytes = 2 << 20;
+constexpr std::uint64_t kWalBytesPerWriteBuffer = 2;  // max_total_wal_size = 2 x write buffer
+
+// decode_task's messages start with this; load_tasks names the record instead.
+constexpr std::string_view kTaskRecordPrefix = "task record: ";
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+sched::Error open_error(const fs::path& dir, const std::string& reason) {
+  return {"cannot open database " + dir.string() + ": " + one_line(reason) +
+          "; nothing was changed"};
+}
+
+sched::Error create_error(const fs::path& dir, const std::string& reason) {
+  return {"cannot create database " + dir.string() + ": " + one_line(reason)};
+}
+
+sched::Error store_error(const std::string& what, const fs::path& dir,
+                         const rocksdb::Status& status) {
+  return {what + " " + dir.string() + ": " + one_line(status.ToString())};
+}
+
+std::string task_key(std::uint64_t record_no) {
+  std::string key(kTaskKeyBytes, '\0');
+  for (std::size_t i = 0; i < kTaskKeyBytes; ++i) {
+    key[i] = static_cast<char>(record_no >> (8 * (kTaskKeyBytes - 1 - i)));
+  }
+  return key;
+}
+
+std::uint64_t record_no_of(const rocksdb::Slice& key) {
+  assert(key.size() == kTaskKeyBytes);
+  std::uint64_t record_no = 0;
+  for (std::size_t i = 0; i < kTaskKeyBytes; ++i) {
+    record_no = (record_no << 8) | static_cast<std::uint8_t>(key[i]);
+  }
+  return record_no;
+}
+
+std::string hex(const rocksdb::Slice& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto byte = static_cast<std::uint8_t>(bytes[i]);
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 0xf]);
+  }
+  return out;
+}
+
+std::string_view view(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
+
+std::string encode_meta(const NodeMeta& meta) {
+  std::string out;
+  put_varint(out, kMetaFormatVersion);
+  put_string(out, meta.node_name);
+  put_varint(out, meta.incarnation);
+  put_varint(out, meta.next_sequence);
+  put_string(out, meta.boot_id);
+  return out;
+}
+
+sched::Result<NodeMeta> decode_meta(std::string_view bytes) {
+  NodeMeta meta;
+  FieldReader in(bytes);
+  std::uint64_t version = 0;
+  in.u64("version", version);
+  if (in.ok() && version != kMetaFormatVersion) {
+    in.fail("format version " + std::to_string(version) + ", this braid reads " +
+            std::to_string(kMetaFormatVersion));
+  }
+  in.str("node_name", meta.node_name);
+  in.u64("incarnation", meta.incarnation);
+  in.u64("next_sequence", meta.next_sequence);
+  in.str("boot_id", meta.boot_id);
+  in.expect_end();
+  if (!in.ok()) return sched::Error{in.error()};
+  return meta;
+}
+
+// True when `dir` is new (created now) or empty: only then may RocksDB create.
+sched::Result<bool> prepare_dir(const fs::path& dir) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(dir, ec);
+  if (status.type() == fs::file_type::not_found) {
+    if (fs::create_directories(dir, ec); ec) return create_error(dir, ec.message());
+    return true;
+  }
+  if (ec) return open_error(dir, ec.message());
+  if (!fs::is_directory(status)) return open_error(dir, "not a directory");
+  const fs::directory_iterator first(dir, ec);
+  if (ec) return open_error(dir, "cannot list the directory: " + ec.message());
+  return first == fs::directory_iterator();
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
+std::vector<std::string> family_names_with_default() {
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
+  names.insert(names.end(), kFamilyNames.begin(), kFamilyNames.end());
+  return names;
+}
+
+// Checks, without writing anything, that `dir` holds a database with exactly
+// braid's column families.
+sched::Status check_existing(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / "CURRENT", ec)) {
+    return open_error(dir, "the directory is not empty but holds no database (no CURRENT file)");
+  }
+  std::vector<std::string> found;
+  const rocksdb::Status status = rocksdb::DB::ListColumnFamilies({}, dir.string(), &found);
+  if (!status.ok()) return open_error(dir, status.ToString());
+  std::vector<std::string> expected = family_names_with_default();
+  std::sort(found.begin(), found.end());
+  std::sort(expected.begin(), expected.end());
+  if (found != expected) {
+    return open_error(
+        dir, "column families are [" + join(found) + "], braid needs [" + join(expected) + "]");
+  }
+  return sched::ok_status();
+}
+
+rocksdb::DBOptions db_options(const StoreOptions& options, bool fresh) {
+  rocksdb::DBOptions db;
+  db.create_if_missing = fresh;
+  db.create_missing_column_families = fresh;
+  db.error_if_exists = fresh;  // a database appearing since prepare_dir is not ours to reuse
+  db.paranoid_checks = true;
+  db.max_total_wal_size = kWalBytesPerWriteBuffer * options.write_buffer_bytes;
+  db.keep_log_file_num = kInfoLogFilesKept;
+  db.max_log_file_size = kInfoLogFileBytesMax;
+  db.max_open_files = kOpenFilesMax;
+  db.max_background_jobs = kBackgroundJobsMax;
+  return db;
+}
+
+rocksdb::ColumnFamilyOptions family_options(const StoreOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table.cache_index_and_filter_blocks = true;  // index memory is bounded by the cache too
+  rocksdb::ColumnFamilyOptions family;
+  family.write_buffer_size = options.write_buffer_bytes;
+  family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return family;
+}
+
+}  // namespace
+
+Batch::Batch() = default;
+Batch::~Batch() = default;
+Batch::Batch(Batch&&) noexcept = default;
+Batch& Batch::operator=(Batch&&) noexcept = default;
+
+void Batch::put_task(const TaskRecord& record) {
+  ops_.push_back({Family::kTasks, false, task_key(record.record_no), encode_task(record)});
+}
+
+void Batch::delete_task(std::uint64_t record_no) {
+  ops_.push_back({Family::kTasks, true, task_key(record_no), {}});
+}
+
+void Batch::put_meta(const NodeMeta& meta) {
+  ops_.push_back({Family::kMeta, false, std::string(kMetaKey), encode_meta(meta)});
+}
+
+void Batch::append(const Batch& other) {
+  if (&other == this) {  // insert() may not take a range of the vector it grows
+    const std::vector<Op> copy = other.ops_;
+    ops_.insert(ops_.end(), copy.begin(), copy.end());
+    return;
+  }
+  ops_.insert(ops_.end(), other.ops_.begin(), other.ops_.end());
+}
+
+std::size_t Batch::count() const { return ops_.size(); }
+
+sched::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir,
+                                                  const StoreOptions& options) {
+  const sched::Result<bool> fresh = prepare_dir(dir);
+  if (!fresh) return fresh.error();
+  if (!fresh.value()) {
+    if (sched::Status existing = check_existing(dir); !existing) return existing.error();
+  }
+
+  const rocksdb::ColumnFamilyOptions family = family_options(options);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : family_names_with_default())
+    descriptors.emplace_back(name, family);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  const rocksdb::Status status = rocksdb::DB::Open(db_options(options, fresh.value()), dir.string(),
+                                                   descriptors, &handles, &db);
+  if (!status.ok()) {
+    return fresh.value() ? create_error(dir, status.ToString())
+                         : open_error(dir, status.ToString());
+  }
+
+  std::unique_ptr<Store> store(new Store());
+  store->dir_ = dir;
+  store->db_.reset(db);
+  assert(handles.size() == descriptors.size());
+  // The "default" handle is unused (DefaultColumnFamily() stays available).
+  [[maybe_unused]] const rocksdb::Status destroyed = db->DestroyColumnFamilyHandle(handles[0]);
+  assert(destroyed.ok());
+  store->families_.assign(handles.begin() + 1, handles.end());
+  return store;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* family : families_) {
+    // Only fails for DefaultColumnFamily(), which is not among them.
+    [[maybe_unused]] const rocksdb::Status destroyed = db_->DestroyColumnFamilyHandle(family);
+  }
+  // Nobody to tell from a destructor; every acknowledged write is in the WAL.
+  [[maybe_unused]] const rocksdb::Status closed = db_->Close();
+}
+
+sched::Result<NodeMeta> Store::read_meta() const {
+  std::string value;
+  const rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), families_[static_cast<std::size_t>(Batch::Family::kMeta)],
+               kMetaKey, &value);
+  if (status.IsNotFound()) return NodeMeta{};
+  if (!status.ok()) return store_error("cannot read node meta in", dir_, status);
+  sched::Result<NodeMeta> meta = decode_meta(value);
+  if (!meta) return sched::Error{"node meta in " + dir_.string() + ": " + meta.error().message};
+  return meta;
+}
+
+sched::Status Store::load_tasks(const std::function<void(TaskRecord&&)>& visit) const {
+  rocksdb::ReadOptions scan;
+  scan.fill_cache = false;  // read once at start; keep the cache for later reads
+  scan.readahead_size = kScanReadaheadBytes;
+  const std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(scan, families_[static_cast<std::size_t>(Batch::Family::kTasks)]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != kTaskKeyBytes) {
+      return sched::Error{"task record key " + hex(key) + " in " + dir_.string() + ": " +
+                          std::to_string(key.size()) + " bytes, keys are " +
+                          std::to_string(kTaskKeyBytes)};
+    }
+    TaskRecord record;
+    record.record_no = record_no_of(key);
+    if (sched::Status decoded = decode_task(view(it->value()), record); !decoded) {
+      std::string_view reason = decoded.error().message;
+      if (reason.starts_with(kTaskRecordPrefix)) reason.remove_prefix(kTaskRecordPrefix.size());
+      return sched::Error{"task record " + std::to_string(record.record_no) + " in " +
+                          dir_.string() + ": " + std::string(reason)};
+    }
+    visit(std::move(record));
+  }
+  if (!it->status().ok()) return store_error("cannot read task records in", dir_, it->status());
+  return sched::ok_status();
+}
+
+sched::Status Store::write(const Batch& batch, bool sync) {
+  rocksdb::WriteBatch writes;
+  for (const Batch::Op& op : batch.ops_) {
+    rocksdb::ColumnFamilyHandle* family = families_[static_cast<std::size_t>(op.family)];
+    const rocksdb::Status added =
+        op.is_delete ? writes.Delete(family, op.key) : writes.Put(family, op.key, op.value);
+    if (!added.ok()) return store_error("cannot prepare a write to", dir_, added);
+  }
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  const rocksdb::Status status = db_->Write(options, &writes);
+  if (!status.ok()) return store_error("cannot write to database", dir_, status);
+  return sched::ok_status();
+}
+
+sched::Status Store::sync() {
+  const rocksdb::Status status = db_->FlushWAL(/*sync=*/true);
+  if (!status.ok()) return store_error("cannot sync the log of database", dir_, status);
+  return sched::ok_status();
+}
+
+}  // namespace braid::storage

@@ -1,0 +1,119 @@
+// Store: a node's durable state in RocksDB at <data_dir>/db.
+//
+// Column families:
+//   meta     node identity: name, incarnation, next sequence, boot id
+//   tasks    TaskRecord by record number (8-byte big-endian key, so
+//            iteration is admission order)
+//   journal  reserved for the handoff journal (gossip issue); empty for now
+//   members  reserved for cluster membership; empty for now
+//
+// Contract:
+//  - open() never repairs, recreates or wipes anything. A missing directory
+//    is created as a new, empty database; anything unreadable (corruption,
+//    a wrong format, no permission, another process holding it) is an Error
+//    whose one-line message names the path and RocksDB's reason.
+//  - Writes are whole Batches (one RocksDB WriteBatch each: all or nothing).
+//    write() with sync=true returns only once the batch is on disk.
+//  - Thread-safety: load_tasks() and meta() on one thread before writing
+//    starts; afterwards write() may be called from any single thread (the
+//    Committer's). RocksDB itself is thread-safe; this contract keeps the
+//    order of a task's writes obvious.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sched/result.h"
+#include "storage/task_record.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace braid::storage {
+
+struct NodeMeta {
+  std::string node_name;            // empty in a new database
+  std::uint64_t incarnation = 0;    // 0 in a new database; braidd stores +1 at each start
+  std::uint64_t next_sequence = 1;  // next id sequence / record number to give
+  std::string boot_id;              // /proc/sys/kernel/random/boot_id of the incarnation
+
+  bool operator==(const NodeMeta&) const = default;
+};
+
+// One atomic group of writes.
+class Batch {
+ public:
+  Batch();
+  ~Batch();
+  Batch(Batch&&) noexcept;
+  Batch& operator=(Batch&&) noexcept;
+
+  void put_task(const TaskRecord& record);
+  void delete_task(std::uint64_t record_no);
+  void put_meta(const NodeMeta& meta);
+  // Appends every write of `other` after this batch's own.
+  void append(const Batch& other);
+
+  std::size_t count() const;  // writes in the batch
+  bool empty() const { return count() == 0; }
+
+ private:
+  friend class Store;
+  // Column families are resolved when the Store writes; the batch records
+  // (family, key, value) in this order.
+  enum class Family : std::uint8_t { kMeta, kTasks, kJournal, kMembers };
+  struct Op {
+    Family family = Family::kMeta;
+    bool is_delete = false;
+    std::string key;
+    std::string value;  // empty for a delete
+  };
+  std::vector<Op> ops_;
+};
+
+struct StoreOptions {
+  // RocksDB memtable size; bounds the WAL replayed at open.
+  std::uint64_t write_buffer_bytes = 64ull << 20;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the database in `dir`. See the contract above.
+  static sched::Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir,
+                                                    const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::filesystem::path& path() const { return dir_; }
+
+  // The node meta as stored (defaults in a new database).
+  sched::Result<NodeMeta> read_meta() const;
+
+  // Calls `visit` for every task record in record-number order. Stops at the
+  // first undecodable record with an Error naming its key and the reason
+  // (the database is left untouched).
+  sched::Status load_tasks(const std::function<void(TaskRecord&&)>& visit) const;
+
+  // Writes the batch atomically; with sync, returns after it is durable.
+  // An Error (disk full, read-only, ...) means nothing of the batch is
+  // visible; RocksDB may then refuse further writes.
+  sched::Status write(const Batch& batch, bool sync);
+  // Makes every earlier write durable (fsync of the WAL).
+  sched::Status sync();
+
+ private:
+  Store() = default;
+  std::filesystem::path dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, tasks, journal, members
+  // (the implementation owns the handles and closes them before db_)
+};
+
+}  // namespace braid::storage

@@ -1,0 +1,302 @@
+// Store on a real RocksDB in a fresh temp dir per test: persistence across
+// reopen, batch atomicity, refusal (untouched) of directories it does not
+// understand, and load errors that name the bad record.
+#include "storage/store.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <vector>
+
+#include "storage/test_util.h"
+
+namespace braid::storage {
+namespace {
+
+using testing::snapshot;
+using testing::TempDir;
+using testing::typical_record;
+
+std::unique_ptr<Store> open_ok(const std::filesystem::path& dir) {
+  sched::Result<std::unique_ptr<Store>> store = Store::open(dir);
+  EXPECT_TRUE(store) << store.error().message;
+  return store ? std::move(store).value() : nullptr;
+}
+
+std::vector<TaskRecord> load_all(const Store& store) {
+  std::vector<TaskRecord> records;
+  const sched::Status s =
+      store.load_tasks([&](TaskRecord&& r) { records.push_back(std::move(r)); });
+  EXPECT_TRUE(s) << s.error().message;
+  return records;
+}
+
+std::vector<std::uint64_t> record_nos(const std::vector<TaskRecord>& records) {
+  std::vector<std::uint64_t> nos;
+  for (const TaskRecord& r : records) nos.push_back(r.record_no);
+  return nos;
+}
+
+std::string key_of(std::uint64_t record_no) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, record_no >>= 8) key[i] = static_cast<char>(record_no & 0xff);
+  return key;
+}
+
+// Writes one raw value behind the Store's back, as a corruption would.
+void put_raw(const std::filesystem::path& dir, const std::string& family, const std::string& key,
+             const std::string& value) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : {"default", "meta", "tasks", "journal", "members"}) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open({}, dir.string(), descriptors, &handles, &db).ok());
+  for (std::size_t i = 0; i < descriptors.size(); ++i) {
+    if (descriptors[i].name == family) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+    }
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
+NodeMeta sample_meta() { return {"node-a", 7, 1234, "0f3e-boot"}; }
+
+TEST(Store, NewDirectoryIsAnEmptyDatabase) {
+  TempDir tmp;
+  const std::filesystem::path dir = tmp.path() / "data" / "db";
+  std::unique_ptr<Store> store = open_ok(dir);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->path(), dir);
+  sched::Result<NodeMeta> meta = store->read_meta();
+  ASSERT_TRUE(meta) << meta.error().message;
+  EXPECT_EQ(meta.value(), NodeMeta{});
+  EXPECT_TRUE(load_all(*store).empty());
+}
+
+TEST(Store, EmptyExistingDirectoryBecomesADatabase) {
+  TempDir tmp;
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() / "CURRENT"));
+}
+
+TEST(Store, MetaAndTasksSurviveReopenInRecordOrder) {
+  TempDir tmp;
+  const std::vector<std::uint64_t> written = {300, 2, 70000, 1ull << 40, 1, 256};
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_meta(sample_meta());
+    for (const std::uint64_t no : written) batch.put_task(typical_record(no));
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  sched::Result<NodeMeta> meta = store->read_meta();
+  ASSERT_TRUE(meta) << meta.error().message;
+  EXPECT_EQ(meta.value(), sample_meta());
+  const std::vector<TaskRecord> records = load_all(*store);
+  EXPECT_EQ(record_nos(records), (std::vector<std::uint64_t>{1, 2, 256, 300, 70000, 1ull << 40}));
+  for (const TaskRecord& r : records) {
+    EXPECT_EQ(encode_task(r), encode_task(typical_record(r.record_no))) << r.record_no;
+  }
+}
+
+TEST(Store, LaterWritesReplaceAndDeleteRemoves) {
+  TempDir tmp;
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch first;
+    for (std::uint64_t no = 1; no <= 3; ++no) first.put_task(typical_record(no));
+    ASSERT_TRUE(store->write(first, false));
+    Batch second;
+    TaskRecord done = typical_record(3);
+    done.task.state = sched::TaskState::kCompleted;
+    second.put_task(done);
+    second.delete_task(2);
+    second.delete_task(99);  // absent: nothing to do
+    ASSERT_TRUE(store->write(second, false));
+    ASSERT_TRUE(store->sync());
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const std::vector<TaskRecord> records = load_all(*store);
+  ASSERT_EQ(record_nos(records), (std::vector<std::uint64_t>{1, 3}));
+  EXPECT_EQ(records[1].task.state, sched::TaskState::kCompleted);
+}
+
+TEST(Store, BatchIsWrittenAsAWhole) {
+  TempDir tmp;
+  Batch batch;
+  batch.put_task(typical_record(1));
+  Batch more;
+  more.put_task(typical_record(2));
+  more.put_meta(sample_meta());
+  more.delete_task(1);
+  batch.append(more);
+  batch.append(batch);  // appending itself doubles it
+  EXPECT_EQ(batch.count(), 8u);
+  EXPECT_FALSE(batch.empty());
+  EXPECT_TRUE(Batch().empty());
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  // In order: put 1, put 2, meta, delete 1, put 1, put 2, meta, delete 1.
+  EXPECT_EQ(record_nos(load_all(*store)), std::vector<std::uint64_t>{2});
+  EXPECT_EQ(store->read_meta().value(), sample_meta());
+}
+
+TEST(Store, DirectoryWithJunkCurrentIsRefusedUntouched) {
+  TempDir tmp;
+  testing::write_file(tmp.path() / "CURRENT", "this is not a manifest name\n");
+  testing::write_file(tmp.path() / "notes.txt", "keep me");
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  const std::string& message = store.error().message;
+  EXPECT_TRUE(message.starts_with("cannot open database " + tmp.path().string() + ": ")) << message;
+  EXPECT_TRUE(message.ends_with("; nothing was changed")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, DirectoryWithOtherFilesIsRefusedUntouched) {
+  TempDir tmp;
+  testing::write_file(tmp.path() / "LOG", "someone else's log");
+  std::filesystem::create_directory(tmp.path() / "sub");
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().message,
+            "cannot open database " + tmp.path().string() +
+                ": the directory is not empty but holds no database (no CURRENT file)"
+                "; nothing was changed");
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, CorruptedManifestIsRefusedUntouched) {
+  TempDir tmp;
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_task(typical_record(1));
+    ASSERT_TRUE(store->write(batch, true));
+  }
+  const std::string manifest = testing::read_file(tmp.path() / "CURRENT");
+  ASSERT_TRUE(manifest.starts_with("MANIFEST-")) << manifest;
+  const std::filesystem::path manifest_path = tmp.path() / manifest.substr(0, manifest.size() - 1);
+  std::string bytes = testing::read_file(manifest_path);
+  ASSERT_GT(bytes.size(), 20u);
+  for (std::size_t i = 10; i < bytes.size(); i += 7) bytes[i] = static_cast<char>(~bytes[i]);
+  testing::write_file(manifest_path, bytes);
+
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  EXPECT_TRUE(store.error().message.starts_with("cannot open database " + tmp.path().string()))
+      << store.error().message;
+  EXPECT_NE(store.error().message.find("Corruption"), std::string::npos) << store.error().message;
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, MissingColumnFamilyIsRefusedUntouched) {
+  TempDir tmp;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, tmp.path().string(), &db).ok());
+    ASSERT_TRUE(db->Close().ok());
+    delete db;
+  }
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("column families are [default], braid needs"),
+            std::string::npos)
+      << store.error().message;
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, PathThatIsAFileIsRefused) {
+  TempDir tmp;
+  testing::write_file(tmp.path() / "db", "x");
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path() / "db");
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("not a directory"), std::string::npos);
+}
+
+TEST(Store, DatabaseInUseIsRefused) {
+  TempDir tmp;
+  std::unique_ptr<Store> first = open_ok(tmp.path());
+  ASSERT_TRUE(first);
+  sched::Result<std::unique_ptr<Store>> second = Store::open(tmp.path());
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("lock"), std::string::npos) << second.error().message;
+  // The first one is unharmed.
+  Batch batch;
+  batch.put_task(typical_record(1));
+  EXPECT_TRUE(first->write(batch, true));
+}
+
+TEST(Store, UndecodableRecordStopsTheLoadNamingIt) {
+  TempDir tmp;
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_task(typical_record(1));
+    batch.put_task(typical_record(3));
+    ASSERT_TRUE(store->write(batch, true));
+  }
+  put_raw(tmp.path(), "tasks", key_of(2), std::string("\x01\x05node", 6));
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  std::vector<std::uint64_t> visited;
+  const sched::Status s =
+      store->load_tasks([&](TaskRecord&& r) { visited.push_back(r.record_no); });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "task record 2 in " + tmp.path().string() +
+                                   ": truncated in id: length 5 but 4 bytes left");
+  EXPECT_EQ(visited, std::vector<std::uint64_t>{1});
+}
+
+TEST(Store, BadKeyStopsTheLoad) {
+  TempDir tmp;
+  { ASSERT_TRUE(open_ok(tmp.path())); }
+  put_raw(tmp.path(), "tasks", "abc", encode_task(typical_record(1)));
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const sched::Status s = store->load_tasks([](TaskRecord&&) {});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message,
+            "task record key 616263 in " + tmp.path().string() + ": 3 bytes, keys are 8");
+}
+
+TEST(Store, UndecodableMetaIsAnError) {
+  TempDir tmp;
+  { ASSERT_TRUE(open_ok(tmp.path())); }
+  put_raw(tmp.path(), "meta", "node", "\x09");
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  sched::Result<NodeMeta> meta = store->read_meta();
+  ASSERT_FALSE(meta);
+  EXPECT_EQ(meta.error().message,
+            "node meta in " + tmp.path().string() + ": format version 9, this braid reads 1");
+}
+
+}  // namespace
+}  // namespace braid::storage

@@ -1,0 +1,209 @@
+// Task record encoding, format version 1 (see task_record.h for the contract,
+// varint.h for the primitives). Fields in order:
+//
+//   version                                   varint (= 1)
+//   id                                        string
+//   state                                     varint, 0..kCancelled
+//   flags                                     varint: kFlagPinned | kFlagHasExit |
+//                                             kFlagRequeueYes | kFlagRequeueNo
+//   priority cpus                             signed
+//   memory_bytes                              varint
+//   time_limit_us retries retry_backoff_us    signed
+//   argv env                                  string lists
+//   cwd                                       string
+//   after                                     string list
+//   name reason                               strings
+//   [exit kind, code, error]                  only with kFlagHasExit
+//   attempts preemptions cpu_time_us          signed
+//   vruntime_ns                               varint
+//   submitted_at_us started_at_us
+//   finished_at_us not_before_us              signed
+//   pgid                                      signed
+//   start_ticks                               varint
+//   cgroup                                    string
+//
+// A new field means a new version: decoders refuse versions they do not know
+// rather than guess.
+#include "storage/task_record.h"
+
+#include "storage/varint.h"
+
+namespace braid::storage {
+namespace {
+
+constexpr std::uint64_t kFormatVersion = 1;
+
+constexpr std::uint64_t kFlagPinned = 1u << 0;      // spec.pinned
+constexpr std::uint64_t kFlagHasExit = 1u << 1;     // task.exit is set
+constexpr std::uint64_t kFlagRequeueYes = 1u << 2;  // spec.requeue_on_restart = kYes
+constexpr std::uint64_t kFlagRequeueNo = 1u << 3;   // spec.requeue_on_restart = kNo
+constexpr std::uint64_t kFlagsKnown = kFlagPinned | kFlagHasExit | kFlagRequeueYes | kFlagRequeueNo;
+
+constexpr std::size_t kFixedBytesTypical = 64;  // everything but the strings, usually
+
+using sched::ExitStatus;
+using sched::Task;
+using sched::TaskSpec;
+using sched::TaskState;
+
+std::size_t strings_bytes(const std::vector<std::string>& values) {
+  std::size_t bytes = 0;
+  for (const std::string& value : values) bytes += value.size() + 1;
+  return bytes;
+}
+
+std::size_t size_hint(const TaskRecord& record) {
+  const Task& t = record.task;
+  return kFixedBytesTypical + t.id.size() + strings_bytes(t.spec.argv) + strings_bytes(t.spec.env) +
+         t.spec.cwd.size() + strings_bytes(t.spec.after) + t.spec.name.size() + t.reason.size() +
+         record.process.cgroup.size();
+}
+
+std::uint64_t flags_of(const Task& task) {
+  const sched::RequeueOnRestart requeue = task.spec.requeue_on_restart;
+  return (task.spec.pinned ? kFlagPinned : 0) | (task.exit ? kFlagHasExit : 0) |
+         (requeue == sched::RequeueOnRestart::kYes ? kFlagRequeueYes : 0) |
+         (requeue == sched::RequeueOnRestart::kNo ? kFlagRequeueNo : 0);
+}
+
+void encode_spec(const TaskSpec& spec, std::string& out) {
+  put_signed_varint(out, spec.priority);
+  put_signed_varint(out, spec.cpus);
+  put_varint(out, spec.memory_bytes);
+  put_signed_varint(out, spec.time_limit_us);
+  put_signed_varint(out, spec.retries);
+  put_signed_varint(out, spec.retry_backoff_us);
+  put_strings(out, spec.argv);
+  put_strings(out, spec.env);
+  put_string(out, spec.cwd);
+  put_strings(out, spec.after);
+  put_string(out, spec.name);
+}
+
+void encode_exit(const ExitStatus& exit, std::string& out) {
+  put_varint(out, static_cast<std::uint64_t>(exit.kind));
+  put_signed_varint(out, exit.code);
+  put_string(out, exit.error);
+}
+
+void encode_progress_and_times(const Task& task, std::string& out) {
+  put_signed_varint(out, task.attempts);
+  put_signed_varint(out, task.preemptions);
+  put_signed_varint(out, task.cpu_time_us);
+  put_varint(out, task.vruntime_ns);
+  put_signed_varint(out, task.submitted_at_us);
+  put_signed_varint(out, task.started_at_us);
+  put_signed_varint(out, task.finished_at_us);
+  put_signed_varint(out, task.not_before_us);
+}
+
+void encode_process(const ProcessMark& process, std::string& out) {
+  put_signed_varint(out, process.pgid);
+  put_varint(out, process.start_ticks);
+  put_string(out, process.cgroup);
+}
+
+void decode_version(FieldReader& in) {
+  std::uint64_t version = 0;
+  in.u64("version", version);
+  if (in.ok() && version != kFormatVersion) {
+    in.fail("format version " + std::to_string(version) + ", this braid reads " +
+            std::to_string(kFormatVersion));
+  }
+}
+
+std::uint64_t decode_flags(FieldReader& in) {
+  std::uint64_t flags = 0;
+  in.u64("flags", flags);
+  if (in.ok() && (flags & ~kFlagsKnown) != 0) {
+    in.fail("unknown flags " + std::to_string(flags & ~kFlagsKnown));
+  }
+  if (in.ok() && (flags & kFlagRequeueYes) != 0 && (flags & kFlagRequeueNo) != 0) {
+    in.fail("flags say both requeue and do not requeue on restart");
+  }
+  return flags;
+}
+
+void decode_spec(FieldReader& in, TaskSpec& spec) {
+  in.int_in_range("priority", spec.priority);
+  in.int_in_range("cpus", spec.cpus);
+  in.u64("memory_bytes", spec.memory_bytes);
+  in.i64("time_limit_us", spec.time_limit_us);
+  in.int_in_range("retries", spec.retries);
+  in.i64("retry_backoff_us", spec.retry_backoff_us);
+  in.strings("argv", spec.argv);
+  in.strings("env", spec.env);
+  in.str("cwd", spec.cwd);
+  in.strings("after", spec.after);
+  in.str("name", spec.name);
+}
+
+void decode_exit(FieldReader& in, ExitStatus& exit) {
+  in.enumeration("exit kind", exit.kind, ExitStatus::Kind::kSpawnFailed);
+  in.int_in_range("exit code", exit.code);
+  in.str("exit error", exit.error);
+}
+
+void decode_progress_and_times(FieldReader& in, Task& task) {
+  in.int_in_range("attempts", task.attempts);
+  in.int_in_range("preemptions", task.preemptions);
+  in.i64("cpu_time_us", task.cpu_time_us);
+  in.u64("vruntime_ns", task.vruntime_ns);
+  in.i64("submitted_at_us", task.submitted_at_us);
+  in.i64("started_at_us", task.started_at_us);
+  in.i64("finished_at_us", task.finished_at_us);
+  in.i64("not_before_us", task.not_before_us);
+}
+
+void decode_process(FieldReader& in, ProcessMark& process) {
+  in.int_in_range("pgid", process.pgid);
+  in.u64("start_ticks", process.start_ticks);
+  in.str("cgroup", process.cgroup);
+}
+
+}  // namespace
+
+std::string encode_task(const TaskRecord& record) {
+  const Task& task = record.task;
+  std::string out;
+  out.reserve(size_hint(record));
+  put_varint(out, kFormatVersion);
+  put_string(out, task.id);
+  put_varint(out, static_cast<std::uint64_t>(task.state));
+  put_varint(out, flags_of(task));
+  encode_spec(task.spec, out);
+  put_string(out, task.reason);
+  if (task.exit) encode_exit(*task.exit, out);
+  encode_progress_and_times(task, out);
+  encode_process(record.process, out);
+  return out;
+}
+
+sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
+  // Decoded aside and moved in only when whole: on an Error `out` is untouched.
+  Task task;
+  ProcessMark process;
+  FieldReader in(bytes);
+  decode_version(in);
+  in.str("id", task.id);
+  in.enumeration("state", task.state, TaskState::kCancelled);
+  const std::uint64_t flags = decode_flags(in);
+  decode_spec(in, task.spec);
+  task.spec.pinned = (flags & kFlagPinned) != 0;
+  task.spec.requeue_on_restart = (flags & kFlagRequeueYes) != 0 ? sched::RequeueOnRestart::kYes
+                                 : (flags & kFlagRequeueNo) != 0
+                                     ? sched::RequeueOnRestart::kNo
+                                     : sched::RequeueOnRestart::kNodeDefault;
+  in.str("reason", task.reason);
+  if (in.ok() && (flags & kFlagHasExit) != 0) decode_exit(in, task.exit.emplace());
+  decode_progress_and_times(in, task);
+  decode_process(in, process);
+  in.expect_end();
+  if (!in.ok()) return sched::Error{"task record: " + in.error()};
+
+  out.task = std::move(task);
+  out.process = std::move(process);
+  return sched::ok_status();
+}
+
+}  // namespace braid::storage

@@ -1,0 +1,70 @@
+// Helpers shared by storage/ unit tests only.
+#pragma once
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "storage/task_record.h"
+
+namespace braid::storage::testing {
+
+// A fresh directory under /tmp, removed with everything in it at the end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = "/tmp/braid-storage-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline void write_file(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// Every file under `dir` (relative path -> contents): equal snapshots mean
+// nothing was added, removed or changed.
+inline std::map<std::string, std::string> snapshot(const std::filesystem::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string name = std::filesystem::relative(entry.path(), dir).string();
+    files[name] = entry.is_regular_file() ? read_file(entry.path()) : "<dir>";
+  }
+  return files;
+}
+
+// A typical small record: submitted, not started.
+inline TaskRecord typical_record(std::uint64_t record_no) {
+  TaskRecord record;
+  record.record_no = record_no;
+  record.task.id = "node:" + std::to_string(record_no);
+  record.task.spec.argv = {"sleep", "1"};
+  record.task.submitted_at_us = 1'700'000'000'000'000 + static_cast<std::int64_t>(record_no);
+  return record;
+}
+
+}  // namespace braid::storage::testing
