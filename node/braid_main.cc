@@ -6,14 +6,19 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "node/cli_output.h"
 #include "node/control_client.h"
+#include "node/spec_file.h"
 #include "sched/duration.h"
 #include "sched/policy.h"
 #include "sched/torus.h"
@@ -61,28 +66,94 @@ void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 struct SubmitFlags {
   sched::TaskSpec spec;
   std::string time_limit;
+  std::string retry_backoff;
+  bool requeue = false;     // --requeue
+  bool no_requeue = false;  // --no-requeue
   std::vector<std::string> command;
+  std::string file;     // --file: JSONL tasks, "-" = stdin
+  long long array = 0;  // --array N
   bool json = false;
+  // Set by main(): which of the flags above were given.
+  const CLI::Option* file_option = nullptr;
+  const CLI::Option* array_option = nullptr;
+  std::vector<const CLI::Option*> task_options;  // every flag that shapes a task
 };
 
-int run_submit(ControlClient& client, SubmitFlags& f) {
-  if (f.command.empty())
-    return usage("submit needs a command: braid submit [OPTIONS] -- CMD ARGS...");
-  f.spec.argv = f.command;
+// The single task the flags describe (argv from the command after --).
+sched::Result<sched::TaskSpec> spec_from_flags(const SubmitFlags& f) {
+  sched::TaskSpec spec = f.spec;
+  spec.argv = f.command;
   if (!f.time_limit.empty()) {
     auto us = sched::parse_duration(f.time_limit);
-    if (!us) return usage("--time-limit: " + us.error().message);
-    f.spec.time_limit_us = us.value();
+    if (!us) return sched::Error{"--time-limit: " + us.error().message};
+    spec.time_limit_us = us.value();
   }
-  if (sched::Status s = sched::validate_spec(f.spec); !s) return usage(s.error().message);
+  if (!f.retry_backoff.empty()) {
+    auto us = sched::parse_duration(f.retry_backoff);
+    if (!us) return sched::Error{"--retry-backoff: " + us.error().message};
+    spec.retry_backoff_us = us.value();
+  }
+  if (f.requeue && f.no_requeue) return sched::Error{"give --requeue or --no-requeue, not both"};
+  if (f.requeue) spec.requeue_on_restart = sched::RequeueOnRestart::kYes;
+  if (f.no_requeue) spec.requeue_on_restart = sched::RequeueOnRestart::kNo;
+  if (sched::Status s = sched::validate_spec(spec); !s) return s.error();
+  return spec;
+}
+
+sched::Result<std::vector<sched::TaskSpec>> specs_from_file(const std::string& path) {
+  if (path == "-") return braid::node::read_spec_lines(std::cin, "<stdin>");
+  std::ifstream in(path);
+  if (!in) return sched::Error{"cannot read " + path + ": " + std::strerror(errno)};
+  return braid::node::read_spec_lines(in, path);
+}
+
+// The tasks the flags ask for: from --file, from --array, or the one after --.
+sched::Result<std::vector<sched::TaskSpec>> specs_to_submit(const SubmitFlags& f) {
+  const bool from_file = f.file_option->count() > 0;
+  const bool as_array = f.array_option->count() > 0;
+  if (from_file && as_array) {
+    return sched::Error{
+        "--file and --array cannot be combined: give one of them, or neither and a command "
+        "after -- for one task"};
+  }
+  if (from_file) {
+    if (!f.command.empty()) {
+      return sched::Error{"--file takes its tasks from the file: give no command after --"};
+    }
+    for (const CLI::Option* option : f.task_options) {
+      if (option->count() > 0) {
+        return sched::Error{"--file takes every task field from the file: drop " +
+                            option->get_name() + " (allowed with --file: --json)"};
+      }
+    }
+    return specs_from_file(f.file);
+  }
+  if (f.command.empty()) {
+    return sched::Error{
+        "submit needs a command: braid submit [OPTIONS] [--array N] -- CMD ARGS..., or braid "
+        "submit --file FILE"};
+  }
+  auto spec = spec_from_flags(f);
+  if (!spec) return spec.error();
+  if (as_array) return braid::node::expand_array(spec.value(), f.array);
+  return std::vector<sched::TaskSpec>{std::move(spec).value()};
+}
+
+// One submit RPC for all the tasks: the daemon takes all of them or none.
+int run_submit(ControlClient& client, const SubmitFlags& f) {
+  auto specs = specs_to_submit(f);
+  if (!specs) return usage(specs.error().message);
+  if (auto s = braid::node::check_submit_size(specs.value()); !s) return usage(s.error().message);
   int code = 0;
-  auto reply = client.submit({f.spec});
+  auto reply = client.submit(specs.value());
   const auto* ids = ok(reply, code);
   if (!ids) return code;
+  // A plain submit keeps its original output, {"id": ...}; batches print all ids.
+  const bool batch = f.file_option->count() > 0 || f.array_option->count() > 0;
   if (f.json) {
-    print_json({{"id", ids->front()}});
+    print_json(batch ? nlohmann::json{{"ids", *ids}} : nlohmann::json{{"id", ids->front()}});
   } else {
-    std::cout << ids->front() << "\n";
+    std::cout << (batch ? braid::node::format_ids(*ids) : ids->front() + "\n");
   }
   return 0;
 }
@@ -144,21 +215,36 @@ int main(int argc, char** argv) {
   app.add_option("--socket", socket, "control socket (env BRAID_SOCKET)")->capture_default_str();
 
   SubmitFlags submit;
-  auto* cmd_submit =
-      app.add_subcommand("submit", "submit a task: braid submit [opts] -- CMD ARGS...");
-  cmd_submit->add_option("--name", submit.spec.name, "a name for people");
-  cmd_submit->add_option("--priority", submit.spec.priority, "0..10, higher runs first (5)");
-  cmd_submit->add_option("--cpus", submit.spec.cpus, "slots the task holds while running (1)");
-  cmd_submit->add_option("--memory", submit.spec.memory_bytes, "memory limit, e.g. 512M")
-      ->transform(CLI::AsSizeValue(false));
-  cmd_submit->add_option("--after", submit.spec.after,
-                         "run only after this task completed (repeatable)");
-  cmd_submit->add_option("--retries", submit.spec.retries, "re-runs after a failure (0)");
-  cmd_submit->add_option("--time-limit", submit.time_limit, "running time allowed, e.g. 30s");
-  cmd_submit->add_option("--cwd", submit.spec.cwd, "working directory");
-  cmd_submit->add_option("--env", submit.spec.env, "KEY=VALUE (repeatable)");
-  cmd_submit->add_flag("--pin", submit.spec.pinned, "never migrate to another node");
-  cmd_submit->add_flag("--json", submit.json, "print {\"id\": ...}");
+  auto* cmd_submit = app.add_subcommand(
+      "submit",
+      "submit tasks: braid submit [opts] [--array N] -- CMD ARGS..., or --file FILE (JSONL)");
+  submit.task_options = {
+      cmd_submit->add_option("--name", submit.spec.name, "a name for people"),
+      cmd_submit->add_option("--priority", submit.spec.priority, "0..10, higher runs first (5)"),
+      cmd_submit->add_option("--cpus", submit.spec.cpus, "slots the task holds while running (1)"),
+      cmd_submit->add_option("--memory", submit.spec.memory_bytes, "memory limit, e.g. 512M")
+          ->transform(CLI::AsSizeValue(false)),
+      cmd_submit->add_option("--after", submit.spec.after,
+                             "run only after this task completed (repeatable)"),
+      cmd_submit->add_option("--retries", submit.spec.retries, "re-runs after a failure (0)"),
+      cmd_submit->add_option("--retry-backoff", submit.retry_backoff,
+                             "wait before the first retry, doubling after each (1s)"),
+      cmd_submit->add_option("--time-limit", submit.time_limit, "running time allowed, e.g. 30s"),
+      cmd_submit->add_option("--cwd", submit.spec.cwd, "working directory"),
+      cmd_submit->add_option("--env", submit.spec.env, "KEY=VALUE (repeatable)"),
+      cmd_submit->add_flag("--pin", submit.spec.pinned, "never migrate to another node"),
+      cmd_submit->add_flag("--requeue", submit.requeue,
+                           "after a crash of braidd, requeue this task if it has retries left "
+                           "(default: braidd's --requeue-on-restart)"),
+      cmd_submit->add_flag("--no-requeue", submit.no_requeue,
+                           "after a crash of braidd, fail this task instead"),
+  };
+  submit.file_option = cmd_submit->add_option(
+      "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
+  submit.array_option = cmd_submit->add_option(
+      "--array", submit.array, "submit N tasks (1..100000); {} in the command becomes 0..N-1");
+  cmd_submit->add_flag("--json", submit.json,
+                       "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
   cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
 
   bool ps_all = false, json = false;

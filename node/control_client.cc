@@ -32,7 +32,12 @@ Reply<T> ControlClient::call(Call&& call) {
     if (!impl_) impl_ = std::make_unique<Impl>(socket_path_);
     return call(impl_->control, impl_->client.getWaitScope());
   } catch (const kj::Exception& e) {
-    return Unreachable{unreachable + ": " + std::string(e.getDescription().cStr())};
+    // A lost connection means nobody answers; anything else (a message over
+    // the size limits, a remote exception) is a refusal of this request.
+    if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+      return Unreachable{unreachable + ": " + std::string(e.getDescription().cStr())};
+    }
+    return Refused{"braidd did not take the request: " + std::string(e.getDescription().cStr())};
   }
 }
 

@@ -27,8 +27,9 @@ sched::Result<std::vector<std::string>> strings(std::string_view field,
   std::vector<std::string> out;
   out.reserve(list.size());
   for (std::size_t i = 0; i < list.size(); ++i) {
-    std::string_view value(list[static_cast<unsigned>(i)].cStr(),
-                           list[static_cast<unsigned>(i)].size());
+    const capnp::Text::Reader element =
+        list[static_cast<unsigned>(i)];  // read once: each read counts
+    std::string_view value(element.cStr(), element.size());
     std::string name = std::string(field) + "[" + std::to_string(i) + "]";
     if (sched::Status s = check_string(name, value); !s) return s.error();
     out.emplace_back(value);
@@ -75,6 +76,21 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   out.retry_backoff_us = spec.getRetryBackoffMicros();
   out.time_limit_us = spec.getTimeLimitMicros();
   out.pinned = spec.getPinned();
+  switch (spec.getRequeueOnRestart()) {
+    case schema::RequeueOnRestart::NODE_DEFAULT:
+      out.requeue_on_restart = sched::RequeueOnRestart::kNodeDefault;
+      break;
+    case schema::RequeueOnRestart::YES:
+      out.requeue_on_restart = sched::RequeueOnRestart::kYes;
+      break;
+    case schema::RequeueOnRestart::NO:
+      out.requeue_on_restart = sched::RequeueOnRestart::kNo;
+      break;
+    default:
+      return sched::Error{"requeueOnRestart: unknown value " +
+                          std::to_string(static_cast<int>(spec.getRequeueOnRestart())) +
+                          " (allowed: nodeDefault, yes, no)"};
+  }
   return out;
 }
 
@@ -95,6 +111,17 @@ void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
   out.setRetryBackoffMicros(spec.retry_backoff_us);
   out.setTimeLimitMicros(spec.time_limit_us);
   out.setPinned(spec.pinned);
+  switch (spec.requeue_on_restart) {
+    case sched::RequeueOnRestart::kNodeDefault:
+      out.setRequeueOnRestart(schema::RequeueOnRestart::NODE_DEFAULT);
+      break;
+    case sched::RequeueOnRestart::kYes:
+      out.setRequeueOnRestart(schema::RequeueOnRestart::YES);
+      break;
+    case sched::RequeueOnRestart::kNo:
+      out.setRequeueOnRestart(schema::RequeueOnRestart::NO);
+      break;
+  }
 }
 
 void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {

@@ -87,7 +87,9 @@ TEST(Node, BadUsageExitsTwoWithOneClearLine) {
       {{"submit", "--after", "nope:1", "--", "true"},
        "braid: after: \"nope:1\" is not a known task (a dependency must exist; cycles are "
        "impossible)\n"},
-      {{"submit", "--"}, "braid: submit needs a command: braid submit [OPTIONS] -- CMD ARGS...\n"},
+      {{"submit", "--"},
+       "braid: submit needs a command: braid submit [OPTIONS] [--array N] -- CMD ARGS..., or "
+       "braid submit --file FILE\n"},
       {{"submit", "--cpus", "99", "--", "true"},
        "braid: cpus must be 1..1 (this node's slots), got 99\n"},
   };
