@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   // A closed stderr or a vanished client must not kill the daemon; children
   // get SIGPIPE back (the executor resets it at spawn).
   std::signal(SIGPIPE, SIG_IGN);
+  // A file size limit (ulimit -f) must fail a write, not kill the daemon.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   auto data_dir = braid::node::DataDir::open(config.data_dir);
   if (!data_dir) {
@@ -52,7 +54,12 @@ int main(int argc, char** argv) {
     braid::rpc::AsioEventPort event_port(io);  // Cap'n Proto runs on this loop too
     {
       braid::node::SystemClock clock;
-      braid::node::Daemon daemon(io, clock, config);
+      auto opened = braid::node::Daemon::open(io, clock, config);
+      if (!opened) {
+        spdlog::critical("{}", opened.error().message);
+        return 1;
+      }
+      braid::node::Daemon& daemon = *opened.value();
       capnp::TwoPartyServer server(kj::heap<braid::rpc::ControlServer>(daemon));
       braid::rpc::UnixListener listener(io, config.socket_path().string());
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });

@@ -84,6 +84,7 @@ TEST(ProcStatParse, HandlesParenthesesInTheCommandName) {
   EXPECT_EQ(stat->cutime_ticks, 33u);
   EXPECT_EQ(stat->cstime_ticks, 44u);
   EXPECT_EQ(stat->tree_ticks(), 110u);
+  EXPECT_EQ(stat->start_ticks, 5u);
   EXPECT_FALSE(parse_proc_stat("4242 (x) S 1 2"));
   EXPECT_FALSE(parse_proc_stat(""));
 }

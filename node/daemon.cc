@@ -22,40 +22,42 @@ namespace {
 constexpr auto kShutdownFlush = std::chrono::milliseconds(50);
 }  // namespace
 
-struct Daemon::Waiter {
-  std::uint64_t serial = 0;  // identifies it to its timeout handler, which may outlive it
-  std::vector<TaskKey> keys;
-  kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
-  std::unique_ptr<asio::steady_timer> timeout;
-};
+namespace {
+sched::TorusConfig torus_config(sched::TorusConfig config, const storage::NodeMeta& meta) {
+  config.next_sequence = std::max<std::uint64_t>(meta.next_sequence, 1);
+  return config;
+}
+}  // namespace
 
-Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config)
+Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
+               std::unique_ptr<storage::Store> store, storage::NodeMeta meta)
     : io_(io),
       clock_(clock),
       config_(std::move(config)),
       start_monotonic_us_(clock.monotonic_us()),
       start_wall_us_(clock.wall_us()),
-      torus_(config_.torus),
+      store_(std::move(store)),
+      meta_(std::move(meta)),
+      committer_(std::make_unique<storage::Committer>(*store_)),
+      torus_(torus_config(config_.torus, meta_)),
       executor_(
           io, config_.executor,
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
-      tick_timer_(io) {
-  spdlog::info("node {} ready: {} slots, policy {}, quantum {}, executor {}", config_.name,
-               config_.torus.slots, sched::to_string(config_.torus.policy),
-               sched::format_duration(config_.torus.quantum_us), executor_.mode_name());
-}
+      tick_timer_(io),
+      purge_timer_(io) {}
 
 Daemon::~Daemon() = default;
 
-Micros Daemon::now_us() const { return clock_.monotonic_us() - start_monotonic_us_; }
-
-Micros Daemon::wall_us(Micros torus_us) const {
-  return torus_us < 0 ? 0 : start_wall_us_ + torus_us;
+Micros Daemon::now_us() const {
+  return start_wall_us_ + (clock_.monotonic_us() - start_monotonic_us_);
 }
+
+Micros Daemon::wall_us(Micros torus_us) const { return torus_us < 0 ? 0 : torus_us; }
 
 void Daemon::carry_out() {
   const Micros now = now_us();
   bool someone_ended = false;
+  std::vector<TaskKey> changed;
   for (const Action& action : actions_) {
     const sched::Task& task = torus_.task(action.key);
     if (slice_began_us_.size() <= action.key) slice_began_us_.resize(action.key + 1, -1);
@@ -63,6 +65,7 @@ void Daemon::carry_out() {
       case Action::Kind::kStart:
         if (shutting_down_) break;  // the task is ended with everything else
         executor_.start(action.key, task.id, task.spec);
+        note_started(action.key);
         slice_began_us_[action.key] = now;
         spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
         break;
@@ -82,9 +85,11 @@ void Daemon::carry_out() {
         executor_.kill(action.key);
         break;
       case Action::Kind::kPersist:
-        // Storage arrives with the durability issue; terminal states release waiters.
+        // Shutting down, only ends are stored: what did not start stays queued.
+        if (!shutting_down_ || sched::is_terminal(task.state)) changed.push_back(action.key);
         if (sched::is_terminal(task.state)) {
           someone_ended = true;
+          note_finished(action.key);
           if (task.state != TaskState::kCompleted) {
             spdlog::info("task {} {}: {}", task.id, sched::to_string(task.state), task.reason);
           }
@@ -93,6 +98,8 @@ void Daemon::carry_out() {
     }
   }
   actions_.clear();
+  persist(changed);
+  if (finished_.size() > config_.retention_max_tasks) purge();
   if (someone_ended) settle_waiters();
   arm_timer();
 }
@@ -101,8 +108,8 @@ void Daemon::arm_timer() {
   const Micros due = torus_.next_tick_us();
   if (due == sched::kNever || due >= timer_due_us_) return;  // an earlier wake-up is harmless
   timer_due_us_ = due;
-  tick_timer_.expires_at(
-      std::chrono::steady_clock::time_point(std::chrono::microseconds(start_monotonic_us_ + due)));
+  tick_timer_.expires_at(std::chrono::steady_clock::time_point(
+      std::chrono::microseconds(start_monotonic_us_ + (due - start_wall_us_))));
   tick_timer_.async_wait([this](const std::error_code& ec) {
     if (ec) return;
     timer_due_us_ = sched::kNever;
@@ -115,6 +122,11 @@ void Daemon::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
   if (cpu_done_us_.size() <= key) cpu_done_us_.resize(key + 1, 0);
   cpu_done_us_[key] += executor_.cpu_time_us(key).value_or(0);
   if (slice_began_us_.size() > key) slice_began_us_[key] = -1;
+  if (shutting_down_ && !status.success()) {  // ended by the shutdown, not by itself
+    persist_interrupted(key);
+    check_shutdown_done();
+    return;
+  }
   sched::Status s = torus_.on_exit(key, status, now_us(), actions_);
   if (!s) spdlog::error("exit of an unknown attempt ignored: {}", s.error().message);
   carry_out();
@@ -125,6 +137,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
   shutting_down_ = true;
   on_shutdown_done_ = std::move(on_done);
   tick_timer_.cancel();
+  purge_timer_.cancel();
   spdlog::info("shutting down: ending {} task process groups", executor_.live_count());
   executor_.terminate_all();
   check_shutdown_done();
@@ -186,33 +199,10 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   return v;
 }
 
-sched::Result<std::vector<std::string>> Daemon::submit(std::vector<sched::TaskSpec> specs) {
-  if (shutting_down_) return sched::Error{"node " + config_.name + " is shutting down"};
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (sched::Status s = torus_.check(specs[i]); !s) {
-      return specs.size() == 1
-                 ? s.error()
-                 : sched::Error{"task " + std::to_string(i + 1) + ": " + s.error().message};
-    }
-  }
-  std::vector<std::string> ids;
-  ids.reserve(specs.size());
-  const Micros now = now_us();
-  for (sched::TaskSpec& spec : specs) {
-    auto key = torus_.submit(std::move(spec), now, actions_);
-    if (!key) {  // check() passed, so this is a broken invariant: say so loudly
-      spdlog::critical("submit failed after check passed: {}", key.error().message);
-      std::abort();
-    }
-    ids.push_back(torus_.task(key.value()).id);
-  }
-  carry_out();
-  return ids;
-}
-
 sched::Result<std::vector<rpc::TaskView>> Daemon::list(bool all, std::optional<TaskState> state) {
   std::vector<rpc::TaskView> out;
   for (TaskKey key = 0; key < torus_.task_count(); ++key) {
+    if (!torus_.exists(key)) continue;
     const TaskState s = torus_.task(key).state;
     if (state ? s != *state : (!all && sched::is_terminal(s))) continue;
     out.push_back(view(key));
@@ -325,7 +315,7 @@ rpc::StatsView Daemon::stats() {
   v.torus = torus_.stats();
   v.node = config_.name;
   v.executor = std::string(executor_.mode_name());
-  v.uptime_us = now_us();
+  v.uptime_us = now_us() - start_wall_us_;
   v.slice_count = slices_.count();
   v.slice_error_p50_us = slices_.percentile_us(50);
   v.slice_error_p99_us = slices_.percentile_us(99);

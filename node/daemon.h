@@ -1,14 +1,36 @@
-// Daemon: one braid node. Owns the torus and the executor, feeds the torus
-// time and process exits, carries out its actions, and answers the control
-// interface (rpc::ControlBackend). Everything runs on the one thread that
-// runs the io_context; nothing here locks.
+// Daemon: one braid node. Owns the torus, the executor and the store, feeds
+// the torus time and process exits, carries out its actions, and answers the
+// control interface (rpc::ControlBackend). Everything runs on the one thread
+// that runs the io_context; nothing here locks. Disk writes go through the
+// storage::Committer's thread, whose answers are posted back to the loop.
+//
+// Durability (daemon_store.cc):
+//  - a submission is written (with the node meta's next sequence) in one
+//    synced batch and admitted to the torus, and answered, only once that
+//    write is durable; a failed write refuses it and changes nothing;
+//  - every other state change of a task is written, in order, unsynced:
+//    it survives a crash of braidd, not necessarily of the machine;
+//  - at start, open() restores every stored task; tasks that were running or
+//    stopped when the previous run died have their leftover processes ended,
+//    then are requeued (reason "node restarted", the attempt counted) if
+//    requeue_on_restart allows and retries are left, else failed;
+//  - at a graceful shutdown, tasks whose processes the shutdown ended are
+//    requeued the same way (reason "node shut down"), without using a retry;
+//  - finished tasks are purged after retention_us, oldest first, and beyond
+//    retention_max_tasks.
+//
+// Torus time is wall-clock anchored: microseconds since the Unix epoch at
+// start, then advanced by the monotonic clock. Stored times stay meaningful
+// across restarts, and a clock step while running does not disturb slices.
 #pragma once
 
 #include <asio.hpp>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <list>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "node/clock.h"
@@ -17,13 +39,19 @@
 #include "node/slice_stats.h"
 #include "rpc/control_backend.h"
 #include "sched/torus.h"
+#include "storage/committer.h"
+#include "storage/store.h"
 
 namespace braid::node {
 
 class Daemon final : public rpc::ControlBackend {
  public:
-  // Creates <data_dir>/logs. The clock must be the steady clock Asio's timers use.
-  Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config);
+  // Opens <data_dir>/db, takes a new incarnation and restores every stored
+  // task (see above). An Error (unreadable or corrupt database, a database of
+  // another node) means the node must not start; nothing was changed. The
+  // clock must be the steady clock Asio's timers use.
+  static sched::Result<std::unique_ptr<Daemon>> open(asio::io_context& io, const Clock& clock,
+                                                     DaemonConfig config);
   ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -33,7 +61,7 @@ class Daemon final : public rpc::ControlBackend {
   void shutdown(std::function<void()> on_done);
 
   // rpc::ControlBackend
-  sched::Result<std::vector<std::string>> submit(std::vector<sched::TaskSpec> specs) override;
+  kj::Promise<kj::Own<rpc::SubmitOutcome>> submit(std::vector<sched::TaskSpec> specs) override;
   sched::Result<std::vector<rpc::TaskView>> list(bool all,
                                                  std::optional<sched::TaskState> state) override;
   sched::Result<std::vector<rpc::TaskView>> show(const std::vector<std::string>& ids) override;
@@ -49,11 +77,42 @@ class Daemon final : public rpc::ControlBackend {
   sched::Status scheduler(rpc::SchedulerOp op) override;
 
  private:
-  struct Waiter;
+  struct Waiter {
+    std::uint64_t serial = 0;  // identifies it to its timeout handler, which may outlive it
+    std::vector<sched::TaskKey> keys;
+    kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
+    std::unique_ptr<asio::steady_timer> timeout;
+  };
+  // A submission whose durable write is under way.
+  struct Submission {
+    std::uint64_t serial = 0;
+    std::vector<sched::TaskSpec> specs;
+    std::uint64_t first_sequence = 0;  // ids first_sequence.. in spec order
+    std::vector<sched::TaskKey> pins;  // dependencies kept from purge meanwhile
+    kj::Own<kj::PromiseFulfiller<kj::Own<rpc::SubmitOutcome>>> fulfiller;
+  };
 
-  sched::Micros now_us() const;  // torus time: monotonic, 0 at start
-  sched::Micros wall_us(sched::Micros torus_us) const;
+  Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
+         std::unique_ptr<storage::Store> store, storage::NodeMeta meta);
+
+  sched::Micros now_us() const;                         // torus time (see above)
+  sched::Micros wall_us(sched::Micros torus_us) const;  // torus time for people; -1 -> 0
   void carry_out();  // executes actions_ and re-arms the tick timer
+
+  // daemon_store.cc
+  sched::Status recover();
+  storage::TaskRecord record_of(sched::TaskKey key) const;
+  void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
+  void on_submission_stored(std::uint64_t serial, const sched::Status& status);
+  void track(sched::TaskKey key, std::uint64_t record_no);  // a new (or reused) key
+  void note_started(sched::TaskKey key);
+  void note_finished(sched::TaskKey key);
+  void persist_interrupted(sched::TaskKey key);  // graceful shutdown ended its attempt
+  void purge();
+  void arm_purge_timer();
+  bool held(sched::TaskKey key) const;  // a waiter or a pending submission refers to it
+  // Posts `done` to the loop from the committer's thread; dropped once the daemon is gone.
+  storage::Committer::Done on_loop(std::function<void(const sched::Status&)> done);
   void on_process_exit(sched::TaskKey key, const sched::ExitStatus& status);
   void arm_timer();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
@@ -67,14 +126,26 @@ class Daemon final : public rpc::ControlBackend {
   DaemonConfig config_;
   const sched::Micros start_monotonic_us_;
   const sched::Micros start_wall_us_;
+  std::unique_ptr<storage::Store> store_;
+  storage::NodeMeta meta_;
+  std::unique_ptr<storage::Committer> committer_;  // after store_: drains into it when destroyed
   sched::Torus torus_;
   Executor executor_;
   asio::steady_timer tick_timer_;
   sched::Micros timer_due_us_ = sched::kNever;
   sched::Actions actions_;
 
-  std::vector<sched::Micros> cpu_done_us_;     // measured CPU of ended attempts, by key
-  std::vector<sched::Micros> slice_began_us_;  // by key, while on a slot
+  // By key (keys are reused after a purge; note_submitted/restore reset them).
+  std::vector<sched::Micros> cpu_done_us_;       // measured CPU of ended attempts
+  std::vector<sched::Micros> slice_began_us_;    // while on a slot
+  std::vector<std::uint64_t> record_no_;         // where the task is stored
+  std::vector<storage::ProcessMark> processes_;  // the started attempt's processes
+  std::deque<sched::TaskKey> finished_;          // terminal tasks, oldest first (purge order)
+  std::list<Submission> submissions_;            // waiting for their durable write
+  std::uint64_t next_submission_serial_ = 1;
+  std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
+  asio::steady_timer purge_timer_;
+  std::uint64_t store_errors_ = 0;  // failed unsynced writes (logged)
   SliceStats slices_;
   std::list<Waiter> waiters_;
   std::uint64_t next_waiter_serial_ = 1;

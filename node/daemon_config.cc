@@ -26,6 +26,7 @@ struct RawFlags {
   std::string quantum = "10ms";
   std::string kill_grace = "10s";
   std::string executor = "auto";
+  std::string retention = "24h";
   int slots = 0;
   std::uint32_t started_max = 0;  // 0: max(256, slots)
 };
@@ -69,6 +70,9 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   if (!quantum) return quantum.error();
   auto grace = duration_flag("kill-grace", raw.kill_grace);
   if (!grace) return grace.error();
+  auto retention = duration_flag("retention", raw.retention);
+  if (!retention) return retention.error();
+  config.retention_us = retention.value();
 
   sched::TorusConfig& torus = config.torus;
   torus.node_name = config.name;
@@ -142,6 +146,14 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_option("--kill-grace", raw.kill_grace, "SIGTERM to SIGKILL delay on cancel")
       ->capture_default_str();
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();
+  app.add_option("--requeue-on-restart", config.requeue_on_restart,
+                 "requeue tasks a crash interrupted, if they have retries left (true/false)")
+      ->capture_default_str();
+  app.add_option("--retention", raw.retention, "how long finished tasks are kept")
+      ->capture_default_str();
+  app.add_option("--retention-max-tasks", config.retention_max_tasks,
+                 "finished tasks kept at most; older ones are purged first")
+      ->capture_default_str();
   app.add_option("--log-level", config.log_level, "trace, debug, info, warn or error")
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));

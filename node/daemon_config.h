@@ -16,13 +16,20 @@ namespace braid::node {
 
 struct DaemonConfig {
   std::string name;                               // default: the host name
-  std::filesystem::path data_dir = "braid-data";  // logs/, braidd.sock (and db/ later)
+  std::filesystem::path data_dir = "braid-data";  // db/, logs/, braidd.sock
   std::string listen = "127.0.0.1:7420";          // peer address (gossip, later issues)
   std::vector<std::string> join;                  // seed peers (later issues)
   std::string metrics = "127.0.0.1:9464";         // Prometheus exposer (later issues)
   std::string log_level = "info";                 // trace debug info warn error
   sched::TorusConfig torus;                       // slots, policy, quantum, started_max
   ExecutorConfig executor;                        // kill_grace, mode; log_dir = data_dir/logs
+  // Tasks that were running or stopped when the previous run died are
+  // requeued (if they have retries left) unless this is false or the task
+  // says otherwise.
+  bool requeue_on_restart = true;
+  // Finished tasks are kept this long, and at most this many, then purged.
+  sched::Micros retention_us = 24LL * 3600 * sched::kMicrosPerSecond;
+  std::uint64_t retention_max_tasks = 100'000;
 
   std::filesystem::path socket_path() const { return data_dir / "braidd.sock"; }
 };

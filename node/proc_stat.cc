@@ -57,8 +57,9 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   if (close_paren == std::string_view::npos) return std::nullopt;
   std::string_view rest = text.substr(close_paren + 1);
   // Fields 3.. of proc(5): state ppid pgrp session tty_nr tpgid flags minflt
-  // cminflt majflt cmajflt utime stime cutime cstime.
-  std::array<std::string_view, 15> fields;
+  // cminflt majflt cmajflt utime stime cutime cstime priority nice
+  // num_threads itrealvalue starttime.
+  std::array<std::string_view, 20> fields;
   for (std::string_view& field : fields) {
     field = next_field(rest);
     if (field.empty()) return std::nullopt;
@@ -69,7 +70,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
   if (!parse_number(fields[1], stat.ppid) || !parse_number(fields[2], stat.pgrp) ||
       !parse_number(fields[11], stat.utime_ticks) || !parse_number(fields[12], stat.stime_ticks) ||
       !parse_number(fields[13], stat.cutime_ticks) ||
-      !parse_number(fields[14], stat.cstime_ticks)) {
+      !parse_number(fields[14], stat.cstime_ticks) || !parse_number(fields[19], stat.start_ticks)) {
     return std::nullopt;
   }
   return stat;

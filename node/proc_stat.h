@@ -27,6 +27,7 @@ struct ProcStat {
   std::uint64_t stime_ticks = 0;   // system time of the process itself
   std::uint64_t cutime_ticks = 0;  // user time of its waited-for children
   std::uint64_t cstime_ticks = 0;  // system time of its waited-for children
+  std::uint64_t start_ticks = 0;   // when it started, after boot (tells pid reuse apart)
 
   // The process's own time plus that of every descendant it has reaped.
   std::uint64_t tree_ticks() const {

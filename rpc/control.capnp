@@ -22,7 +22,10 @@ struct TaskSpec {
   timeLimitMicros @9 :Int64;           # running time per attempt; 0 = none
   name @10 :Text;
   pinned @11 :Bool;
+  requeueOnRestart @12 :RequeueOnRestart;  # after a crash: requeue (with retries left) or fail
 }
+
+enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
 
 struct TaskInfo {
   id @0 :Text;

@@ -57,6 +57,11 @@ struct WaitOutcome {
   std::string error;  // non-empty: refused (unknown id, ...)
 };
 
+struct SubmitOutcome {
+  std::vector<std::string> ids;  // in the order of the specs
+  std::string error;             // non-empty: refused, nothing was submitted
+};
+
 struct LogChunk {
   std::string data;
   bool finished = false;  // the task is terminal: no more output will come
@@ -71,7 +76,8 @@ class ControlBackend {
   virtual ~ControlBackend() = default;
 
   // All or nothing: either every spec is accepted (ids in order) or none is.
-  virtual sched::Result<std::vector<std::string>> submit(std::vector<sched::TaskSpec> specs) = 0;
+  // Resolves once the tasks are stored durably (or refused).
+  virtual kj::Promise<kj::Own<SubmitOutcome>> submit(std::vector<sched::TaskSpec> specs) = 0;
   // all = false: only tasks that are not terminal. state, if set, filters further.
   virtual sched::Result<std::vector<TaskView>> list(bool all,
                                                     std::optional<sched::TaskState> state) = 0;

@@ -20,7 +20,7 @@ std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size())
 
 kj::Promise<void> ControlServer::submit(SubmitContext context) {
   auto specs_in = context.getParams().getSpecs();
-  auto results = context.getResults();
+  auto results = context.getResults();  // (valid until the call returns its answer)
   if (specs_in.size() > kSpecsPerSubmitMax) {
     results.setError("a submission holds at most " + std::to_string(kSpecsPerSubmitMax) +
                      " tasks, got " + std::to_string(specs_in.size()));
@@ -36,16 +36,17 @@ kj::Promise<void> ControlServer::submit(SubmitContext context) {
     }
     specs.push_back(std::move(spec).value());
   }
-  auto ids = backend_.submit(std::move(specs));
-  if (!ids) {
-    results.setError(ids.error().message);
-    return kj::READY_NOW;
-  }
-  auto out = results.initIds(static_cast<unsigned>(ids.value().size()));
-  for (std::size_t i = 0; i < ids.value().size(); ++i) {
-    out.set(static_cast<unsigned>(i), ids.value()[i]);
-  }
-  return kj::READY_NOW;
+  return backend_.submit(std::move(specs)).then([context](kj::Own<SubmitOutcome> outcome) mutable {
+    auto results = context.getResults();
+    if (!outcome->error.empty()) {
+      results.setError(outcome->error);
+      return;
+    }
+    auto out = results.initIds(static_cast<unsigned>(outcome->ids.size()));
+    for (std::size_t i = 0; i < outcome->ids.size(); ++i) {
+      out.set(static_cast<unsigned>(i), outcome->ids[i]);
+    }
+  });
 }
 
 kj::Promise<void> ControlServer::list(ListContext context) {

@@ -36,6 +36,11 @@ std::string_view to_string(TaskState state);
 Result<TaskState> parse_task_state(std::string_view name);
 bool is_terminal(TaskState state);
 
+// After a crash of its node, is a task that was running or stopped requeued
+// (when it has retries left) or failed? kNodeDefault follows the node's
+// requeue_on_restart setting.
+enum class RequeueOnRestart : std::uint8_t { kNodeDefault, kYes, kNo };
+
 // What an operator asks for. Validated by validate_spec() before it is stored.
 struct TaskSpec {
   // Scalars first: the scheduler reads them on every decision (cache locality).
@@ -45,6 +50,7 @@ struct TaskSpec {
   Micros time_limit_us = 0;         // running time allowed per attempt; 0 = none
   int retries = 0;                  // re-runs after a failure, 0..kRetriesMax
   bool pinned = false;              // never migrates to another node
+  RequeueOnRestart requeue_on_restart = RequeueOnRestart::kNodeDefault;
   Micros retry_backoff_us = kRetryBackoffDefaultUs;  // doubles after each failure
 
   std::vector<std::string> argv;   // argv[0] is the program; never empty

@@ -108,26 +108,46 @@ bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds ti
 }
 
 Daemon::Daemon(std::vector<std::string> extra) {
-  std::vector<std::string> argv{bin("braidd"), "--name", "it", "--data-dir", dir_.path()};
+  argv_ = {bin("braidd"), "--name", "it", "--data-dir", dir_.path()};
   if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
-    argv.insert(argv.end(), {"--log-level", "debug"});
+    argv_.insert(argv_.end(), {"--log-level", "debug"});
   }
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv_.insert(argv_.end(), extra.begin(), extra.end());
+  start();
+}
+
+void Daemon::start() {
   const std::string log_path = dir_.path() + "/braidd.stderr";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  auto args = c_argv(argv);
+  auto args = c_argv(argv_);
+  exit_code_ = -1;
   const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) throw std::runtime_error("cannot start braidd");
-  const bool up = eventually([&] {
-    struct stat st {};
-    return !alive() || (stat(socket().c_str(), &st) == 0 && cli({"stats"}).exit_code == 0);
-  });
+  const bool up = eventually(
+      [&] {
+        struct stat st {};
+        return !alive() || (stat(socket().c_str(), &st) == 0 && cli({"stats"}).exit_code == 0);
+      },
+      std::chrono::seconds(60));
   if (!up || !alive()) throw std::runtime_error("braidd did not come up: " + log());
+}
+
+void Daemon::kill9() {
+  if (!alive()) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  exit_code_ = decode(status);
+}
+
+void Daemon::restart() {
+  if (alive()) throw std::logic_error("restart() of a braidd that still runs");
+  start();
 }
 
 Daemon::~Daemon() {

@@ -62,10 +62,19 @@ class Daemon {
 
   // SIGTERM, then wait; returns the exit code (or 128 + signal).
   int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // SIGKILL, as a crash would; the task processes are left behind.
+  void kill9();
+  // Starts braidd again on the same data dir and flags, once it has stopped.
+  void restart();
   bool alive() const;
+  // The braidd command line (to run it by hand, e.g. expecting it to refuse).
+  const std::vector<std::string>& argv() const { return argv_; }
 
  private:
+  void start();  // spawns braidd and waits until it answers
+
   TempDir dir_;
+  std::vector<std::string> argv_;
   pid_t pid_ = -1;
   int exit_code_ = -1;
 };

@@ -1,0 +1,329 @@
+// Daemon durability: submissions stored before they are answered, state
+// changes written in order, recovery at start, the history purge.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "node/daemon.h"
+#include "node/leftovers.h"
+#include "node/proc_stat.h"
+#include "sched/duration.h"
+
+namespace braid::node {
+
+using sched::Micros;
+using sched::TaskKey;
+using sched::TaskState;
+
+namespace {
+
+// Leftover processes get this long to die after SIGKILL before start goes on.
+constexpr Micros kLeftoverWaitUs = 2 * sched::kMicrosPerSecond;
+constexpr Micros kPurgePeriodMinUs = 100 * sched::kMicrosPerMilli;
+constexpr Micros kPurgePeriodMaxUs = 10 * sched::kMicrosPerSecond;
+
+bool started(TaskState state) {
+  return state == TaskState::kRunning || state == TaskState::kStopped;
+}
+
+// An attempt ended without the task ending it (a crash, or a shutdown): back
+// to the queue, or failed. `charge_retry`: the attempt counts against the
+// task's retries (a crash), or not (a graceful shutdown).
+void end_attempt(sched::Task& task, bool node_default, bool charge_retry, std::string reason,
+                 Micros now_us) {
+  const bool allowed = task.spec.requeue_on_restart == sched::RequeueOnRestart::kNodeDefault
+                           ? node_default
+                           : task.spec.requeue_on_restart == sched::RequeueOnRestart::kYes;
+  const bool retries_left = !charge_retry || task.attempts <= task.spec.retries;
+  task.reason = std::move(reason);
+  if (allowed && retries_left) {
+    task.state = TaskState::kQueued;
+  } else {
+    task.state = TaskState::kFailed;
+    task.finished_at_us = now_us;
+  }
+}
+
+}  // namespace
+
+sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const Clock& clock,
+                                                    DaemonConfig config) {
+  auto store = storage::Store::open(config.data_dir / "db");
+  if (!store) return store.error();
+  auto meta = store.value()->read_meta();
+  if (!meta) return meta.error();
+  if (!meta.value().node_name.empty() && meta.value().node_name != config.name) {
+    return sched::Error{"the database " + store.value()->path().string() + " belongs to node \"" +
+                        meta.value().node_name + "\", not \"" + config.name +
+                        "\": start with --name " + meta.value().node_name +
+                        ", or give this node its own --data-dir"};
+  }
+  std::unique_ptr<Daemon> daemon(
+      new Daemon(io, clock, std::move(config), std::move(store).value(), meta.value()));
+  if (sched::Status s = daemon->recover(); !s) return s.error();
+  return daemon;
+}
+
+void Daemon::track(TaskKey key, std::uint64_t record_no) {
+  if (record_no_.size() <= key) {
+    const std::size_t size = std::max<std::size_t>(key + 1, record_no_.size() * 2);
+    cpu_done_us_.resize(size, 0);
+    slice_began_us_.resize(size, -1);
+    record_no_.resize(size, 0);
+    processes_.resize(size);
+  }
+  cpu_done_us_[key] = 0;
+  slice_began_us_[key] = -1;
+  record_no_[key] = record_no;
+  processes_[key] = {};
+}
+
+sched::Status Daemon::recover() {
+  const auto began = std::chrono::steady_clock::now();
+  const Micros now = now_us();
+  const std::string boot_id = current_boot_id();
+  const bool same_boot = !boot_id.empty() && boot_id == meta_.boot_id;
+  storage::Batch changes;
+  std::vector<storage::ProcessMark> leftovers;
+  std::vector<std::pair<Micros, TaskKey>> finished;
+  std::uint64_t max_record = 0, interrupted = 0;
+  sched::Status restored = sched::ok_status();
+  sched::Status loaded = store_->load_tasks([&](storage::TaskRecord&& record) {
+    if (!restored) return;
+    max_record = std::max(max_record, record.record_no);
+    const bool was_started = started(record.task.state);
+    if (was_started) {
+      ++interrupted;
+      if (same_boot && record.process.pgid != 0) leftovers.push_back(record.process);
+      end_attempt(record.task, config_.requeue_on_restart, /*charge_retry=*/true, "node restarted",
+                  now);
+    }
+    auto key = torus_.restore(std::move(record.task), now, actions_);
+    if (!key) {
+      restored = sched::Error{"task record " + std::to_string(record.record_no) + " in " +
+                              store_->path().string() + ": " + key.error().message};
+      return;
+    }
+    track(key.value(), record.record_no);
+    if (was_started) changes.put_task(record_of(key.value()));
+    const sched::Task& task = torus_.task(key.value());
+    if (sched::is_terminal(task.state)) finished.emplace_back(task.finished_at_us, key.value());
+  });
+  if (!loaded) return loaded;
+  if (!restored) return restored;
+
+  if (max_record >= torus_.next_sequence()) {
+    (void)torus_.reserve_sequences(max_record + 1 - torus_.next_sequence());
+  }
+  std::stable_sort(finished.begin(), finished.end());
+  for (const auto& [at_us, key] : finished) finished_.push_back(key);
+  meta_.node_name = config_.name;
+  meta_.incarnation += 1;
+  meta_.boot_id = boot_id;
+  meta_.next_sequence = torus_.next_sequence();
+  changes.put_meta(meta_);
+  if (sched::Status s = store_->write(changes, /*sync=*/true); !s) {
+    return sched::Error{"cannot write to the database " + store_->path().string() + ": " +
+                        s.error().message};
+  }
+  const std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
+  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - began);
+  const sched::TorusStats stats = torus_.stats();
+  spdlog::info(
+      "node {} incarnation {}: restored {} tasks in {} ({} queued, {} pending, {} finished; "
+      "{} interrupted by the last stop, {} leftover processes ended)",
+      config_.name, meta_.incarnation, torus_.task_count(), sched::format_duration(took.count()),
+      stats.count(TaskState::kQueued), stats.count(TaskState::kPending), finished_.size(),
+      interrupted, killed);
+  spdlog::info("node {} ready: {} slots, policy {}, quantum {}, executor {}", config_.name,
+               config_.torus.slots, sched::to_string(config_.torus.policy),
+               sched::format_duration(config_.torus.quantum_us), executor_.mode_name());
+  torus_.trigger(now_us(), actions_);
+  carry_out();
+  purge();
+  arm_purge_timer();
+  return sched::ok_status();
+}
+
+storage::TaskRecord Daemon::record_of(TaskKey key) const {
+  storage::TaskRecord record;
+  record.record_no = record_no_[key];
+  record.task = torus_.task(key);
+  record.task.dependents.clear();  // torus bookkeeping, not stored
+  record.process = processes_[key];
+  return record;
+}
+
+storage::Committer::Done Daemon::on_loop(std::function<void(const sched::Status&)> done) {
+  return [this, alive = std::weak_ptr<const bool>(alive_),
+          done = std::move(done)](const sched::Status& status) {
+    asio::post(io_, [alive, done, status] {
+      if (!alive.expired()) done(status);
+    });
+  };
+}
+
+void Daemon::persist(const std::vector<TaskKey>& keys) {
+  if (keys.empty()) return;
+  storage::Batch batch;
+  std::vector<TaskKey> unique = keys;
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  for (TaskKey key : unique) {
+    if (!torus_.exists(key)) continue;
+    if (!started(torus_.task(key).state)) processes_[key] = {};
+    batch.put_task(record_of(key));
+  }
+  auto report = on_loop([this](const sched::Status& s) {
+    ++store_errors_;
+    spdlog::error("cannot store task state changes: {}", s.error().message);
+  });
+  committer_->commit(std::move(batch), /*durable=*/false,
+                     [report = std::move(report)](const sched::Status& s) {
+                       if (!s) report(s);  // only failures travel back to the loop
+                     });
+}
+
+void Daemon::note_started(TaskKey key) {
+  storage::ProcessMark& mark = processes_[key];
+  mark = {};
+  const std::optional<pid_t> pid = executor_.pid(key);
+  if (!pid) return;  // did not spawn; its exit is on the way
+  mark.pgid = *pid;
+  if (const std::optional<ProcStat> stat = read_proc_stat(*pid))
+    mark.start_ticks = stat->start_ticks;
+  if (auto cgroup = executor_.cgroup_path(key)) mark.cgroup = cgroup->string();
+}
+
+void Daemon::note_finished(TaskKey key) {
+  processes_[key] = {};
+  finished_.push_back(key);  // carry_out() purges once the actions are done
+}
+
+void Daemon::persist_interrupted(TaskKey key) {
+  storage::TaskRecord record = record_of(key);
+  end_attempt(record.task, config_.requeue_on_restart, /*charge_retry=*/false, "node shut down",
+              now_us());
+  record.process = {};
+  storage::Batch batch;
+  batch.put_task(record);
+  committer_->commit(std::move(batch), /*durable=*/false, {});
+}
+
+kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskSpec> specs) {
+  auto refuse = [](std::string message) -> kj::Promise<kj::Own<rpc::SubmitOutcome>> {
+    auto outcome = kj::heap<rpc::SubmitOutcome>();
+    outcome->error = std::move(message);
+    return kj::mv(outcome);
+  };
+  if (shutting_down_) return refuse("node " + config_.name + " is shutting down");
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (sched::Status s = torus_.check(specs[i]); !s) {
+      return refuse(specs.size() == 1 ? s.error().message
+                                      : "task " + std::to_string(i + 1) + ": " + s.error().message);
+    }
+  }
+  Submission& sub = submissions_.emplace_back();
+  sub.serial = next_submission_serial_++;
+  sub.first_sequence = torus_.reserve_sequences(specs.size());
+  const Micros now = now_us();
+  storage::Batch batch;
+  storage::TaskRecord record;
+  record.task.state = TaskState::kQueued;
+  record.task.submitted_at_us = now;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    record.record_no = sub.first_sequence + i;
+    record.task.id = torus_.make_id(record.record_no);
+    record.task.spec = specs[i];
+    batch.put_task(record);
+    for (const std::string& dep : specs[i].after) {
+      const TaskKey key = *torus_.find(dep);  // check() saw it
+      ++pinned_[key];
+      sub.pins.push_back(key);
+    }
+  }
+  meta_.next_sequence = torus_.next_sequence();
+  batch.put_meta(meta_);
+  sub.specs = std::move(specs);
+  auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::SubmitOutcome>>();
+  sub.fulfiller = kj::mv(pair.fulfiller);
+  committer_->commit(std::move(batch), /*durable=*/true,
+                     on_loop([this, serial = sub.serial](const sched::Status& s) {
+                       on_submission_stored(serial, s);
+                     }));
+  return kj::mv(pair.promise);
+}
+
+void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& status) {
+  auto it = std::find_if(submissions_.begin(), submissions_.end(),
+                         [serial](const Submission& s) { return s.serial == serial; });
+  if (it == submissions_.end()) return;
+  for (TaskKey key : it->pins) {
+    if (--pinned_[key] == 0) pinned_.erase(key);
+  }
+  auto outcome = kj::heap<rpc::SubmitOutcome>();
+  if (!status) {
+    spdlog::error("submission of {} tasks refused: cannot store it: {}", it->specs.size(),
+                  status.error().message);
+    outcome->error =
+        "cannot store the submission, nothing was submitted: " + status.error().message;
+  } else {
+    const Micros now = now_us();
+    for (std::size_t i = 0; i < it->specs.size(); ++i) {
+      const std::uint64_t sequence = it->first_sequence + i;
+      auto key = torus_.submit_as(torus_.make_id(sequence), std::move(it->specs[i]), now, actions_);
+      if (!key) {  // checked before it was stored, and its dependencies pinned
+        spdlog::critical("a stored submission no longer fits: {}", key.error().message);
+        std::abort();
+      }
+      track(key.value(), sequence);
+      outcome->ids.push_back(torus_.task(key.value()).id);
+    }
+    carry_out();
+  }
+  it->fulfiller->fulfill(kj::mv(outcome));
+  submissions_.erase(it);
+}
+
+bool Daemon::held(TaskKey key) const {
+  if (pinned_.count(key) != 0) return true;
+  for (const Waiter& w : waiters_) {
+    if (std::find(w.keys.begin(), w.keys.end(), key) != w.keys.end()) return true;
+  }
+  return false;
+}
+
+void Daemon::purge() {
+  const Micros horizon = now_us() - config_.retention_us;
+  storage::Batch batch;
+  while (!finished_.empty()) {
+    const TaskKey key = finished_.front();
+    const sched::Task& task = torus_.task(key);
+    const bool too_many = finished_.size() > config_.retention_max_tasks;
+    if ((!too_many && task.finished_at_us > horizon) || held(key)) break;
+    batch.delete_task(record_no_[key]);
+    if (sched::Status s = torus_.forget(key); !s) {
+      spdlog::critical("purge: {}", s.error().message);
+      std::abort();
+    }
+    finished_.pop_front();
+  }
+  if (batch.empty()) return;
+  spdlog::debug("purged {} finished tasks", batch.count());
+  committer_->commit(std::move(batch), /*durable=*/false, {});
+}
+
+void Daemon::arm_purge_timer() {
+  const Micros period_us =
+      std::clamp(config_.retention_us / 4, kPurgePeriodMinUs, kPurgePeriodMaxUs);
+  purge_timer_.expires_after(std::chrono::microseconds(period_us));
+  purge_timer_.async_wait([this](const std::error_code& ec) {
+    if (ec || shutting_down_) return;
+    purge();
+    arm_purge_timer();
+  });
+}
+
+}  // namespace braid::node
