@@ -148,7 +148,8 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();
   app.add_option("--requeue-on-restart", config.requeue_on_restart,
                  "requeue tasks a crash interrupted, if they have retries left (true/false)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"true", "false"}));
   app.add_option("--retention", raw.retention, "how long finished tasks are kept")
       ->capture_default_str();
   app.add_option("--retention-max-tasks", config.retention_max_tasks,

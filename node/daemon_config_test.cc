@@ -40,6 +40,22 @@ TEST(DaemonConfig, DefaultsAreSensible) {
   EXPECT_EQ(c.executor.kill_grace, std::chrono::seconds(10));
   EXPECT_EQ(c.executor.log_dir, "braid-data/logs");
   EXPECT_EQ(c.torus.started_max, std::max<std::uint32_t>(256, c.torus.slots));
+  EXPECT_TRUE(c.requeue_on_restart);
+  EXPECT_EQ(c.retention_us, 24LL * 3600 * 1'000'000);
+  EXPECT_EQ(c.retention_max_tasks, 100'000u);
+}
+
+TEST(DaemonConfig, DurabilitySettings) {
+  auto r = parse({"--name", "a", "--requeue-on-restart", "false", "--retention", "90m",
+                  "--retention-max-tasks", "7"});
+  const DaemonConfig& c = config_of(r);
+  EXPECT_FALSE(c.requeue_on_restart);
+  EXPECT_EQ(c.retention_us, 90LL * 60 * 1'000'000);
+  EXPECT_EQ(c.retention_max_tasks, 7u);
+  EXPECT_EQ(
+      error_of(parse({"--name", "a", "--retention", "soon"})).rfind("braidd: --retention: ", 0),
+      0u);
+  EXPECT_NE(error_of(parse({"--name", "a", "--requeue-on-restart", "maybe"})), "(accepted)");
 }
 
 TEST(DaemonConfig, StartedMaxFollowsSlotsUnlessGiven) {

@@ -150,6 +150,11 @@ void Daemon::restart() {
   start();
 }
 
+void Daemon::restart_with(std::vector<std::string> argv) {
+  argv_ = std::move(argv);
+  restart();
+}
+
 Daemon::~Daemon() {
   // SIGTERM first: braidd ends its tasks' process groups; SIGKILL would leave them behind.
   if (alive()) terminate();

@@ -66,6 +66,8 @@ class Daemon {
   void kill9();
   // Starts braidd again on the same data dir and flags, once it has stopped.
   void restart();
+  // restart() with another command line from now on (e.g. under prlimit).
+  void restart_with(std::vector<std::string> argv);
   bool alive() const;
   // The braidd command line (to run it by hand, e.g. expecting it to refuse).
   const std::vector<std::string>& argv() const { return argv_; }

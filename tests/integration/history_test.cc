@@ -1,0 +1,105 @@
+// Durability beyond crashes: finished tasks kept for `retention` and purged
+// after; a graceful restart requeues what it interrupted; a write the disk
+// refuses refuses the submission and changes nothing.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "tests/integration/harness.h"
+
+namespace braid::testing {
+namespace {
+
+std::vector<std::string> all_ids(const Daemon& d) {
+  std::vector<std::string> ids;
+  for (const auto& t : d.json({"ps", "--all", "--json"})) ids.push_back(t["id"]);
+  return ids;
+}
+
+TEST(History, FinishedTasksAreKeptForTheRetentionThenPurged) {
+  // One slot, round robin: tasks finish in submission order.
+  Daemon d({"--retention", "3s", "--retention-max-tasks", "5", "--slots", "1", "--policy",
+            "RoundRobin"});
+  d.cli_ok({"submit", "--array", "8", "--", "true"});
+  // At most 5 finished tasks: the oldest 3 go first.
+  const std::vector<std::string> newest = {"it:4", "it:5", "it:6", "it:7", "it:8"};
+  ASSERT_TRUE(eventually([&] { return all_ids(d) == newest; }))
+      << d.json({"ps", "--all", "--json"});
+  EXPECT_EQ(d.show("it:8")["state"], "completed");
+  EXPECT_EQ(d.cli({"show", "it:1"}).exit_code, 2);
+
+  // History survives a crash, purged tasks stay purged.
+  d.kill9();
+  d.restart();
+  EXPECT_EQ(all_ids(d), newest);
+  EXPECT_EQ(d.show("it:6")["exit_code"], 0);
+  // After the retention, nothing is left, and ids still never repeat.
+  ASSERT_TRUE(eventually([&] { return all_ids(d).empty(); }, std::chrono::seconds(15)));
+  d.kill9();
+  d.restart();
+  EXPECT_TRUE(all_ids(d).empty());
+  EXPECT_EQ(d.submit({"--", "true"}), "it:9");
+}
+
+TEST(History, GracefulRestartRequeuesWhatItInterruptedWithoutUsingARetry) {
+  Daemon d({"--slots", "1", "--policy", "RoundRobin", "--quantum", "20ms", "--started-max", "2",
+            "--kill-grace", "2s"});
+  const std::string plain = d.submit({"--", "sleep", "600"});  // retries 0
+  const std::string refuses = d.submit({"--no-requeue", "--", "sleep", "600"});
+  const std::string waiting = d.submit({"--", "sleep", "600"});  // beyond started-max
+  ASSERT_TRUE(eventually(
+      [&] { return d.show(plain)["attempts"] == 1 && d.show(refuses)["attempts"] == 1; }));
+  EXPECT_EQ(d.show(waiting)["state"], "queued");
+  EXPECT_EQ(d.terminate(), 0);
+  d.restart();
+  const nlohmann::json p = d.show(plain);
+  EXPECT_NE(p["state"], "failed");
+  EXPECT_EQ(p["reason"], "node shut down");
+  const nlohmann::json r = d.show(refuses);
+  EXPECT_EQ(r["state"], "failed");
+  EXPECT_EQ(r["reason"], "node shut down");
+  EXPECT_NE(d.show(waiting)["state"], "failed");
+  EXPECT_EQ(d.show(waiting)["reason"], "");
+}
+
+TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
+  Daemon d({"--slots", "1", "--policy", "Priority", "--log-level", "info"});
+  d.submit({"--priority", "10", "--retries", "5", "--", "sleep", "600"});  // holds the slot
+  const std::vector<std::string> normal = d.argv();
+  ASSERT_EQ(d.terminate(), 0);
+  // Files braidd writes may grow to 3 MB: the write-ahead log soon cannot.
+  std::vector<std::string> limited = {"/usr/bin/prlimit", "--fsize=3000000"};
+  limited.insert(limited.end(), normal.begin(), normal.end());
+  d.restart_with(limited);
+  std::set<std::string> acked;
+  RunResult refused;
+  for (int i = 0; i < 200; ++i) {
+    RunResult r = d.cli({"submit", "--json", "--array", "1000", "--priority", "0", "--", "true"});
+    if (r.exit_code != 0) {
+      refused = r;
+      break;
+    }
+    const nlohmann::json answer = nlohmann::json::parse(r.out);
+    for (const auto& id : answer["ids"]) acked.insert(id.get<std::string>());
+  }
+  ASSERT_EQ(refused.exit_code, 2) << "the disk never refused a write";
+  EXPECT_NE(refused.err.find("cannot store the submission, nothing was submitted: "),
+            std::string::npos)
+      << refused.err;
+  EXPECT_NE(refused.err.find("File too large"), std::string::npos) << refused.err;
+  EXPECT_TRUE(d.alive());
+  // Nothing of the refused submission exists; everything acknowledged does.
+  EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
+  EXPECT_EQ(d.cli({"submit", "--", "true"}).exit_code, 2);  // still refused, still clear
+
+  d.kill9();
+  d.restart_with(normal);
+  const std::vector<std::string> ids = all_ids(d);
+  std::set<std::string> stored(ids.begin(), ids.end());
+  for (const std::string& id : acked) EXPECT_EQ(stored.count(id), 1u) << id << " was lost";
+  EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
+}
+
+}  // namespace
+}  // namespace braid::testing
