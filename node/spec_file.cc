@@ -247,11 +247,9 @@ bool consecutive(const std::vector<std::string>& ids) {
 }
 
 // What braidd's reader is charged for one spec, in words: the TaskSpec
-// struct and its list pointers once, each list string twice (convert.cc's
-// strings() reads list[i] for its text and again for its size), cwd and name
-// counted twice to be safe. kSpecOverheadWords covers the struct (5 data and
-// 5 pointer words) plus slack; measured against capnp 0.9.2 the sum is 3
-// words per task above the real charge.
+// struct, its list pointers and each string once (convert.cc reads each
+// element once), cwd and name counted twice to be safe. kSpecOverheadWords
+// covers the struct (5 data and 5 pointer words) plus slack.
 constexpr std::uint64_t kSpecOverheadWords = 13;
 
 std::uint64_t text_words(const std::string& text) { return (text.size() + 1 + 7) / 8; }
@@ -259,7 +257,7 @@ std::uint64_t text_words(const std::string& text) { return (text.size() + 1 + 7)
 std::uint64_t list_words(const std::vector<std::string>& list) {
   if (list.empty()) return 0;
   std::uint64_t words = list.size() + 1;
-  for (const std::string& text : list) words += 2 * text_words(text);
+  for (const std::string& text : list) words += text_words(text);
   return words;
 }
 
