@@ -13,14 +13,9 @@
 namespace braid::storage {
 namespace {
 
+using testing::open_ok;
 using testing::TempDir;
 using testing::typical_record;
-
-std::unique_ptr<Store> open_ok(const std::filesystem::path& dir) {
-  sched::Result<std::unique_ptr<Store>> store = Store::open(dir);
-  EXPECT_TRUE(store) << store.error().message;
-  return store ? std::move(store).value() : nullptr;
-}
 
 std::size_t count_records(const std::filesystem::path& dir) {
   std::unique_ptr<Store> store = open_ok(dir);

@@ -13,15 +13,10 @@
 namespace braid::storage {
 namespace {
 
+using testing::open_ok;
 using testing::snapshot;
 using testing::TempDir;
 using testing::typical_record;
-
-std::unique_ptr<Store> open_ok(const std::filesystem::path& dir) {
-  sched::Result<std::unique_ptr<Store>> store = Store::open(dir);
-  EXPECT_TRUE(store) << store.error().message;
-  return store ? std::move(store).value() : nullptr;
-}
 
 std::vector<TaskRecord> load_all(const Store& store) {
   std::vector<TaskRecord> records;

@@ -1,6 +1,7 @@
 // Helpers shared by storage/ unit tests only.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <cstdint>
@@ -8,9 +9,11 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "storage/store.h"
 #include "storage/task_record.h"
 
 namespace braid::storage::testing {
@@ -65,6 +68,13 @@ inline TaskRecord typical_record(std::uint64_t record_no) {
   record.task.spec.argv = {"sleep", "1"};
   record.task.submitted_at_us = 1'700'000'000'000'000 + static_cast<std::int64_t>(record_no);
   return record;
+}
+
+// Store::open that must succeed (a test failure otherwise, and nullptr).
+inline std::unique_ptr<Store> open_ok(const std::filesystem::path& dir) {
+  sched::Result<std::unique_ptr<Store>> store = Store::open(dir);
+  EXPECT_TRUE(store) << store.error().message;
+  return store ? std::move(store).value() : nullptr;
 }
 
 }  // namespace braid::storage::testing

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "storage/store.h"
+#include "tests/integration/executor_modes.h"
 #include "tests/integration/harness.h"
 
 namespace braid::testing {
@@ -120,17 +121,7 @@ TEST(Durability, TenThousandQueuedTasksSurviveKill9) {
   EXPECT_EQ(d.submit({"--", "true"}), "it:10002");
 }
 
-class RestartExecutors : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override {
-    if (std::string(GetParam()) == "cgroup") {
-      Daemon probe({"--executor", "auto"});
-      if (probe.json({"stats", "--json"})["executor"] != "cgroup") {
-        GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
-      }
-    }
-  }
-};
+using RestartExecutors = ExecutorModes;
 
 TEST_P(RestartExecutors, RunningAndStoppedTasksAreEndedThenRequeuedOrFailed) {
   Daemon d(

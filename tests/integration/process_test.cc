@@ -5,22 +5,13 @@
 
 #include <thread>
 
+#include "tests/integration/executor_modes.h"
 #include "tests/integration/harness.h"
 
 namespace braid::testing {
 namespace {
 
-class Executors : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override {
-    if (std::string(GetParam()) == "cgroup") {
-      Daemon probe({"--executor", "auto"});
-      if (probe.json({"stats", "--json"})["executor"] != "cgroup") {
-        GTEST_SKIP() << "no writable cgroup v2 hierarchy here";
-      }
-    }
-  }
-};
+using Executors = ExecutorModes;
 
 const std::string kFamily = "braid-burn 60000 & braid-burn 60000 & braid-burn 60000; wait";
 
