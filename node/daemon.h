@@ -104,6 +104,7 @@ class Daemon final : public rpc::ControlBackend {
   storage::TaskRecord record_of(sched::TaskKey key) const;
   void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
   void on_submission_stored(std::uint64_t serial, const sched::Status& status);
+  void drop_stored_queued(const std::vector<sched::TaskKey>& admitted);
   void track(sched::TaskKey key, std::uint64_t record_no);  // a new (or reused) key
   void note_started(sched::TaskKey key);
   void note_finished(sched::TaskKey key);

@@ -49,8 +49,13 @@ void end_attempt(sched::Task& task, bool node_default, bool charge_retry, std::s
 
 sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const Clock& clock,
                                                     DaemonConfig config) {
+  const auto opening = std::chrono::steady_clock::now();
   auto store = storage::Store::open(config.data_dir / "db");
   if (!store) return store.error();
+  spdlog::info("database {} opened in {}", store.value()->path().string(),
+               sched::format_duration(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - opening)
+                                          .count()));
   auto meta = store.value()->read_meta();
   if (!meta) return meta.error();
   if (!meta.value().node_name.empty() && meta.value().node_name != config.name) {
@@ -88,6 +93,7 @@ sched::Status Daemon::recover() {
   std::vector<storage::ProcessMark> leftovers;
   std::vector<std::pair<Micros, TaskKey>> finished;
   std::uint64_t max_record = 0, interrupted = 0;
+  torus_.reserve(store_->estimated_task_count());
   sched::Status restored = sched::ok_status();
   sched::Status loaded = store_->load_tasks([&](storage::TaskRecord&& record) {
     if (!restored) return;
@@ -271,6 +277,8 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
         "cannot store the submission, nothing was submitted: " + status.error().message;
   } else {
     const Micros now = now_us();
+    std::vector<TaskKey> admitted;
+    admitted.reserve(it->specs.size());
     for (std::size_t i = 0; i < it->specs.size(); ++i) {
       const std::uint64_t sequence = it->first_sequence + i;
       auto key = torus_.submit_as(torus_.make_id(sequence), std::move(it->specs[i]), now, actions_);
@@ -279,12 +287,27 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
         std::abort();
       }
       track(key.value(), sequence);
+      admitted.push_back(key.value());
       outcome->ids.push_back(torus_.task(key.value()).id);
     }
+    drop_stored_queued(admitted);
     carry_out();
   }
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);
+}
+
+// A task admitted as queued is already stored as such: its kPersist would
+// write the same record a second time.
+void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
+  if (admitted.empty()) return;
+  const TaskKey highest = *std::max_element(admitted.begin(), admitted.end());
+  std::vector<bool> fresh(highest + 1, false);
+  for (TaskKey key : admitted) fresh[key] = true;
+  std::erase_if(actions_, [&](const sched::Action& a) {
+    return a.kind == sched::Action::Kind::kPersist && a.key <= highest && fresh[a.key] &&
+           torus_.task(a.key).state == TaskState::kQueued;
+  });
 }
 
 bool Daemon::held(TaskKey key) const {

@@ -116,6 +116,8 @@ class Torus final {
   // the node's) fails with a reason saying so. Only tasks whose state or
   // reason changed are reported with kPersist.
   Result<TaskKey> restore(Task record, Micros now_us, Actions& out);
+  // Makes room for `tasks` tasks in all (before restoring many).
+  void reserve(std::size_t tasks);
   // Drops a terminal task (history purge). Its key may be reused by a later
   // task; the caller must not hold on to it.
   Status forget(TaskKey key);

@@ -99,6 +99,11 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   return key;
 }
 
+void Torus::reserve(std::size_t tasks) {
+  tasks_.reserve(tasks);
+  index_.reserve(tasks);
+}
+
 Status Torus::forget(TaskKey key) {
   if (!exists(key)) return Error{"forget: unknown task key " + std::to_string(key)};
   const Task& t = at(key);

@@ -279,6 +279,13 @@ sched::Result<NodeMeta> Store::read_meta() const {
   return meta;
 }
 
+std::uint64_t Store::estimated_task_count() const {
+  std::uint64_t keys = 0;
+  db_->GetIntProperty(families_[static_cast<std::size_t>(Batch::Family::kTasks)],
+                      "rocksdb.estimate-num-keys", &keys);
+  return keys;
+}
+
 sched::Status Store::load_tasks(const std::function<void(TaskRecord&&)>& visit) const {
   rocksdb::ReadOptions scan;
   scan.fill_cache = false;  // read once at start; keep the cache for later reads

@@ -100,6 +100,8 @@ class Store {
   // first undecodable record with an Error naming its key and the reason
   // (the database is left untouched).
   sched::Status load_tasks(const std::function<void(TaskRecord&&)>& visit) const;
+  // RocksDB's estimate of the task records stored (for sizing before a load).
+  std::uint64_t estimated_task_count() const;
 
   // Writes the batch atomically; with sync, returns after it is durable.
   // An Error (disk full, read-only, ...) means nothing of the batch is
