@@ -44,6 +44,7 @@ Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
           io, config_.executor,
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
       tick_timer_(io),
+      flip_timer_(io),
       purge_timer_(io) {}
 
 Daemon::~Daemon() = default;
@@ -86,7 +87,11 @@ void Daemon::carry_out() {
         break;
       case Action::Kind::kPersist:
         // Shutting down, only ends are stored: what did not start stays queued.
-        if (!shutting_down_ || sched::is_terminal(task.state)) changed.push_back(action.key);
+        if (is_flip(action.key)) {
+          defer_flip(action.key);
+        } else if (!shutting_down_ || sched::is_terminal(task.state)) {
+          changed.push_back(action.key);
+        }
         if (sched::is_terminal(task.state)) {
           someone_ended = true;
           note_finished(action.key);
@@ -138,6 +143,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
   on_shutdown_done_ = std::move(on_done);
   tick_timer_.cancel();
   purge_timer_.cancel();
+  flip_timer_.cancel();
   spdlog::info("shutting down: ending {} task process groups", executor_.live_count());
   executor_.terminate_all();
   check_shutdown_done();

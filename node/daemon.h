@@ -9,7 +9,11 @@
 //    synced batch and admitted to the torus, and answered, only once that
 //    write is durable; a failed write refuses it and changes nothing;
 //  - every other state change of a task is written, in order, unsynced:
-//    it survives a crash of braidd, not necessarily of the machine;
+//    it survives a crash of braidd, not necessarily of the machine.
+//    Preemption flips (running <-> stopped of a started attempt) are
+//    coalesced and written within kFlipFlushDelay: recovery treats both
+//    states alike, and writing each one cost more daemon CPU than the rest of
+//    time-slicing;
 //  - at start, open() restores every stored task; tasks that were running or
 //    stopped when the previous run died have their leftover processes ended,
 //    then are requeued (reason "node restarted", the attempt counted) if
@@ -103,6 +107,9 @@ class Daemon final : public rpc::ControlBackend {
   sched::Status recover();
   storage::TaskRecord record_of(sched::TaskKey key) const;
   void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
+  bool is_flip(sched::TaskKey key) const;                 // running <-> stopped of a stored start
+  void defer_flip(sched::TaskKey key);                    // persisted by flush_flips() soon
+  void flush_flips();
   void on_submission_stored(std::uint64_t serial, const sched::Status& status);
   void drop_stored_queued(const std::vector<sched::TaskKey>& admitted);
   void track(sched::TaskKey key, std::uint64_t record_no);  // a new (or reused) key
@@ -141,8 +148,12 @@ class Daemon final : public rpc::ControlBackend {
   std::vector<sched::Micros> slice_began_us_;    // while on a slot
   std::vector<std::uint64_t> record_no_;         // where the task is stored
   std::vector<storage::ProcessMark> processes_;  // the started attempt's processes
-  std::deque<sched::TaskKey> finished_;          // terminal tasks, oldest first (purge order)
-  std::list<Submission> submissions_;            // waiting for their durable write
+  std::vector<std::uint8_t> stored_started_;     // its last stored state was running/stopped
+  std::vector<sched::TaskKey> deferred_flips_;   // waiting for flush_flips()
+  asio::steady_timer flip_timer_;
+  bool flip_timer_armed_ = false;
+  std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
+  std::list<Submission> submissions_;    // waiting for their durable write
   std::uint64_t next_submission_serial_ = 1;
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;

@@ -22,6 +22,8 @@ namespace {
 constexpr Micros kLeftoverWaitUs = 2 * sched::kMicrosPerSecond;
 constexpr Micros kPurgePeriodMinUs = 100 * sched::kMicrosPerMilli;
 constexpr Micros kPurgePeriodMaxUs = 10 * sched::kMicrosPerSecond;
+// Preemption flips are written at most this late (see daemon.h).
+constexpr auto kFlipFlushDelay = std::chrono::milliseconds(250);
 
 bool started(TaskState state) {
   return state == TaskState::kRunning || state == TaskState::kStopped;
@@ -77,7 +79,9 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
     slice_began_us_.resize(size, -1);
     record_no_.resize(size, 0);
     processes_.resize(size);
+    stored_started_.resize(size, 0);
   }
+  stored_started_[key] = 0;
   cpu_done_us_[key] = 0;
   slice_began_us_[key] = -1;
   record_no_[key] = record_no;
@@ -179,7 +183,9 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   for (TaskKey key : unique) {
     if (!torus_.exists(key)) continue;
-    if (!started(torus_.task(key).state)) processes_[key] = {};
+    const bool is_started = started(torus_.task(key).state);
+    if (!is_started) processes_[key] = {};
+    stored_started_[key] = is_started ? 1 : 0;
     batch.put_task(record_of(key));
   }
   auto report = on_loop([this](const sched::Status& s) {
@@ -190,6 +196,29 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
                      [report = std::move(report)](const sched::Status& s) {
                        if (!s) report(s);  // only failures travel back to the loop
                      });
+}
+
+bool Daemon::is_flip(TaskKey key) const {
+  return started(torus_.task(key).state) && stored_started_[key] != 0;
+}
+
+void Daemon::defer_flip(TaskKey key) {
+  deferred_flips_.push_back(key);
+  if (flip_timer_armed_) return;
+  flip_timer_armed_ = true;
+  flip_timer_.expires_after(kFlipFlushDelay);
+  flip_timer_.async_wait([this](const std::error_code& ec) {
+    flip_timer_armed_ = false;
+    if (!ec) flush_flips();
+  });
+}
+
+void Daemon::flush_flips() {
+  std::vector<TaskKey> keys;
+  keys.swap(deferred_flips_);
+  // A key may have ended (stored already) or been reused since: its current
+  // record is what gets written, which is never older than what is stored.
+  persist(keys);
 }
 
 void Daemon::note_started(TaskKey key) {
