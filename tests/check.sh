@@ -12,7 +12,7 @@ echo "== clang-format"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   git ls-files '*.h' '*.cc'
 else  # an unpacked archive rather than a clone
-  find sched rpc node tests -name '*.h' -o -name '*.cc'
+  find sched storage rpc node tests -name '*.h' -o -name '*.cc'
 fi | xargs clang-format --dry-run --Werror
 
 echo "== release build and tests"
