@@ -13,7 +13,7 @@ packages=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # used by tests/check.sh, integration tests and the benchmark harness
-  git procps python3
+  git procps python3 util-linux
 )
 
 missing=()

@@ -45,24 +45,22 @@ CommitterStats Committer::stats() const {
 
 namespace {
 
-// Writes every batch unsynced, in order, then syncs once if a batch that
-// asked for durability was written. A failed sync fails exactly those.
+// Writes the whole round as one RocksDB write, synced if any batch asked for
+// durability: all of it or none, so a failed write changes nothing, and no
+// call ever reaches a log writer that already failed (Debian's RocksDB
+// asserts on that).
 template <typename Jobs>
 RoundOutcome write_round(Store& store, const Jobs& jobs) {
-  RoundOutcome outcome;
-  outcome.statuses.reserve(jobs.size());
-  bool durable_written = false;
+  std::vector<const Batch*> batches;
+  batches.reserve(jobs.size());
+  bool durable = false;
   for (const auto& job : jobs) {
-    outcome.statuses.push_back(store.write(job.batch, /*sync=*/false));
-    durable_written = durable_written || (job.durable && outcome.statuses.back().ok());
+    batches.push_back(&job.batch);
+    durable = durable || job.durable;
   }
-  if (!durable_written) return outcome;
-  outcome.synced = true;
-  const sched::Status synced = store.sync();
-  if (synced) return outcome;
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    if (jobs[i].durable && outcome.statuses[i].ok()) outcome.statuses[i] = synced;
-  }
+  RoundOutcome outcome;
+  outcome.synced = durable;
+  outcome.statuses.assign(jobs.size(), store.write_all(batches, durable));
   return outcome;
 }
 

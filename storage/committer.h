@@ -3,16 +3,16 @@
 // The node's loop thread never waits for a disk. It hands each Batch to
 // commit() with a flag saying whether the caller needs it durable before
 // answering (a submission) or only ordered after earlier writes (a state
-// transition). The committer thread takes every batch queued so far, writes
-// them in order (unsynced), then - if any of them asked for durability -
-// syncs once, and reports each batch's Status to its `done` callback. While
-// one sync is in flight new batches queue up and share the next one, so 8
-// concurrent submitters pay about one fsync between them.
+// transition). The committer thread takes every batch queued so far (a
+// round) and writes them, in order, as one RocksDB write - synced if any of
+// them asked for durability - then reports its Status to each batch's `done`
+// callback. While one sync is in flight new batches queue up and share the
+// next one, so 8 concurrent submitters pay about one fsync between them.
 //
 // Ordering: batches are written in the order commit() was called.
 // Callbacks run on the committer thread, in commit order; the node posts them
-// back to its loop. A failed write fails that batch; a failed sync fails every
-// batch of the round that asked for durability.
+// back to its loop. A round is all or nothing: a failed write (disk full,
+// read-only) fails every batch of the round and none of them is stored.
 //
 // The destructor writes everything already queued, then stops the thread.
 #pragma once

@@ -4,7 +4,12 @@
 #include "storage/committer.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <future>
 #include <vector>
 
@@ -173,6 +178,61 @@ TEST(Committer, DestructorWritesEverythingQueued) {
   }
   EXPECT_EQ(outcomes.ok(), 299u);
   EXPECT_EQ(count_records(tmp.path()), 300u);
+}
+
+}  // namespace
+}  // namespace braid::storage
+
+namespace braid::storage {
+namespace {
+
+// In a child process (RLIMIT_FSIZE is per process): durable 64 KiB batches,
+// one at a time, past the point where the write-ahead log may not grow. Exits with the number of
+// batches that succeeded, or 255 when the outcomes were not "a run of
+// successes, then failures naming the cause".
+[[noreturn]] void commit_until_the_disk_refuses(const std::filesystem::path& dir) {
+  std::signal(SIGXFSZ, SIG_IGN);  // fail the write with EFBIG instead of killing the process
+  const rlimit limit{2 << 20, 2 << 20};
+  if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(255);
+  sched::Result<std::unique_ptr<Store>> store = Store::open(dir);
+  if (!store) _exit(255);
+  std::vector<sched::Status> outcomes;
+  {
+    Committer committer(*store.value());
+    for (std::uint64_t no = 1; no <= 64; ++no) {
+      TaskRecord record = typical_record(no);
+      record.task.spec.env = {"PAYLOAD=" + std::string(64 * 1024, 'x')};
+      Batch batch;
+      batch.put_task(record);
+      std::promise<sched::Status> outcome;
+      committer.commit(std::move(batch), /*durable=*/true,
+                       [&outcome](const sched::Status& s) { outcome.set_value(s); });
+      outcomes.push_back(outcome.get_future().get());  // one batch per round
+    }
+  }
+  std::size_t ok = 0;
+  while (ok < outcomes.size() && outcomes[ok].ok()) ++ok;
+  const bool shaped =
+      ok > 0 && ok < outcomes.size() &&
+      std::all_of(outcomes.begin() + static_cast<std::ptrdiff_t>(ok), outcomes.end(),
+                  [](const sched::Status& s) {
+                    return !s.ok() && s.error().message.find("File too large") != std::string::npos;
+                  });
+  _exit(shaped ? static_cast<int>(ok) : 255);
+}
+
+TEST(Committer, AFailedWriteFailsItsBatchesAndKeepsTheOnesBefore) {
+  TempDir tmp;
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) commit_until_the_disk_refuses(tmp.path());
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child ended by signal " << WTERMSIG(status);
+  const int acknowledged = WEXITSTATUS(status);
+  ASSERT_NE(acknowledged, 255) << "outcomes were not successes followed by clear failures";
+  // Everything acknowledged is there after a reopen; nothing refused is.
+  EXPECT_EQ(count_records(tmp.path()), static_cast<std::size_t>(acknowledged));
 }
 
 }  // namespace

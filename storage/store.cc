@@ -313,24 +313,22 @@ sched::Status Store::load_tasks(const std::function<void(TaskRecord&&)>& visit) 
   return sched::ok_status();
 }
 
-sched::Status Store::write(const Batch& batch, bool sync) {
+sched::Status Store::write(const Batch& batch, bool sync) { return write_all({&batch}, sync); }
+
+sched::Status Store::write_all(const std::vector<const Batch*>& batches, bool sync) {
   rocksdb::WriteBatch writes;
-  for (const Batch::Op& op : batch.ops_) {
-    rocksdb::ColumnFamilyHandle* family = families_[static_cast<std::size_t>(op.family)];
-    const rocksdb::Status added =
-        op.is_delete ? writes.Delete(family, op.key) : writes.Put(family, op.key, op.value);
-    if (!added.ok()) return store_error("cannot prepare a write to", dir_, added);
+  for (const Batch* batch : batches) {
+    for (const Batch::Op& op : batch->ops_) {
+      rocksdb::ColumnFamilyHandle* family = families_[static_cast<std::size_t>(op.family)];
+      const rocksdb::Status added =
+          op.is_delete ? writes.Delete(family, op.key) : writes.Put(family, op.key, op.value);
+      if (!added.ok()) return store_error("cannot prepare a write to", dir_, added);
+    }
   }
   rocksdb::WriteOptions options;
   options.sync = sync;
   const rocksdb::Status status = db_->Write(options, &writes);
   if (!status.ok()) return store_error("cannot write to database", dir_, status);
-  return sched::ok_status();
-}
-
-sched::Status Store::sync() {
-  const rocksdb::Status status = db_->FlushWAL(/*sync=*/true);
-  if (!status.ok()) return store_error("cannot sync the log of database", dir_, status);
   return sched::ok_status();
 }
 

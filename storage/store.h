@@ -105,10 +105,10 @@ class Store {
 
   // Writes the batch atomically; with sync, returns after it is durable.
   // An Error (disk full, read-only, ...) means nothing of the batch is
-  // visible; RocksDB may then refuse further writes.
+  // visible; RocksDB then refuses further writes.
   sched::Status write(const Batch& batch, bool sync);
-  // Makes every earlier write durable (fsync of the WAL).
-  sched::Status sync();
+  // Writes several batches as one: all of them or none (group commit).
+  sched::Status write_all(const std::vector<const Batch*>& batches, bool sync);
 
  private:
   Store() = default;

@@ -118,8 +118,7 @@ TEST(Store, LaterWritesReplaceAndDeleteRemoves) {
     second.put_task(done);
     second.delete_task(2);
     second.delete_task(99);  // absent: nothing to do
-    ASSERT_TRUE(store->write(second, false));
-    ASSERT_TRUE(store->sync());
+    ASSERT_TRUE(store->write(second, true));
   }
   std::unique_ptr<Store> store = open_ok(tmp.path());
   ASSERT_TRUE(store);
