@@ -116,6 +116,7 @@ sched::Status Daemon::recover() {
       return;
     }
     track(key.value(), record.record_no);
+    cpu_done_us_[key.value()] = record.measured_cpu_us;
     if (was_started) changes.put_task(record_of(key.value()));
     const sched::Task& task = torus_.task(key.value());
     if (sched::is_terminal(task.state)) finished.emplace_back(task.finished_at_us, key.value());
@@ -163,6 +164,7 @@ storage::TaskRecord Daemon::record_of(TaskKey key) const {
   record.task = torus_.task(key);
   record.task.dependents.clear();  // torus bookkeeping, not stored
   record.process = processes_[key];
+  record.measured_cpu_us = cpu_done_us_[key];
   return record;
 }
 

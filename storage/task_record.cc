@@ -21,6 +21,7 @@
 //   pgid                                      signed
 //   start_ticks                               varint
 //   cgroup                                    string
+//   measured_cpu_us                           signed
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
@@ -176,6 +177,7 @@ std::string encode_task(const TaskRecord& record) {
   if (task.exit) encode_exit(*task.exit, out);
   encode_progress_and_times(task, out);
   encode_process(record.process, out);
+  put_signed_varint(out, record.measured_cpu_us);
   return out;
 }
 
@@ -198,11 +200,14 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   if (in.ok() && (flags & kFlagHasExit) != 0) decode_exit(in, task.exit.emplace());
   decode_progress_and_times(in, task);
   decode_process(in, process);
+  sched::Micros measured_cpu_us = 0;
+  in.i64("measured_cpu_us", measured_cpu_us);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 
   out.task = std::move(task);
   out.process = std::move(process);
+  out.measured_cpu_us = measured_cpu_us;
   return sched::ok_status();
 }
 

@@ -32,9 +32,10 @@ struct ProcessMark {
 };
 
 struct TaskRecord {
-  std::uint64_t record_no = 0;  // key in the store; node-local admission order, never reused
-  sched::Task task;             // durable fields only (see above)
-  ProcessMark process;          // meaningful while task.state is running or stopped
+  std::uint64_t record_no = 0;        // key in the store; node-local admission order, never reused
+  sched::Task task;                   // durable fields only (see above)
+  ProcessMark process;                // meaningful while task.state is running or stopped
+  sched::Micros measured_cpu_us = 0;  // CPU its processes used in ended attempts (cpu.stat, /proc)
 };
 
 // Encodes a record's value (record_no is the key, not part of the value).

@@ -47,6 +47,7 @@ TaskRecord full_record() {
   r.process.pgid = 4242;
   r.process.start_ticks = 987654321;
   r.process.cgroup = "/sys/fs/cgroup/braid/task-99";
+  r.measured_cpu_us = 98'765;
   return r;
 }
 
@@ -84,6 +85,7 @@ void expect_same_durable_fields(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(x.finished_at_us, y.finished_at_us);
   EXPECT_EQ(x.not_before_us, y.not_before_us);
   EXPECT_EQ(a.process, b.process);
+  EXPECT_EQ(a.measured_cpu_us, b.measured_cpu_us);
 }
 
 TEST(TaskRecord, EveryFieldRoundTrips) {
@@ -225,6 +227,7 @@ std::string raw_bytes(const RawRecord& raw) {
   put_signed_varint(out, 0);                              // pgid
   put_varint(out, 0);                                     // start_ticks
   put_string(out, "");                                    // cgroup
+  put_signed_varint(out, 0);                              // measured_cpu_us
   return out;
 }
 

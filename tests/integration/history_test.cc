@@ -42,6 +42,17 @@ TEST(History, FinishedTasksAreKeptForTheRetentionThenPurged) {
   EXPECT_EQ(d.submit({"--", "true"}), "it:9");
 }
 
+TEST(History, AFinishedTaskKeepsItsMeasuredCpuTimeAcrossARestart) {
+  Daemon d;
+  const std::string id = d.submit({"--", bin("braid-burn"), "100"});
+  ASSERT_EQ(d.cli({"wait", id, "--timeout", "30s"}).exit_code, 0);
+  const long long cpu_us = d.show(id)["cpu_time_micros"].get<long long>();
+  EXPECT_GE(cpu_us, 50'000);
+  d.kill9();
+  d.restart();
+  EXPECT_EQ(d.show(id)["cpu_time_micros"].get<long long>(), cpu_us);
+}
+
 TEST(History, GracefulRestartRequeuesWhatItInterruptedWithoutUsingARetry) {
   Daemon d({"--slots", "1", "--policy", "RoundRobin", "--quantum", "20ms", "--started-max", "2",
             "--kill-grace", "2s"});
