@@ -86,11 +86,14 @@ void Daemon::carry_out() {
         executor_.kill(action.key);
         break;
       case Action::Kind::kPersist:
-        // Shutting down, only ends are stored: what did not start stays queued.
-        if (is_flip(action.key)) {
-          defer_flip(action.key);
-        } else if (!shutting_down_ || sched::is_terminal(task.state)) {
-          changed.push_back(action.key);
+        // Shutting down, only ends are stored: what did not start stays
+        // queued, what the shutdown interrupts is stored by persist_interrupted().
+        if (!shutting_down_ || sched::is_terminal(task.state)) {
+          if (is_flip(action.key)) {
+            defer_flip(action.key);
+          } else {
+            changed.push_back(action.key);
+          }
         }
         if (sched::is_terminal(task.state)) {
           someone_ended = true;
@@ -127,7 +130,10 @@ void Daemon::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
   if (cpu_done_us_.size() <= key) cpu_done_us_.resize(key + 1, 0);
   cpu_done_us_[key] += executor_.cpu_time_us(key).value_or(0);
   if (slice_began_us_.size() > key) slice_began_us_[key] = -1;
-  if (shutting_down_ && !status.success()) {  // ended by the shutdown, not by itself
+  // Ended by the shutdown (not by itself, a cancel or a time limit): the
+  // next start runs it again.
+  if (shutting_down_ && !status.success() &&
+      torus_.task(key).kill_cause == sched::KillCause::kNone) {
     persist_interrupted(key);
     check_shutdown_done();
     return;
@@ -144,6 +150,7 @@ void Daemon::shutdown(std::function<void()> on_done) {
   tick_timer_.cancel();
   purge_timer_.cancel();
   flip_timer_.cancel();
+  flip_timer_armed_ = false;
   spdlog::info("shutting down: ending {} task process groups", executor_.live_count());
   executor_.terminate_all();
   check_shutdown_done();

@@ -41,6 +41,7 @@ void end_attempt(sched::Task& task, bool node_default, bool charge_retry, std::s
   task.reason = std::move(reason);
   if (allowed && retries_left) {
     task.state = TaskState::kQueued;
+    if (!charge_retry) task.attempts = std::max(0, task.attempts - 1);  // this one does not count
   } else {
     task.state = TaskState::kFailed;
     task.finished_at_us = now_us;
@@ -103,11 +104,13 @@ sched::Status Daemon::recover() {
     if (!restored) return;
     max_record = std::max(max_record, record.record_no);
     const bool was_started = started(record.task.state);
+    bool stored_terminal = sched::is_terminal(record.task.state);
     if (was_started) {
       ++interrupted;
       if (same_boot && record.process.pgid != 0) leftovers.push_back(record.process);
       end_attempt(record.task, config_.requeue_on_restart, /*charge_retry=*/true, "node restarted",
                   now);
+      stored_terminal = sched::is_terminal(record.task.state);  // failed by the restart rule
     }
     auto key = torus_.restore(std::move(record.task), now, actions_);
     if (!key) {
@@ -118,8 +121,10 @@ sched::Status Daemon::recover() {
     track(key.value(), record.record_no);
     cpu_done_us_[key.value()] = record.measured_cpu_us;
     if (was_started) changes.put_task(record_of(key.value()));
+    // Tasks the restore itself ended (a failed dependency) come through
+    // carry_out() like any other end; only stored ends are listed here.
     const sched::Task& task = torus_.task(key.value());
-    if (sched::is_terminal(task.state)) finished.emplace_back(task.finished_at_us, key.value());
+    if (stored_terminal) finished.emplace_back(task.finished_at_us, key.value());
   });
   if (!loaded) return loaded;
   if (!restored) return restored;
@@ -134,11 +139,13 @@ sched::Status Daemon::recover() {
   meta_.boot_id = boot_id;
   meta_.next_sequence = torus_.next_sequence();
   changes.put_meta(meta_);
+  // Leftovers first: once the write below clears their marks, a crash could
+  // no longer find them.
+  const std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
   if (sched::Status s = store_->write(changes, /*sync=*/true); !s) {
     return sched::Error{"cannot write to the database " + store_->path().string() + ": " +
                         s.error().message};
   }
-  const std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
   const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::steady_clock::now() - began);
   const sched::TorusStats stats = torus_.stats();
@@ -169,9 +176,11 @@ storage::TaskRecord Daemon::record_of(TaskKey key) const {
 }
 
 storage::Committer::Done Daemon::on_loop(std::function<void(const sched::Status&)> done) {
-  return [this, alive = std::weak_ptr<const bool>(alive_),
+  // Runs on the committer's thread, maybe while ~Daemon runs: it touches
+  // only the io_context (which outlives the daemon) and its own captures.
+  return [&io = io_, alive = std::weak_ptr<const bool>(alive_),
           done = std::move(done)](const sched::Status& status) {
-    asio::post(io_, [alive, done, status] {
+    asio::post(io, [alive, done, status] {
       if (!alive.expired()) done(status);
     });
   };
@@ -209,15 +218,18 @@ void Daemon::defer_flip(TaskKey key) {
   if (flip_timer_armed_) return;
   flip_timer_armed_ = true;
   flip_timer_.expires_after(kFlipFlushDelay);
-  flip_timer_.async_wait([this](const std::error_code& ec) {
-    flip_timer_armed_ = false;
-    if (!ec) flush_flips();
-  });
+  flip_timer_.async_wait(
+      [this, alive = std::weak_ptr<const bool>(alive_)](const std::error_code& ec) {
+        if (ec || alive.expired()) return;  // cancelled, or the daemon is gone
+        flip_timer_armed_ = false;
+        flush_flips();
+      });
 }
 
 void Daemon::flush_flips() {
   std::vector<TaskKey> keys;
   keys.swap(deferred_flips_);
+  if (shutting_down_) return;  // interrupted attempts are stored by persist_interrupted()
   // A key may have ended (stored already) or been reused since: its current
   // record is what gets written, which is never older than what is stored.
   persist(keys);
@@ -354,6 +366,11 @@ void Daemon::purge() {
   storage::Batch batch;
   while (!finished_.empty()) {
     const TaskKey key = finished_.front();
+    if (!torus_.exists(key) || !sched::is_terminal(torus_.task(key).state)) {
+      spdlog::error("purge: task key {} is not a finished task; skipped", key);  // a bug
+      finished_.pop_front();
+      continue;
+    }
     const sched::Task& task = torus_.task(key);
     const bool too_many = finished_.size() > config_.retention_max_tasks;
     if ((!too_many && task.finished_at_us > horizon) || held(key)) break;

@@ -112,6 +112,14 @@ Status Torus::forget(TaskKey key) {
                  "; only finished tasks can be forgotten"};
   }
   assert(t.queue_seq == 0 && t.dependents.empty());
+  // A task cancelled while it waited is still listed by its dependencies;
+  // the key must not carry that link over to the task that reuses it.
+  for (const std::string& dep_id : t.spec.after) {
+    const std::optional<TaskKey> dep = find(dep_id);
+    if (!dep) continue;
+    std::vector<TaskKey>& dependents = at(*dep).dependents;
+    dependents.erase(std::remove(dependents.begin(), dependents.end(), key), dependents.end());
+  }
   --stats_.tasks_by_state[static_cast<std::size_t>(t.state)];
   index_.erase(t.id);
   tasks_[key] = Task{};  // frees its strings now; new_key() hands the key out again

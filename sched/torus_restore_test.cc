@@ -175,5 +175,26 @@ TEST(TorusForget, DropsFinishedTasksAndReusesTheirKeys) {
   EXPECT_EQ(torus.task_count(), 2u);
 }
 
+TEST(TorusForget, AReusedKeyDoesNotInheritTheDependenciesOfItsFormerTask) {
+  Torus torus(config(Policy::kFair, 2));
+  Actions out;
+  const TaskKey dep = torus.submit(spec(), 0, out).value();      // runs
+  const TaskKey blocker = torus.submit(spec(), 0, out).value();  // runs
+  TaskSpec on_dep = spec();
+  on_dep.after = {torus.task(dep).id};
+  const TaskKey waiting = torus.submit(on_dep, 0, out).value();
+  ASSERT_TRUE(torus.cancel(waiting, 10, out).ok());
+  ASSERT_TRUE(torus.forget(waiting).ok());
+  TaskSpec on_blocker = spec();
+  on_blocker.after = {torus.task(blocker).id};
+  const TaskKey reused = torus.submit(on_blocker, 20, out).value();
+  ASSERT_EQ(reused, waiting);
+  ASSERT_EQ(torus.task(reused).state, TaskState::kPending);
+  // The first task fails: the task that merely reuses a key must not follow it.
+  ASSERT_TRUE(torus.on_exit(dep, ExitStatus::exited(3), 30, out).ok());
+  EXPECT_EQ(torus.task(reused).state, TaskState::kPending);
+  EXPECT_EQ(torus.task(reused).reason, "waiting for 1 dependency");
+}
+
 }  // namespace
 }  // namespace braid::sched

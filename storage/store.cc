@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <cstdarg>
+#include <cstdio>
 #include <system_error>
 
 #include "storage/varint.h"
@@ -36,8 +38,6 @@ constexpr std::string_view kMetaKey = "node";
 constexpr std::uint64_t kMetaFormatVersion = 1;
 constexpr std::size_t kTaskKeyBytes = 8;  // big-endian record_no: key order = admission order
 
-constexpr std::size_t kInfoLogFilesKept = 3;
-constexpr std::size_t kInfoLogFileBytesMax = 1 << 20;
 constexpr int kOpenFilesMax = 256;
 constexpr int kBackgroundJobsMax = 2;
 constexpr std::size_t kBlockCacheBytes = 8 << 20;
@@ -171,15 +171,34 @@ sched::Status check_existing(const fs::path& dir) {
   return sched::ok_status();
 }
 
+// RocksDB's own diagnostics. Its default logger writes a LOG file in the
+// database directory, and once a write to that file failed (disk full) the
+// next line aborts inside Debian's RocksDB (an assertion in
+// WritableFileWriter). This one writes errors to stderr, where braidd's log
+// goes, and drops the chatter.
+class StderrErrorLogger final : public rocksdb::Logger {
+ public:
+  StderrErrorLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::ERROR_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    std::fprintf(stderr, "rocksdb: %s\n", line);
+  }
+};
+
 rocksdb::DBOptions db_options(const StoreOptions& options, bool fresh) {
   rocksdb::DBOptions db;
+  db.info_log = std::make_shared<StderrErrorLogger>();
   db.create_if_missing = fresh;
   db.create_missing_column_families = fresh;
   db.error_if_exists = fresh;  // a database appearing since prepare_dir is not ours to reuse
   db.paranoid_checks = true;
   db.max_total_wal_size = kWalBytesPerWriteBuffer * options.write_buffer_bytes;
-  db.keep_log_file_num = kInfoLogFilesKept;
-  db.max_log_file_size = kInfoLogFileBytesMax;
   db.max_open_files = kOpenFilesMax;
   db.max_background_jobs = kBackgroundJobsMax;
   return db;
@@ -316,6 +335,11 @@ sched::Status Store::load_tasks(const std::function<void(TaskRecord&&)>& visit) 
 sched::Status Store::write(const Batch& batch, bool sync) { return write_all({&batch}, sync); }
 
 sched::Status Store::write_all(const std::vector<const Batch*>& batches, bool sync) {
+  if (!failure_.empty()) {
+    return sched::Error{"the database " + dir_.string() +
+                        " takes no more writes after an earlier failure (" + failure_ +
+                        "); fix the cause and restart braidd"};
+  }
   rocksdb::WriteBatch writes;
   for (const Batch* batch : batches) {
     for (const Batch::Op& op : batch->ops_) {
@@ -328,7 +352,12 @@ sched::Status Store::write_all(const std::vector<const Batch*>& batches, bool sy
   rocksdb::WriteOptions options;
   options.sync = sync;
   const rocksdb::Status status = db_->Write(options, &writes);
-  if (!status.ok()) return store_error("cannot write to database", dir_, status);
+  if (!status.ok()) {
+    // Sticky: RocksDB may resume by itself and flush what it buffered, so a
+    // write refused now could come back; nothing more is written instead.
+    failure_ = status.ToString();
+    return store_error("cannot write to database", dir_, status);
+  }
   return sched::ok_status();
 }
 

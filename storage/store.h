@@ -105,7 +105,7 @@ class Store {
 
   // Writes the batch atomically; with sync, returns after it is durable.
   // An Error (disk full, read-only, ...) means nothing of the batch is
-  // visible; RocksDB then refuses further writes.
+  // visible, and every later write is refused too (sticky: see store.cc).
   sched::Status write(const Batch& batch, bool sync);
   // Writes several batches as one: all of them or none (group commit).
   sched::Status write_all(const std::vector<const Batch*>& batches, bool sync);
@@ -113,6 +113,7 @@ class Store {
  private:
   Store() = default;
   std::filesystem::path dir_;
+  std::string failure_;  // the first failed write's reason; writes stop after it
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, tasks, journal, members
   // (the implementation owns the handles and closes them before db_)

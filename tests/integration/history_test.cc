@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -67,11 +68,43 @@ TEST(History, GracefulRestartRequeuesWhatItInterruptedWithoutUsingARetry) {
   const nlohmann::json p = d.show(plain);
   EXPECT_NE(p["state"], "failed");
   EXPECT_EQ(p["reason"], "node shut down");
+  // The interrupted attempt is not counted: running again, it is attempt 1.
+  ASSERT_TRUE(eventually([&] { return d.show(plain)["state"] != "queued"; }));
+  EXPECT_EQ(d.show(plain)["attempts"], 1);
   const nlohmann::json r = d.show(refuses);
   EXPECT_EQ(r["state"], "failed");
   EXPECT_EQ(r["reason"], "node shut down");
+  EXPECT_EQ(r["attempts"], 1);
   EXPECT_NE(d.show(waiting)["state"], "failed");
   EXPECT_EQ(d.show(waiting)["reason"], "");
+}
+
+TEST(History, ATaskCancelledBeforeAGracefulStopStaysCancelled) {
+  Daemon d({"--kill-grace", "10s"});
+  // It takes a second to obey SIGTERM, so the stop begins while it is ending.
+  const std::string id = d.submit(
+      {"--", "sh", "-c", "trap 'sleep 1; exit 1' TERM; echo ready; while :; do sleep 0.1; done"});
+  ASSERT_TRUE(eventually([&] { return d.cli_ok({"logs", id}) == "ready\n"; }));
+  d.cli_ok({"cancel", id});
+  EXPECT_EQ(d.terminate(), 0);
+  d.restart();
+  EXPECT_EQ(d.show(id)["state"], "cancelled");
+  EXPECT_EQ(d.show(id)["reason"], "cancelled");
+}
+
+TEST(History, TasksTheRestoreEndsArePurgedLikeAnyOther) {
+  Daemon d({"--retention", "1s"});
+  const std::string first = d.submit({"--", "sleep", "600"});  // no retries: fails at the restart
+  const std::string then = d.submit({"--after", first, "--", "true"});
+  ASSERT_TRUE(eventually([&] { return d.show(first)["state"] == "running"; }));
+  d.kill9();
+  d.restart();
+  EXPECT_EQ(d.show(first)["state"], "failed");
+  EXPECT_EQ(d.show(then)["state"], "cancelled");
+  EXPECT_EQ(d.show(then)["reason"], "dependency " + first + " failed");
+  ASSERT_TRUE(eventually([&] { return all_ids(d).empty(); }, std::chrono::seconds(15)));
+  EXPECT_TRUE(d.alive());
+  EXPECT_EQ(d.submit({"--", "true"}), "it:3");
 }
 
 TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
@@ -106,6 +139,52 @@ TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
 
   d.kill9();
   d.restart_with(normal);
+  const std::vector<std::string> ids = all_ids(d);
+  std::set<std::string> stored(ids.begin(), ids.end());
+  for (const std::string& id : acked) EXPECT_EQ(stored.count(id), 1u) << id << " was lost";
+  EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
+}
+
+// A full disk (ENOSPC, not a file size limit): RocksDB's own log must not
+// take braidd down either. Needs a small tmpfs, so root; skipped otherwise.
+TEST(History, AFullDiskRefusesSubmissionsAndLosesNothingAcknowledged) {
+  Daemon d({"--slots", "1", "--policy", "Priority", "--log-level", "info"});
+  ASSERT_EQ(d.terminate(), 0);
+  const std::string db = d.data_dir() + "/db";
+  const std::string saved = d.data_dir() + "/db-before";
+  ASSERT_EQ(std::system(("mv " + db + " " + saved + " && mkdir " + db).c_str()), 0);
+  if (std::system(("mount -t tmpfs -o size=6m tmpfs " + db + " 2>/dev/null").c_str()) != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root)";
+  }
+  struct Unmount {  // whatever happens below, the tmpfs goes (before the temp dir)
+    std::string path;
+    ~Unmount() { (void)std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{db};
+  d.restart();  // a new, empty database on the small disk
+  d.submit({"--priority", "10", "--retries", "5", "--", "sleep", "600"});  // holds the slot
+  std::set<std::string> acked;
+  RunResult refused;
+  for (int i = 0; i < 200; ++i) {
+    RunResult r = d.cli({"submit", "--json", "--array", "1000", "--priority", "0", "--", "true"});
+    if (r.exit_code != 0) {
+      refused = r;
+      break;
+    }
+    const nlohmann::json answer = nlohmann::json::parse(r.out);
+    for (const auto& id : answer["ids"]) acked.insert(id.get<std::string>());
+  }
+  EXPECT_EQ(refused.exit_code, 2) << "the disk never filled";
+  EXPECT_NE(refused.err.find("nothing was submitted"), std::string::npos) << refused.err;
+  EXPECT_TRUE(d.alive());
+  EXPECT_EQ(d.cli({"submit", "--", "true"}).exit_code, 2);
+  EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
+  d.kill9();
+  // Onto a disk with room: copy the database off the tmpfs and start on it.
+  const std::string copy = d.data_dir() + "/db-copy";
+  EXPECT_EQ(std::system(("cp -a " + db + " " + copy).c_str()), 0);
+  EXPECT_EQ(
+      std::system(("umount " + db + " && rm -rf " + db + " && mv " + copy + " " + db).c_str()), 0);
+  d.restart();
   const std::vector<std::string> ids = all_ids(d);
   std::set<std::string> stored(ids.begin(), ids.end());
   for (const std::string& id : acked) EXPECT_EQ(stored.count(id), 1u) << id << " was lost";

@@ -59,7 +59,9 @@ TEST(Scheduling, FairSharesCpuEquallyAtTheMidpoint) {
   ASSERT_TRUE(std::holds_alternative<std::vector<std::string>>(reply));
   const auto ids = std::get<std::vector<std::string>>(reply);
   // Half-way: 6 s of work on 2 slots takes ~3 s; look at ~1.5 s. One CLI
-  // call per look, so the test's own polling disturbs the tasks little.
+  // call per look, every 250 ms: each `braid ps` takes CPU from the tasks on
+  // this 2-core machine, and polling every 50 ms pushed the spread past 10%
+  // about one run in eight.
   std::vector<long long> cpu;
   ASSERT_TRUE(eventually(
       [&] {
@@ -71,7 +73,7 @@ TEST(Scheduling, FairSharesCpuEquallyAtTheMidpoint) {
         }
         return cpu.size() == ids.size() && total >= 3'000'000;
       },
-      milliseconds(20'000), milliseconds(50)));
+      milliseconds(20'000), milliseconds(250)));
   auto [lo, hi] = std::minmax_element(cpu.begin(), cpu.end());
   EXPECT_LT(static_cast<double>(*hi - *lo) / static_cast<double>(*hi), 0.10)
       << "min " << *lo << "us max " << *hi << "us";
