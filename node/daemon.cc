@@ -213,13 +213,19 @@ rpc::TaskView Daemon::view(TaskKey key) const {
 }
 
 sched::Result<std::vector<rpc::TaskView>> Daemon::list(bool all, std::optional<TaskState> state) {
-  std::vector<rpc::TaskView> out;
+  std::vector<TaskKey> keys;
   for (TaskKey key = 0; key < torus_.task_count(); ++key) {
     if (!torus_.exists(key)) continue;
     const TaskState s = torus_.task(key).state;
     if (state ? s != *state : (!all && sched::is_terminal(s))) continue;
-    out.push_back(view(key));
+    keys.push_back(key);
   }
+  // Admission order: keys are reused after a purge, record numbers never.
+  std::sort(keys.begin(), keys.end(),
+            [this](TaskKey a, TaskKey b) { return record_no_[a] < record_no_[b]; });
+  std::vector<rpc::TaskView> out;
+  out.reserve(keys.size());
+  for (TaskKey key : keys) out.push_back(view(key));
   return out;
 }
 
@@ -367,6 +373,8 @@ sched::Result<int> Daemon::priority(const std::string& id, rpc::PriorityOp op, i
   }
   carry_out();
   if (!s) return s.error();
+  // A started task's change would wait with the preemption flips: store it now.
+  if (is_flip(key)) persist({key});
   return torus_.task(key).spec.priority;
 }
 

@@ -155,6 +155,7 @@ class Daemon final : public rpc::ControlBackend {
   std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
   std::list<Submission> submissions_;    // waiting for their durable write
   std::uint64_t next_submission_serial_ = 1;
+  std::size_t tasks_being_stored_ = 0;              // in submissions_
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;
   std::uint64_t store_errors_ = 0;  // failed unsynced writes (logged)

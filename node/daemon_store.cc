@@ -22,6 +22,9 @@ namespace {
 constexpr Micros kLeftoverWaitUs = 2 * sched::kMicrosPerSecond;
 constexpr Micros kPurgePeriodMinUs = 100 * sched::kMicrosPerMilli;
 constexpr Micros kPurgePeriodMaxUs = 10 * sched::kMicrosPerSecond;
+// Submitted tasks waiting for their durable write at most (memory bound
+// against a client that pipelines huge submissions faster than the disk).
+constexpr std::size_t kTasksBeingStoredMax = 1'000'000;
 // Preemption flips are written at most this late (see daemon.h).
 constexpr auto kFlipFlushDelay = std::chrono::milliseconds(250);
 
@@ -268,6 +271,11 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
     return kj::mv(outcome);
   };
   if (shutting_down_) return refuse("node " + config_.name + " is shutting down");
+  if (tasks_being_stored_ + specs.size() > kTasksBeingStoredMax) {
+    return refuse("node " + config_.name + " is still storing " +
+                  std::to_string(tasks_being_stored_) + " submitted tasks (at most " +
+                  std::to_string(kTasksBeingStoredMax) + " at once): submit again shortly");
+  }
   for (std::size_t i = 0; i < specs.size(); ++i) {
     if (sched::Status s = torus_.check(specs[i]); !s) {
       return refuse(specs.size() == 1 ? s.error().message
@@ -276,6 +284,7 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
   }
   Submission& sub = submissions_.emplace_back();
   sub.serial = next_submission_serial_++;
+  tasks_being_stored_ += specs.size();
   sub.first_sequence = torus_.reserve_sequences(specs.size());
   const Micros now = now_us();
   storage::Batch batch;
@@ -312,6 +321,7 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
   for (TaskKey key : it->pins) {
     if (--pinned_[key] == 0) pinned_.erase(key);
   }
+  tasks_being_stored_ -= it->specs.size();
   auto outcome = kj::heap<rpc::SubmitOutcome>();
   if (!status) {
     spdlog::error("submission of {} tasks refused: cannot store it: {}", it->specs.size(),
