@@ -18,6 +18,18 @@ std::vector<std::string> all_ids(const Daemon& d) {
   return ids;
 }
 
+// Submits 1000 queued tasks at a time (up to 200 times) until braidd refuses
+// one; collects the acknowledged ids and returns the refusal.
+RunResult submit_until_refused(const Daemon& d, std::set<std::string>& acked) {
+  for (int i = 0; i < 200; ++i) {
+    RunResult r = d.cli({"submit", "--json", "--array", "1000", "--priority", "0", "--", "true"});
+    if (r.exit_code != 0) return r;
+    const nlohmann::json answer = nlohmann::json::parse(r.out);
+    for (const auto& id : answer["ids"]) acked.insert(id.get<std::string>());
+  }
+  return RunResult{};
+}
+
 TEST(History, FinishedTasksAreKeptForTheRetentionThenPurged) {
   // One slot, round robin: tasks finish in submission order.
   Daemon d({"--retention", "3s", "--retention-max-tasks", "5", "--slots", "1", "--policy",
@@ -117,16 +129,7 @@ TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
   limited.insert(limited.end(), normal.begin(), normal.end());
   d.restart_with(limited);
   std::set<std::string> acked;
-  RunResult refused;
-  for (int i = 0; i < 200; ++i) {
-    RunResult r = d.cli({"submit", "--json", "--array", "1000", "--priority", "0", "--", "true"});
-    if (r.exit_code != 0) {
-      refused = r;
-      break;
-    }
-    const nlohmann::json answer = nlohmann::json::parse(r.out);
-    for (const auto& id : answer["ids"]) acked.insert(id.get<std::string>());
-  }
+  const RunResult refused = submit_until_refused(d, acked);
   ASSERT_EQ(refused.exit_code, 2) << "the disk never refused a write";
   EXPECT_NE(refused.err.find("cannot store the submission, nothing was submitted: "),
             std::string::npos)
@@ -163,16 +166,7 @@ TEST(History, AFullDiskRefusesSubmissionsAndLosesNothingAcknowledged) {
   d.restart();  // a new, empty database on the small disk
   d.submit({"--priority", "10", "--retries", "5", "--", "sleep", "600"});  // holds the slot
   std::set<std::string> acked;
-  RunResult refused;
-  for (int i = 0; i < 200; ++i) {
-    RunResult r = d.cli({"submit", "--json", "--array", "1000", "--priority", "0", "--", "true"});
-    if (r.exit_code != 0) {
-      refused = r;
-      break;
-    }
-    const nlohmann::json answer = nlohmann::json::parse(r.out);
-    for (const auto& id : answer["ids"]) acked.insert(id.get<std::string>());
-  }
+  const RunResult refused = submit_until_refused(d, acked);
   EXPECT_EQ(refused.exit_code, 2) << "the disk never filled";
   EXPECT_NE(refused.err.find("nothing was submitted"), std::string::npos) << refused.err;
   EXPECT_TRUE(d.alive());
