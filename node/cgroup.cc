@@ -344,6 +344,6 @@ std::vector<TaskCgroup> CgroupParent::children() const {
   return found;
 }
 
-void CgroupParent::remove_if_empty() const { ::rmdir(dir_.c_str()); }
+bool CgroupParent::remove_if_empty() const { return ::rmdir(dir_.c_str()) == 0 || errno == ENOENT; }
 
 }  // namespace braid::node

@@ -112,9 +112,10 @@ class CgroupParent {
   sched::Result<TaskCgroup> create(std::string_view task_id) const;
   // The cgroups already below the parent (e.g. left by a daemon that died).
   std::vector<TaskCgroup> children() const;
-  // Removes the parent if it is empty; errors ignored (another daemon or
-  // executor may still use it).
-  void remove_if_empty() const;
+  // Removes the parent if it is empty. False while it is busy: still has
+  // children (another executor's, or ones the kernel is still releasing just
+  // after their rmdir). True once it is gone.
+  bool remove_if_empty() const;
 
  private:
   CgroupParent(std::filesystem::path dir, bool has_kill_file)

@@ -54,11 +54,13 @@ void remove_cgroup_blocking(const TaskCgroup& cgroup,
   for (;;) {
     sched::Status removed = cgroup.remove();
     if (removed) return;
-    if (std::chrono::steady_clock::now() >= deadline || cgroup.populated() != true) {
+    const std::optional<bool> populated = cgroup.populated();
+    if (std::chrono::steady_clock::now() >= deadline || !populated) {  // gone, or the bound passed
       spdlog::warn("executor: cgroup left behind: {}", removed.error().message);
       return;
     }
-    warn_if_failed("executor", cgroup.kill_all());
+    // Busy: processes still inside, or the kernel still releasing the last.
+    if (*populated) warn_if_failed("executor", cgroup.kill_all());
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -144,7 +146,12 @@ Executor::~Executor() {
   draining_.clear();
   const auto deadline = std::chrono::steady_clock::now() + kCgroupRemoveBound;
   for (const TaskCgroup& cgroup : cgroups) remove_cgroup_blocking(cgroup, deadline);
-  if (cgroups_) cgroups_->remove_if_empty();
+  // Right after its children's rmdir the parent can still be busy for a
+  // moment; another executor's children keep it (then it stays).
+  while (cgroups_ && !cgroups_->remove_if_empty() && std::chrono::steady_clock::now() < deadline &&
+         cgroups_->children().empty()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void Executor::end_stale_cgroups() {
