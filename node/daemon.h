@@ -103,7 +103,7 @@ class Daemon final : public rpc::ControlBackend {
   sched::Micros wall_us(sched::Micros torus_us) const;  // torus time for people; -1 -> 0
   void carry_out();  // executes actions_ and re-arms the tick timer
 
-  // daemon_store.cc
+  // daemon_store.cc (daemon_submit.cc: submit and what follows its write)
   sched::Status recover();
   storage::TaskRecord record_of(sched::TaskKey key) const;
   void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
