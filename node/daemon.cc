@@ -20,9 +20,7 @@ using sched::TaskState;
 namespace {
 // After the last process ended at shutdown, time for KJ to send pending answers.
 constexpr auto kShutdownFlush = std::chrono::milliseconds(50);
-}  // namespace
 
-namespace {
 sched::TorusConfig torus_config(sched::TorusConfig config, const storage::NodeMeta& meta) {
   config.next_sequence = std::max<std::uint64_t>(meta.next_sequence, 1);
   return config;
@@ -61,7 +59,6 @@ void Daemon::carry_out() {
   std::vector<TaskKey> changed;
   for (const Action& action : actions_) {
     const sched::Task& task = torus_.task(action.key);
-    if (slice_began_us_.size() <= action.key) slice_began_us_.resize(action.key + 1, -1);
     switch (action.kind) {
       case Action::Kind::kStart:
         if (shutting_down_) break;  // the task is ended with everything else
@@ -127,9 +124,8 @@ void Daemon::arm_timer() {
 }
 
 void Daemon::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
-  if (cpu_done_us_.size() <= key) cpu_done_us_.resize(key + 1, 0);
   cpu_done_us_[key] += executor_.cpu_time_us(key).value_or(0);
-  if (slice_began_us_.size() > key) slice_began_us_[key] = -1;
+  slice_began_us_[key] = -1;
   // Ended by the shutdown (not by itself, a cancel or a time limit): the
   // next start runs it again.
   if (shutting_down_ && !status.success() &&
@@ -195,8 +191,8 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   v.argv = t.spec.argv;
   v.exit = t.exit;
   v.reason = t.reason;
-  v.cpu_time_us = key < cpu_done_us_.size() ? cpu_done_us_[key] : 0;
-  if (t.state == TaskState::kRunning || t.state == TaskState::kStopped) {
+  v.cpu_time_us = cpu_done_us_[key];
+  if (sched::is_started(t.state)) {
     v.cpu_time_us += executor_.cpu_time_us(key).value_or(0);
     v.pid = executor_.pid(key).value_or(0);
   }
@@ -205,8 +201,8 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   v.preemptions = t.preemptions;
   v.attempts = t.attempts;
   v.submitted_at_us = wall_us(t.submitted_at_us);
-  v.started_at_us = t.started_at_us < 0 ? 0 : wall_us(t.started_at_us);
-  v.finished_at_us = t.finished_at_us < 0 ? 0 : wall_us(t.finished_at_us);
+  v.started_at_us = wall_us(t.started_at_us);
+  v.finished_at_us = wall_us(t.finished_at_us);
   v.cpus = t.spec.cpus;
   v.retries = t.spec.retries;
   return v;

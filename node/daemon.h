@@ -143,7 +143,8 @@ class Daemon final : public rpc::ControlBackend {
   sched::Micros timer_due_us_ = sched::kNever;
   sched::Actions actions_;
 
-  // By key (keys are reused after a purge; note_submitted/restore reset them).
+  // By key, sized and reset by track() for every key the torus hands out
+  // (keys are reused after a purge).
   std::vector<sched::Micros> cpu_done_us_;       // measured CPU of ended attempts
   std::vector<sched::Micros> slice_began_us_;    // while on a slot
   std::vector<std::uint64_t> record_no_;         // where the task is stored
@@ -158,7 +159,6 @@ class Daemon final : public rpc::ControlBackend {
   std::size_t tasks_being_stored_ = 0;              // in submissions_
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;
-  std::uint64_t store_errors_ = 0;  // failed unsynced writes (logged)
   SliceStats slices_;
   std::list<Waiter> waiters_;
   std::uint64_t next_waiter_serial_ = 1;

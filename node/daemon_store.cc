@@ -25,10 +25,6 @@ constexpr Micros kPurgePeriodMaxUs = 10 * sched::kMicrosPerSecond;
 // Preemption flips are written at most this late (see daemon.h).
 constexpr auto kFlipFlushDelay = std::chrono::milliseconds(250);
 
-bool started(TaskState state) {
-  return state == TaskState::kRunning || state == TaskState::kStopped;
-}
-
 // An attempt ended without the task ending it (a crash, or a shutdown): back
 // to the queue, or failed. `charge_retry`: the attempt counts against the
 // task's retries (a crash), or not (a graceful shutdown).
@@ -103,7 +99,7 @@ sched::Status Daemon::recover() {
   sched::Status loaded = store_->load_tasks([&](storage::TaskRecord&& record) {
     if (!restored) return;
     max_record = std::max(max_record, record.record_no);
-    const bool was_started = started(record.task.state);
+    const bool was_started = sched::is_started(record.task.state);
     bool stored_terminal = sched::is_terminal(record.task.state);
     if (was_started) {
       ++interrupted;
@@ -194,13 +190,12 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   for (TaskKey key : unique) {
     if (!torus_.exists(key)) continue;
-    const bool is_started = started(torus_.task(key).state);
-    if (!is_started) processes_[key] = {};
-    stored_started_[key] = is_started ? 1 : 0;
+    const bool started = sched::is_started(torus_.task(key).state);
+    if (!started) processes_[key] = {};
+    stored_started_[key] = started ? 1 : 0;
     batch.put_task(record_of(key));
   }
-  auto report = on_loop([this](const sched::Status& s) {
-    ++store_errors_;
+  auto report = on_loop([](const sched::Status& s) {
     spdlog::error("cannot store task state changes: {}", s.error().message);
   });
   committer_->commit(std::move(batch), /*durable=*/false,
@@ -210,7 +205,7 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
 }
 
 bool Daemon::is_flip(TaskKey key) const {
-  return started(torus_.task(key).state) && stored_started_[key] != 0;
+  return sched::is_started(torus_.task(key).state) && stored_started_[key] != 0;
 }
 
 void Daemon::defer_flip(TaskKey key) {

@@ -47,6 +47,10 @@ bool is_terminal(TaskState state) {
          state == TaskState::kCancelled;
 }
 
+bool is_started(TaskState state) {
+  return state == TaskState::kRunning || state == TaskState::kStopped;
+}
+
 Status validate_spec(const TaskSpec& spec) {
   if (spec.argv.empty() || spec.argv.front().empty()) {
     return Error{"argv must name a program to run, got nothing"};

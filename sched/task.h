@@ -35,6 +35,8 @@ enum class TaskState : std::uint8_t {
 std::string_view to_string(TaskState state);
 Result<TaskState> parse_task_state(std::string_view name);
 bool is_terminal(TaskState state);
+// running or stopped: an attempt whose processes exist.
+bool is_started(TaskState state);
 
 // After a crash of its node, is a task that was running or stopped requeued
 // (when it has retries left) or failed? kNodeDefault follows the node's

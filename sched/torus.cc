@@ -184,7 +184,7 @@ Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, A
 Status Torus::on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out) {
   if (key >= tasks_.size()) return Error{"on_exit: unknown task key " + std::to_string(key)};
   Task& task = at(key);
-  if (task.state != TaskState::kRunning && task.state != TaskState::kStopped) {
+  if (!is_started(task.state)) {
     return Error{"on_exit: task " + task.id + " is " + std::string(to_string(task.state)) +
                  ", not running or stopped"};
   }
