@@ -268,22 +268,9 @@ class Node {
   // Spawns braidd after a kill9(); returns the seconds until `stats` answered.
   double restart_timed() {
     if (respawned_ > 0 || daemon_.alive()) throw std::logic_error("restart of a running braidd");
-    std::vector<char*> args;
-    for (const auto& a : daemon_.argv()) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    const std::string log_path = daemon_.data_dir() + "/braidd.stderr";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     const auto start = Clock::now();
-    const int rc = posix_spawn(&respawned_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      respawned_ = -1;
-      throw std::runtime_error("cannot spawn braidd again");
-    }
+    respawned_ =
+        braid::testing::spawn_logged(daemon_.argv(), daemon_.data_dir() + "/braidd.stderr");
     track(respawned_);
     for (;;) {
       int status = 0;

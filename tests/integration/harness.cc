@@ -116,18 +116,23 @@ Daemon::Daemon(std::vector<std::string> extra) {
   start();
 }
 
-void Daemon::start() {
-  const std::string log_path = dir_.path() + "/braidd.stderr";
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& stderr_path) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
                                    0644);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  auto args = c_argv(argv_);
-  exit_code_ = -1;
-  const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  auto args = c_argv(argv);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw std::runtime_error("cannot start braidd");
+  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
+
+void Daemon::start() {
+  exit_code_ = -1;
+  pid_ = spawn_logged(argv_, dir_.path() + "/braidd.stderr");
   const bool up = eventually(
       [&] {
         struct stat st {};

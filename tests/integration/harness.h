@@ -35,6 +35,10 @@ struct RunResult {
 // Runs argv to completion, capturing stdout and stderr.
 RunResult run(const std::vector<std::string>& argv);
 
+// Starts argv[0] (a path) with stdin /dev/null and stderr appended to
+// `stderr_path`; throws if it cannot be spawned.
+pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& stderr_path);
+
 // Polls `ready` until it returns true or `timeout` passes. Returns the last result.
 bool eventually(const std::function<bool()>& ready,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10),
