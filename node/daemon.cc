@@ -55,7 +55,6 @@ Micros Daemon::wall_us(Micros torus_us) const { return torus_us < 0 ? 0 : torus_
 
 void Daemon::carry_out() {
   const Micros now = now_us();
-  bool someone_ended = false;
   std::vector<TaskKey> changed;
   for (const Action& action : actions_) {
     const sched::Task& task = torus_.task(action.key);
@@ -83,6 +82,7 @@ void Daemon::carry_out() {
         executor_.kill(action.key);
         break;
       case Action::Kind::kPersist:
+        note_state(action.key);
         // Shutting down, only ends are stored: what did not start stays
         // queued, what the shutdown interrupts is stored by persist_interrupted().
         if (!shutting_down_ || sched::is_terminal(task.state)) {
@@ -93,7 +93,6 @@ void Daemon::carry_out() {
           }
         }
         if (sched::is_terminal(task.state)) {
-          someone_ended = true;
           note_finished(action.key);
           if (task.state != TaskState::kCompleted) {
             spdlog::info("task {} {}: {}", task.id, sched::to_string(task.state), task.reason);
@@ -105,7 +104,6 @@ void Daemon::carry_out() {
   actions_.clear();
   persist(changed);
   if (finished_.size() > config_.retention_max_tasks) purge();
-  if (someone_ended) settle_waiters();
   arm_timer();
 }
 
@@ -115,12 +113,12 @@ void Daemon::arm_timer() {
   timer_due_us_ = due;
   tick_timer_.expires_at(std::chrono::steady_clock::time_point(
       std::chrono::microseconds(start_monotonic_us_ + (due - start_wall_us_))));
-  tick_timer_.async_wait([this](const std::error_code& ec) {
+  tick_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
     if (ec) return;
     timer_due_us_ = sched::kNever;
     torus_.tick(now_us(), actions_);
     carry_out();
-  });
+  }));
 }
 
 void Daemon::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
@@ -158,13 +156,11 @@ void Daemon::check_shutdown_done() {
   on_shutdown_done_ = nullptr;
   // Pending waiters learn that the node is going away; the short delay lets
   // KJ write those answers before the loop stops.
-  for (Waiter& w : waiters_) {
-    if (w.timeout) w.timeout->cancel();
-    auto outcome = kj::heap<rpc::WaitOutcome>();
-    outcome->error = "node " + config_.name + " is shutting down";
-    w.fulfiller->fulfill(kj::mv(outcome));
+  std::vector<std::uint64_t> serials;
+  for (const auto& [serial, w] : waiters_) serials.push_back(serial);
+  for (std::uint64_t serial : serials) {
+    finish_waiter(serial, /*timed_out=*/false, "node " + config_.name + " is shutting down");
   }
-  waiters_.clear();
   auto flush = std::make_shared<asio::steady_timer>(io_, kShutdownFlush);
   flush->async_wait([flush, done = std::move(done)](const std::error_code&) { done(); });
 }
@@ -185,7 +181,7 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   rpc::TaskView v;
   v.id = t.id;
   v.name = t.spec.name;
-  v.state = t.state;
+  v.state = shown_state(key);
   v.node = config_.name;
   v.priority = t.spec.priority;
   v.argv = t.spec.argv;
@@ -212,7 +208,7 @@ sched::Result<std::vector<rpc::TaskView>> Daemon::list(bool all, std::optional<T
   std::vector<TaskKey> keys;
   for (TaskKey key = 0; key < torus_.task_count(); ++key) {
     if (!torus_.exists(key)) continue;
-    const TaskState s = torus_.task(key).state;
+    const TaskState s = shown_state(key);
     if (state ? s != *state : (!all && sched::is_terminal(s))) continue;
     keys.push_back(key);
   }
@@ -231,63 +227,6 @@ sched::Result<std::vector<rpc::TaskView>> Daemon::show(const std::vector<std::st
   std::vector<rpc::TaskView> out;
   for (TaskKey key : keys.value()) out.push_back(view(key));
   return out;
-}
-
-kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids,
-                                                    Micros timeout_us) {
-  auto keys = keys_of(ids);
-  if (!keys) {
-    auto refused = kj::heap<rpc::WaitOutcome>();
-    refused->error = keys.error().message;
-    return kj::mv(refused);
-  }
-  auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::WaitOutcome>>();
-  Waiter& w = waiters_.emplace_back();
-  w.serial = next_waiter_serial_++;
-  w.keys = std::move(keys).value();
-  w.fulfiller = kj::mv(pair.fulfiller);
-  if (timeout_us > 0) {
-    w.timeout = std::make_unique<asio::steady_timer>(io_, std::chrono::microseconds(timeout_us));
-    w.timeout->async_wait([this, serial = w.serial,
-                           alive = std::weak_ptr<const bool>(alive_)](const std::error_code& ec) {
-      if (ec || alive.expired()) return;
-      // The waiter may already be settled and gone, even though this handler ran.
-      auto it = std::find_if(waiters_.begin(), waiters_.end(),
-                             [serial](const Waiter& x) { return x.serial == serial; });
-      if (it == waiters_.end()) return;
-      auto outcome = outcome_of(it->keys);
-      outcome->timed_out = true;
-      it->fulfiller->fulfill(kj::mv(outcome));
-      waiters_.erase(it);
-    });
-  }
-  settle_waiters();
-  return kj::mv(pair.promise);
-}
-
-kj::Own<rpc::WaitOutcome> Daemon::outcome_of(const std::vector<TaskKey>& keys) const {
-  auto outcome = kj::heap<rpc::WaitOutcome>();
-  for (TaskKey key : keys) outcome->tasks.push_back(view(key));
-  return outcome;
-}
-
-void Daemon::settle_waiters() {
-  for (auto it = waiters_.begin(); it != waiters_.end();) {
-    bool all_done = it->fulfiller->isWaiting();
-    for (TaskKey key : it->keys) {
-      all_done = all_done && sched::is_terminal(torus_.task(key).state);
-    }
-    if (!it->fulfiller->isWaiting() || all_done) {
-      if (all_done) {
-        auto outcome = outcome_of(it->keys);
-        it->fulfiller->fulfill(kj::mv(outcome));
-      }
-      if (it->timeout) it->timeout->cancel();
-      it = waiters_.erase(it);
-    } else {
-      ++it;
-    }
-  }
 }
 
 sched::Status Daemon::cancel(const std::vector<std::string>& ids) {
@@ -309,7 +248,7 @@ sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr
   const std::filesystem::path path =
       config_.executor.log_dir / (id + (stderr_stream ? ".err" : ".out"));
   rpc::LogChunk chunk;
-  chunk.finished = sched::is_terminal(torus_.task(keys.value()[0]).state);
+  chunk.finished = sched::is_terminal(shown_state(keys.value()[0]));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return chunk;  // not started yet: no output so far

@@ -40,6 +40,7 @@
 #include "node/clock.h"
 #include "node/daemon_config.h"
 #include "node/executor.h"
+#include "node/lifetime.h"
 #include "node/slice_stats.h"
 #include "rpc/control_backend.h"
 #include "sched/torus.h"
@@ -81,9 +82,10 @@ class Daemon final : public rpc::ControlBackend {
   sched::Status scheduler(rpc::SchedulerOp op) override;
 
  private:
+  // A `wait` call: answered once `remaining` of its keys have a durable end.
   struct Waiter {
-    std::uint64_t serial = 0;  // identifies it to its timeout handler, which may outlive it
-    std::vector<sched::TaskKey> keys;
+    std::vector<sched::TaskKey> keys;  // as asked (the answer lists them in this order)
+    std::size_t remaining = 0;         // keys whose end is not durable yet
     kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
     std::unique_ptr<asio::steady_timer> timeout;
   };
@@ -111,6 +113,9 @@ class Daemon final : public rpc::ControlBackend {
   void defer_flip(sched::TaskKey key);                    // persisted by flush_flips() soon
   void flush_flips();
   void on_submission_stored(std::uint64_t serial, const sched::Status& status);
+  // The write of these tasks' terminal records finished (key, record_no).
+  void on_ends_stored(const std::vector<std::pair<sched::TaskKey, std::uint64_t>>& ended,
+                      const sched::Status& status);
   void drop_stored_queued(const std::vector<sched::TaskKey>& admitted);
   void track(sched::TaskKey key, std::uint64_t record_no);  // a new (or reused) key
   void note_started(sched::TaskKey key);
@@ -118,15 +123,28 @@ class Daemon final : public rpc::ControlBackend {
   void persist_interrupted(sched::TaskKey key);  // graceful shutdown ended its attempt
   void purge();
   void arm_purge_timer();
-  bool held(sched::TaskKey key) const;  // a waiter or a pending submission refers to it
+  // A waiter or a pending submission refers to it, or its end is not durable yet.
+  bool in_use(sched::TaskKey key) const;
   // Posts `done` to the loop from the committer's thread; dropped once the daemon is gone.
   storage::Committer::Done on_loop(std::function<void(const sched::Status&)> done);
   void on_process_exit(sched::TaskKey key, const sched::ExitStatus& status);
   void arm_timer();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
   rpc::TaskView view(sched::TaskKey key) const;
+  // daemon_wait.cc: waiters, and what clients are told of task states.
   kj::Own<rpc::WaitOutcome> outcome_of(const std::vector<sched::TaskKey>& keys) const;
-  void settle_waiters();
+  // The state clients see: the torus's, except that an end shows only once
+  // it is durable (until then the state stored before it).
+  sched::TaskState shown_state(sched::TaskKey key) const {
+    return static_cast<sched::TaskState>(shown_state_[key]);
+  }
+  void note_state(sched::TaskKey key);  // a kPersist: the torus state changed
+  void on_end_durable(sched::TaskKey key);
+  void fail_watchers(sched::TaskKey key, const std::string& error);
+  void finish_waiter(std::uint64_t serial, bool timed_out, const std::string& error);
+  void forget_waiter(std::uint64_t serial);  // its client went away
+  void unwatch(std::uint64_t serial, const Waiter& w);  // drops its watchers_, waited_on_ entries
+  void unreference(sched::TaskKey key);                  // one waited_on_ less
   void check_shutdown_done();
 
   asio::io_context& io_;
@@ -160,13 +178,18 @@ class Daemon final : public rpc::ControlBackend {
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;
   SliceStats slices_;
-  std::list<Waiter> waiters_;
+  std::vector<std::uint8_t> shown_state_;  // by key, see shown_state()
+  std::unordered_map<std::uint64_t, Waiter> waiters_;  // by serial
+  // Waiters (serials) of each key whose end is not durable yet; a serial is
+  // listed once per time its waiter names the key.
+  std::unordered_map<sched::TaskKey, std::vector<std::uint64_t>> watchers_;
+  std::unordered_map<sched::TaskKey, int> waited_on_;  // waiters naming each key
   std::uint64_t next_waiter_serial_ = 1;
   bool shutting_down_ = false;
   std::function<void()> on_shutdown_done_;
-  // Asio handlers that already completed cannot be cancelled: they check this
-  // token and do nothing once the daemon is gone.
-  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
+  // Every handler and posted callback holds a guard of it (declared last:
+  // destroyed first, so no handler runs on a half-destroyed daemon).
+  Lifetime lifetime_;
 };
 
 }  // namespace braid::node

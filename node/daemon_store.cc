@@ -77,7 +77,9 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
     record_no_.resize(size, 0);
     processes_.resize(size);
     stored_started_.resize(size, 0);
+    shown_state_.resize(size, 0);
   }
+  shown_state_[key] = static_cast<std::uint8_t>(TaskState::kQueued);
   stored_started_[key] = 0;
   cpu_done_us_[key] = 0;
   slice_began_us_[key] = -1;
@@ -116,6 +118,8 @@ sched::Status Daemon::recover() {
     }
     track(key.value(), record.record_no);
     cpu_done_us_[key.value()] = record.measured_cpu_us;
+    // Stored (or stored before the socket opens, below): durable as it is.
+    shown_state_[key.value()] = static_cast<std::uint8_t>(torus_.task(key.value()).state);
     if (was_started) changes.put_task(record_of(key.value()));
     // Tasks the restore itself ended (a failed dependency) come through
     // carry_out() like any other end; only stored ends are listed here.
@@ -174,11 +178,8 @@ storage::TaskRecord Daemon::record_of(TaskKey key) const {
 storage::Committer::Done Daemon::on_loop(std::function<void(const sched::Status&)> done) {
   // Runs on the committer's thread, maybe while ~Daemon runs: it touches
   // only the io_context (which outlives the daemon) and its own captures.
-  return [&io = io_, alive = std::weak_ptr<const bool>(alive_),
-          done = std::move(done)](const sched::Status& status) {
-    asio::post(io, [alive, done, status] {
-      if (!alive.expired()) done(status);
-    });
+  return [&io = io_, guarded = lifetime_.guard(std::move(done))](const sched::Status& status) {
+    asio::post(io, [guarded, status]() mutable { guarded(status); });
   };
 }
 
@@ -188,20 +189,31 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
   std::vector<TaskKey> unique = keys;
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  std::vector<std::pair<TaskKey, std::uint64_t>> ended;  // reported once written
   for (TaskKey key : unique) {
     if (!torus_.exists(key)) continue;
-    const bool started = sched::is_started(torus_.task(key).state);
+    const TaskState state = torus_.task(key).state;
+    const bool started = sched::is_started(state);
     if (!started) processes_[key] = {};
     stored_started_[key] = started ? 1 : 0;
     batch.put_task(record_of(key));
+    if (sched::is_terminal(state)) ended.emplace_back(key, record_no_[key]);
   }
-  auto report = on_loop([](const sched::Status& s) {
-    spdlog::error("cannot store task state changes: {}", s.error().message);
-  });
+  if (ended.empty()) {
+    auto report = on_loop([](const sched::Status& s) {
+      spdlog::error("cannot store task state changes: {}", s.error().message);
+    });
+    committer_->commit(std::move(batch), /*durable=*/false,
+                       [report = std::move(report)](const sched::Status& s) {
+                         if (!s) report(s);  // only failures travel back to the loop
+                       });
+    return;
+  }
   committer_->commit(std::move(batch), /*durable=*/false,
-                     [report = std::move(report)](const sched::Status& s) {
-                       if (!s) report(s);  // only failures travel back to the loop
-                     });
+                     on_loop([this, ended = std::move(ended)](const sched::Status& s) {
+                       if (!s) spdlog::error("cannot store task ends: {}", s.error().message);
+                       on_ends_stored(ended, s);
+                     }));
 }
 
 bool Daemon::is_flip(TaskKey key) const {
@@ -213,12 +225,11 @@ void Daemon::defer_flip(TaskKey key) {
   if (flip_timer_armed_) return;
   flip_timer_armed_ = true;
   flip_timer_.expires_after(kFlipFlushDelay);
-  flip_timer_.async_wait(
-      [this, alive = std::weak_ptr<const bool>(alive_)](const std::error_code& ec) {
-        if (ec || alive.expired()) return;  // cancelled, or the daemon is gone
-        flip_timer_armed_ = false;
-        flush_flips();
-      });
+  flip_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    if (ec) return;  // cancelled
+    flip_timer_armed_ = false;
+    flush_flips();
+  }));
 }
 
 void Daemon::flush_flips() {
@@ -256,12 +267,9 @@ void Daemon::persist_interrupted(TaskKey key) {
   committer_->commit(std::move(batch), /*durable=*/false, {});
 }
 
-bool Daemon::held(TaskKey key) const {
-  if (pinned_.count(key) != 0) return true;
-  for (const Waiter& w : waiters_) {
-    if (std::find(w.keys.begin(), w.keys.end(), key) != w.keys.end()) return true;
-  }
-  return false;
+bool Daemon::in_use(TaskKey key) const {
+  return pinned_.count(key) != 0 || waited_on_.count(key) != 0 ||
+         !sched::is_terminal(shown_state(key));
 }
 
 void Daemon::purge() {
@@ -276,7 +284,7 @@ void Daemon::purge() {
     }
     const sched::Task& task = torus_.task(key);
     const bool too_many = finished_.size() > config_.retention_max_tasks;
-    if ((!too_many && task.finished_at_us > horizon) || held(key)) break;
+    if ((!too_many && task.finished_at_us > horizon) || in_use(key)) break;
     batch.delete_task(record_no_[key]);
     if (sched::Status s = torus_.forget(key); !s) {
       spdlog::critical("purge: {}", s.error().message);
@@ -293,11 +301,11 @@ void Daemon::arm_purge_timer() {
   const Micros period_us =
       std::clamp(config_.retention_us / 4, kPurgePeriodMinUs, kPurgePeriodMaxUs);
   purge_timer_.expires_after(std::chrono::microseconds(period_us));
-  purge_timer_.async_wait([this](const std::error_code& ec) {
+  purge_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
     if (ec || shutting_down_) return;
     purge();
     arm_purge_timer();
-  });
+  }));
 }
 
 }  // namespace braid::node
