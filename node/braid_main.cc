@@ -16,8 +16,12 @@
 #include <optional>
 #include <thread>
 
+#include "node/cli_exit.h"
 #include "node/cli_output.h"
+#include "node/cli_reply.h"
+#include "node/cli_run.h"
 #include "node/control_client.h"
+#include "node/id_args.h"
 #include "node/spec_file.h"
 #include "sched/duration.h"
 #include "sched/policy.h"
@@ -33,33 +37,10 @@ using braid::node::Unreachable;
 namespace sched = braid::sched;
 namespace rpc = braid::rpc;
 
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnreachable = 3;
-constexpr int kExitTimedOut = 124;
-constexpr std::uint32_t kLogChunkBytes = 256 * 1024;
-constexpr auto kFollowPollInterval = std::chrono::milliseconds(100);
-
-int usage(const std::string& message) {
-  std::fprintf(stderr, "braid: %s\n", message.c_str());
-  return kExitUsage;
-}
-
-// Unwraps a reply: on Refused / Unreachable prints the line and sets `code`.
-template <typename T>
-const T* ok(const Reply<T>& reply, int& code) {
-  if (const auto* r = std::get_if<Refused>(&reply)) {
-    code = usage(r->message);
-    return nullptr;
-  }
-  if (const auto* u = std::get_if<Unreachable>(&reply)) {
-    std::fprintf(stderr, "braid: %s\n", u->message.c_str());
-    code = kExitUnreachable;
-    return nullptr;
-  }
-  code = 0;
-  return &std::get<T>(reply);
-}
+using braid::node::kExitFailed;
+using braid::node::kExitUsage;
+using braid::node::ok;
+using braid::node::usage;
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << "\n"; }
 
@@ -73,6 +54,7 @@ struct SubmitFlags {
   std::string file;     // --file: JSONL tasks, "-" = stdin
   long long array = 0;  // --array N
   bool json = false;
+  bool wait = false;  // --wait: then wait for the tasks, exit as `braid wait`
   // Set by main(): which of the flags above were given.
   const CLI::Option* file_option = nullptr;
   const CLI::Option* array_option = nullptr;
@@ -107,8 +89,9 @@ sched::Result<std::vector<sched::TaskSpec>> specs_from_file(const std::string& p
   return braid::node::read_spec_lines(in, path);
 }
 
-// The tasks the flags ask for: from --file, from --array, or the one after --.
-sched::Result<std::vector<sched::TaskSpec>> specs_to_submit(const SubmitFlags& f) {
+// The tasks as the flags or the file give them: from --file, from --array,
+// or the one after --.
+sched::Result<std::vector<sched::TaskSpec>> specs_as_given(const SubmitFlags& f) {
   const bool from_file = f.file_option->count() > 0;
   const bool as_array = f.array_option->count() > 0;
   if (from_file && as_array) {
@@ -139,6 +122,31 @@ sched::Result<std::vector<sched::TaskSpec>> specs_to_submit(const SubmitFlags& f
   return std::vector<sched::TaskSpec>{std::move(spec).value()};
 }
 
+// A task runs in its submitter's working directory unless it names one; a
+// relative one is relative to the submitter's (as with Slurm's --chdir).
+sched::Status resolve_cwds(std::vector<sched::TaskSpec>& specs) {
+  std::error_code ec;
+  const std::filesystem::path here = std::filesystem::current_path(ec);
+  if (ec) return sched::Error{"cannot tell the current directory: " + ec.message()};
+  for (sched::TaskSpec& spec : specs) {
+    if (spec.cwd.empty()) {
+      spec.cwd = here.string();
+    } else if (std::filesystem::path(spec.cwd).is_relative()) {
+      spec.cwd = (here / spec.cwd).lexically_normal().string();
+    }
+  }
+  return sched::ok_status();
+}
+
+// The tasks to submit, working directories resolved.
+sched::Result<std::vector<sched::TaskSpec>> specs_to_submit(const SubmitFlags& f) {
+  auto given = specs_as_given(f);
+  if (!given) return given;
+  std::vector<sched::TaskSpec> specs = std::move(given).value();
+  if (sched::Status s = resolve_cwds(specs); !s) return s.error();
+  return specs;
+}
+
 // One submit RPC for all the tasks: the daemon takes all of them or none.
 int run_submit(ControlClient& client, const SubmitFlags& f) {
   auto specs = specs_to_submit(f);
@@ -155,50 +163,74 @@ int run_submit(ControlClient& client, const SubmitFlags& f) {
   } else {
     std::cout << (batch ? braid::node::format_ids(*ids) : ids->front() + "\n");
   }
-  return 0;
+  if (!f.wait) return 0;
+  std::cout.flush();
+  return braid::node::wait_command(client, *ids, 0, f.json);
 }
 
-int run_wait(ControlClient& client, const std::vector<std::string>& ids, const std::string& timeout,
-             bool json) {
-  sched::Micros timeout_us = 0;
-  if (!timeout.empty()) {
-    auto us = sched::parse_duration(timeout);
-    if (!us) return usage("--timeout: " + us.error().message);
-    timeout_us = us.value();
-  }
-  int code = 0;
-  auto reply = client.wait(ids, timeout_us);
-  const auto* outcome = ok(reply, code);
-  if (!outcome) return code;
-  if (json) {
-    print_json(
-        {{"timed_out", outcome->timed_out}, {"tasks", braid::node::tasks_json(outcome->tasks)}});
-  } else {
-    std::cout << braid::node::task_table(outcome->tasks);
-  }
-  if (outcome->timed_out) return kExitTimedOut;
-  for (const auto& t : outcome->tasks) {
-    if (t.state != sched::TaskState::kCompleted) return kExitFailed;
-  }
-  return 0;
+// `braid run`: one task, submitted, its output streamed, its code passed on.
+int run_run(ControlClient& client, const SubmitFlags& f) {
+  if (f.command.empty()) return usage("run needs a command: braid run [OPTIONS] -- CMD ARGS...");
+  auto spec = spec_from_flags(f);
+  if (!spec) return usage(spec.error().message);
+  std::vector<sched::TaskSpec> specs{std::move(spec).value()};
+  if (sched::Status s = resolve_cwds(specs); !s) return usage(s.error().message);
+  return braid::node::run_command(client, specs.front());
 }
 
-int run_logs(ControlClient& client, const std::string& id, bool stderr_stream, bool follow) {
-  std::uint64_t offset = 0;
+// Prints every task the query selects, fetched a page at a time (the table
+// is aligned as a whole, so it is printed at the end); `limit` 0 = all.
+int run_ps(ControlClient& client, rpc::ListQuery query, const std::string& state,
+           std::uint64_t limit, bool json) {
+  std::vector<rpc::TaskView> tasks;
   while (true) {
+    if (limit > 0) {
+      query.limit = static_cast<std::uint32_t>(
+          std::min<std::uint64_t>(limit - tasks.size(), rpc::kListPageMax));
+    }
     int code = 0;
-    auto reply = client.read_log(id, stderr_stream, offset, kLogChunkBytes);
-    const auto* chunk = ok(reply, code);
-    if (!chunk) return code;
-    std::fwrite(chunk->data.data(), 1, chunk->data.size(), stdout);
-    offset += chunk->data.size();
-    if (!chunk->data.empty()) continue;  // drain what is there before deciding
-    if (!follow || chunk->finished) break;
-    std::fflush(stdout);
-    std::this_thread::sleep_for(kFollowPollInterval);  // like tail -f: poll the file
+    auto reply = client.list(query, state);
+    const auto* page = ok(reply, code);
+    if (!page) return code;
+    tasks.insert(tasks.end(), page->tasks.begin(), page->tasks.end());
+    query.after = page->next;
+    if (page->next == 0) break;
+    if (limit > 0 && tasks.size() >= limit) {
+      std::fprintf(stderr, "braid: more tasks follow: add --after %llu for the next ones\n",
+                   static_cast<unsigned long long>(page->next));
+      break;
+    }
   }
-  std::fflush(stdout);
+  if (json) {
+    print_json(braid::node::tasks_json(tasks));
+  } else {
+    std::cout << braid::node::task_table(tasks);
+  }
   return 0;
+}
+
+// The flags that shape a task, shared by submit and run.
+std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) {
+  return {
+      cmd->add_option("--name", f.spec.name, "a name for people"),
+      cmd->add_option("--priority", f.spec.priority, "0..10, higher runs first (5)"),
+      cmd->add_option("--cpus", f.spec.cpus, "slots the task holds while running (1)"),
+      cmd->add_option("--memory", f.spec.memory_bytes, "memory limit, e.g. 512M")
+          ->transform(CLI::AsSizeValue(false)),
+      cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)"),
+      cmd->add_option("--retries", f.spec.retries, "re-runs after a failure (0)"),
+      cmd->add_option("--retry-backoff", f.retry_backoff,
+                      "wait before the first retry, doubling after each (1s)"),
+      cmd->add_option("--time-limit", f.time_limit, "running time allowed, e.g. 30s"),
+      cmd->add_option("--cwd", f.spec.cwd, "working directory"),
+      cmd->add_option("--env", f.spec.env, "KEY=VALUE (repeatable)"),
+      cmd->add_flag("--pin", f.spec.pinned, "never migrate to another node"),
+      cmd->add_flag("--requeue", f.requeue,
+                    "after a crash of braidd, requeue this task if it has retries left "
+                    "(default: braidd's --requeue-on-restart)"),
+      cmd->add_flag("--no-requeue", f.no_requeue,
+                    "after a crash of braidd, fail this task instead"),
+  };
 }
 
 std::string default_socket() {
@@ -218,57 +250,61 @@ int main(int argc, char** argv) {
   auto* cmd_submit = app.add_subcommand(
       "submit",
       "submit tasks: braid submit [opts] [--array N] -- CMD ARGS..., or --file FILE (JSONL)");
-  submit.task_options = {
-      cmd_submit->add_option("--name", submit.spec.name, "a name for people"),
-      cmd_submit->add_option("--priority", submit.spec.priority, "0..10, higher runs first (5)"),
-      cmd_submit->add_option("--cpus", submit.spec.cpus, "slots the task holds while running (1)"),
-      cmd_submit->add_option("--memory", submit.spec.memory_bytes, "memory limit, e.g. 512M")
-          ->transform(CLI::AsSizeValue(false)),
-      cmd_submit->add_option("--after", submit.spec.after,
-                             "run only after this task completed (repeatable)"),
-      cmd_submit->add_option("--retries", submit.spec.retries, "re-runs after a failure (0)"),
-      cmd_submit->add_option("--retry-backoff", submit.retry_backoff,
-                             "wait before the first retry, doubling after each (1s)"),
-      cmd_submit->add_option("--time-limit", submit.time_limit, "running time allowed, e.g. 30s"),
-      cmd_submit->add_option("--cwd", submit.spec.cwd, "working directory"),
-      cmd_submit->add_option("--env", submit.spec.env, "KEY=VALUE (repeatable)"),
-      cmd_submit->add_flag("--pin", submit.spec.pinned, "never migrate to another node"),
-      cmd_submit->add_flag("--requeue", submit.requeue,
-                           "after a crash of braidd, requeue this task if it has retries left "
-                           "(default: braidd's --requeue-on-restart)"),
-      cmd_submit->add_flag("--no-requeue", submit.no_requeue,
-                           "after a crash of braidd, fail this task instead"),
-  };
+  submit.task_options = add_task_options(cmd_submit, submit);
   submit.file_option = cmd_submit->add_option(
       "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
   submit.array_option = cmd_submit->add_option(
       "--array", submit.array, "submit N tasks (1..100000); {} in the command becomes 0..N-1");
   cmd_submit->add_flag("--json", submit.json,
                        "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
+  cmd_submit->add_flag("--wait", submit.wait,
+                       "then wait until the tasks finish; exit as braid wait does");
   cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
 
-  bool ps_all = false, json = false;
+  SubmitFlags run;
+  auto* cmd_run = app.add_subcommand(
+      "run", "run one task: submit it, stream its output, exit with its code (Ctrl-C cancels it)");
+  run.task_options = add_task_options(cmd_run, run);
+  cmd_run->add_option("command", run.command, "the program and its arguments, after --");
+
+  bool json = false;
+  rpc::ListQuery ps_query;
   std::string ps_state;
+  std::uint64_t ps_limit = 0;
   auto* cmd_ps = app.add_subcommand("ps", "list tasks (not finished ones unless --all)");
-  cmd_ps->add_flag("--all", ps_all, "include completed, failed and cancelled tasks");
+  cmd_ps->add_flag("--all", ps_query.all, "include completed, failed and cancelled tasks");
   cmd_ps->add_option("--state", ps_state, "only tasks in this state");
+  cmd_ps->add_option("--name", ps_query.name_glob, "only tasks whose name matches this glob");
+  cmd_ps->add_option("--limit", ps_limit, "at most this many tasks (default: all)");
+  cmd_ps->add_option("--after", ps_query.after,
+                     "only tasks admitted after this cursor (printed when --limit cut the list)");
   cmd_ps->add_flag("--json", json, "JSON output");
 
   std::string id;
   std::vector<std::string> ids;
-  auto* cmd_show = app.add_subcommand("show", "show one task");
-  cmd_show->add_option("id", id, "task id")->required();
-  cmd_show->add_flag("--json", json, "JSON output");
+  auto* cmd_show = app.add_subcommand("show", "show tasks (ids or ranges like n:5..n:104)");
+  cmd_show->add_option("ids", ids, "task ids or ranges")->required();
+  cmd_show->add_flag("--json", json, "JSON output (an object for one task, else an array)");
 
   std::string timeout;
   auto* cmd_wait =
       app.add_subcommand("wait", "wait until tasks finish (exit 1 if any did not complete)");
-  cmd_wait->add_option("ids", ids, "task ids")->required();
+  cmd_wait->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
   cmd_wait->add_option("--timeout", timeout, "give up after this long (exit 124), e.g. 30s");
   cmd_wait->add_flag("--json", json, "JSON output");
 
-  auto* cmd_cancel = app.add_subcommand("cancel", "cancel tasks");
-  cmd_cancel->add_option("ids", ids, "task ids")->required();
+  std::string cancel_state, cancel_name;
+  auto* cmd_cancel =
+      app.add_subcommand("cancel", "cancel tasks: by ids (or ranges), or by --state / --name");
+  cmd_cancel->add_option("ids", ids, "task ids or ranges like n:5..n:104");
+  auto* cancel_state_option =
+      cmd_cancel->add_option("--state", cancel_state,
+                             "every unfinished task in this state: pending, queued, held, "
+                             "running, stopped or all");
+  auto* cancel_name_option =
+      cmd_cancel->add_option("--name", cancel_name, "every unfinished task whose name matches");
+
+  auto* cmd_clear = app.add_subcommand("clear", "purge every finished task now (like tsp -C)");
 
   bool log_stderr = false, follow = false;
   auto* cmd_logs = app.add_subcommand("logs", "print a task's output");
@@ -319,37 +355,63 @@ int main(int argc, char** argv) {
   ControlClient client(socket);
   int code = 0;
   if (cmd_submit->parsed()) return run_submit(client, submit);
+  if (cmd_run->parsed()) return run_run(client, run);
   if (cmd_ps->parsed()) {
     if (!ps_state.empty()) {
       if (auto s = sched::parse_task_state(ps_state); !s) return usage(s.error().message);
     }
-    auto reply = client.list(ps_all, ps_state);
-    const auto* tasks = ok(reply, code);
-    if (!tasks) return code;
-    if (json) {
-      print_json(braid::node::tasks_json(*tasks));
-    } else {
-      std::cout << braid::node::task_table(*tasks);
-    }
+    return run_ps(client, ps_query, ps_state, ps_limit, json);
+  }
+  if (cmd_clear->parsed()) {
+    auto reply = client.clear();
+    const auto* purged = ok(reply, code);
+    if (!purged) return code;
+    std::cout << "cleared " << *purged << " finished tasks\n";
     return 0;
+  }
+  if (cmd_cancel->parsed() &&
+      (cancel_state_option->count() > 0 || cancel_name_option->count() > 0)) {
+    if (!ids.empty()) return usage("cancel takes ids or --state/--name, not both");
+    auto reply = client.cancel_where(cancel_state.empty() ? "all" : cancel_state, cancel_name);
+    const auto* cancelled = ok(reply, code);
+    if (!cancelled) return code;
+    std::cout << "cancelled " << *cancelled << " tasks\n";
+    return 0;
+  }
+  if (cmd_show->parsed() || cmd_wait->parsed() || cmd_cancel->parsed()) {
+    if (ids.empty()) return usage("cancel needs task ids, or --state STATE / --name GLOB");
+    auto expanded = braid::node::expand_ids(ids);
+    if (!expanded) return usage(expanded.error().message);
+    ids = std::move(expanded).value();
   }
   if (cmd_show->parsed()) {
-    auto reply = client.show({id});
+    auto reply = client.show(ids);
     const auto* tasks = ok(reply, code);
     if (!tasks) return code;
     if (json) {
-      print_json(braid::node::task_json(tasks->front()));
+      print_json(tasks->size() == 1 ? braid::node::task_json(tasks->front())
+                                    : braid::node::tasks_json(*tasks));
     } else {
-      std::cout << braid::node::task_details(tasks->front());
+      for (std::size_t i = 0; i < tasks->size(); ++i) {
+        std::cout << (i > 0 ? "\n" : "") << braid::node::task_details((*tasks)[i]);
+      }
     }
     return 0;
   }
-  if (cmd_wait->parsed()) return run_wait(client, ids, timeout, json);
+  if (cmd_wait->parsed()) {
+    sched::Micros timeout_us = 0;
+    if (!timeout.empty()) {
+      auto us = sched::parse_duration(timeout);
+      if (!us) return usage("--timeout: " + us.error().message);
+      timeout_us = us.value();
+    }
+    return braid::node::wait_command(client, ids, timeout_us, json);
+  }
   if (cmd_cancel->parsed()) {
     auto reply = client.cancel(ids);
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_logs->parsed()) return run_logs(client, id, log_stderr, follow);
+  if (cmd_logs->parsed()) return braid::node::logs_command(client, id, log_stderr, follow);
   if (cmd_stats->parsed()) {
     auto reply = client.stats();
     const auto* stats = ok(reply, code);

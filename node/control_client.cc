@@ -78,16 +78,18 @@ Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::T
       });
 }
 
-Reply<std::vector<rpc::TaskView>> ControlClient::list(bool all, const std::string& state) {
-  return call<std::vector<rpc::TaskView>>(
-      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<rpc::TaskView>> {
-        auto req = c.listRequest();
-        req.setAll(all);
-        req.setState(state);
-        auto res = req.send().wait(ws);
-        if (auto r = refused(res)) return *r;
-        return tasks_of(res);
-      });
+Reply<rpc::ListPage> ControlClient::list(const rpc::ListQuery& query, const std::string& state) {
+  return call<rpc::ListPage>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::ListPage> {
+    auto req = c.listRequest();
+    req.setAll(query.all);
+    req.setState(state);
+    req.setName(query.name_glob);
+    req.setAfter(query.after);
+    req.setLimit(query.limit);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return rpc::ListPage{tasks_of(res), res.getNext()};
+  });
 }
 
 Reply<std::vector<rpc::TaskView>> ControlClient::show(const std::vector<std::string>& ids) {
@@ -186,6 +188,26 @@ Reply<Done> ControlClient::scheduler(rpc::SchedulerOp op) {
     auto res = req.send().wait(ws);
     if (auto r = refused(res)) return *r;
     return Done{};
+  });
+}
+
+Reply<std::uint64_t> ControlClient::cancel_where(const std::string& state,
+                                                 const std::string& name) {
+  return call<std::uint64_t>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::uint64_t> {
+    auto req = c.cancelWhereRequest();
+    req.setState(state);
+    req.setName(name);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return res.getCancelled();
+  });
+}
+
+Reply<std::uint64_t> ControlClient::clear() {
+  return call<std::uint64_t>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::uint64_t> {
+    auto res = c.clearRequest().send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return res.getPurged();
   });
 }
 

@@ -35,7 +35,8 @@ class ControlClient final {
   ~ControlClient();
 
   Reply<std::vector<std::string>> submit(const std::vector<sched::TaskSpec>& specs);
-  Reply<std::vector<rpc::TaskView>> list(bool all, const std::string& state);
+  // One page; state and name are sent as given (the daemon checks them).
+  Reply<rpc::ListPage> list(const rpc::ListQuery& query, const std::string& state);
   Reply<std::vector<rpc::TaskView>> show(const std::vector<std::string>& ids);
   Reply<rpc::WaitOutcome> wait(const std::vector<std::string>& ids, sched::Micros timeout_us);
   Reply<Done> cancel(const std::vector<std::string>& ids);
@@ -46,6 +47,9 @@ class ControlClient final {
   Reply<Done> set_quantum(sched::Micros quantum_us);
   Reply<int> priority(const std::string& id, rpc::PriorityOp op, int value);
   Reply<Done> scheduler(rpc::SchedulerOp op);
+  // state: a live state or "all"; name: a glob, empty = any.
+  Reply<std::uint64_t> cancel_where(const std::string& state, const std::string& name);
+  Reply<std::uint64_t> clear();
 
  private:
   struct Impl;

@@ -204,23 +204,6 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   return v;
 }
 
-sched::Result<std::vector<rpc::TaskView>> Daemon::list(bool all, std::optional<TaskState> state) {
-  std::vector<TaskKey> keys;
-  for (TaskKey key = 0; key < torus_.task_count(); ++key) {
-    if (!torus_.exists(key)) continue;
-    const TaskState s = shown_state(key);
-    if (state ? s != *state : (!all && sched::is_terminal(s))) continue;
-    keys.push_back(key);
-  }
-  // Admission order: keys are reused after a purge, record numbers never.
-  std::sort(keys.begin(), keys.end(),
-            [this](TaskKey a, TaskKey b) { return record_no_[a] < record_no_[b]; });
-  std::vector<rpc::TaskView> out;
-  out.reserve(keys.size());
-  for (TaskKey key : keys) out.push_back(view(key));
-  return out;
-}
-
 sched::Result<std::vector<rpc::TaskView>> Daemon::show(const std::vector<std::string>& ids) {
   auto keys = keys_of(ids);
   if (!keys) return keys.error();

@@ -67,8 +67,7 @@ class Daemon final : public rpc::ControlBackend {
 
   // rpc::ControlBackend
   kj::Promise<kj::Own<rpc::SubmitOutcome>> submit(std::vector<sched::TaskSpec> specs) override;
-  sched::Result<std::vector<rpc::TaskView>> list(bool all,
-                                                 std::optional<sched::TaskState> state) override;
+  sched::Result<rpc::ListPage> list(const rpc::ListQuery& query) override;
   sched::Result<std::vector<rpc::TaskView>> show(const std::vector<std::string>& ids) override;
   kj::Promise<kj::Own<rpc::WaitOutcome>> wait(std::vector<std::string> ids,
                                               sched::Micros timeout_us) override;
@@ -80,6 +79,9 @@ class Daemon final : public rpc::ControlBackend {
   sched::Status set_quantum(sched::Micros quantum_us) override;
   sched::Result<int> priority(const std::string& id, rpc::PriorityOp op, int value) override;
   sched::Status scheduler(rpc::SchedulerOp op) override;
+  sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
+                                            const std::string& name_glob) override;
+  sched::Result<std::uint64_t> clear() override;
 
  private:
   // A `wait` call: answered once `remaining` of its keys have a durable end.
@@ -122,6 +124,11 @@ class Daemon final : public rpc::ControlBackend {
   void note_finished(sched::TaskKey key);
   void persist_interrupted(sched::TaskKey key);  // graceful shutdown ended its attempt
   void purge();
+  // Drops a finished task: from the torus, and its record into `batch`.
+  void forget_finished(sched::TaskKey key, storage::Batch& batch);
+  // Live entries of admission_ in record order from the first after `after`.
+  template <typename Visit>
+  void for_each_admitted(std::uint64_t after, Visit&& visit) const;
   void arm_purge_timer();
   // A waiter or a pending submission refers to it, or its end is not durable yet.
   bool in_use(sched::TaskKey key) const;
@@ -142,9 +149,9 @@ class Daemon final : public rpc::ControlBackend {
   void on_end_durable(sched::TaskKey key);
   void fail_watchers(sched::TaskKey key, const std::string& error);
   void finish_waiter(std::uint64_t serial, bool timed_out, const std::string& error);
-  void forget_waiter(std::uint64_t serial);  // its client went away
+  void forget_waiter(std::uint64_t serial);             // its client went away
   void unwatch(std::uint64_t serial, const Waiter& w);  // drops its watchers_, waited_on_ entries
-  void unreference(sched::TaskKey key);                  // one waited_on_ less
+  void unreference(sched::TaskKey key);                 // one waited_on_ less
   void check_shutdown_done();
 
   asio::io_context& io_;
@@ -167,8 +174,12 @@ class Daemon final : public rpc::ControlBackend {
   std::vector<sched::Micros> slice_began_us_;    // while on a slot
   std::vector<std::uint64_t> record_no_;         // where the task is stored
   std::vector<storage::ProcessMark> processes_;  // the started attempt's processes
-  std::vector<std::uint8_t> stored_started_;     // its last stored state was running/stopped
-  std::vector<sched::TaskKey> deferred_flips_;   // waiting for flush_flips()
+  // (record_no, key) in admission order, for paged listing; an entry whose
+  // key now holds another record (or none) is stale, and skipped.
+  std::vector<std::pair<std::uint64_t, sched::TaskKey>> admission_;
+  std::size_t admission_stale_ = 0;
+  std::vector<std::uint8_t> stored_started_;    // its last stored state was running/stopped
+  std::vector<sched::TaskKey> deferred_flips_;  // waiting for flush_flips()
   asio::steady_timer flip_timer_;
   bool flip_timer_armed_ = false;
   std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
@@ -178,7 +189,7 @@ class Daemon final : public rpc::ControlBackend {
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;
   SliceStats slices_;
-  std::vector<std::uint8_t> shown_state_;  // by key, see shown_state()
+  std::vector<std::uint8_t> shown_state_;              // by key, see shown_state()
   std::unordered_map<std::uint64_t, Waiter> waiters_;  // by serial
   // Waiters (serials) of each key whose end is not durable yet; a serial is
   // listed once per time its waiter names the key.

@@ -1,5 +1,6 @@
 #include "node/daemon_config.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +14,13 @@ namespace braid::node {
 namespace {
 
 constexpr std::size_t kSocketPathBytesMax = 107;  // sizeof(sockaddr_un::sun_path) - 1
+
+// FNV-1a: a hash that stays the same across builds (std::hash need not).
+std::uint32_t fnv1a_32(const std::string& text) {
+  std::uint32_t hash = 2166136261u;
+  for (unsigned char c : text) hash = (hash ^ c) * 16777619u;
+  return hash;
+}
 
 std::string host_name() {
   char buffer[256] = {};
@@ -104,7 +112,11 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   config.executor.kill_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::microseconds(grace.value()));
   config.executor.log_dir = config.data_dir / "logs";
-  config.executor.cgroup_name = "braid-" + config.name;
+  // One cgroup per node and data dir: two daemons of one name (tests, or a
+  // node moved to another dir) never end each other's tasks as stale.
+  const std::string dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+  config.executor.cgroup_name =
+      fmt::format("braid-{}-{:08x}", config.name, fnv1a_32(dir));
 
   const std::string socket = std::filesystem::absolute(config.socket_path()).string();
   if (socket.size() > kSocketPathBytesMax) {

@@ -85,6 +85,7 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
   slice_began_us_[key] = -1;
   record_no_[key] = record_no;
   processes_[key] = {};
+  admission_.emplace_back(record_no, key);  // record numbers only grow
 }
 
 sched::Status Daemon::recover() {
@@ -285,16 +286,27 @@ void Daemon::purge() {
     const sched::Task& task = torus_.task(key);
     const bool too_many = finished_.size() > config_.retention_max_tasks;
     if ((!too_many && task.finished_at_us > horizon) || in_use(key)) break;
-    batch.delete_task(record_no_[key]);
-    if (sched::Status s = torus_.forget(key); !s) {
-      spdlog::critical("purge: {}", s.error().message);
-      std::abort();
-    }
+    forget_finished(key, batch);
     finished_.pop_front();
   }
   if (batch.empty()) return;
   spdlog::debug("purged {} finished tasks", batch.count());
   committer_->commit(std::move(batch), /*durable=*/false, {});
+}
+
+void Daemon::forget_finished(TaskKey key, storage::Batch& batch) {
+  batch.delete_task(record_no_[key]);
+  if (sched::Status s = torus_.forget(key); !s) {
+    spdlog::critical("purge: {}", s.error().message);
+    std::abort();
+  }
+  // Compact the listing index once most of it is stale.
+  if (++admission_stale_ > 1024 && admission_stale_ > admission_.size() / 2) {
+    std::erase_if(admission_, [this](const std::pair<std::uint64_t, TaskKey>& e) {
+      return !torus_.exists(e.second) || record_no_[e.second] != e.first;
+    });
+    admission_stale_ = 0;
+  }
 }
 
 void Daemon::arm_purge_timer() {

@@ -81,7 +81,12 @@ enum SchedulerOp { pause @0; resume @1; trigger @2; next @3; }
 
 interface Control {
   submit @0 (specs :List(TaskSpec)) -> (ids :List(Text), error :Text);
-  list @1 (all :Bool, state :Text) -> (tasks :List(TaskInfo), error :Text);
+  # A page of tasks in admission order: those admitted after the cursor
+  # `after` (0 = from the first) that match; at most `limit` (0 = the
+  # server's page size). `next` is the cursor for the next page, 0 = no more.
+  # name: a glob (fnmatch) on the task's name; empty = any.
+  list @1 (all :Bool, state :Text, name :Text, after :UInt64, limit :UInt32)
+      -> (tasks :List(TaskInfo), error :Text, next :UInt64);
   show @2 (ids :List(Text)) -> (tasks :List(TaskInfo), error :Text);
   # Resolves when every task is terminal, or after timeoutMicros (0 = no timeout).
   wait @3 (ids :List(Text), timeoutMicros :Int64) -> (tasks :List(TaskInfo), timedOut :Bool, error :Text);
@@ -93,4 +98,9 @@ interface Control {
   setQuantum @8 (micros :Int64) -> (error :Text);
   priority @9 (id :Text, op :PriorityOp, value :Int32) -> (priority :Int32, error :Text);
   scheduler @10 (op :SchedulerOp) -> (error :Text);
+  # Cancels every task that is not finished and matches: state (a live state,
+  # or "all"), name glob (empty = any). Returns how many it cancelled.
+  cancelWhere @11 (state :Text, name :Text) -> (cancelled :UInt64, error :Text);
+  # Purges every finished task now (records and logs), like `tsp -C`.
+  clear @12 () -> (purged :UInt64, error :Text);
 }

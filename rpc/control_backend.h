@@ -67,6 +67,20 @@ struct LogChunk {
   bool finished = false;  // the task is terminal: no more output will come
 };
 
+// Which tasks `list` returns, a page at a time, in admission order.
+struct ListQuery {
+  bool all = false;                       // include finished tasks
+  std::optional<sched::TaskState> state;  // only this state (any when unset)
+  std::string name_glob;                  // fnmatch(3) pattern on the name; empty = any
+  std::uint64_t after = 0;                // cursor: tasks admitted after it; 0 = from the first
+  std::uint32_t limit = 0;                // at most this many; 0 = kListPageMax
+};
+constexpr std::uint32_t kListPageMax = 10'000;
+struct ListPage {
+  std::vector<TaskView> tasks;
+  std::uint64_t next = 0;  // cursor of the next page; 0 = no more tasks
+};
+
 enum class PriorityOp { kSet, kBoost, kLower };
 enum class SchedulerOp { kPause, kResume, kTrigger, kNext };
 
@@ -78,9 +92,10 @@ class ControlBackend {
   // All or nothing: either every spec is accepted (ids in order) or none is.
   // Resolves once the tasks are stored durably (or refused).
   virtual kj::Promise<kj::Own<SubmitOutcome>> submit(std::vector<sched::TaskSpec> specs) = 0;
-  // all = false: only tasks that are not terminal. state, if set, filters further.
-  virtual sched::Result<std::vector<TaskView>> list(bool all,
-                                                    std::optional<sched::TaskState> state) = 0;
+  // One page of the tasks the query selects. A page may hold fewer than
+  // `limit` tasks (even none) with next != 0: the node bounds the work of one
+  // call; keep asking until next == 0.
+  virtual sched::Result<ListPage> list(const ListQuery& query) = 0;
   virtual sched::Result<std::vector<TaskView>> show(const std::vector<std::string>& ids) = 0;
   // Resolves when every task is terminal or timeout_us passed (0 = never).
   // (On the heap: GCC 12 reports false maybe-uninitialized warnings for
@@ -96,6 +111,12 @@ class ControlBackend {
   // Returns the task's priority after the change.
   virtual sched::Result<int> priority(const std::string& id, PriorityOp op, int value) = 0;
   virtual sched::Status scheduler(SchedulerOp op) = 0;
+  // Cancels every unfinished task in `state` (nullopt: any) whose name
+  // matches `name_glob` (empty: any). Returns how many.
+  virtual sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
+                                                    const std::string& name_glob) = 0;
+  // Purges every finished task no one refers to. Returns how many.
+  virtual sched::Result<std::uint64_t> clear() = 0;
 };
 
 }  // namespace braid::rpc

@@ -52,20 +52,29 @@ kj::Promise<void> ControlServer::submit(SubmitContext context) {
 kj::Promise<void> ControlServer::list(ListContext context) {
   auto params = context.getParams();
   auto results = context.getResults();
-  std::optional<sched::TaskState> state;
+  ListQuery query;
+  query.all = params.getAll();
   if (params.hasState() && params.getState().size() > 0) {
     auto parsed = sched::parse_task_state(text(params.getState()));
     if (!parsed) {
       results.setError(parsed.error().message);
       return kj::READY_NOW;
     }
-    state = parsed.value();
+    query.state = parsed.value();
   }
-  auto tasks = backend_.list(params.getAll(), state);
-  if (!tasks) {
-    results.setError(tasks.error().message);
+  if (params.getName().size() > kStringBytesMax) {
+    results.setError("name pattern longer than " + std::to_string(kStringBytesMax) + " bytes");
+    return kj::READY_NOW;
+  }
+  query.name_glob = text(params.getName());
+  query.after = params.getAfter();
+  query.limit = std::min(params.getLimit() == 0 ? kListPageMax : params.getLimit(), kListPageMax);
+  auto page = backend_.list(query);
+  if (!page) {
+    results.setError(page.error().message);
   } else {
-    fill_tasks(results, tasks.value());
+    fill_tasks(results, page.value().tasks);
+    results.setNext(page.value().next);
   }
   return kj::READY_NOW;
 }
@@ -177,6 +186,43 @@ kj::Promise<void> ControlServer::scheduler(SchedulerContext context) {
   }
   sched::Status s = backend_.scheduler(*op);
   if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::cancelWhere(CancelWhereContext context) {
+  auto params = context.getParams();
+  auto results = context.getResults();
+  std::optional<sched::TaskState> state;
+  const std::string state_name = text(params.getState());
+  if (state_name != "all") {
+    auto parsed = sched::parse_task_state(state_name);
+    if (!parsed || sched::is_terminal(parsed.value())) {
+      results.setError("cannot cancel by state \"" + state_name +
+                       "\": use pending, queued, held, running, stopped or all");
+      return kj::READY_NOW;
+    }
+    state = parsed.value();
+  }
+  if (params.getName().size() > kStringBytesMax) {
+    results.setError("name pattern longer than " + std::to_string(kStringBytesMax) + " bytes");
+    return kj::READY_NOW;
+  }
+  auto cancelled = backend_.cancel_where(state, text(params.getName()));
+  if (!cancelled) {
+    results.setError(cancelled.error().message);
+  } else {
+    results.setCancelled(cancelled.value());
+  }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::clear(ClearContext context) {
+  auto purged = backend_.clear();
+  if (!purged) {
+    context.getResults().setError(purged.error().message);
+  } else {
+    context.getResults().setPurged(purged.value());
+  }
   return kj::READY_NOW;
 }
 

@@ -25,6 +25,8 @@ class ControlServer final : public schema::Control::Server {
   kj::Promise<void> setQuantum(SetQuantumContext context) override;
   kj::Promise<void> priority(PriorityContext context) override;
   kj::Promise<void> scheduler(SchedulerContext context) override;
+  kj::Promise<void> cancelWhere(CancelWhereContext context) override;
+  kj::Promise<void> clear(ClearContext context) override;
 
  private:
   ControlBackend& backend_;

@@ -148,6 +148,34 @@ TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
   EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
 }
 
+// A task end is reported (wait, show, ps) only once it is written: when the
+// write fails, a waiter learns that instead of a completion it could not
+// rely on after a crash, and show keeps the last stored state.
+TEST(History, AnEndThatCannotBeStoredIsNeverReportedAsFinished) {
+  Daemon d({"--slots", "1", "--policy", "Priority", "--log-level", "info"});
+  const std::vector<std::string> normal = d.argv();
+  ASSERT_EQ(d.terminate(), 0);
+  std::vector<std::string> limited = {"/usr/bin/prlimit", "--fsize=3000000"};
+  limited.insert(limited.end(), normal.begin(), normal.end());
+  d.restart_with(limited);
+  const std::string go = d.data_dir() + "/go";
+  const std::string id = d.submit(
+      {"--priority", "10", "--", "sh", "-c", "while [ ! -f " + go + " ]; do sleep 0.02; done"});
+  ASSERT_TRUE(eventually([&] { return d.show(id)["state"] == "running"; }));
+  std::set<std::string> acked;
+  ASSERT_EQ(submit_until_refused(d, acked).exit_code, 2) << "the disk never refused a write";
+  ASSERT_EQ(std::system(("touch " + go).c_str()), 0);  // the task ends now; its end cannot be stored
+  const RunResult waited = d.cli({"wait", id, "--timeout", "30s"});
+  EXPECT_EQ(waited.exit_code, 2) << waited.out << waited.err;
+  EXPECT_NE(waited.err.find("could not be stored"), std::string::npos) << waited.err;
+  EXPECT_EQ(d.show(id)["state"], "running");
+  EXPECT_TRUE(d.alive());
+  // After a crash the attempt counts as interrupted: it was never reported finished.
+  d.kill9();
+  d.restart_with(normal);
+  EXPECT_EQ(d.show(id)["reason"], "node restarted");
+}
+
 // A full disk (ENOSPC, not a file size limit): RocksDB's own log must not
 // take braidd down either. Needs a small tmpfs, so root; skipped otherwise.
 TEST(History, AFullDiskRefusesSubmissionsAndLosesNothingAcknowledged) {

@@ -1,0 +1,153 @@
+// The CLI as users meet it, against a real braidd: run, submit --wait, exit
+// codes, id ranges, paged ps with filters, bulk cancel, clear, and tasks
+// that run where their submitter stood.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "tests/integration/harness.h"
+
+extern char** environ;
+
+namespace braid::testing {
+namespace {
+
+// `braid ARGS` run by /bin/sh from `dir`.
+RunResult cli_in(const Daemon& d, const std::string& dir, const std::string& args) {
+  return run({"/bin/sh", "-c",
+              "cd '" + dir + "' && exec " + bin("braid") + " --socket " + d.socket() + " " + args});
+}
+
+std::size_t count_tasks(const Daemon& d, const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"ps", "--json"};
+  all.insert(all.end(), args.begin(), args.end());
+  return d.json(all).size();
+}
+
+TEST(Cli, RunStreamsOutputAndExitsWithTheTaskCode) {
+  Daemon d({"--slots", "2"});
+  RunResult ok = d.cli({"run", "--", "sh", "-c", "echo one; sleep 0.2; echo two"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "one\ntwo\n");
+  RunResult three = d.cli({"run", "--", "sh", "-c", "echo bad >&2; exit 3"});
+  EXPECT_EQ(three.exit_code, 3);
+  EXPECT_NE(three.err.find("bad\n"), std::string::npos) << three.err;
+  EXPECT_NE(three.err.find("failed: exit 3"), std::string::npos) << three.err;
+  RunResult killed = d.cli({"run", "--", "sh", "-c", "kill -9 $$"});
+  EXPECT_EQ(killed.exit_code, 128 + 9);
+  RunResult missing = d.cli({"run", "--", "/no/such/program"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_EQ(d.cli({"run"}).exit_code, 2);
+}
+
+TEST(Cli, CtrlCOfRunCancelsTheTask) {
+  Daemon d({"--slots", "1", "--kill-grace", "2s"});
+  const std::string marker = d.data_dir() + "/started";
+  std::vector<std::string> argv = {
+      bin("braid"), "--socket", d.socket(), "run",
+      "--",         "sh",       "-c",       "touch " + marker + "; exec sleep 600"};
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+  ASSERT_TRUE(eventually([&] { return access(marker.c_str(), F_OK) == 0; }));
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);  // the task's own end: SIGTERM from the cancel
+  EXPECT_EQ(d.show("it:1")["state"], "cancelled");
+}
+
+TEST(Cli, WaitAndSubmitWaitPassOnExitCodes) {
+  Daemon d({"--slots", "2"});
+  EXPECT_EQ(d.cli({"submit", "--wait", "--", "sh", "-c", "exit 7"}).exit_code, 7);
+  EXPECT_EQ(d.cli({"submit", "--wait", "--", "true"}).exit_code, 0);
+  const std::string a = d.submit({"--", "true"});
+  const std::string b = d.submit({"--", "sh", "-c", "exit 5"});
+  EXPECT_EQ(d.cli({"wait", a}).exit_code, 0);
+  EXPECT_EQ(d.cli({"wait", b}).exit_code, 5);
+  EXPECT_EQ(d.cli({"wait", a, b}).exit_code, 1);  // several: 0 only if all completed
+  EXPECT_EQ(d.cli({"wait", a, "it:1"}).exit_code, 1);
+  EXPECT_EQ(d.cli({"wait", a, "it:3"}).exit_code, 0);
+  EXPECT_EQ(d.cli({"submit", "--wait", "--array", "3", "--", "true"}).exit_code, 0);
+}
+
+TEST(Cli, IdRangesWorkForShowWaitAndCancel) {
+  Daemon d({"--slots", "1", "--policy", "Priority"});
+  d.submit({"--priority", "10", "--", "sleep", "600"});  // it:1 holds the slot
+  d.cli_ok({"submit", "--array", "10", "--", "true"});   // it:2..it:11, queued behind it
+  const nlohmann::json shown = d.json({"show", "it:2..it:11", "--json"});
+  ASSERT_EQ(shown.size(), 10u);
+  EXPECT_EQ(shown[0]["id"], "it:2");
+  EXPECT_EQ(shown[9]["id"], "it:11");
+  d.cli_ok({"cancel", "it:2..it:6"});
+  EXPECT_EQ(count_tasks(d, {"--state", "cancelled"}), 5u);
+  d.cli_ok({"cancel", "it:1"});
+  EXPECT_EQ(d.cli({"wait", "it:7..it:11", "--timeout", "30s"}).exit_code, 0);
+  const RunResult bad = d.cli({"show", "it:5..other:9"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("one node"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, PsPagesThroughManyTasksAndFilters) {
+  Daemon d({"--slots", "1", "--policy", "Priority"});
+  d.submit({"--priority", "10", "--name", "blocker", "--", "sleep", "600"});
+  // More tasks than one page (10000) holds; the CLI fetches every page.
+  d.cli_ok({"submit", "--array", "25000", "--name", "batch-{}", "--", "true"});
+  EXPECT_EQ(count_tasks(d, {}), 25001u);
+  EXPECT_EQ(count_tasks(d, {"--state", "queued"}), 25000u);
+  EXPECT_EQ(count_tasks(d, {"--name", "batch-1?"}), 10u);  // batch-10 .. batch-19
+  EXPECT_EQ(count_tasks(d, {"--name", "block*", "--state", "running"}), 1u);
+  const RunResult limited = d.cli({"ps", "--json", "--limit", "3"});
+  ASSERT_EQ(limited.exit_code, 0);
+  const nlohmann::json first = nlohmann::json::parse(limited.out);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[2]["id"], "it:3");
+  EXPECT_NE(limited.err.find("--after 3"), std::string::npos) << limited.err;
+  const nlohmann::json next = d.json({"ps", "--json", "--limit", "2", "--after", "3"});
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0]["id"], "it:4");
+  // Bulk cancel by state, by name, then clear.
+  const RunResult by_name = d.cli({"cancel", "--name", "batch-2????"});  // batch-20000..24999
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.err;
+  EXPECT_EQ(by_name.out, "cancelled 5000 tasks\n");
+  EXPECT_EQ(d.cli_ok({"cancel", "--state", "queued"}), "cancelled 20000 tasks\n");
+  EXPECT_EQ(d.show("it:1")["state"], "running");
+  EXPECT_EQ(d.cli_ok({"cancel", "--state", "all"}), "cancelled 1 tasks\n");
+  ASSERT_TRUE(eventually([&] { return count_tasks(d, {}) == 0; }));
+  EXPECT_EQ(d.cli_ok({"clear"}), "cleared 25001 finished tasks\n");
+  EXPECT_EQ(count_tasks(d, {"--all"}), 0u);
+  EXPECT_EQ(d.cli({"cancel", "--state", "completed"}).exit_code, 2);
+  EXPECT_EQ(d.cli({"cancel", "it:1", "--state", "queued"}).exit_code, 2);
+  // Ids continue after a clear; a restart keeps the clear.
+  EXPECT_EQ(d.submit({"--", "true"}), "it:25002");
+  d.kill9();
+  d.restart();
+  EXPECT_EQ(count_tasks(d, {"--all"}), 1u);
+}
+
+TEST(Cli, TasksRunInTheSubmittersDirectory) {
+  Daemon d({"--slots", "2"});
+  TempDir here;
+  const RunResult pwd = cli_in(d, here.path(), "run -- pwd");
+  EXPECT_EQ(pwd.exit_code, 0) << pwd.err;
+  EXPECT_EQ(pwd.out, here.path() + "\n");
+  std::filesystem::create_directory(here.path() + "/sub");
+  const RunResult relative = cli_in(d, here.path(), "run --cwd sub -- pwd");
+  EXPECT_EQ(relative.out, here.path() + "/sub\n");
+  std::ofstream(here.path() + "/tasks.jsonl") << "{\"argv\": [\"pwd\"]}\n";
+  const RunResult from_file = cli_in(d, here.path(), "submit --wait --file tasks.jsonl");
+  EXPECT_EQ(from_file.exit_code, 0) << from_file.err;
+  const nlohmann::json t = d.json({"ps", "--all", "--json", "--limit", "1", "--after", "2"});
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(d.cli_ok({"logs", t[0]["id"]}), here.path() + "\n");
+}
+
+}  // namespace
+}  // namespace braid::testing
