@@ -115,8 +115,7 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   // One cgroup per node and data dir: two daemons of one name (tests, or a
   // node moved to another dir) never end each other's tasks as stale.
   const std::string dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
-  config.executor.cgroup_name =
-      fmt::format("braid-{}-{:08x}", config.name, fnv1a_32(dir));
+  config.executor.cgroup_name = fmt::format("braid-{}-{:08x}", config.name, fnv1a_32(dir));
 
   const std::string socket = std::filesystem::absolute(config.socket_path()).string();
   if (socket.size() > kSocketPathBytesMax) {

@@ -164,7 +164,8 @@ TEST(History, AnEndThatCannotBeStoredIsNeverReportedAsFinished) {
   ASSERT_TRUE(eventually([&] { return d.show(id)["state"] == "running"; }));
   std::set<std::string> acked;
   ASSERT_EQ(submit_until_refused(d, acked).exit_code, 2) << "the disk never refused a write";
-  ASSERT_EQ(std::system(("touch " + go).c_str()), 0);  // the task ends now; its end cannot be stored
+  ASSERT_EQ(std::system(("touch " + go).c_str()),
+            0);  // the task ends now; its end cannot be stored
   const RunResult waited = d.cli({"wait", id, "--timeout", "30s"});
   EXPECT_EQ(waited.exit_code, 2) << waited.out << waited.err;
   EXPECT_NE(waited.err.find("could not be stored"), std::string::npos) << waited.err;
