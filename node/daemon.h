@@ -91,12 +91,18 @@ class Daemon final : public rpc::ControlBackend {
     kj::Own<kj::PromiseFulfiller<kj::Own<rpc::WaitOutcome>>> fulfiller;
     std::unique_ptr<asio::steady_timer> timeout;
   };
-  // A submission whose durable write is under way.
+  // A submission on its way: checked, encoded, stored, then admitted, each
+  // a chunk of tasks per loop turn (daemon_submit.cc).
   struct Submission {
     std::uint64_t serial = 0;
     std::vector<sched::TaskSpec> specs;
-    std::uint64_t first_sequence = 0;  // ids first_sequence.. in spec order
+    std::size_t checked = 0;           // specs checked (their dependencies pinned)
+    std::size_t encoded = 0;           // records put into `batch`
+    std::size_t admitted = 0;          // specs admitted to the torus (once stored)
+    std::uint64_t first_sequence = 0;  // ids first_sequence.. in spec order, once checked
+    storage::Batch batch;              // the records, until committed
     std::vector<sched::TaskKey> pins;  // dependencies kept from purge meanwhile
+    kj::Own<rpc::SubmitOutcome> outcome = kj::heap<rpc::SubmitOutcome>();
     kj::Own<kj::PromiseFulfiller<kj::Own<rpc::SubmitOutcome>>> fulfiller;
   };
 
@@ -114,7 +120,11 @@ class Daemon final : public rpc::ControlBackend {
   bool is_flip(sched::TaskKey key) const;                 // running <-> stopped of a stored start
   void defer_flip(sched::TaskKey key);                    // persisted by flush_flips() soon
   void flush_flips();
+  Submission* find_submission(std::uint64_t serial);
+  void prepare_some(std::uint64_t serial);  // check, then encode, then commit
   void on_submission_stored(std::uint64_t serial, const sched::Status& status);
+  void admit_some();  // the oldest stored submission, a chunk per turn
+  void end_submission(std::uint64_t serial, std::string error);  // answers it, forgets it
   // The write of these tasks' terminal records finished (key, record_no).
   void on_ends_stored(const std::vector<std::pair<sched::TaskKey, std::uint64_t>>& ended,
                       const sched::Status& status);
@@ -183,7 +193,9 @@ class Daemon final : public rpc::ControlBackend {
   asio::steady_timer flip_timer_;
   bool flip_timer_armed_ = false;
   std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
-  std::list<Submission> submissions_;    // waiting for their durable write
+  std::list<Submission> submissions_;    // not admitted yet
+  std::deque<std::uint64_t> stored_;     // serials of stored submissions, in commit (= id) order
+  bool admit_posted_ = false;            // an admit_some() is queued on the loop
   std::uint64_t next_submission_serial_ = 1;
   std::size_t tasks_being_stored_ = 0;              // in submissions_
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions

@@ -1,5 +1,10 @@
-// Daemon submissions: stored durably (group commit), then admitted to the
-// torus and answered. See daemon.h for the contract.
+// Daemon submissions: checked, stored durably (group commit), then admitted
+// to the torus and answered. See daemon.h for the contract.
+//
+// A submission may hold 100000 tasks. Each step (check, encode, admit) does
+// at most kTasksPerTurn of them per loop turn and posts the rest, so other
+// clients' calls, timers and process exits are served in between.
+// Admission follows commit order, which is id order.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,6 +22,8 @@ namespace {
 // Submitted tasks waiting for their durable write at most (memory bound
 // against a client that pipelines huge submissions faster than the disk).
 constexpr std::size_t kTasksBeingStoredMax = 1'000'000;
+// Tasks one loop turn checks, encodes or admits (a few ms of work).
+constexpr std::size_t kTasksPerTurn = 5'000;
 
 }  // namespace
 
@@ -32,45 +39,121 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
                   std::to_string(tasks_being_stored_) + " submitted tasks (at most " +
                   std::to_string(kTasksBeingStoredMax) + " at once): submit again shortly");
   }
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (sched::Status s = torus_.check(specs[i]); !s) {
-      return refuse(specs.size() == 1 ? s.error().message
-                                      : "task " + std::to_string(i + 1) + ": " + s.error().message);
-    }
-  }
+  if (specs.empty()) return refuse("a submission needs at least one task");
   Submission& sub = submissions_.emplace_back();
   sub.serial = next_submission_serial_++;
   tasks_being_stored_ += specs.size();
-  sub.first_sequence = torus_.reserve_sequences(specs.size());
-  const Micros now = now_us();
-  storage::Batch batch;
-  storage::TaskRecord record;
-  record.task.state = TaskState::kQueued;
-  record.task.submitted_at_us = now;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    record.record_no = sub.first_sequence + i;
-    record.task.id = torus_.make_id(record.record_no);
-    record.task.spec = specs[i];
-    batch.put_task(record);
-    for (const std::string& dep : specs[i].after) {
-      const TaskKey key = *torus_.find(dep);  // check() saw it
-      ++pinned_[key];
-      sub.pins.push_back(key);
-    }
-  }
-  meta_.next_sequence = torus_.next_sequence();
-  batch.put_meta(meta_);
   sub.specs = std::move(specs);
   auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::SubmitOutcome>>();
   sub.fulfiller = kj::mv(pair.fulfiller);
-  committer_->commit(std::move(batch), /*durable=*/true,
-                     on_loop([this, serial = sub.serial](const sched::Status& s) {
-                       on_submission_stored(serial, s);
-                     }));
+  prepare_some(sub.serial);
   return kj::mv(pair.promise);
 }
 
+Daemon::Submission* Daemon::find_submission(std::uint64_t serial) {
+  auto it = std::find_if(submissions_.begin(), submissions_.end(),
+                         [serial](const Submission& s) { return s.serial == serial; });
+  return it == submissions_.end() ? nullptr : &*it;
+}
+
+void Daemon::prepare_some(std::uint64_t serial) {
+  Submission* sub = find_submission(serial);
+  if (sub == nullptr) return;
+  const std::size_t count = sub->specs.size();
+  std::size_t budget = kTasksPerTurn;
+  // 1. Check every spec; pin its dependencies so no purge drops them meanwhile.
+  for (; sub->checked < count && budget > 0; ++sub->checked, --budget) {
+    const sched::TaskSpec& spec = sub->specs[sub->checked];
+    if (sched::Status s = torus_.check(spec); !s) {
+      end_submission(serial, count == 1 ? s.error().message
+                                        : "task " + std::to_string(sub->checked + 1) + ": " +
+                                              s.error().message);
+      return;
+    }
+    for (const std::string& dep : spec.after) {
+      const TaskKey key = *torus_.find(dep);  // check() saw it
+      ++pinned_[key];
+      sub->pins.push_back(key);
+    }
+  }
+  // 2. Every spec is fine: ids, then the records (one synced batch with the meta).
+  if (sub->checked == count && sub->encoded == 0 && sub->first_sequence == 0) {
+    sub->first_sequence = torus_.reserve_sequences(count);
+  }
+  if (sub->checked == count) {
+    storage::TaskRecord record;
+    record.task.state = TaskState::kQueued;
+    record.task.submitted_at_us = now_us();
+    for (; sub->encoded < count && budget > 0; ++sub->encoded, --budget) {
+      record.record_no = sub->first_sequence + sub->encoded;
+      record.task.id = torus_.make_id(record.record_no);
+      record.task.spec = sub->specs[sub->encoded];
+      sub->batch.put_task(record);
+    }
+  }
+  if (sub->encoded < count) {  // more next turn
+    asio::post(io_, lifetime_.guard([this, serial] { prepare_some(serial); }));
+    return;
+  }
+  meta_.next_sequence = std::max(meta_.next_sequence, torus_.next_sequence());
+  sub->batch.put_meta(meta_);
+  committer_->commit(
+      std::move(sub->batch), /*durable=*/true,
+      on_loop([this, serial](const sched::Status& s) { on_submission_stored(serial, s); }));
+}
+
 void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& status) {
+  Submission* sub = find_submission(serial);
+  if (sub == nullptr) return;
+  if (!status) {
+    spdlog::error("submission of {} tasks refused: cannot store it: {}", sub->specs.size(),
+                  status.error().message);
+    end_submission(serial,
+                   "cannot store the submission, nothing was submitted: " + status.error().message);
+    return;
+  }
+  stored_.push_back(serial);
+  admit_some();
+}
+
+void Daemon::admit_some() {
+  admit_posted_ = false;
+  if (stored_.empty()) return;
+  const std::uint64_t serial = stored_.front();
+  Submission* sub = find_submission(serial);
+  if (sub == nullptr) {  // cannot happen: only admission ends a stored one
+    stored_.pop_front();
+    return;
+  }
+  const Micros now = now_us();
+  const std::size_t end = std::min(sub->specs.size(), sub->admitted + kTasksPerTurn);
+  std::vector<TaskKey> admitted;
+  admitted.reserve(end - sub->admitted);
+  for (; sub->admitted < end; ++sub->admitted) {
+    const std::uint64_t sequence = sub->first_sequence + sub->admitted;
+    auto key = torus_.submit_as(torus_.make_id(sequence), std::move(sub->specs[sub->admitted]), now,
+                                actions_);
+    if (!key) {  // checked before it was stored, and its dependencies pinned
+      spdlog::critical("a stored submission no longer fits: {}", key.error().message);
+      std::abort();
+    }
+    track(key.value(), sequence);
+    admitted.push_back(key.value());
+    sub->outcome->ids.push_back(torus_.task(key.value()).id);
+  }
+  drop_stored_queued(admitted);
+  carry_out();
+  if (sub->admitted == sub->specs.size()) {
+    stored_.pop_front();
+    end_submission(serial, {});
+  }
+  if (!stored_.empty() && !admit_posted_) {
+    admit_posted_ = true;
+    asio::post(io_, lifetime_.guard([this] { admit_some(); }));
+  }
+}
+
+void Daemon::end_submission(std::uint64_t serial, std::string error) {
   auto it = std::find_if(submissions_.begin(), submissions_.end(),
                          [serial](const Submission& s) { return s.serial == serial; });
   if (it == submissions_.end()) return;
@@ -78,29 +161,10 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
     if (--pinned_[key] == 0) pinned_.erase(key);
   }
   tasks_being_stored_ -= it->specs.size();
-  auto outcome = kj::heap<rpc::SubmitOutcome>();
-  if (!status) {
-    spdlog::error("submission of {} tasks refused: cannot store it: {}", it->specs.size(),
-                  status.error().message);
-    outcome->error =
-        "cannot store the submission, nothing was submitted: " + status.error().message;
-  } else {
-    const Micros now = now_us();
-    std::vector<TaskKey> admitted;
-    admitted.reserve(it->specs.size());
-    for (std::size_t i = 0; i < it->specs.size(); ++i) {
-      const std::uint64_t sequence = it->first_sequence + i;
-      auto key = torus_.submit_as(torus_.make_id(sequence), std::move(it->specs[i]), now, actions_);
-      if (!key) {  // checked before it was stored, and its dependencies pinned
-        spdlog::critical("a stored submission no longer fits: {}", key.error().message);
-        std::abort();
-      }
-      track(key.value(), sequence);
-      admitted.push_back(key.value());
-      outcome->ids.push_back(torus_.task(key.value()).id);
-    }
-    drop_stored_queued(admitted);
-    carry_out();
+  kj::Own<rpc::SubmitOutcome> outcome = kj::mv(it->outcome);
+  if (!error.empty()) {
+    outcome->ids.clear();
+    outcome->error = std::move(error);
   }
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);

@@ -1,5 +1,6 @@
 #include "rpc/control_server.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,34 +19,72 @@ std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size())
 
 }  // namespace
 
-kj::Promise<void> ControlServer::submit(SubmitContext context) {
-  auto specs_in = context.getParams().getSpecs();
-  auto results = context.getResults();  // (valid until the call returns its answer)
-  if (specs_in.size() > kSpecsPerSubmitMax) {
-    results.setError("a submission holds at most " + std::to_string(kSpecsPerSubmitMax) +
-                     " tasks, got " + std::to_string(specs_in.size()));
-    return kj::READY_NOW;
-  }
+namespace {
+
+// Specs converted per loop turn: a 100000-task submission must not hold the
+// loop (other clients' calls, timers, exits) for more than a few ms at once.
+constexpr std::size_t kSpecsPerTurn = 5'000;
+
+struct Conversion {
+  // Read once: following the list pointer again would count the whole list
+  // against the message's traversal limit again.
+  capnp::List<schema::TaskSpec>::Reader specs_in;
   std::vector<sched::TaskSpec> specs;
-  specs.reserve(specs_in.size());
-  for (auto spec_in : specs_in) {
-    auto spec = from_wire(spec_in);
+  std::string error;
+};
+
+// Converts the submission's specs a turn at a time (kj::evalLater between
+// chunks lets every other event in). The params stay valid while `context` lives.
+kj::Promise<void> convert_specs(
+    capnp::CallContext<schema::Control::SubmitParams, schema::Control::SubmitResults> context,
+    std::shared_ptr<Conversion> state) {
+  const auto& specs_in = state->specs_in;
+  const std::size_t end =
+      std::min<std::size_t>(state->specs.size() + kSpecsPerTurn, specs_in.size());
+  for (std::size_t i = state->specs.size(); i < end; ++i) {
+    auto spec = from_wire(specs_in[static_cast<unsigned>(i)]);
     if (!spec) {
-      results.setError(spec.error().message);
+      state->error = specs_in.size() == 1
+                         ? spec.error().message
+                         : "task " + std::to_string(i + 1) + ": " + spec.error().message;
       return kj::READY_NOW;
     }
-    specs.push_back(std::move(spec).value());
+    state->specs.push_back(std::move(spec).value());
   }
-  return backend_.submit(std::move(specs)).then([context](kj::Own<SubmitOutcome> outcome) mutable {
-    auto results = context.getResults();
-    if (!outcome->error.empty()) {
-      results.setError(outcome->error);
-      return;
+  if (end == specs_in.size()) return kj::READY_NOW;
+  return kj::evalLater([context, state]() mutable { return convert_specs(context, state); });
+}
+
+}  // namespace
+
+kj::Promise<void> ControlServer::submit(SubmitContext context) {
+  auto specs_in = context.getParams().getSpecs();
+  if (specs_in.size() > kSpecsPerSubmitMax) {
+    context.getResults().setError("a submission holds at most " +
+                                  std::to_string(kSpecsPerSubmitMax) + " tasks, got " +
+                                  std::to_string(specs_in.size()));
+    return kj::READY_NOW;
+  }
+  auto state = std::make_shared<Conversion>();
+  state->specs_in = specs_in;
+  state->specs.reserve(specs_in.size());
+  return convert_specs(context, state).then([this, context, state]() mutable -> kj::Promise<void> {
+    if (!state->error.empty()) {
+      context.getResults().setError(state->error);
+      return kj::READY_NOW;
     }
-    auto out = results.initIds(static_cast<unsigned>(outcome->ids.size()));
-    for (std::size_t i = 0; i < outcome->ids.size(); ++i) {
-      out.set(static_cast<unsigned>(i), outcome->ids[i]);
-    }
+    return backend_.submit(std::move(state->specs))
+        .then([context](kj::Own<SubmitOutcome> outcome) mutable {
+          auto results = context.getResults();
+          if (!outcome->error.empty()) {
+            results.setError(outcome->error);
+            return;
+          }
+          auto out = results.initIds(static_cast<unsigned>(outcome->ids.size()));
+          for (std::size_t i = 0; i < outcome->ids.size(); ++i) {
+            out.set(static_cast<unsigned>(i), outcome->ids[i]);
+          }
+        });
   });
 }
 

@@ -30,8 +30,10 @@ sched::Result<std::vector<std::string>> strings(std::string_view field,
     const capnp::Text::Reader element =
         list[static_cast<unsigned>(i)];  // read once: each read counts
     std::string_view value(element.cStr(), element.size());
-    std::string name = std::string(field) + "[" + std::to_string(i) + "]";
-    if (sched::Status s = check_string(name, value); !s) return s.error();
+    if (sched::Status s = check_string(field, value); !s) {  // name the element only then
+      return sched::Error{std::string(field) + "[" + std::to_string(i) + "]" +
+                          s.error().message.substr(field.size())};
+    }
     out.emplace_back(value);
   }
   return out;
