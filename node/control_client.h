@@ -46,6 +46,7 @@ class ControlClient final {
   Reply<Done> set_quantum(sched::Micros quantum_us);
   Reply<int> priority(const std::string& id, rpc::PriorityOp op, int value);
   Reply<Done> scheduler(rpc::SchedulerOp op);
+  Reply<Done> hold(const std::vector<std::string>& ids, bool release);
 
  private:
   struct Impl;

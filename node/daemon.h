@@ -16,10 +16,13 @@
 //    time-slicing;
 //  - at start, open() restores every stored task; tasks that were running or
 //    stopped when the previous run died have their leftover processes ended,
-//    then are requeued (reason "node restarted", the attempt counted) if
-//    requeue_on_restart allows and retries are left, else failed;
+//    then are requeued (reason "node restarted", no retry used, counted in
+//    node_requeues) if requeue_on_restart allows and the task has been
+//    requeued by crashes fewer than max_node_requeues times, else failed;
 //  - at a graceful shutdown, tasks whose processes the shutdown ended are
-//    requeued the same way (reason "node shut down"), without using a retry;
+//    requeued (reason "node shut down"), without using a retry or a node
+//    requeue. A second SIGTERM stops at once: what the shutdown had not yet
+//    stored is found at the next start like a crash (a node requeue);
 //  - finished tasks are purged after retention_us, oldest first, and beyond
 //    retention_max_tasks.
 //
@@ -79,6 +82,7 @@ class Daemon final : public rpc::ControlBackend {
   sched::Status set_quantum(sched::Micros quantum_us) override;
   sched::Result<int> priority(const std::string& id, rpc::PriorityOp op, int value) override;
   sched::Status scheduler(rpc::SchedulerOp op) override;
+  sched::Status hold(const std::vector<std::string>& ids, bool release) override;
 
  private:
   struct Waiter {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "node/daemon.h"
 
@@ -32,6 +33,11 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
                   std::to_string(tasks_being_stored_) + " submitted tasks (at most " +
                   std::to_string(kTasksBeingStoredMax) + " at once): submit again shortly");
   }
+  // A throttled array is the submission's: its group is the first id's sequence.
+  const std::uint64_t array_group = torus_.next_sequence();
+  for (sched::TaskSpec& spec : specs) {
+    if (spec.array_throttle > 0) spec.array_group = array_group;
+  }
   for (std::size_t i = 0; i < specs.size(); ++i) {
     if (sched::Status s = torus_.check(specs[i]); !s) {
       return refuse(specs.size() == 1 ? s.error().message
@@ -42,6 +48,7 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
   sub.serial = next_submission_serial_++;
   tasks_being_stored_ += specs.size();
   sub.first_sequence = torus_.reserve_sequences(specs.size());
+  assert(sub.first_sequence == array_group);
   const Micros now = now_us();
   storage::Batch batch;
   storage::TaskRecord record;
@@ -51,6 +58,8 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
     record.record_no = sub.first_sequence + i;
     record.task.id = torus_.make_id(record.record_no);
     record.task.spec = specs[i];
+    record.task.state = specs[i].hold ? TaskState::kHeld : TaskState::kQueued;
+    record.task.reason = specs[i].hold ? "held" : "";
     batch.put_task(record);
     for (const std::string& dep : specs[i].after) {
       const TaskKey key = *torus_.find(dep);  // check() saw it
@@ -106,8 +115,8 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
   submissions_.erase(it);
 }
 
-// A task admitted as queued is already stored as such: its kPersist would
-// write the same record a second time.
+// A task admitted as queued (or held) is already stored as such: its
+// kPersist would write the same record a second time.
 void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
   if (admitted.empty()) return;
   const TaskKey highest = *std::max_element(admitted.begin(), admitted.end());
@@ -115,7 +124,8 @@ void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
   for (TaskKey key : admitted) fresh[key] = true;
   std::erase_if(actions_, [&](const sched::Action& a) {
     return a.kind == sched::Action::Kind::kPersist && a.key <= highest && fresh[a.key] &&
-           torus_.task(a.key).state == TaskState::kQueued;
+           (torus_.task(a.key).state == TaskState::kQueued ||
+            torus_.task(a.key).state == TaskState::kHeld);
   });
 }
 

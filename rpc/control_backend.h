@@ -39,6 +39,8 @@ struct TaskView {
   int pid = 0;
   int cpus = 1;
   int retries = 0;
+  int array_index = -1;
+  int node_requeues = 0;
 };
 
 struct StatsView {
@@ -96,6 +98,9 @@ class ControlBackend {
   // Returns the task's priority after the change.
   virtual sched::Result<int> priority(const std::string& id, PriorityOp op, int value) = 0;
   virtual sched::Status scheduler(SchedulerOp op) = 0;
+  // Holds (release = false) or releases every task named; all are checked
+  // first, so a refusal changes nothing.
+  virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
 };
 
 }  // namespace braid::rpc

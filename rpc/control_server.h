@@ -25,6 +25,7 @@ class ControlServer final : public schema::Control::Server {
   kj::Promise<void> setQuantum(SetQuantumContext context) override;
   kj::Promise<void> priority(PriorityContext context) override;
   kj::Promise<void> scheduler(SchedulerContext context) override;
+  kj::Promise<void> hold(HoldContext context) override;
 
  private:
   ControlBackend& backend_;

@@ -106,7 +106,8 @@ TEST(History, ATaskCancelledBeforeAGracefulStopStaysCancelled) {
 
 TEST(History, TasksTheRestoreEndsArePurgedLikeAnyOther) {
   Daemon d({"--retention", "1s"});
-  const std::string first = d.submit({"--", "sleep", "600"});  // no retries: fails at the restart
+  const std::string first =
+      d.submit({"--no-requeue", "--", "sleep", "600"});  // fails at the restart
   const std::string then = d.submit({"--after", first, "--", "true"});
   ASSERT_TRUE(eventually([&] { return d.show(first)["state"] == "running"; }));
   d.kill9();
