@@ -2,6 +2,7 @@
 // with real failing tasks, array throttles, and requeue after a crash.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -214,9 +215,15 @@ TEST(Semantics, NoRequeueStillFailsAfterACrash) {
 
 TEST(Semantics, SecondSigtermCostsNoRetry) {
   Daemon d({"--slots", "1", "--kill-grace", "60s"});
-  // Ignores SIGTERM, so the graceful stop would wait out the grace period.
-  const std::string id = d.submit({"--", "sh", "-c", "trap '' TERM; sleep 600"});
-  ASSERT_TRUE(eventually([&] { return state_of(d, id) == "running"; }));
+  // The first attempt ignores SIGTERM, so the graceful stop would wait out
+  // the grace period; later attempts end at once when cancelled.
+  const std::string marker = d.data_dir() + "/first-attempt-ran";
+  const std::string id = d.submit({"--", "sh", "-c",
+                                   "if [ -e " + marker +
+                                       " ]; then exec sleep 600; fi; trap '' TERM; "
+                                       "touch " +
+                                       marker + "; exec sleep 600"});
+  ASSERT_TRUE(eventually([&] { return ::access(marker.c_str(), F_OK) == 0; }));
   ASSERT_EQ(::kill(d.pid(), SIGTERM), 0);
   ASSERT_TRUE(
       eventually([&] { return d.log().find("again to stop at once") != std::string::npos; }));
