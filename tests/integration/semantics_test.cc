@@ -71,7 +71,7 @@ TEST(Semantics, SubmitHeldPendingStaysHeldAndCancelWorks) {
   const std::string held = d.submit({"--hold", "--after", first, "--", "true"});
   const std::string other = d.submit({"--hold", "--", "true"});
   EXPECT_EQ(state_of(d, held), "held");
-  ASSERT_EQ(d.cli({"wait", first, "--timeout", "20s"}).exit_code, 0);
+  ASSERT_EQ(d.cli({"wait", first, "--timeout", "20s"}).exit_code, 0) << d.show(first);
   EXPECT_EQ(state_of(d, held), "held");  // its dependency completed; held still
   d.cli_ok({"release", held});
   ASSERT_EQ(d.cli({"wait", held, "--timeout", "20s"}).exit_code, 0);
