@@ -51,8 +51,10 @@ struct SubmitFlags {
   bool requeue = false;     // --requeue
   bool no_requeue = false;  // --no-requeue
   std::vector<std::string> command;
-  std::string file;     // --file: JSONL tasks, "-" = stdin
-  long long array = 0;  // --array N
+  std::vector<std::string> after_any;   // --after-any
+  std::vector<std::string> after_fail;  // --after-fail
+  std::string file;                     // --file: JSONL tasks, "-" = stdin
+  std::string array;                    // --array SPEC (spec_file.h: parse_array)
   bool json = false;
   bool wait = false;  // --wait: then wait for the tasks, exit as `braid wait`
   // Set by main(): which of the flags above were given.
@@ -78,6 +80,8 @@ sched::Result<sched::TaskSpec> spec_from_flags(const SubmitFlags& f) {
   if (f.requeue && f.no_requeue) return sched::Error{"give --requeue or --no-requeue, not both"};
   if (f.requeue) spec.requeue_on_restart = sched::RequeueOnRestart::kYes;
   if (f.no_requeue) spec.requeue_on_restart = sched::RequeueOnRestart::kNo;
+  for (const std::string& id : f.after_any) spec.add_dependency(id, sched::DepKind::kAny);
+  for (const std::string& id : f.after_fail) spec.add_dependency(id, sched::DepKind::kFail);
   if (sched::Status s = sched::validate_spec(spec); !s) return s.error();
   return spec;
 }
@@ -113,12 +117,18 @@ sched::Result<std::vector<sched::TaskSpec>> specs_as_given(const SubmitFlags& f)
   }
   if (f.command.empty()) {
     return sched::Error{
-        "submit needs a command: braid submit [OPTIONS] [--array N] -- CMD ARGS..., or braid "
+        "submit needs a command: braid submit [OPTIONS] [--array SPEC] -- CMD ARGS..., or braid "
         "submit --file FILE"};
+  }
+  std::optional<braid::node::ArraySpec> array;
+  if (as_array) {
+    auto parsed = braid::node::parse_array(f.array);
+    if (!parsed) return parsed.error();
+    array = std::move(parsed).value();
   }
   auto spec = spec_from_flags(f);
   if (!spec) return spec.error();
-  if (as_array) return braid::node::expand_array(spec.value(), f.array);
+  if (array) return braid::node::expand_array(spec.value(), *array);
   return std::vector<sched::TaskSpec>{std::move(spec).value()};
 }
 
@@ -218,6 +228,11 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
       cmd->add_option("--memory", f.spec.memory_bytes, "memory limit, e.g. 512M")
           ->transform(CLI::AsSizeValue(false)),
       cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)"),
+      cmd->add_option("--after-any", f.after_any,
+                      "run only after this task ended, whatever the outcome (repeatable)"),
+      cmd->add_option("--after-fail", f.after_fail,
+                      "run only if this task failed or was cancelled (repeatable)"),
+      cmd->add_flag("--hold", f.spec.hold, "submit held: it never starts until braid release"),
       cmd->add_option("--retries", f.spec.retries, "re-runs after a failure (0)"),
       cmd->add_option("--retry-backoff", f.retry_backoff,
                       "wait before the first retry, doubling after each (1s)"),
@@ -226,8 +241,9 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
       cmd->add_option("--env", f.spec.env, "KEY=VALUE (repeatable)"),
       cmd->add_flag("--pin", f.spec.pinned, "never migrate to another node"),
       cmd->add_flag("--requeue", f.requeue,
-                    "after a crash of braidd, requeue this task if it has retries left "
-                    "(default: braidd's --requeue-on-restart)"),
+                    "after a crash of braidd, requeue this task (no retry used; at most "
+                    "braidd's --max-node-requeues times; default: braidd's "
+                    "--requeue-on-restart)"),
       cmd->add_flag("--no-requeue", f.no_requeue,
                     "after a crash of braidd, fail this task instead"),
   };
@@ -249,12 +265,14 @@ int main(int argc, char** argv) {
   SubmitFlags submit;
   auto* cmd_submit = app.add_subcommand(
       "submit",
-      "submit tasks: braid submit [opts] [--array N] -- CMD ARGS..., or --file FILE (JSONL)");
+      "submit tasks: braid submit [opts] [--array SPEC] -- CMD ARGS..., or --file FILE (JSONL)");
   submit.task_options = add_task_options(cmd_submit, submit);
   submit.file_option = cmd_submit->add_option(
       "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
   submit.array_option = cmd_submit->add_option(
-      "--array", submit.array, "submit N tasks (1..100000); {} in the command becomes 0..N-1");
+      "--array", submit.array,
+      "N (indices 0..N-1), 1-100, 0-99:5, 1,3,7-9, with an optional throttle %K "
+      "(1-1000%4: at most 4 started at once); {} in the command becomes the index");
   cmd_submit->add_flag("--json", submit.json,
                        "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
   cmd_submit->add_flag("--wait", submit.wait,
@@ -305,6 +323,12 @@ int main(int argc, char** argv) {
       cmd_cancel->add_option("--name", cancel_name, "every unfinished task whose name matches");
 
   auto* cmd_clear = app.add_subcommand("clear", "purge every finished task now (like tsp -C)");
+
+  auto* cmd_hold =
+      app.add_subcommand("hold", "hold pending or queued tasks: never started until released");
+  cmd_hold->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
+  auto* cmd_release = app.add_subcommand("release", "release held tasks");
+  cmd_release->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
 
   bool log_stderr = false, follow = false;
   auto* cmd_logs = app.add_subcommand("logs", "print a task's output");
@@ -378,7 +402,8 @@ int main(int argc, char** argv) {
     std::cout << "cancelled " << *cancelled << " tasks\n";
     return 0;
   }
-  if (cmd_show->parsed() || cmd_wait->parsed() || cmd_cancel->parsed()) {
+  if (cmd_show->parsed() || cmd_wait->parsed() || cmd_cancel->parsed() || cmd_hold->parsed() ||
+      cmd_release->parsed()) {
     if (ids.empty()) return usage("cancel needs task ids, or --state STATE / --name GLOB");
     auto expanded = braid::node::expand_ids(ids);
     if (!expanded) return usage(expanded.error().message);
@@ -409,6 +434,10 @@ int main(int argc, char** argv) {
   }
   if (cmd_cancel->parsed()) {
     auto reply = client.cancel(ids);
+    return ok(reply, code) ? 0 : code;
+  }
+  if (cmd_hold->parsed() || cmd_release->parsed()) {
+    auto reply = client.hold(ids, cmd_release->parsed());
     return ok(reply, code) ? 0 : code;
   }
   if (cmd_logs->parsed()) return braid::node::logs_command(client, id, log_stderr, follow);

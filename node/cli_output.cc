@@ -87,6 +87,8 @@ nlohmann::json task_json(const rpc::TaskView& t) {
   j["submitted_at"] = time_or_null(t.submitted_at_us);
   j["started_at"] = time_or_null(t.started_at_us);
   j["finished_at"] = time_or_null(t.finished_at_us);
+  j["array_index"] = t.array_index < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.array_index);
+  j["node_requeues"] = t.node_requeues;
   return j;
 }
 
@@ -114,7 +116,7 @@ nlohmann::json stats_json(const rpc::StatsView& v) {
   nlohmann::json tasks;
   for (TaskState st :
        {TaskState::kPending, TaskState::kQueued, TaskState::kRunning, TaskState::kStopped,
-        TaskState::kCompleted, TaskState::kFailed, TaskState::kCancelled}) {
+        TaskState::kCompleted, TaskState::kFailed, TaskState::kCancelled, TaskState::kHeld}) {
     tasks[std::string(sched::to_string(st))] = s.count(st);
   }
   j["tasks"] = tasks;
@@ -151,7 +153,10 @@ std::string task_details(const rpc::TaskView& t) {
       {"run_time:", seconds(t.run_time_us)},
       {"vruntime:", std::to_string(t.vruntime_ns / 1000) + "us"},
       {"preemptions:", std::to_string(t.preemptions)},
-      {"attempts:", std::to_string(t.attempts) + " (retries " + std::to_string(t.retries) + ")"},
+      {"attempts:",
+       std::to_string(t.attempts) + " (retries " + std::to_string(t.retries) + ")" +
+           (t.node_requeues > 0 ? ", requeued " + std::to_string(t.node_requeues) + "x by crashes"
+                                : "")},
       {"pid:", t.pid == 0 ? "-" : std::to_string(t.pid)},
       {"submitted_at:", or_dash(iso_time(t.submitted_at_us))},
       {"started_at:", or_dash(iso_time(t.started_at_us))},
@@ -174,11 +179,11 @@ std::string stats_table(const rpc::StatsView& v) {
       {"preemptions:", std::to_string(s.preemptions)},
       {"active_processes:", std::to_string(s.active_processes)},
       {"tasks:", fmt::format("{} pending, {} queued, {} running, {} stopped, {} completed, {} "
-                             "failed, {} cancelled",
+                             "failed, {} cancelled, {} held",
                              s.count(TaskState::kPending), s.count(TaskState::kQueued),
                              s.count(TaskState::kRunning), s.count(TaskState::kStopped),
                              s.count(TaskState::kCompleted), s.count(TaskState::kFailed),
-                             s.count(TaskState::kCancelled))},
+                             s.count(TaskState::kCancelled), s.count(TaskState::kHeld))},
       {"slice error:", fmt::format("p50 {}us, p99 {}us over {} slices", v.slice_error_p50_us,
                                    v.slice_error_p99_us, v.slice_count)},
       {"uptime:", seconds(v.uptime_us)},

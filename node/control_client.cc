@@ -126,6 +126,17 @@ Reply<Done> ControlClient::cancel(const std::vector<std::string>& ids) {
   });
 }
 
+Reply<Done> ControlClient::hold(const std::vector<std::string>& ids, bool release) {
+  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+    auto req = c.holdRequest();
+    set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+    req.setRelease(release);
+    auto res = req.send().wait(ws);
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
 Reply<rpc::LogChunk> ControlClient::read_log(const std::string& id, bool stderr_stream,
                                              std::uint64_t offset, std::uint32_t max_bytes) {
   return call<rpc::LogChunk>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::LogChunk> {

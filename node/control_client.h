@@ -50,6 +50,7 @@ class ControlClient final {
   // state: a live state or "all"; name: a glob, empty = any.
   Reply<std::uint64_t> cancel_where(const std::string& state, const std::string& name);
   Reply<std::uint64_t> clear();
+  Reply<Done> hold(const std::vector<std::string>& ids, bool release);
 
  private:
   struct Impl;

@@ -201,6 +201,8 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   v.finished_at_us = wall_us(t.finished_at_us);
   v.cpus = t.spec.cpus;
   v.retries = t.spec.retries;
+  v.array_index = t.spec.array_index;
+  v.node_requeues = t.node_requeues;
   return v;
 }
 
@@ -222,6 +224,22 @@ sched::Status Daemon::cancel(const std::vector<std::string>& ids) {
   }
   carry_out();
   return result;
+}
+
+sched::Status Daemon::hold(const std::vector<std::string>& ids, bool release) {
+  if (shutting_down_) return sched::Error{"node " + config_.name + " is shutting down"};
+  auto keys = keys_of(ids);
+  if (!keys) return keys.error();
+  for (TaskKey key : keys.value()) {  // all or nothing
+    if (sched::Status s = torus_.check_hold(key, release); !s) return s;
+  }
+  for (TaskKey key : keys.value()) {
+    sched::Status s =
+        release ? torus_.release(key, now_us(), actions_) : torus_.hold(key, now_us(), actions_);
+    if (!s) spdlog::error("{}: {}", release ? "release" : "hold", s.error().message);  // checked
+  }
+  carry_out();
+  return sched::ok_status();
 }
 
 sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr_stream,

@@ -16,10 +16,13 @@
 //    time-slicing;
 //  - at start, open() restores every stored task; tasks that were running or
 //    stopped when the previous run died have their leftover processes ended,
-//    then are requeued (reason "node restarted", the attempt counted) if
-//    requeue_on_restart allows and retries are left, else failed;
+//    then are requeued (reason "node restarted", no retry used, counted in
+//    node_requeues) if requeue_on_restart allows and the task has been
+//    requeued by crashes fewer than max_node_requeues times, else failed;
 //  - at a graceful shutdown, tasks whose processes the shutdown ended are
-//    requeued the same way (reason "node shut down"), without using a retry;
+//    requeued (reason "node shut down"), without using a retry or a node
+//    requeue. A second SIGTERM stops at once: what the shutdown had not yet
+//    stored is found at the next start like a crash (a node requeue);
 //  - finished tasks are purged after retention_us, oldest first, and beyond
 //    retention_max_tasks.
 //
@@ -82,6 +85,7 @@ class Daemon final : public rpc::ControlBackend {
   sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
                                             const std::string& name_glob) override;
   sched::Result<std::uint64_t> clear() override;
+  sched::Status hold(const std::vector<std::string>& ids, bool release) override;
 
  private:
   // A `wait` call: answered once `remaining` of its keys have a durable end.
@@ -207,6 +211,9 @@ class Daemon final : public rpc::ControlBackend {
   // listed once per time its waiter names the key.
   std::unordered_map<sched::TaskKey, std::vector<std::uint64_t>> watchers_;
   std::unordered_map<sched::TaskKey, int> waited_on_;  // waiters naming each key
+  // Tasks whose end could not be written (the store refuses writes from
+  // then on): why, for anyone who waits for them.
+  std::unordered_map<sched::TaskKey, std::string> unstored_ends_;
   std::uint64_t next_waiter_serial_ = 1;
   bool shutting_down_ = false;
   std::function<void()> on_shutdown_done_;

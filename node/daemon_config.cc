@@ -158,9 +158,13 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
       ->capture_default_str();
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();
   app.add_option("--requeue-on-restart", config.requeue_on_restart,
-                 "requeue tasks a crash interrupted, if they have retries left (true/false)")
+                 "requeue tasks a crash interrupted, without using a retry (true/false)")
       ->capture_default_str()
       ->check(CLI::IsMember({"true", "false"}));
+  app.add_option("--max-node-requeues", config.max_node_requeues,
+                 "crash requeues per task at most; then it fails with \"node restarted\"")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   app.add_option("--retention", raw.retention, "how long finished tasks are kept")
       ->capture_default_str();
   app.add_option("--retention-max-tasks", config.retention_max_tasks,

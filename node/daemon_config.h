@@ -24,9 +24,12 @@ struct DaemonConfig {
   sched::TorusConfig torus;                       // slots, policy, quantum, started_max
   ExecutorConfig executor;                        // kill_grace, mode; log_dir = data_dir/logs
   // Tasks that were running or stopped when the previous run died are
-  // requeued (if they have retries left) unless this is false or the task
-  // says otherwise.
+  // requeued (without using a retry: the crash was not their fault) unless
+  // this is false or the task says otherwise...
   bool requeue_on_restart = true;
+  // ...at most this many times per task (a task that keeps taking the node
+  // down cannot loop); past it the task fails with "node restarted".
+  int max_node_requeues = 3;
   // Finished tasks are kept this long, and at most this many, then purged.
   sched::Micros retention_us = 24LL * 3600 * sched::kMicrosPerSecond;
   std::uint64_t retention_max_tasks = 100'000;

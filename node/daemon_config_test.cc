@@ -58,6 +58,12 @@ TEST(DaemonConfig, DurabilitySettings) {
   EXPECT_NE(error_of(parse({"--name", "a", "--requeue-on-restart", "maybe"})), "(accepted)");
 }
 
+TEST(DaemonConfig, MaxNodeRequeues) {
+  EXPECT_EQ(config_of(parse({"--name", "a"})).max_node_requeues, 3);
+  EXPECT_EQ(config_of(parse({"--name", "a", "--max-node-requeues", "0"})).max_node_requeues, 0);
+  EXPECT_NE(error_of(parse({"--name", "a", "--max-node-requeues", "-1"})), "(accepted)");
+}
+
 TEST(DaemonConfig, StartedMaxFollowsSlotsUnlessGiven) {
   EXPECT_EQ(config_of(parse({"--name", "a", "--slots", "300"})).torus.started_max, 300u);
   EXPECT_EQ(error_of(parse({"--name", "a", "--slots", "4", "--started-max", "2"})),

@@ -25,19 +25,22 @@ constexpr Micros kPurgePeriodMaxUs = 10 * sched::kMicrosPerSecond;
 // Preemption flips are written at most this late (see daemon.h).
 constexpr auto kFlipFlushDelay = std::chrono::milliseconds(250);
 
-// An attempt ended without the task ending it (a crash, or a shutdown): back
-// to the queue, or failed. `charge_retry`: the attempt counts against the
-// task's retries (a crash), or not (a graceful shutdown).
-void end_attempt(sched::Task& task, bool node_default, bool charge_retry, std::string reason,
-                 Micros now_us) {
+// An attempt ended without the task ending it: back to the queue, or
+// failed. Neither way uses a retry (it was not the task's fault). A crash
+// requeue counts in node_requeues, bounded by max_node_requeues so a task
+// that keeps taking the node down cannot loop; a graceful stop does not count.
+enum class Interruption { kCrash, kShutdown };
+
+void end_attempt(sched::Task& task, const DaemonConfig& config, Interruption why, Micros now_us) {
   const bool allowed = task.spec.requeue_on_restart == sched::RequeueOnRestart::kNodeDefault
-                           ? node_default
+                           ? config.requeue_on_restart
                            : task.spec.requeue_on_restart == sched::RequeueOnRestart::kYes;
-  const bool retries_left = !charge_retry || task.attempts <= task.spec.retries;
-  task.reason = std::move(reason);
-  if (allowed && retries_left) {
+  const bool crash = why == Interruption::kCrash;
+  task.reason = crash ? "node restarted" : "node shut down";
+  if (allowed && (!crash || task.node_requeues < config.max_node_requeues)) {
     task.state = TaskState::kQueued;
-    if (!charge_retry) task.attempts = std::max(0, task.attempts - 1);  // this one does not count
+    task.attempts = std::max(0, task.attempts - 1);  // this one does not count
+    if (crash) ++task.node_requeues;
   } else {
     task.state = TaskState::kFailed;
     task.finished_at_us = now_us;
@@ -86,6 +89,7 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
   record_no_[key] = record_no;
   processes_[key] = {};
   admission_.emplace_back(record_no, key);  // record numbers only grow
+  unstored_ends_.erase(key);
 }
 
 sched::Status Daemon::recover() {
@@ -107,8 +111,7 @@ sched::Status Daemon::recover() {
     if (was_started) {
       ++interrupted;
       if (same_boot && record.process.pgid != 0) leftovers.push_back(record.process);
-      end_attempt(record.task, config_.requeue_on_restart, /*charge_retry=*/true, "node restarted",
-                  now);
+      end_attempt(record.task, config_, Interruption::kCrash, now);
       stored_terminal = sched::is_terminal(record.task.state);  // failed by the restart rule
     }
     auto key = torus_.restore(std::move(record.task), now, actions_);
@@ -260,8 +263,7 @@ void Daemon::note_finished(TaskKey key) {
 
 void Daemon::persist_interrupted(TaskKey key) {
   storage::TaskRecord record = record_of(key);
-  end_attempt(record.task, config_.requeue_on_restart, /*charge_retry=*/false, "node shut down",
-              now_us());
+  end_attempt(record.task, config_, Interruption::kShutdown, now_us());
   record.process = {};
   storage::Batch batch;
   batch.put_task(record);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "node/daemon.h"
 
@@ -40,6 +41,11 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
                   std::to_string(kTasksBeingStoredMax) + " at once): submit again shortly");
   }
   if (specs.empty()) return refuse("a submission needs at least one task");
+  // A throttled array is the submission's: its group is the first id's
+  // sequence (set once the ids are reserved; non-zero until then).
+  for (sched::TaskSpec& spec : specs) {
+    if (spec.array_throttle > 0) spec.array_group = torus_.next_sequence();
+  }
   Submission& sub = submissions_.emplace_back();
   sub.serial = next_submission_serial_++;
   tasks_being_stored_ += specs.size();
@@ -79,6 +85,9 @@ void Daemon::prepare_some(std::uint64_t serial) {
   // 2. Every spec is fine: ids, then the records (one synced batch with the meta).
   if (sub->checked == count && sub->encoded == 0 && sub->first_sequence == 0) {
     sub->first_sequence = torus_.reserve_sequences(count);
+    for (sched::TaskSpec& spec : sub->specs) {
+      if (spec.array_throttle > 0) spec.array_group = sub->first_sequence;
+    }
   }
   if (sub->checked == count) {
     storage::TaskRecord record;
@@ -88,6 +97,8 @@ void Daemon::prepare_some(std::uint64_t serial) {
       record.record_no = sub->first_sequence + sub->encoded;
       record.task.id = torus_.make_id(record.record_no);
       record.task.spec = sub->specs[sub->encoded];
+      record.task.state = record.task.spec.hold ? TaskState::kHeld : TaskState::kQueued;
+      record.task.reason = record.task.spec.hold ? "held" : "";
       sub->batch.put_task(record);
     }
   }
@@ -138,6 +149,7 @@ void Daemon::admit_some() {
       std::abort();
     }
     track(key.value(), sequence);
+    note_state(key.value());  // stored as admitted (queued or held): shown so at once
     admitted.push_back(key.value());
     sub->outcome->ids.push_back(torus_.task(key.value()).id);
   }
@@ -170,8 +182,8 @@ void Daemon::end_submission(std::uint64_t serial, std::string error) {
   submissions_.erase(it);
 }
 
-// A task admitted as queued is already stored as such: its kPersist would
-// write the same record a second time.
+// A task admitted as queued (or held) is already stored as such: its
+// kPersist would write the same record a second time.
 void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
   if (admitted.empty()) return;
   const TaskKey highest = *std::max_element(admitted.begin(), admitted.end());
@@ -179,7 +191,8 @@ void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
   for (TaskKey key : admitted) fresh[key] = true;
   std::erase_if(actions_, [&](const sched::Action& a) {
     return a.kind == sched::Action::Kind::kPersist && a.key <= highest && fresh[a.key] &&
-           torus_.task(a.key).state == TaskState::kQueued;
+           (torus_.task(a.key).state == TaskState::kQueued ||
+            torus_.task(a.key).state == TaskState::kHeld);
   });
 }
 

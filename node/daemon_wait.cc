@@ -25,6 +25,13 @@ kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids
     refused->error = keys.error().message;
     return kj::mv(refused);
   }
+  for (TaskKey key : keys.value()) {
+    if (auto failed = unstored_ends_.find(key); failed != unstored_ends_.end()) {
+      auto refused = kj::heap<rpc::WaitOutcome>();
+      refused->error = failed->second;
+      return kj::mv(refused);
+    }
+  }
   const std::uint64_t serial = next_waiter_serial_++;
   std::size_t remaining = 0;
   for (TaskKey key : keys.value()) {
@@ -74,8 +81,10 @@ void Daemon::on_ends_stored(const std::vector<std::pair<TaskKey, std::uint64_t>>
     // The key may have been purged and reused since: that is another task.
     if (!torus_.exists(key) || record_no_[key] != record_no) continue;
     if (!status) {
-      fail_watchers(key, "the end of task " + torus_.task(key).id +
-                             " could not be stored: " + status.error().message);
+      std::string error = "the end of task " + torus_.task(key).id +
+                          " could not be stored: " + status.error().message;
+      fail_watchers(key, error);
+      unstored_ends_[key] = std::move(error);  // later waiters learn it too
       continue;
     }
     on_end_durable(key);

@@ -26,9 +26,10 @@ using nlohmann::json;
 using sched::Error;
 using sched::Result;
 
-constexpr std::array<std::string_view, 14> kFields{
-    "argv",    "cmd",           "name",       "priority", "cpus", "memory", "after",
-    "retries", "retry_backoff", "time_limit", "cwd",      "env",  "pin",    "requeue_on_restart"};
+constexpr std::array<std::string_view, 17> kFields{
+    "argv",      "cmd",           "name",       "priority", "cpus", "memory", "after",
+    "retries",   "retry_backoff", "time_limit", "cwd",      "env",  "pin",    "requeue_on_restart",
+    "after_any", "after_fail",    "hold"};
 
 // Long values are cut in messages so an error stays one readable line.
 constexpr std::size_t kShownValueBytesMax = 40;
@@ -165,7 +166,20 @@ sched::Status set_field(sched::TaskSpec& spec, const std::string& key, const jso
   if (key == "priority") return assign(spec.priority, get_int("priority", value, "0..10"));
   if (key == "cpus") return assign(spec.cpus, get_int("cpus", value, "at least 1"));
   if (key == "memory") return assign(spec.memory_bytes, get_memory(value));
-  if (key == "after") return assign(spec.after, get_strings("after", value, "task ids"));
+  if (key == "after" || key == "after_any" || key == "after_fail") {
+    auto ids = get_strings(key, value, "task ids");
+    if (!ids) return ids.error();
+    const sched::DepKind kind = key == "after"       ? sched::DepKind::kOk
+                                : key == "after_any" ? sched::DepKind::kAny
+                                                     : sched::DepKind::kFail;
+    for (const std::string& id : ids.value()) spec.add_dependency(id, kind);
+    return sched::ok_status();
+  }
+  if (key == "hold") {
+    if (!value.is_boolean()) return Error{"hold must be true or false, got " + shown(value)};
+    spec.hold = value.get<bool>();
+    return sched::ok_status();
+  }
   if (key == "retries") return assign(spec.retries, get_int("retries", value, "0..100"));
   if (key == "retry_backoff") {
     auto us = get_duration("retry_backoff", value, "2s");
@@ -318,16 +332,90 @@ Result<std::vector<sched::TaskSpec>> read_spec_lines(std::istream& in, std::stri
   return specs;
 }
 
-Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern, long long count) {
-  if (count < 1 || count > static_cast<long long>(kBatchTasksMax)) {
-    return Error{"--array must be 1.." + std::to_string(kBatchTasksMax) + ", got " +
-                 std::to_string(count) + " (one submission holds at most " +
-                 std::to_string(kBatchTasksMax) + " tasks)"};
+namespace {
+
+Error array_syntax(std::string_view text, std::string_view what) {
+  return Error{"--array \"" + std::string(text) + "\": " + std::string(what) +
+               "; use N (indices 0..N-1), ranges and lists like 1-100, 0-99:5 or 1,3,7-9 "
+               "(indices 0.." +
+               std::to_string(kArrayIndexMax) + "), with an optional throttle %K, e.g. 1-1000%4"};
+}
+
+std::optional<long long> number(std::string_view digits) {
+  long long value = 0;
+  if (digits.empty() || digits.size() > 9) return std::nullopt;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+Result<ArraySpec> parse_array(std::string_view text) {
+  ArraySpec out;
+  std::string_view body = text;
+  if (auto pct = body.find('%'); pct != std::string_view::npos) {
+    auto throttle = number(body.substr(pct + 1));
+    if (!throttle || *throttle < 1 || *throttle > static_cast<long long>(kBatchTasksMax)) {
+      return array_syntax(text,
+                          "the throttle after % must be 1.." + std::to_string(kBatchTasksMax));
+    }
+    out.throttle = static_cast<std::uint32_t>(*throttle);
+    body = body.substr(0, pct);
   }
-  std::vector<sched::TaskSpec> specs(static_cast<std::size_t>(count), pattern);
+  if (body.empty()) return array_syntax(text, "no indices");
+  if (body.find_first_not_of("0123456789") == std::string_view::npos) {
+    auto count = number(body);  // the plain count of old: 0..N-1
+    if (!count || *count < 1 || *count > static_cast<long long>(kBatchTasksMax)) {
+      return array_syntax(text, "a count must be 1.." + std::to_string(kBatchTasksMax));
+    }
+    for (long long i = 0; i < *count; ++i) out.indices.push_back(i);
+    return out;
+  }
+  while (!body.empty()) {
+    const auto comma = body.find(',');
+    std::string_view item = body.substr(0, comma);
+    body = comma == std::string_view::npos ? std::string_view{} : body.substr(comma + 1);
+    if (comma != std::string_view::npos && body.empty()) return array_syntax(text, "empty item");
+    long long step = 1;
+    if (auto colon = item.find(':'); colon != std::string_view::npos) {
+      auto s = number(item.substr(colon + 1));
+      if (!s || *s < 1) return array_syntax(text, "a step after : must be at least 1");
+      step = *s;
+      item = item.substr(0, colon);
+    }
+    const auto dash = item.find('-');
+    auto lo = number(item.substr(0, dash));
+    auto hi = dash == std::string_view::npos ? lo : number(item.substr(dash + 1));
+    if (!lo || !hi)
+      return array_syntax(text, "\"" + std::string(item) + "\" is not an index or a range");
+    if (*lo > *hi) return array_syntax(text, "a range must go up");
+    if (*hi > kArrayIndexMax) return array_syntax(text, "index too high");
+    for (long long i = *lo; i <= *hi; i += step) {
+      out.indices.push_back(i);
+      if (out.indices.size() > kBatchTasksMax) {
+        return array_syntax(text, "more than " + std::to_string(kBatchTasksMax) +
+                                      " tasks (one submission holds at most that many)");
+      }
+    }
+  }
+  std::sort(out.indices.begin(), out.indices.end());
+  out.indices.erase(std::unique(out.indices.begin(), out.indices.end()), out.indices.end());
+  return out;
+}
+
+Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern,
+                                                  const ArraySpec& array) {
+  if (array.indices.empty() || array.indices.size() > kBatchTasksMax) {
+    return Error{"--array must name 1.." + std::to_string(kBatchTasksMax) + " indices, got " +
+                 std::to_string(array.indices.size())};
+  }
+  std::vector<sched::TaskSpec> specs(array.indices.size(), pattern);
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    const std::string index = std::to_string(i);
+    const std::string index = std::to_string(array.indices[i]);
     sched::TaskSpec& spec = specs[i];
+    spec.array_index = static_cast<int>(array.indices[i]);
+    spec.array_throttle = array.throttle;
     for (std::string& arg : spec.argv) replace_all(arg, index);
     replace_all(spec.name, index);
     replace_all(spec.cwd, index);
@@ -340,6 +428,17 @@ Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern
     }
   }
   return specs;
+}
+
+Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern, long long count) {
+  if (count < 1 || count > static_cast<long long>(kBatchTasksMax)) {
+    return Error{"--array must be 1.." + std::to_string(kBatchTasksMax) + ", got " +
+                 std::to_string(count) + " (one submission holds at most " +
+                 std::to_string(kBatchTasksMax) + " tasks)"};
+  }
+  ArraySpec array;
+  for (long long i = 0; i < count; ++i) array.indices.push_back(i);
+  return expand_array(pattern, array);
 }
 
 sched::Status check_submit_size(const std::vector<sched::TaskSpec>& specs) {

@@ -14,6 +14,9 @@
 //   cpus           int, at least 1 (default 1)
 //   memory         int bytes >= 0, or a size string like "512M" (as --memory)
 //   after          [string]: task ids that must complete first
+//   after_any      [string]: task ids that must end first, whatever the outcome
+//   after_fail     [string]: task ids that must fail or be cancelled first
+//   hold           bool: submit held (braid release starts it)
 //   retries        int 0..100 (default 0)
 //   retry_backoff  duration string like "2s", 0s..1h (default 1s)
 //   time_limit     duration string like "30s" (default none)
@@ -29,6 +32,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <istream>
 #include <string>
 #include <string_view>
@@ -54,9 +58,27 @@ sched::Result<sched::TaskSpec> spec_from_json_line(std::string_view line);
 sched::Result<std::vector<sched::TaskSpec>> read_spec_lines(std::istream& in,
                                                             std::string_view source);
 
-// `--array count`: count copies of `pattern`; in copy i (0..count-1) every
-// "{}" in argv, name, cwd and env values (the part after '=') becomes i.
-// count must be 1..kBatchTasksMax. The pattern is not validated here.
+// Highest index an --array may name.
+constexpr long long kArrayIndexMax = 9'999'999;
+
+// An --array argument, Slurm's syntax: "N" (N tasks, indices 0..N-1),
+// ranges "1-100", steps "0-99:5", lists "1,3,7-9", each with an optional
+// throttle "%K" (at most K of the array started at once). Indices are
+// sorted and distinct.
+struct ArraySpec {
+  std::vector<long long> indices;
+  std::uint32_t throttle = 0;  // 0 = no throttle
+};
+// Errors are one line naming what is allowed.
+sched::Result<ArraySpec> parse_array(std::string_view text);
+
+// One copy of `pattern` per index; in the copy for index i every "{}" in
+// argv, name, cwd and env values (the part after '=') becomes i, and the
+// spec carries array_index = i and the array's throttle. At most
+// kBatchTasksMax indices. The pattern is not validated here.
+sched::Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern,
+                                                         const ArraySpec& array);
+// `--array count`: indices 0..count-1 (count 1..kBatchTasksMax).
 sched::Result<std::vector<sched::TaskSpec>> expand_array(const sched::TaskSpec& pattern,
                                                          long long count);
 

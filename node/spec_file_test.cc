@@ -105,7 +105,8 @@ TEST(SpecFile, EnvTakesAnObjectOrKeyValueStrings) {
 TEST(SpecFile, UnknownFieldsAreNamedWithTheAllowedOnes) {
   EXPECT_EQ(refusal(R"({"argv": ["x"], "prio": 3})"),
             "unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, memory, after, "
-            "retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart)");
+            "retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, after_any, "
+            "after_fail, hold)");
   // A misspelt argv is reported as unknown, not as a missing command.
   EXPECT_EQ(refusal(R"({"args": ["x"]})").rfind("unknown field \"args\"", 0), 0u);
 }
@@ -186,10 +187,10 @@ TEST(SpecFile, FileSkipsBlankAndCommentLines) {
 TEST(SpecFile, FileErrorsNameTheSourceAndLine) {
   EXPECT_EQ(file_refusal("{\"argv\": [\"a\"]}\n\n{\"argv\": [\"a\"], \"priority\": 11}\n"),
             "tasks.jsonl:3: priority must be 0..10, got 11");
-  EXPECT_EQ(
-      file_refusal("# one\n{\"argv\": [\"a\"], \"prio\": 1}\n"),
-      "tasks.jsonl:2: unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, "
-      "memory, after, retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart)");
+  EXPECT_EQ(file_refusal("# one\n{\"argv\": [\"a\"], \"prio\": 1}\n"),
+            "tasks.jsonl:2: unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, "
+            "memory, after, retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, "
+            "after_any, after_fail, hold)");
   EXPECT_EQ(file_refusal("{\"argv\": [\"a\"]}\nargv=a\n").rfind("tasks.jsonl:2: not JSON: ", 0),
             0u);
   EXPECT_EQ(file_refusal(""), "no tasks in tasks.jsonl");
@@ -250,6 +251,83 @@ std::vector<TaskSpec> echoes(std::size_t count, std::size_t arg_bytes) {
   TaskSpec spec;
   spec.argv = {"echo", std::string(arg_bytes, 'a')};
   return std::vector<TaskSpec>(count, spec);
+}
+
+std::vector<long long> indices(std::string_view text) {
+  auto array = parse_array(text);
+  EXPECT_TRUE(array.ok()) << text << ": " << (array ? "" : array.error().message);
+  return array ? array.value().indices : std::vector<long long>{};
+}
+
+std::string array_refusal(std::string_view text) {
+  auto array = parse_array(text);
+  EXPECT_FALSE(array.ok()) << text;
+  return array ? "" : array.error().message;
+}
+
+TEST(SpecFileArray, SlurmSyntax) {
+  EXPECT_EQ(indices("3"), (std::vector<long long>{0, 1, 2}));  // the plain count of old
+  EXPECT_EQ(indices("1-5"), (std::vector<long long>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(indices("0-20:5"), (std::vector<long long>{0, 5, 10, 15, 20}));
+  EXPECT_EQ(indices("0-99:5").size(), 20u);
+  EXPECT_EQ(indices("1,3,7-9"), (std::vector<long long>{1, 3, 7, 8, 9}));
+  EXPECT_EQ(indices("7-9,1,3,8"), (std::vector<long long>{1, 3, 7, 8, 9}));  // sorted, distinct
+  EXPECT_EQ(indices("4-4"), (std::vector<long long>{4}));
+  EXPECT_EQ(indices("1-100").size(), 100u);
+  auto throttled = parse_array("1-1000%4");
+  ASSERT_TRUE(throttled.ok());
+  EXPECT_EQ(throttled.value().indices.size(), 1000u);
+  EXPECT_EQ(throttled.value().throttle, 4u);
+  EXPECT_EQ(parse_array("5%2").value().throttle, 2u);
+  EXPECT_EQ(parse_array("1-5").value().throttle, 0u);
+}
+
+TEST(SpecFileArray, BadSyntaxNamesWhatIsAllowed) {
+  const std::string allowed =
+      "; use N (indices 0..N-1), ranges and lists like 1-100, 0-99:5 or 1,3,7-9 (indices "
+      "0..9999999), with an optional throttle %K, e.g. 1-1000%4";
+  EXPECT_EQ(array_refusal("x"), "--array \"x\": \"x\" is not an index or a range" + allowed);
+  EXPECT_EQ(array_refusal("5-1"), "--array \"5-1\": a range must go up" + allowed);
+  EXPECT_EQ(array_refusal("1-5%0"),
+            "--array \"1-5%0\": the throttle after % must be 1..100000" + allowed);
+  EXPECT_EQ(array_refusal("0"), "--array \"0\": a count must be 1..100000" + allowed);
+  EXPECT_FALSE(array_refusal("1-10:0").empty());
+  EXPECT_FALSE(array_refusal("1,,2").empty());
+  EXPECT_FALSE(array_refusal("1,").empty());
+  EXPECT_FALSE(array_refusal("%4").empty());
+  EXPECT_FALSE(array_refusal("-3").empty());
+  EXPECT_FALSE(array_refusal("1-2-3").empty());
+  EXPECT_FALSE(array_refusal("0-10000000").empty());
+  EXPECT_FALSE(array_refusal("0-200000").empty());  // more tasks than one submission holds
+}
+
+TEST(SpecFileArray, TasksCarryTheirIndexAndThrottle) {
+  TaskSpec pattern;
+  pattern.argv = {"echo", "{}"};
+  pattern.name = "job-{}";
+  auto specs = expand_array(pattern, parse_array("2,5-6%2").value());
+  ASSERT_TRUE(specs.ok());
+  ASSERT_EQ(specs.value().size(), 3u);
+  EXPECT_EQ(specs.value()[1].argv[1], "5");
+  EXPECT_EQ(specs.value()[1].name, "job-5");
+  EXPECT_EQ(specs.value()[1].array_index, 5);
+  EXPECT_EQ(specs.value()[2].array_index, 6);
+  EXPECT_EQ(specs.value()[0].array_throttle, 2u);
+  EXPECT_EQ(expand_array(pattern, 2).value()[1].array_index, 1);
+  EXPECT_EQ(expand_array(pattern, 2).value()[1].array_throttle, 0u);
+}
+
+TEST(SpecFile, DependencyKindsAndHold) {
+  TaskSpec s = parsed(
+      R"({"argv": ["true"], "after": ["n:1"], "after_any": ["n:2"], "after_fail": ["n:3", "n:4"],)"
+      R"( "hold": true})");
+  EXPECT_EQ(s.after, (std::vector<std::string>{"n:1", "n:2", "n:3", "n:4"}));
+  EXPECT_EQ(s.after_kinds,
+            (std::vector<sched::DepKind>{sched::DepKind::kOk, sched::DepKind::kAny,
+                                         sched::DepKind::kFail, sched::DepKind::kFail}));
+  EXPECT_TRUE(s.hold);
+  EXPECT_TRUE(parsed(R"({"argv": ["true"], "after": ["n:1"]})").after_kinds.empty());
+  EXPECT_EQ(refusal(R"({"argv": ["true"], "hold": 1})"), "hold must be true or false, got 1");
 }
 
 TEST(SpecFile, FullBatchesOfSmallTasksFitOneMessage) {

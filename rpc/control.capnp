@@ -22,7 +22,12 @@ struct TaskSpec {
   timeLimitMicros @9 :Int64;           # running time per attempt; 0 = none
   name @10 :Text;
   pinned @11 :Bool;
-  requeueOnRestart @12 :RequeueOnRestart;  # after a crash: requeue (with retries left) or fail
+  requeueOnRestart @12 :RequeueOnRestart;  # after a crash: requeue (bounded) or fail
+  afterAny @13 :List(Text);            # ids that must end first, whatever the outcome
+  afterFail @14 :List(Text);           # ids that must fail or be cancelled first
+  hold @15 :Bool;                      # submit held: never started until released
+  arrayIndex @16 :Int32 = -1;          # index in its --array; -1 = none
+  arrayThrottle @17 :UInt32;           # at most this many of the submission's array started; 0 = no limit
 }
 
 enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
@@ -49,6 +54,8 @@ struct TaskInfo {
   pid @18 :Int32;                      # process group leader while started, else 0
   cpus @19 :Int32;
   retries @20 :Int32;
+  arrayIndex @21 :Int32 = -1;
+  nodeRequeues @22 :UInt32;            # attempts requeued because braidd crashed
 }
 
 struct Stats {
@@ -74,6 +81,7 @@ struct Stats {
   sliceCount @19 :UInt64;              # slices measured (start/resume -> stop)
   sliceErrorP50Micros @20 :Int64;      # |slice - quantum| over the last slices
   sliceErrorP99Micros @21 :Int64;
+  held @22 :UInt64;
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }
@@ -103,4 +111,6 @@ interface Control {
   cancelWhere @11 (state :Text, name :Text) -> (cancelled :UInt64, error :Text);
   # Purges every finished task now (records and logs), like `tsp -C`.
   clear @12 () -> (purged :UInt64, error :Text);
+  # Hold pending/queued tasks (never started until released), or release held ones.
+  hold @13 (ids :List(Text), release :Bool) -> (error :Text);
 }

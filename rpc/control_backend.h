@@ -39,6 +39,8 @@ struct TaskView {
   int pid = 0;
   int cpus = 1;
   int retries = 0;
+  int array_index = -1;
+  int node_requeues = 0;
 };
 
 struct StatsView {
@@ -117,6 +119,9 @@ class ControlBackend {
                                                     const std::string& name_glob) = 0;
   // Purges every finished task no one refers to. Returns how many.
   virtual sched::Result<std::uint64_t> clear() = 0;
+  // Holds (release = false) or releases every task named; all are checked
+  // first, so a refusal changes nothing.
+  virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
 };
 
 }  // namespace braid::rpc

@@ -166,6 +166,14 @@ kj::Promise<void> ControlServer::cancel(CancelContext context) {
   return kj::READY_NOW;
 }
 
+kj::Promise<void> ControlServer::hold(HoldContext context) {
+  auto ids = ids_from_wire(context.getParams().getIds());
+  sched::Status s = ids ? backend_.hold(ids.value(), context.getParams().getRelease())
+                        : sched::Status(ids.error());
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> ControlServer::readLog(ReadLogContext context) {
   auto params = context.getParams();
   auto results = context.getResults();

@@ -27,6 +27,7 @@ class ControlServer final : public schema::Control::Server {
   kj::Promise<void> scheduler(SchedulerContext context) override;
   kj::Promise<void> cancelWhere(CancelWhereContext context) override;
   kj::Promise<void> clear(ClearContext context) override;
+  kj::Promise<void> hold(HoldContext context) override;
 
  private:
   ControlBackend& backend_;

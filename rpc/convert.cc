@@ -67,6 +67,21 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   auto after = strings("after", spec.getAfter(), kAfterEntriesMax);
   if (!after) return after.error();
   out.after = std::move(after).value();
+  auto after_any = strings("afterAny", spec.getAfterAny(), kAfterEntriesMax);
+  if (!after_any) return after_any.error();
+  auto after_fail = strings("afterFail", spec.getAfterFail(), kAfterEntriesMax);
+  if (!after_fail) return after_fail.error();
+  if (out.after.size() + after_any.value().size() + after_fail.value().size() > kAfterEntriesMax) {
+    return sched::Error{"a task may name at most " + std::to_string(kAfterEntriesMax) +
+                        " dependencies (after, afterAny and afterFail together)"};
+  }
+  for (const std::string& id : after_any.value()) out.add_dependency(id, sched::DepKind::kAny);
+  for (const std::string& id : after_fail.value()) {
+    out.add_dependency(id, sched::DepKind::kFail);
+  }
+  out.hold = spec.getHold();
+  out.array_index = spec.getArrayIndex();
+  out.array_throttle = spec.getArrayThrottle();
   out.cwd = text(spec.getCwd());
   if (sched::Status s = check_string("cwd", out.cwd); !s) return s.error();
   out.name = text(spec.getName());
@@ -103,7 +118,20 @@ sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::
 void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
   set_strings(out.initArgv(static_cast<unsigned>(spec.argv.size())), spec.argv);
   set_strings(out.initEnv(static_cast<unsigned>(spec.env.size())), spec.env);
-  set_strings(out.initAfter(static_cast<unsigned>(spec.after.size())), spec.after);
+  if (spec.after_kinds.empty()) {
+    set_strings(out.initAfter(static_cast<unsigned>(spec.after.size())), spec.after);
+  } else {
+    std::vector<std::string> by_kind[3];
+    for (std::size_t i = 0; i < spec.after.size(); ++i) {
+      by_kind[static_cast<std::size_t>(spec.dep_kind(i))].push_back(spec.after[i]);
+    }
+    set_strings(out.initAfter(static_cast<unsigned>(by_kind[0].size())), by_kind[0]);
+    set_strings(out.initAfterAny(static_cast<unsigned>(by_kind[1].size())), by_kind[1]);
+    set_strings(out.initAfterFail(static_cast<unsigned>(by_kind[2].size())), by_kind[2]);
+  }
+  out.setHold(spec.hold);
+  out.setArrayIndex(spec.array_index);
+  out.setArrayThrottle(spec.array_throttle);
   out.setCwd(spec.cwd);
   out.setName(spec.name);
   out.setPriority(spec.priority);
@@ -152,6 +180,8 @@ void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {
   out.setPid(task.pid);
   out.setCpus(task.cpus);
   out.setRetries(task.retries);
+  out.setArrayIndex(task.array_index);
+  out.setNodeRequeues(static_cast<std::uint32_t>(task.node_requeues));
 }
 
 TaskView from_wire(schema::TaskInfo::Reader info) {
@@ -184,6 +214,8 @@ TaskView from_wire(schema::TaskInfo::Reader info) {
   t.pid = info.getPid();
   t.cpus = info.getCpus();
   t.retries = info.getRetries();
+  t.array_index = info.getArrayIndex();
+  t.node_requeues = static_cast<int>(info.getNodeRequeues());
   return t;
 }
 
@@ -208,6 +240,7 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setCompleted(s.count(TaskState::kCompleted));
   out.setFailed(s.count(TaskState::kFailed));
   out.setCancelled(s.count(TaskState::kCancelled));
+  out.setHeld(s.count(TaskState::kHeld));
   out.setUptimeMicros(stats.uptime_us);
   out.setSliceCount(stats.slice_count);
   out.setSliceErrorP50Micros(stats.slice_error_p50_us);
@@ -240,6 +273,7 @@ StatsView from_wire(schema::Stats::Reader in) {
   set(TaskState::kCompleted, in.getCompleted());
   set(TaskState::kFailed, in.getFailed());
   set(TaskState::kCancelled, in.getCancelled());
+  set(TaskState::kHeld, in.getHeld());
   v.uptime_us = in.getUptimeMicros();
   v.slice_count = in.getSliceCount();
   v.slice_error_p50_us = in.getSliceErrorP50Micros();

@@ -40,6 +40,39 @@ TEST(Convert, SpecRoundTripsEveryField) {
   EXPECT_TRUE(b.pinned);
 }
 
+TEST(Convert, DependencyKindsHoldAndArrayFieldsRoundTrip) {
+  sched::TaskSpec spec;
+  spec.argv = {"true"};
+  spec.add_dependency("a:1", sched::DepKind::kOk);
+  spec.add_dependency("a:2", sched::DepKind::kFail);
+  spec.add_dependency("a:3", sched::DepKind::kAny);
+  spec.hold = true;
+  spec.array_index = 12;
+  spec.array_throttle = 4;
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  to_wire(spec, builder);
+  auto back = from_wire(builder.asReader());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const sched::TaskSpec& b = back.value();
+  // Grouped by kind on the wire: after, then after-any, then after-fail.
+  EXPECT_EQ(b.after, (std::vector<std::string>{"a:1", "a:3", "a:2"}));
+  EXPECT_EQ(b.after_kinds, (std::vector<sched::DepKind>{sched::DepKind::kOk, sched::DepKind::kAny,
+                                                        sched::DepKind::kFail}));
+  EXPECT_TRUE(b.hold);
+  EXPECT_EQ(b.array_index, 12);
+  EXPECT_EQ(b.array_throttle, 4u);
+  EXPECT_EQ(b.array_group, 0u);  // the node's to give
+  sched::TaskSpec plain;
+  plain.argv = {"true"};
+  plain.after = {"a:1"};
+  capnp::MallocMessageBuilder message2;
+  auto builder2 = message2.initRoot<schema::TaskSpec>();
+  to_wire(plain, builder2);
+  EXPECT_TRUE(from_wire(builder2.asReader()).value().after_kinds.empty());
+  EXPECT_EQ(from_wire(builder2.asReader()).value().array_index, -1);
+}
+
 TEST(Convert, DefaultsMatchTheTaskModel) {
   capnp::MallocMessageBuilder message;
   auto builder = message.initRoot<schema::TaskSpec>();

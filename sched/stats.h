@@ -20,9 +20,9 @@ struct TorusStats {
   Micros quantum_micros = kQuantumDefaultUs;
 
   bool paused = false;
-  int slots = 0;                                  // CPU slots of the node
-  int slots_busy = 0;                             // slots held by running tasks
-  std::array<std::uint64_t, 9> tasks_by_state{};  // indexed by TaskState
+  int slots = 0;                                            // CPU slots of the node
+  int slots_busy = 0;                                       // slots held by running tasks
+  std::array<std::uint64_t, kTaskStates> tasks_by_state{};  // indexed by TaskState
 
   std::uint64_t count(TaskState state) const {
     return tasks_by_state[static_cast<std::size_t>(state)];

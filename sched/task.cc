@@ -6,7 +6,7 @@
 namespace braid::sched {
 namespace {
 
-constexpr std::array<std::pair<TaskState, std::string_view>, 9> kStateNames{{
+constexpr std::array<std::pair<TaskState, std::string_view>, kTaskStates> kStateNames{{
     {TaskState::kPending, "pending"},
     {TaskState::kQueued, "queued"},
     {TaskState::kRunning, "running"},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<TaskState, std::string_view>, 9> kStateNames{{
     {TaskState::kCompleted, "completed"},
     {TaskState::kFailed, "failed"},
     {TaskState::kCancelled, "cancelled"},
+    {TaskState::kHeld, "held"},
 }};
 
 std::string range_error(std::string_view field, long long lo, long long hi, long long got) {
@@ -47,6 +48,38 @@ bool is_terminal(TaskState state) {
          state == TaskState::kCancelled;
 }
 
+std::string_view to_string(DepKind kind) {
+  switch (kind) {
+    case DepKind::kOk:
+      return "after";
+    case DepKind::kAny:
+      return "after-any";
+    case DepKind::kFail:
+      return "after-fail";
+  }
+  return "unknown";
+}
+
+bool satisfies(DepKind kind, TaskState end) {
+  switch (kind) {
+    case DepKind::kOk:
+      return end == TaskState::kCompleted;
+    case DepKind::kAny:
+      return is_terminal(end);
+    case DepKind::kFail:
+      return end == TaskState::kFailed || end == TaskState::kCancelled;
+  }
+  return false;
+}
+
+void TaskSpec::add_dependency(std::string id, DepKind kind) {
+  if (kind != DepKind::kOk || !after_kinds.empty()) {
+    after_kinds.resize(after.size(), DepKind::kOk);
+    after_kinds.push_back(kind);
+  }
+  after.push_back(std::move(id));
+}
+
 bool is_started(TaskState state) {
   return state == TaskState::kRunning || state == TaskState::kStopped;
 }
@@ -68,6 +101,24 @@ Status validate_spec(const TaskSpec& spec) {
   if (spec.time_limit_us < 0 || spec.time_limit_us > kTimeLimitMaxUs) {
     return Error{"time_limit must be 0 (none) .. 366 days, got " +
                  std::to_string(spec.time_limit_us) + "us"};
+  }
+  if (!spec.after_kinds.empty() && spec.after_kinds.size() != spec.after.size()) {
+    return Error{"after_kinds must name a kind for each of the " +
+                 std::to_string(spec.after.size()) + " dependencies, got " +
+                 std::to_string(spec.after_kinds.size())};
+  }
+  for (DepKind kind : spec.after_kinds) {
+    if (kind != DepKind::kOk && kind != DepKind::kAny && kind != DepKind::kFail) {
+      return Error{"unknown dependency kind " + std::to_string(static_cast<int>(kind)) +
+                   " (allowed: after, after-any, after-fail)"};
+    }
+  }
+  if (spec.array_index < -1) {
+    return Error{"array_index must be -1 (none) or at least 0, got " +
+                 std::to_string(spec.array_index)};
+  }
+  if (spec.array_throttle > 0 && spec.array_group == 0) {
+    return Error{"an array throttle needs an array group"};
   }
   for (const std::string& entry : spec.env) {
     auto eq = entry.find('=');

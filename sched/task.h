@@ -3,6 +3,7 @@
 // torus keeps (Task). Plain data; the rules live in torus.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,6 +21,8 @@ namespace braid::sched {
 // stopped  : started, then preempted (its process group is stopped)
 // migrating/moved : reserved for handoff between nodes (gossip issue)
 // completed / failed / cancelled : terminal; a task reaches exactly one
+// held     : kept out of the run queues until released (`braid hold`); its
+//            dependencies still resolve meanwhile (appended: stored values stay)
 enum class TaskState : std::uint8_t {
   kPending,
   kQueued,
@@ -30,13 +33,24 @@ enum class TaskState : std::uint8_t {
   kCompleted,
   kFailed,
   kCancelled,
+  kHeld,
 };
+constexpr std::size_t kTaskStates = 10;
 
 std::string_view to_string(TaskState state);
 Result<TaskState> parse_task_state(std::string_view name);
 bool is_terminal(TaskState state);
 // running or stopped: an attempt whose processes exist.
 bool is_started(TaskState state);
+
+// Dependency kinds, as Slurm's --dependency: afterok (the dependency
+// completed), afterany (it ended, whatever the outcome), afternotok (it
+// failed or was cancelled). A dependency whose end rules its dependent out
+// cancels the dependent ("dependency <id> failed" / "... completed").
+enum class DepKind : std::uint8_t { kOk, kAny, kFail };
+std::string_view to_string(DepKind kind);  // "after", "after-any", "after-fail"
+// Whether a dependency that ended in `end` (terminal) lets a `kind` dependent run.
+bool satisfies(DepKind kind, TaskState end);
 
 // After a crash of its node, is a task that was running or stopped requeued
 // (when it has retries left) or failed? kNodeDefault follows the node's
@@ -60,6 +74,20 @@ struct TaskSpec {
   std::string cwd;                 // empty: the daemon's choice
   std::vector<std::string> after;  // task ids that must complete first
   std::string name;                // free text for people
+
+  // Appended fields (issue 8). Kinds of `after`, index for index; empty =
+  // every dependency is afterok (the common case costs no memory).
+  std::vector<DepKind> after_kinds;
+  int array_index = -1;              // index in its --array; -1 = not an array task
+  std::uint32_t array_throttle = 0;  // at most this many of its array started at once; 0 = none
+  std::uint64_t array_group = 0;     // identifies its array (the node's choice); != 0 if throttled
+  bool hold = false;                 // submit held; read at admission only, not stored
+
+  DepKind dep_kind(std::size_t i) const {
+    return i < after_kinds.size() ? after_kinds[i] : DepKind::kOk;
+  }
+  // Appends a dependency, keeping after_kinds parallel to after.
+  void add_dependency(std::string id, DepKind kind);
 };
 
 // Checks every field of a spec that does not depend on the node (priority
@@ -114,6 +142,7 @@ struct Task {
   Micros not_before_us = 0;          // torus: pending retry's earliest start
   std::uint32_t deps_remaining = 0;  // torus: dependencies not yet completed
   std::vector<TaskKey> dependents;   // torus: tasks whose `after` names this one
+  int node_requeues = 0;             // attempts requeued because the node crashed (bounded)
 };
 
 }  // namespace braid::sched

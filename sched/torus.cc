@@ -140,37 +140,25 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
 Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out) {
   if (Status s = check(spec); !s) return s.error();
   if (find(id)) return Error{"task id \"" + id + "\" is already known on this node"};
-  std::vector<TaskKey> deps;
-  deps.reserve(spec.after.size());
-  for (const std::string& dep_id : spec.after) {
-    const TaskKey dep = *find(dep_id);
-    if (std::find(deps.begin(), deps.end(), dep) == deps.end()) deps.push_back(dep);
-  }
 
   advance(now_us, out);
   const TaskKey key = new_key();
   Task& task = at(key);
   task.id = std::move(id);
   task.spec = std::move(spec);
+  const bool hold = task.spec.hold;
+  task.spec.hold = false;  // consumed: the state says it from now on
   task.submitted_at_us = last_now_us_;
   task.state = TaskState::kPending;
   ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
   index_.emplace(task.id, key);
+  join_group(key);
 
-  std::optional<TaskKey> failed_dep;
-  for (TaskKey dep : deps) {
-    Task& d = at(dep);
-    if (d.state == TaskState::kCompleted) continue;
-    if (d.state == TaskState::kFailed || d.state == TaskState::kCancelled) {
-      failed_dep = dep;
-      break;
-    }
-    ++at(key).deps_remaining;
-    d.dependents.push_back(key);
-  }
-  if (failed_dep) {
-    finish(key, TaskState::kCancelled, "dependency " + at(*failed_dep).id + " failed", last_now_us_,
-           out);
+  if (std::optional<TaskKey> ruled_out = link_dependencies(key)) {
+    finish(key, TaskState::kCancelled, ruled_out_reason(at(*ruled_out)), last_now_us_, out);
+  } else if (hold) {
+    at(key).reason = "held";
+    set_state(key, TaskState::kHeld, out);
   } else if (at(key).deps_remaining > 0) {
     note_waiting(key);
     out.push_back({Action::Kind::kPersist, key});
@@ -220,6 +208,7 @@ Status Torus::cancel(TaskKey key, Micros now_us, Actions& out) {
   switch (task.state) {
     case TaskState::kPending:
     case TaskState::kQueued:
+    case TaskState::kHeld:
       advance(now_us, out);
       task.queue_seq = 0;
       finish(key, TaskState::kCancelled, "cancelled", last_now_us_, out);
@@ -236,8 +225,43 @@ Status Torus::cancel(TaskKey key, Micros now_us, Actions& out) {
       return ok_status();
     default:
       return Error{"task " + task.id + " is already " + std::string(to_string(task.state)) +
-                   ": only pending, queued, running or stopped tasks can be cancelled"};
+                   ": only pending, queued, held, running or stopped tasks can be cancelled"};
   }
+}
+
+Status Torus::check_hold(TaskKey key, bool release) const {
+  if (!exists(key)) return Error{"hold: unknown task key " + std::to_string(key)};
+  const Task& task = at(key);
+  if (release && task.state != TaskState::kHeld) {
+    return Error{"task " + task.id + " is " + std::string(to_string(task.state)) +
+                 ", not held: only held tasks can be released"};
+  }
+  if (!release && task.state != TaskState::kHeld && task.state != TaskState::kPending &&
+      task.state != TaskState::kQueued) {
+    return Error{"task " + task.id + " is " + std::string(to_string(task.state)) +
+                 ": only pending or queued tasks can be held"};
+  }
+  return ok_status();
+}
+
+Status Torus::hold(TaskKey key, Micros now_us, Actions& out) {
+  if (Status s = check_hold(key, /*release=*/false); !s) return s;
+  Task& task = at(key);
+  if (task.state == TaskState::kHeld) return ok_status();
+  advance(now_us, out);
+  task.queue_seq = 0;  // its queue entry goes stale; a pending backoff entry too
+  task.reason = "held";
+  set_state(key, TaskState::kHeld, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
+}
+
+Status Torus::release(TaskKey key, Micros now_us, Actions& out) {
+  if (Status s = check_hold(key, /*release=*/true); !s) return s;
+  advance(now_us, out);
+  wake(key, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
 }
 
 void Torus::set_policy(Policy policy, Micros now_us, Actions& out) {
@@ -365,40 +389,91 @@ void Torus::note_waiting(TaskKey key) {
   at(key).reason = "waiting for " + plural(at(key).deps_remaining, "dependency");
 }
 
-// Completion releases dependents; failure or cancellation cancels them, and
-// their dependents in turn. Iterative: chains may be 100k long.
-void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
-  std::vector<TaskKey> failed{};
-  if (at(key).state == TaskState::kCompleted) {
-    for (TaskKey dep : at(key).dependents) {
-      Task& d = at(dep);
-      if (d.state != TaskState::kPending || d.deps_remaining == 0) continue;
-      if (--d.deps_remaining == 0) {
-        make_runnable(dep, out);
-      } else {
-        note_waiting(dep);
-      }
+void Torus::wake(TaskKey key, Actions& out) {
+  Task& t = at(key);
+  if (t.deps_remaining > 0) {
+    note_waiting(key);
+    if (t.state == TaskState::kPending) {
+      out.push_back({Action::Kind::kPersist, key});
+    } else {
+      set_state(key, TaskState::kPending, out);
     }
+  } else if (t.not_before_us > last_now_us_) {
+    // A retry that was waiting out its backoff when it was held.
+    t.reason = "retry in " + format_duration(t.not_before_us - last_now_us_);
+    set_state(key, TaskState::kPending, out);
+    backoff_.emplace_back(t.not_before_us, key);
+    std::push_heap(backoff_.begin(), backoff_.end(), std::greater<>());
   } else {
-    failed.push_back(key);
+    make_runnable(key, out);
   }
-  while (!failed.empty()) {
-    TaskKey f = failed.back();
-    failed.pop_back();
+}
+
+bool Torus::dependency_met(const Task& dependent, const Task& dep) const {
+  const TaskSpec& spec = dependent.spec;
+  for (std::size_t i = 0; i < spec.after.size(); ++i) {
+    if (spec.after[i] == dep.id && !satisfies(spec.dep_kind(i), dep.state)) return false;
+  }
+  return true;
+}
+
+std::string Torus::ruled_out_reason(const Task& dep) {
+  return "dependency " + dep.id + (dep.state == TaskState::kCompleted ? " completed" : " failed");
+}
+
+std::optional<TaskKey> Torus::link_dependencies(TaskKey key) {
+  const std::vector<std::string>& after = at(key).spec.after;
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    const std::optional<TaskKey> dep = find(after[i]);
+    if (!dep || *dep == key) continue;  // purged after an end that did not rule this task out
+    if (std::find(after.begin(), after.begin() + static_cast<std::ptrdiff_t>(i), after[i]) !=
+        after.begin() + static_cast<std::ptrdiff_t>(i)) {
+      continue;  // named twice (maybe with two kinds): one link
+    }
+    Task& d = at(*dep);
+    if (is_terminal(d.state)) {
+      if (!dependency_met(at(key), d)) return *dep;
+      continue;
+    }
+    d.dependents.push_back(key);
+    ++at(key).deps_remaining;
+  }
+  return std::nullopt;
+}
+
+// An end settles the task's dependents: each one whose kinds accept the end
+// has one dependency fewer (and runs once none is left, unless held); one
+// whose kinds refuse it is cancelled, and that end settles its own
+// dependents in turn. Iterative: chains may be 100k long.
+void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
+  std::vector<TaskKey> ended{key};
+  while (!ended.empty()) {
+    const TaskKey f = ended.back();
+    ended.pop_back();
     std::vector<TaskKey> dependents = std::move(at(f).dependents);
     at(f).dependents.clear();
     for (TaskKey dep : dependents) {
       Task& d = at(dep);
-      if (d.state != TaskState::kPending || d.deps_remaining == 0) continue;
+      const bool waiting = d.state == TaskState::kPending || d.state == TaskState::kHeld;
+      if (!waiting || d.deps_remaining == 0) continue;  // cancelled meanwhile, or a stale link
+      if (dependency_met(d, at(f))) {
+        --d.deps_remaining;
+        if (d.state == TaskState::kHeld) continue;  // stays held; release() decides
+        if (d.deps_remaining == 0) {
+          make_runnable(dep, out);
+        } else {
+          note_waiting(dep);
+        }
+        continue;
+      }
       d.deps_remaining = 0;
       d.queue_seq = 0;
-      d.reason = "dependency " + at(f).id + " failed";
+      d.reason = ruled_out_reason(at(f));
       d.finished_at_us = now_us;
       set_state(dep, TaskState::kCancelled, out);
-      failed.push_back(dep);
+      ended.push_back(dep);
     }
   }
-  if (at(key).state == TaskState::kCompleted) at(key).dependents.clear();
 }
 
 }  // namespace braid::sched

@@ -24,9 +24,21 @@
 //  - Failed attempts are retried while attempts <= spec.retries, after
 //    spec.retry_backoff_us * 2^(attempt-1) (capped at kRetryBackoffMaxUs);
 //    the task waits in `pending` meanwhile.
-//  - Dependencies (spec.after): a task stays `pending` until all of them
-//    completed; if one fails or is cancelled, the task is cancelled with
-//    reason "dependency <id> failed", and so on down the chain.
+//  - Dependencies (spec.after, each with a DepKind, task.h): a task stays
+//    `pending` until every dependency ended in a way its kind accepts
+//    (after: completed; after-any: any end; after-fail: failed or
+//    cancelled). A dependency that ends otherwise cancels the task with
+//    reason "dependency <id> failed" (after) or "dependency <id> completed"
+//    (after-fail), and that end resolves the task's own dependents in turn.
+//  - Hold: a held task (state `held`) is never started; its dependencies
+//    still resolve (and may cancel it). release() puts it back to pending
+//    (dependencies or a retry backoff left) or queued.
+//  - Arrays: tasks with spec.array_throttle > 0 and the same array_group
+//    have at most array_throttle attempts started (running + stopped) at
+//    once. A queued task of a group at its throttle that reaches the head of
+//    the fresh queue is parked beside its group (O(log n)) instead of
+//    blocking the tasks behind it, and goes back when a member's attempt
+//    ends.
 //  - Every state transition (and every priority change) is reported as
 //    Action::kPersist, so the caller can store the record atomically.
 //
@@ -109,12 +121,14 @@ class Torus final {
   // (a task's dependencies first), then trigger() once to fill the slots.
   // The record's durable fields are kept (id, spec, state, reason, exit,
   // attempts, preemptions, times, vruntime); state must be pending, queued
-  // or terminal (the node requeues or fails tasks that were running or
-  // stopped before it restores them). Dependencies are resolved again: one
-  // that is not known any more was purged after completing, so it counts as
-  // done. A task that can no longer run here (cpus above slots, memory above
-  // the node's) fails with a reason saying so. Only tasks whose state or
-  // reason changed are reported with kPersist.
+  // held or terminal (the node requeues or fails tasks that were running or
+  // stopped before it restores them). Dependencies are resolved again by
+  // their kinds. One that is not known any more was purged after it ended,
+  // whatever its end was: had that end ruled this task out, the task's
+  // cancellation would have been stored before the purge (writes are
+  // ordered), so a purged dependency counts as met for every kind. A task that can no longer run
+  // here (cpus above slots, memory above the node's) fails with a reason saying so. Only tasks
+  // whose state or reason changed are reported with kPersist.
   Result<TaskKey> restore(Task record, Micros now_us, Actions& out);
   // Makes room for `tasks` tasks in all (before restoring many).
   void reserve(std::size_t tasks);
@@ -130,6 +144,12 @@ class Torus final {
 
   // --- control ---
   Status cancel(TaskKey key, Micros now_us, Actions& out);
+  // Holds a pending or queued task (a held one stays held); refuses others.
+  Status hold(TaskKey key, Micros now_us, Actions& out);
+  // Releases a held task; refuses a task that is not held.
+  Status release(TaskKey key, Micros now_us, Actions& out);
+  // What hold() (release = false) or release() would refuse, without doing it.
+  Status check_hold(TaskKey key, bool release) const;
   void set_policy(Policy policy, Micros now_us, Actions& out);
   // Takes effect at once: the next decision measures slices with it.
   Status set_quantum(Micros quantum_us, Micros now_us, Actions& out);
@@ -168,6 +188,7 @@ class Torus final {
   void decide(Micros now_us, Actions& out, bool ignore_pause);
   std::optional<QueueEntry> best_waiting();
   const QueueEntry* live_head(RunQueue& queue);
+  const QueueEntry* fresh_head();  // live_head(fresh_), parking throttled array members
   bool fresh_admissible(const Task& task) const;
   TaskKey pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const;
   void dispatch(TaskKey key, Micros now_us, Actions& out);
@@ -188,6 +209,27 @@ class Torus final {
   void schedule_retry(TaskKey key, Micros now_us, Actions& out);
   void resolve_dependents(TaskKey key, Micros now_us, Actions& out);
   void note_waiting(TaskKey key);  // reason "waiting for N dependencies"
+  // Links `key` to its unfinished dependencies (deps_remaining, dependents).
+  // Dependencies that already ended are settled now; one that rules the
+  // task out is returned (the caller cancels the task). Unknown ids were
+  // purged after ending without ruling the task out: they count as met.
+  std::optional<TaskKey> link_dependencies(TaskKey key);
+  // Whether the end of `dep` lets `dependent` run (every kind it names dep with).
+  bool dependency_met(const Task& dependent, const Task& dep) const;
+  static std::string ruled_out_reason(const Task& dep);
+  // Leaves `held` or a wait for dependencies: pending (backoff), or queued.
+  void wake(TaskKey key, Actions& out);
+
+  // --- array throttles ---
+  struct ArrayGroup {
+    std::uint32_t throttle = 0;
+    std::uint32_t started = 0;       // members running or stopped
+    std::uint32_t members = 0;       // members known to the torus (forget() drops them)
+    std::vector<QueueEntry> parked;  // min-heap: queued members held back by the throttle
+  };
+  ArrayGroup* group_of(const Task& task);
+  void join_group(TaskKey key);
+  void unpark_one(ArrayGroup& group);
   Task& at(TaskKey key) {
     assert(key < tasks_.size());
     return tasks_[key];
@@ -216,6 +258,8 @@ class Torus final {
   RunQueue stopped_;  // stopped: started, waiting for a slot again
   std::uint64_t next_queue_seq_ = 1;
   std::uint64_t min_vruntime_ns_ = 0;
+
+  std::unordered_map<std::uint64_t, ArrayGroup> arrays_;  // throttled arrays by array_group
 
   // Pending retries by earliest start; stale entries are skipped.
   std::vector<std::pair<Micros, TaskKey>> backoff_;

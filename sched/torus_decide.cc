@@ -64,6 +64,46 @@ const QueueEntry* Torus::live_head(RunQueue& queue) {
   return nullptr;
 }
 
+const QueueEntry* Torus::fresh_head() {
+  while (const QueueEntry* head = live_head(fresh_)) {
+    ArrayGroup* group = group_of(at(head->key));
+    if (group == nullptr || group->started < group->throttle) return head;
+    // Its array is at its throttle: set it aside so the tasks behind it are
+    // not blocked; unpark_one() puts it back when a member's attempt ends.
+    group->parked.push_back(*head);
+    std::push_heap(group->parked.begin(), group->parked.end(),
+                   [](const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); });
+    fresh_.pop();
+  }
+  return nullptr;
+}
+
+Torus::ArrayGroup* Torus::group_of(const Task& task) {
+  if (task.spec.array_throttle == 0) return nullptr;
+  auto it = arrays_.find(task.spec.array_group);
+  return it == arrays_.end() ? nullptr : &it->second;
+}
+
+void Torus::join_group(TaskKey key) {
+  const TaskSpec& spec = at(key).spec;
+  if (spec.array_throttle == 0) return;
+  ArrayGroup& group = arrays_[spec.array_group];
+  if (group.members == 0) group.throttle = spec.array_throttle;
+  ++group.members;
+}
+
+void Torus::unpark_one(ArrayGroup& group) {
+  const auto after = [](const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); };
+  while (!group.parked.empty()) {
+    const QueueEntry entry = group.parked.front();
+    std::pop_heap(group.parked.begin(), group.parked.end(), after);
+    group.parked.pop_back();
+    if (at(entry.key).queue_seq != entry.seq) continue;  // left the queue meanwhile
+    fresh_.push(entry);  // same seq: it keeps its place in the arrival order
+    return;
+  }
+}
+
 bool Torus::fresh_admissible(const Task& task) const {
   if (started_count_ >= config_.started_max) return false;
   return config_.memory_bytes == 0 ||
@@ -72,7 +112,7 @@ bool Torus::fresh_admissible(const Task& task) const {
 
 std::optional<QueueEntry> Torus::best_waiting() {
   const QueueEntry* stopped = live_head(stopped_);
-  const QueueEntry* fresh = live_head(fresh_);
+  const QueueEntry* fresh = fresh_head();
   if (fresh != nullptr && !fresh_admissible(at(fresh->key))) fresh = nullptr;
   if (stopped == nullptr && fresh == nullptr) return std::nullopt;
   if (stopped == nullptr) return *fresh;
@@ -150,6 +190,7 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
     started_memory_bytes_ += t.spec.memory_bytes;
     if (t.started_at_us < 0) t.started_at_us = now_us;
     ++stats_.total_scheduled;
+    if (ArrayGroup* group = group_of(t)) ++group->started;
   }
   ++stats_.context_switches;
   set_state(key, TaskState::kRunning, out);
@@ -186,6 +227,11 @@ void Torus::release_slot(TaskKey key) {
   started_memory_bytes_ -= t.spec.memory_bytes;
   t.started_this_attempt = false;
   t.queue_seq = 0;
+  if (ArrayGroup* group = group_of(t)) {
+    assert(group->started > 0);
+    --group->started;
+    unpark_one(*group);
+  }
 }
 
 void Torus::enqueue(TaskKey key) {
@@ -210,6 +256,7 @@ void Torus::rebuild_queues() {
             [&](TaskKey a, TaskKey b) { return at(a).queue_seq < at(b).queue_seq; });
   fresh_.clear();
   stopped_.clear();
+  for (auto& [id, group] : arrays_) group.parked.clear();  // parked again as they come up
   for (TaskKey key : queued) {
     (at(key).started_this_attempt ? stopped_ : fresh_).push(entry_of(key));
   }

@@ -183,8 +183,8 @@ TEST(TorusCancel, EveryLiveStateCanBeCancelled) {
   Status again = node.torus().cancel(running, node.now_us(), out);
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().message,
-            "task local:2 is already cancelled: only pending, queued, running or stopped tasks "
-            "can be cancelled");
+            "task local:2 is already cancelled: only pending, queued, held, running or stopped "
+            "tasks can be cancelled");
 }
 
 TEST(TorusSpawn, FailureFailsTheTaskAndTheNodeCarriesOn) {

@@ -18,9 +18,10 @@ std::string Torus::make_id(std::uint64_t sequence) const {
 
 Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   const TaskState stored = record.state;
-  if (stored != TaskState::kPending && stored != TaskState::kQueued && !is_terminal(stored)) {
+  if (stored != TaskState::kPending && stored != TaskState::kQueued && stored != TaskState::kHeld &&
+      !is_terminal(stored)) {
     return Error{"restore: task " + record.id + " is " + std::string(to_string(stored)) +
-                 "; only pending, queued or finished tasks can be restored"};
+                 "; only pending, queued, held or finished tasks can be restored"};
   }
   if (record.id.empty()) return Error{"restore: a task record has no id"};
   if (find(record.id)) return Error{"restore: task " + record.id + " is stored twice"};
@@ -43,7 +44,10 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   t.started_at_us = record.started_at_us;
   t.finished_at_us = record.finished_at_us;
   t.not_before_us = record.not_before_us;
+  t.node_requeues = record.node_requeues;
+  t.spec.hold = false;
   index_.emplace(t.id, key);
+  join_group(key);
   if (is_terminal(stored)) {
     t.state = stored;
     ++stats_.tasks_by_state[static_cast<std::size_t>(stored)];
@@ -58,22 +62,14 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
            last_now_us_, out);
     return key;
   }
-  std::optional<TaskKey> failed_dep;
-  for (const std::string& dep_id : at(key).spec.after) {
-    const std::optional<TaskKey> dep = find(dep_id);
-    if (!dep || at(*dep).state == TaskState::kCompleted) continue;  // purged ones completed
-    if (at(*dep).state == TaskState::kFailed || at(*dep).state == TaskState::kCancelled) {
-      failed_dep = dep;
-      break;
-    }
-    std::vector<TaskKey>& dependents = at(*dep).dependents;
-    if (std::find(dependents.begin(), dependents.end(), key) != dependents.end()) continue;
-    dependents.push_back(key);
-    ++at(key).deps_remaining;
+  if (std::optional<TaskKey> ruled_out = link_dependencies(key)) {
+    finish(key, TaskState::kCancelled, ruled_out_reason(at(*ruled_out)), last_now_us_, out);
+    return key;
   }
-  if (failed_dep) {
-    finish(key, TaskState::kCancelled, "dependency " + at(*failed_dep).id + " failed", last_now_us_,
-           out);
+  if (stored == TaskState::kHeld) {
+    t.state = TaskState::kHeld;  // held until release(), whatever its dependencies do
+    --stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
+    ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kHeld)];
     return key;
   }
   if (at(key).deps_remaining > 0) {
@@ -119,6 +115,10 @@ Status Torus::forget(TaskKey key) {
     if (!dep) continue;
     std::vector<TaskKey>& dependents = at(*dep).dependents;
     dependents.erase(std::remove(dependents.begin(), dependents.end(), key), dependents.end());
+  }
+  if (t.spec.array_throttle > 0) {
+    auto group = arrays_.find(t.spec.array_group);
+    if (group != arrays_.end() && --group->second.members == 0) arrays_.erase(group);
   }
   --stats_.tasks_by_state[static_cast<std::size_t>(t.state)];
   index_.erase(t.id);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 
 #include "sched/test_util.h"
@@ -64,7 +65,8 @@ class Checker {
   void full() {
     const Torus& torus = node_.torus();
     const TorusStats s = torus.stats();
-    std::array<std::uint64_t, 9> by_state{};
+    std::array<std::uint64_t, kTaskStates> by_state{};
+    std::map<std::uint64_t, std::uint32_t> started_by_array;
     std::uint64_t attempts = 0, preemptions = 0;
     for (TaskKey k = 0; k < torus.task_count(); ++k) {
       const Task& t = torus.task(k);
@@ -72,6 +74,9 @@ class Checker {
       attempts += static_cast<std::uint64_t>(t.attempts);
       preemptions += static_cast<std::uint64_t>(t.preemptions);
       ASSERT_LE(t.attempts, t.spec.retries + 1) << t.id;
+      if (t.spec.array_throttle > 0 && is_started(t.state)) {
+        ASSERT_LE(++started_by_array[t.spec.array_group], t.spec.array_throttle) << t.id;
+      }
     }
     ASSERT_EQ(by_state, s.tasks_by_state);
     ASSERT_EQ(attempts, s.total_scheduled);
@@ -112,6 +117,7 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
   SimNode node(c);
   Checker check(node);
   std::vector<TaskKey> keys;
+  std::vector<TaskKey> held;
   std::size_t steps = 0;
 
   while (keys.size() < kTasks) {
@@ -127,8 +133,14 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
       s.time_limit_us = chance(10) ? static_cast<Micros>(rng() % 5 + 1) * kMs : 0;
       if (!keys.empty() && chance(20)) {
         std::size_t back = std::min<std::size_t>(keys.size(), 50);
-        s.after.push_back(node.torus().task(keys[keys.size() - 1 - rng() % back]).id);
+        s.add_dependency(node.torus().task(keys[keys.size() - 1 - rng() % back]).id,
+                         static_cast<DepKind>(rng() % 3));
       }
+      if (chance(10)) {  // members of a few throttled arrays
+        s.array_group = rng() % 3 + 1;
+        s.array_throttle = static_cast<std::uint32_t>(s.array_group);
+      }
+      s.hold = chance(1);
       SimBehaviour b{static_cast<Micros>(rng() % 6) * kMs, {chance(15) ? 1 : 0, 0}, chance(2)};
       keys.push_back(testing::must(node.submit(std::move(s), b)));
     } else if (dice < 85 || keys.empty()) {
@@ -154,19 +166,32 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
       }
     } else if (dice < 98) {
       node.torus().schedule_next(now, out);
+    } else if (dice < 99) {
+      TaskKey k = keys[rng() % keys.size()];
+      if (node.torus().hold(k, now, out).ok()) held.push_back(k);  // refusals are fine
+    } else if (!held.empty() && chance(70)) {
+      const std::size_t i = rng() % held.size();
+      (void)node.torus().release(held[i], now, out);  // may have been cancelled meanwhile
+      held[i] = held.back();
+      held.pop_back();
     } else {
       node.torus().trigger(now, out);
     }
     node.apply(out);
     ++steps;
     ASSERT_NO_FATAL_FAILURE(check.step()) << "step " << steps;
-    if (steps % 20'000 == 0) {
+    if (steps % 5'000 == 0) {  // also checks every array throttle
       ASSERT_NO_FATAL_FAILURE(check.full()) << "step " << steps;
     }
   }
 
   Actions out;
   node.torus().resume(node.now_us(), out);
+  for (TaskKey k = 0; k < node.torus().task_count(); ++k) {
+    if (node.torus().task(k).state == TaskState::kHeld) {
+      ASSERT_TRUE(node.torus().release(k, node.now_us(), out).ok());
+    }
+  }
   node.apply(out);
   ASSERT_TRUE(node.run_until_idle(3600 * kMicrosPerSecond, 1 * kMs));
   ASSERT_NO_FATAL_FAILURE(check.step());

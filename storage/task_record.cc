@@ -22,10 +22,18 @@
 //   start_ticks                               varint
 //   cgroup                                    string
 //   measured_cpu_us                           signed
+//   -- appended (issue 8); a record that ends before them (written before
+//      they existed) decodes them as their defaults --
+//   node_requeues array_index                 signed
+//   array_throttle array_group                varint
+//   after_kinds                               string, one byte per kind
+//                                             (empty: every one afterok)
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
 #include "storage/task_record.h"
+
+#include <limits>
 
 #include "storage/varint.h"
 
@@ -57,7 +65,7 @@ std::size_t size_hint(const TaskRecord& record) {
   const Task& t = record.task;
   return kFixedBytesTypical + t.id.size() + strings_bytes(t.spec.argv) + strings_bytes(t.spec.env) +
          t.spec.cwd.size() + strings_bytes(t.spec.after) + t.spec.name.size() + t.reason.size() +
-         record.process.cgroup.size();
+         record.process.cgroup.size() + t.spec.after_kinds.size();
 }
 
 std::uint64_t flags_of(const Task& task) {
@@ -162,6 +170,47 @@ void decode_process(FieldReader& in, ProcessMark& process) {
   in.str("cgroup", process.cgroup);
 }
 
+void encode_appended(const Task& task, std::string& out) {
+  put_signed_varint(out, task.node_requeues);
+  put_signed_varint(out, task.spec.array_index);
+  put_varint(out, task.spec.array_throttle);
+  put_varint(out, task.spec.array_group);
+  std::string kinds(task.spec.after_kinds.size(), '\0');
+  for (std::size_t i = 0; i < kinds.size(); ++i) {
+    kinds[i] = static_cast<char>(task.spec.after_kinds[i]);
+  }
+  put_string(out, kinds);
+}
+
+void decode_appended(FieldReader& in, Task& task) {
+  in.int_in_range("node_requeues", task.node_requeues);
+  in.int_in_range("array_index", task.spec.array_index);
+  std::uint64_t throttle = 0;
+  in.u64("array_throttle", throttle);
+  if (in.ok() && throttle > std::numeric_limits<std::uint32_t>::max()) {
+    in.fail("array_throttle " + std::to_string(throttle) + " does not fit in 32 bits");
+  }
+  task.spec.array_throttle = static_cast<std::uint32_t>(throttle);
+  in.u64("array_group", task.spec.array_group);
+  std::string kinds;
+  in.str("after_kinds", kinds);
+  if (!in.ok()) return;
+  if (!kinds.empty() && kinds.size() != task.spec.after.size()) {
+    in.fail("after_kinds has " + std::to_string(kinds.size()) + " kinds for " +
+            std::to_string(task.spec.after.size()) + " dependencies");
+    return;
+  }
+  task.spec.after_kinds.clear();
+  for (char c : kinds) {
+    const auto kind = static_cast<std::uint8_t>(c);
+    if (kind > static_cast<std::uint8_t>(sched::DepKind::kFail)) {
+      in.fail("dependency kind " + std::to_string(kind) + " out of range 0..2");
+      return;
+    }
+    task.spec.after_kinds.push_back(static_cast<sched::DepKind>(kind));
+  }
+}
+
 }  // namespace
 
 std::string encode_task(const TaskRecord& record) {
@@ -178,6 +227,7 @@ std::string encode_task(const TaskRecord& record) {
   encode_progress_and_times(task, out);
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
+  encode_appended(task, out);
   return out;
 }
 
@@ -188,7 +238,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   FieldReader in(bytes);
   decode_version(in);
   in.str("id", task.id);
-  in.enumeration("state", task.state, TaskState::kCancelled);
+  in.enumeration("state", task.state, TaskState::kHeld);
   const std::uint64_t flags = decode_flags(in);
   decode_spec(in, task.spec);
   task.spec.pinned = (flags & kFlagPinned) != 0;
@@ -202,6 +252,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   decode_process(in, process);
   sched::Micros measured_cpu_us = 0;
   in.i64("measured_cpu_us", measured_cpu_us);
+  if (in.ok() && in.remaining() != 0) decode_appended(in, task);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 

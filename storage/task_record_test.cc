@@ -48,6 +48,11 @@ TaskRecord full_record() {
   r.process.start_ticks = 987654321;
   r.process.cgroup = "/sys/fs/cgroup/braid/task-99";
   r.measured_cpu_us = 98'765;
+  t.node_requeues = 2;
+  t.spec.array_index = 41;
+  t.spec.array_throttle = 4;
+  t.spec.array_group = 1ull << 40;
+  t.spec.after_kinds = {sched::DepKind::kFail, sched::DepKind::kAny};
   return r;
 }
 
@@ -86,6 +91,11 @@ void expect_same_durable_fields(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(x.not_before_us, y.not_before_us);
   EXPECT_EQ(a.process, b.process);
   EXPECT_EQ(a.measured_cpu_us, b.measured_cpu_us);
+  EXPECT_EQ(x.node_requeues, y.node_requeues);
+  EXPECT_EQ(x.spec.array_index, y.spec.array_index);
+  EXPECT_EQ(x.spec.array_throttle, y.spec.array_throttle);
+  EXPECT_EQ(x.spec.array_group, y.spec.array_group);
+  EXPECT_EQ(x.spec.after_kinds, y.spec.after_kinds);
 }
 
 TEST(TaskRecord, EveryFieldRoundTrips) {
@@ -134,7 +144,17 @@ TEST(TaskRecord, TypicalRecordIsSmall) {
 
 TEST(TaskRecord, EveryTruncationIsRefused) {
   const std::string bytes = encode_task(full_record());
+  TaskRecord without_appended = full_record();
+  without_appended.task.node_requeues = 0;
+  without_appended.task.spec.array_index = -1;
+  without_appended.task.spec.array_throttle = 0;
+  without_appended.task.spec.array_group = 0;
+  without_appended.task.spec.after_kinds.clear();
+  // Cut right before the appended fields it is a whole record of the older layout.
+  const std::size_t older_layout_bytes =
+      encode_task(without_appended).size() - 5;  // 5 one-byte defaults
   for (std::size_t size = 0; size < bytes.size(); ++size) {
+    if (size == older_layout_bytes) continue;
     TaskRecord out;
     const sched::Status s = decode_task(std::string_view(bytes).substr(0, size), out);
     ASSERT_FALSE(s) << "prefix of " << size << " bytes decoded";
@@ -192,6 +212,8 @@ struct RawRecord {
   std::int64_t priority = 5;
   std::uint64_t argv_count = 1;
   std::uint64_t exit_kind = 0;
+  bool appended = true;  // false: a record written before the appended fields existed
+  std::string after_kinds{};
 };
 
 std::string raw_bytes(const RawRecord& raw) {
@@ -228,6 +250,13 @@ std::string raw_bytes(const RawRecord& raw) {
   put_varint(out, 0);                                     // start_ticks
   put_string(out, "");                                    // cgroup
   put_signed_varint(out, 0);                              // measured_cpu_us
+  if (raw.appended) {
+    put_signed_varint(out, 0);   // node_requeues
+    put_signed_varint(out, -1);  // array_index
+    put_varint(out, 0);          // array_throttle
+    put_varint(out, 0);          // array_group
+    put_string(out, raw.after_kinds);
+  }
   return out;
 }
 
@@ -246,10 +275,27 @@ TEST(TaskRecord, LayoutIsTheDocumentedOne) {
   EXPECT_EQ(decode_error({}), "decoded");
 }
 
+TEST(TaskRecord, RecordWithoutAppendedFieldsDecodesWithDefaults) {
+  TaskRecord out = full_record();
+  const sched::Status s = decode_task(raw_bytes({.appended = false}), out);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(out.task.node_requeues, 0);
+  EXPECT_EQ(out.task.spec.array_index, -1);
+  EXPECT_EQ(out.task.spec.array_throttle, 0u);
+  EXPECT_EQ(out.task.spec.array_group, 0u);
+  EXPECT_TRUE(out.task.spec.after_kinds.empty());
+  EXPECT_EQ(decode_error({.state = 9, .appended = false}), "decoded");  // held
+}
+
+TEST(TaskRecord, BadDependencyKindsAreRefused) {
+  EXPECT_EQ(decode_error({.after_kinds = "\x01"}),
+            "task record: after_kinds has 1 kinds for 0 dependencies");
+}
+
 TEST(TaskRecord, OutOfRangeEnumsAreRefused) {
-  EXPECT_EQ(decode_error({.state = 9}), "task record: state 9 out of range 0..8");
+  EXPECT_EQ(decode_error({.state = 10}), "task record: state 10 out of range 0..9");
   EXPECT_EQ(decode_error({.state = 1ull << 40}),
-            "task record: state 1099511627776 out of range 0..8");
+            "task record: state 1099511627776 out of range 0..9");
   EXPECT_EQ(decode_error({.flags = 2, .exit_kind = 3}),
             "task record: exit kind 3 out of range 0..2");
   EXPECT_EQ(decode_error({.flags = 16}), "task record: unknown flags 16");

@@ -106,7 +106,8 @@ TEST(History, ATaskCancelledBeforeAGracefulStopStaysCancelled) {
 
 TEST(History, TasksTheRestoreEndsArePurgedLikeAnyOther) {
   Daemon d({"--retention", "1s"});
-  const std::string first = d.submit({"--", "sleep", "600"});  // no retries: fails at the restart
+  const std::string first =
+      d.submit({"--no-requeue", "--", "sleep", "600"});  // fails at the restart
   const std::string then = d.submit({"--after", first, "--", "true"});
   ASSERT_TRUE(eventually([&] { return d.show(first)["state"] == "running"; }));
   d.kill9();
@@ -170,11 +171,14 @@ TEST(History, AnEndThatCannotBeStoredIsNeverReportedAsFinished) {
   EXPECT_EQ(waited.exit_code, 2) << waited.out << waited.err;
   EXPECT_NE(waited.err.find("could not be stored"), std::string::npos) << waited.err;
   EXPECT_EQ(d.show(id)["state"], "running");
+  EXPECT_EQ(d.cli({"wait", id}).exit_code, 2);  // a later waiter learns it too
   EXPECT_TRUE(d.alive());
-  // After a crash the attempt counts as interrupted: it was never reported finished.
+  // After a crash the attempt counts as interrupted (it was never reported
+  // finished): it runs again, and this time its end is stored.
   d.kill9();
   d.restart_with(normal);
-  EXPECT_EQ(d.show(id)["reason"], "node restarted");
+  EXPECT_EQ(d.cli({"wait", id, "--timeout", "30s"}).exit_code, 0);
+  EXPECT_EQ(d.show(id)["node_requeues"], 1);
 }
 
 // A full disk (ENOSPC, not a file size limit): RocksDB's own log must not

@@ -88,7 +88,7 @@ TEST(Node, BadUsageExitsTwoWithOneClearLine) {
        "braid: after: \"nope:1\" is not a known task (a dependency must exist; cycles are "
        "impossible)\n"},
       {{"submit", "--"},
-       "braid: submit needs a command: braid submit [OPTIONS] [--array N] -- CMD ARGS..., or "
+       "braid: submit needs a command: braid submit [OPTIONS] [--array SPEC] -- CMD ARGS..., or "
        "braid submit --file FILE\n"},
       {{"submit", "--cpus", "99", "--", "true"},
        "braid: cpus must be 1..1 (this node's slots), got 99\n"},
