@@ -18,6 +18,7 @@
 
 #include "node/cli_output.h"
 #include "node/control_client.h"
+#include "node/default_paths.h"
 #include "node/spec_file.h"
 #include "sched/duration.h"
 #include "sched/policy.h"
@@ -203,7 +204,7 @@ int run_logs(ControlClient& client, const std::string& id, bool stderr_stream, b
 
 std::string default_socket() {
   if (const char* env = std::getenv("BRAID_SOCKET"); env != nullptr && *env != '\0') return env;
-  return "braid-data/braidd.sock";
+  return braid::node::default_paths().socket.string();
 }
 
 }  // namespace
@@ -238,6 +239,11 @@ int main(int argc, char** argv) {
                            "(default: braidd's --requeue-on-restart)"),
       cmd_submit->add_flag("--no-requeue", submit.no_requeue,
                            "after a crash of braidd, fail this task instead"),
+      cmd_submit->add_option("--output", submit.spec.output,
+                             "output file pattern: %j id, %a array index, %x name, %% '%'; "
+                             "relative to the task's cwd (default: braid's <logs>/%j.out)"),
+      cmd_submit->add_flag("--separate-stderr", submit.spec.separate_stderr,
+                           "stderr to its own file (braid logs --stderr), not merged"),
   };
   submit.file_option = cmd_submit->add_option(
       "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");

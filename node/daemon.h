@@ -21,7 +21,8 @@
 //  - at a graceful shutdown, tasks whose processes the shutdown ended are
 //    requeued the same way (reason "node shut down"), without using a retry;
 //  - finished tasks are purged after retention_us, oldest first, and beyond
-//    retention_max_tasks.
+//    retention_max_tasks, with their files in the logs dir (<id>.out,
+//    <id>.err; a file an --output pattern named is the user's and stays).
 //
 // Torus time is wall-clock anchored: microseconds since the Unix epoch at
 // start, then advanced by the monotonic clock. Stored times stay meaningful
@@ -117,6 +118,7 @@ class Daemon final : public rpc::ControlBackend {
   void note_finished(sched::TaskKey key);
   void persist_interrupted(sched::TaskKey key);  // graceful shutdown ended its attempt
   void purge();
+  void remove_logs(const sched::Task& task);  // its files in the logs dir
   void arm_purge_timer();
   bool held(sched::TaskKey key) const;  // a waiter or a pending submission refers to it
   // Posts `done` to the loop from the committer's thread; dropped once the daemon is gone.

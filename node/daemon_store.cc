@@ -278,6 +278,7 @@ void Daemon::purge() {
     const bool too_many = finished_.size() > config_.retention_max_tasks;
     if ((!too_many && task.finished_at_us > horizon) || held(key)) break;
     batch.delete_task(record_no_[key]);
+    remove_logs(task);
     if (sched::Status s = torus_.forget(key); !s) {
       spdlog::critical("purge: {}", s.error().message);
       std::abort();
@@ -287,6 +288,14 @@ void Daemon::purge() {
   if (batch.empty()) return;
   spdlog::debug("purged {} finished tasks", batch.count());
   committer_->commit(std::move(batch), /*durable=*/false, {});
+}
+
+void Daemon::remove_logs(const sched::Task& task) {
+  // Only braid's own files, in the logs dir: an --output file is the user's.
+  const LogDir* logs = executor_.log_dir();
+  if (logs == nullptr || !sched::validate_task_id(task.id)) return;
+  logs->remove({true, task.id + ".out"});
+  logs->remove({true, task.id + ".err"});
 }
 
 void Daemon::arm_purge_timer() {

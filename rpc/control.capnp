@@ -23,6 +23,9 @@ struct TaskSpec {
   name @10 :Text;
   pinned @11 :Bool;
   requeueOnRestart @12 :RequeueOnRestart;  # after a crash: requeue (with retries left) or fail
+  arrayIndex @13 :Int32 = -1;          # index in its --array; -1 = not an array task
+  output @14 :Text;                    # stdout file pattern (%j %a %x %%); empty = <logs>/<id>.out
+  separateStderr @15 :Bool;            # stderr to <logs>/<id>.err, not merged into the output
 }
 
 enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
@@ -74,6 +77,8 @@ struct Stats {
   sliceCount @19 :UInt64;              # slices measured (start/resume -> stop)
   sliceErrorP50Micros @20 :Int64;      # |slice - quantum| over the last slices
   sliceErrorP99Micros @21 :Int64;
+  memoryTotal @22 :UInt64;             # bytes that started tasks' memory is admitted against
+  memoryLimits @23 :Text;              # "enforced" (cgroup memory.max) or "admitted" (only counted)
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

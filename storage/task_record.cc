@@ -22,6 +22,9 @@
 //   start_ticks                               varint
 //   cgroup                                    string
 //   measured_cpu_us                           signed
+//   [array_index                              signed    the output section: only when
+//    output                                   string    one of these is not the default;
+//    separate_stderr]                         varint    absent = -1, "", false]
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
@@ -57,7 +60,7 @@ std::size_t size_hint(const TaskRecord& record) {
   const Task& t = record.task;
   return kFixedBytesTypical + t.id.size() + strings_bytes(t.spec.argv) + strings_bytes(t.spec.env) +
          t.spec.cwd.size() + strings_bytes(t.spec.after) + t.spec.name.size() + t.reason.size() +
-         record.process.cgroup.size();
+         t.spec.output.size() + record.process.cgroup.size();
 }
 
 std::uint64_t flags_of(const Task& task) {
@@ -102,6 +105,26 @@ void encode_process(const ProcessMark& process, std::string& out) {
   put_signed_varint(out, process.pgid);
   put_varint(out, process.start_ticks);
   put_string(out, process.cgroup);
+}
+
+bool has_output_section(const TaskSpec& spec) {
+  return spec.array_index != -1 || !spec.output.empty() || spec.separate_stderr;
+}
+
+void encode_output_section(const TaskSpec& spec, std::string& out) {
+  put_signed_varint(out, spec.array_index);
+  put_string(out, spec.output);
+  put_varint(out, spec.separate_stderr ? 1 : 0);
+}
+
+void decode_output_section(FieldReader& in, TaskSpec& spec) {
+  in.int_in_range("array_index", spec.array_index);
+  in.str("output", spec.output);
+  std::uint64_t separate = 0;
+  in.u64("separate_stderr", separate);
+  if (in.ok() && separate > 1)
+    in.fail("separate_stderr " + std::to_string(separate) + " is not 0 or 1");
+  spec.separate_stderr = separate == 1;
 }
 
 void decode_version(FieldReader& in) {
@@ -178,6 +201,7 @@ std::string encode_task(const TaskRecord& record) {
   encode_progress_and_times(task, out);
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
+  if (has_output_section(task.spec)) encode_output_section(task.spec, out);
   return out;
 }
 
@@ -202,6 +226,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   decode_process(in, process);
   sched::Micros measured_cpu_us = 0;
   in.i64("measured_cpu_us", measured_cpu_us);
+  if (in.ok() && in.remaining() > 0) decode_output_section(in, task.spec);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 
