@@ -120,6 +120,15 @@ TEST(DaemonConfig, TomlFileGivesEveryKeyAndFlagsWin) {
   EXPECT_EQ(c.join, (std::vector<std::string>{"a:1", "b:2"}));
 }
 
+TEST(DaemonConfig, TomlSocketAndMemoryTotal) {
+  const std::string path = ::testing::TempDir() + "/braidd-test-socket.toml";
+  std::ofstream(path) << "name = \"n\"\nsocket = \"/tmp/x/b.sock\"\nmemory_total = \"3G\"\n";
+  const DaemonConfig c = config_of(parse({"--config", path}));
+  EXPECT_EQ(c.socket_path(), "/tmp/x/b.sock");
+  EXPECT_EQ(c.data_dir, default_paths().data_dir);
+  EXPECT_EQ(c.memory_total, 3ULL << 30);
+}
+
 TEST(DaemonConfig, BadValuesAreNamedWithWhatIsAllowed) {
   EXPECT_EQ(error_of(parse({"--name", "a", "--policy", "Fiar"})),
             "braidd: --policy: unknown policy \"Fiar\": use RoundRobin, Priority or Fair\n");
