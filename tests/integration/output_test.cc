@@ -107,6 +107,19 @@ TEST(Output, ARetryAppendsAfterAHeaderAndKeepsTheFirstAttempt) {
             "first\n--- braid: attempt 2 (retry after exit 3) ---\nsecond\n");
 }
 
+TEST(Output, AnAttemptRequeuedAfterACrashAppendsAfterAHeader) {
+  Daemon d;
+  const std::string id = d.submit({"--retries", "1", "--", "sh", "-c", "echo run; exec sleep 600"});
+  ASSERT_TRUE(eventually([&] { return d.cli_ok({"logs", id}) == "run\n"; }));
+  d.kill9();
+  d.restart();
+  EXPECT_TRUE(eventually([&] {
+    return d.cli_ok({"logs", id}) ==
+           "run\n--- braid: attempt 2 (requeued: node restarted) ---\nrun\n";
+  })) << d.cli_ok({"logs", id});
+  d.cli_ok({"cancel", id});
+}
+
 TEST(Output, LogsOfEveryLayoutSurviveARestart) {
   Daemon d;
   TempDir out;
