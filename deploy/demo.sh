@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The quick-start demo: starts a local braidd on defaults (data in ./braid-data),
+# The quick-start demo: starts a local braidd with its data in ./braid-data,
 # submits six CPU-bound tasks (1 s of CPU each) and shows the torus
 # time-slicing them on the node's slots, then stops the node.
 set -euo pipefail
@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bin=build/bin
 export BRAID_SOCKET=braid-data/braidd.sock
 
-"$bin/braidd" 2> braid-data.log &
+"$bin/braidd" --data-dir braid-data 2> braid-data.log &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true' EXIT
 for _ in $(seq 100); do "$bin/braid" stats >/dev/null 2>&1 && break; sleep 0.05; done

@@ -21,6 +21,7 @@
 #include "node/cli_reply.h"
 #include "node/cli_run.h"
 #include "node/control_client.h"
+#include "node/default_paths.h"
 #include "node/id_args.h"
 #include "node/spec_file.h"
 #include "sched/duration.h"
@@ -246,12 +247,17 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
                     "--requeue-on-restart)"),
       cmd->add_flag("--no-requeue", f.no_requeue,
                     "after a crash of braidd, fail this task instead"),
+      cmd->add_option("--output", f.spec.output,
+                      "output file pattern: %j id, %a array index, %x name, %% '%'; "
+                      "relative to the task's cwd (default: braid's <logs>/%j.out)"),
+      cmd->add_flag("--separate-stderr", f.spec.separate_stderr,
+                    "stderr to its own file (braid logs --stderr), not merged"),
   };
 }
 
 std::string default_socket() {
   if (const char* env = std::getenv("BRAID_SOCKET"); env != nullptr && *env != '\0') return env;
-  return "braid-data/braidd.sock";
+  return braid::node::default_paths().socket.string();
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <capnp/rpc-twoparty.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <asio.hpp>
 #include <csignal>
@@ -14,6 +15,7 @@
 #include "node/daemon.h"
 #include "node/daemon_config.h"
 #include "node/data_dir.h"
+#include "node/default_paths.h"
 #include "rpc/asio_event_port.h"
 #include "rpc/control_server.h"
 #include "rpc/unix_listener.h"
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
   }
   braid::node::DaemonConfig config = std::get<braid::node::RunDaemon>(std::move(parsed)).config;
   setup_logging(config.log_level);
+  // Private state: the database, the logs and the socket are this user's only.
+  ::umask(077);
   // A closed stderr or a vanished client must not kill the daemon; children
   // get SIGPIPE back (the executor resets it at spawn).
   std::signal(SIGPIPE, SIG_IGN);
@@ -47,6 +51,18 @@ int main(int argc, char** argv) {
   if (!data_dir) {
     spdlog::critical("{}", data_dir.error().message);
     return 1;
+  }
+  // The socket's directory is created 0700. An existing one must be private
+  // too when it is the default place (e.g. /tmp/braid-$UID, which another
+  // user could have made first); a directory the operator named is theirs.
+  const std::filesystem::path socket_dir = config.socket_path().parent_path();
+  std::error_code ec;
+  if (!socket_dir.empty() && (!std::filesystem::exists(socket_dir, ec) ||
+                              socket_dir == braid::node::default_paths().socket.parent_path())) {
+    if (auto s = braid::node::ensure_private_dir(socket_dir, "socket dir"); !s) {
+      spdlog::critical("{}", s.error().message);
+      return 1;
+    }
   }
 
   try {

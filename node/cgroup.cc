@@ -198,6 +198,23 @@ sched::Status TaskCgroup::add_process_tree(pid_t pid) const {
   return sched::ok_status();
 }
 
+bool enable_memory_controller(const std::filesystem::path& dir) {
+  const std::optional<std::string> controllers = read_file(dir / "cgroup.controllers");
+  if (!controllers) return false;
+  bool available = false;
+  std::string_view rest = *controllers;
+  while (!rest.empty() && !available) {
+    const std::size_t space = std::min(rest.find_first_of(" \n"), rest.size());
+    available = rest.substr(0, space) == "memory";
+    rest.remove_prefix(std::min(space + 1, rest.size()));
+  }
+  return available && write_file(dir / "cgroup.subtree_control", "+memory");
+}
+
+sched::Status TaskCgroup::set_memory_max(std::uint64_t bytes) const {
+  return write_file(dir_ / "memory.max", std::to_string(bytes));
+}
+
 sched::Status TaskCgroup::set_frozen(bool frozen) const {
   return write_file(dir_ / "cgroup.freeze", frozen ? "1" : "0");
 }

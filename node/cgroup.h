@@ -3,8 +3,9 @@
 // operations on one task's cgroup (move in, freeze, kill, CPU time, remove).
 //
 // Needs only the cgroup core files (cgroup.procs, cgroup.freeze,
-// cgroup.events, cgroup.kill, cpu.stat); no controller is enabled, so it
-// works in hybrid hierarchies (e.g. /sys/fs/cgroup/unified) too.
+// cgroup.events, cgroup.kill, cpu.stat), so it works in hybrid hierarchies
+// (e.g. /sys/fs/cgroup/unified) too. The memory controller is enabled where
+// the hierarchy offers it (memory.max limits), and optional.
 // Failures are values: Status errors read "<operation> <path>: <strerror>".
 // Nothing here throws or logs.
 #pragma once
@@ -12,6 +13,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -44,6 +46,13 @@ std::filesystem::path cgroup_directory(const Cgroup2Mount& mount, std::string_vi
 // (':' in "alpha:42") becomes '_'; never empty, "." or "..".
 std::string cgroup_name_for(std::string_view task_id);
 
+// Enables the memory controller for the children of cgroup directory `dir`:
+// when "memory" is listed in dir/cgroup.controllers, writes "+memory" to
+// dir/cgroup.subtree_control. True when it is enabled (children then have
+// memory.max). False when the hierarchy offers no memory controller (e.g.
+// a hybrid host's /sys/fs/cgroup/unified) or the write was refused.
+bool enable_memory_controller(const std::filesystem::path& dir);
+
 // One task attempt's cgroup. A plain handle on the directory: copying it
 // copies the name; remove() deletes the cgroup.
 class TaskCgroup {
@@ -60,6 +69,10 @@ class TaskCgroup {
   // is slow: a cgroup migration waits for an RCU grace period (measured
   // 4-48 ms on a loaded 2-core VM); moves right after it take microseconds.
   sched::Status add_process_tree(pid_t pid) const;
+  // memory.max = bytes: the kernel reclaims, then OOM-kills inside the
+  // cgroup beyond it. Needs the memory controller (enable_memory_controller
+  // on the parent); without it the file is missing and this fails.
+  sched::Status set_memory_max(std::uint64_t bytes) const;
   // cgroup.freeze 1 / 0. Freezing completes asynchronously; see wait_frozen().
   sched::Status set_frozen(bool frozen) const;
   // Re-reads cgroup.events until it shows "frozen 1" or `bound` has passed

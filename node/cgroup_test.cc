@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -130,6 +132,51 @@ TEST(CgroupLive, CreatesDistinctCgroupsForTheSameTaskAndRemovesThem) {
   EXPECT_FALSE(second.value().remove());
   parent.value().remove_if_empty();
   EXPECT_FALSE(std::filesystem::exists(parent.value().dir()));
+}
+
+// The memory path on a fake cgroup directory (plain files): this host's
+// hybrid hierarchy has no memory controller to try it on.
+class FakeCgroup : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/braid-fakecg-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+  }
+  std::string read(const std::string& name) {
+    std::ifstream in(dir_ / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(FakeCgroup, MemoryControllerIsEnabledOnlyWhereOffered) {
+  write("cgroup.controllers", "cpuset cpu io memory pids\n");
+  write("cgroup.subtree_control", "");
+  EXPECT_TRUE(enable_memory_controller(dir_));
+  EXPECT_EQ(read("cgroup.subtree_control"), "+memory");
+
+  write("cgroup.controllers", "cpu memoryx pids\n");  // a name containing "memory" is not it
+  write("cgroup.subtree_control", "");
+  EXPECT_FALSE(enable_memory_controller(dir_));
+  EXPECT_EQ(read("cgroup.subtree_control"), "");
+
+  write("cgroup.controllers", "\n");  // hybrid unified hierarchy: nothing offered
+  EXPECT_FALSE(enable_memory_controller(dir_));
+  std::filesystem::remove(dir_ / "cgroup.controllers");
+  EXPECT_FALSE(enable_memory_controller(dir_));
+}
+
+TEST_F(FakeCgroup, MemoryMaxIsWrittenInBytes) {
+  const TaskCgroup cgroup(dir_, false);
+  EXPECT_FALSE(cgroup.set_memory_max(1 << 20)) << "no memory.max without the controller";
+  write("memory.max", "max\n");
+  ASSERT_TRUE(cgroup.set_memory_max(512ULL << 20));
+  EXPECT_EQ(read("memory.max"), "536870912");
 }
 
 TEST(CgroupLive, RefusesNamesThatAreNotPlainDirectoryNames) {

@@ -108,7 +108,11 @@ int run_command(ControlClient& client, const sched::TaskSpec& spec) {
     int code = 0;
     bool out_finished = false, err_finished = false;
     if (!pump(client, id, out, out_finished, code)) return code;
-    if (!pump(client, id, err, err_finished, code)) return code;
+    if (!spec.separate_stderr) {
+      err_finished = true;  // merged into the output
+    } else if (!pump(client, id, err, err_finished, code)) {
+      return code;
+    }
     if (out_finished && err_finished) break;
     std::this_thread::sleep_for(kRunPollInterval);
   }

@@ -25,6 +25,20 @@ sched::TorusConfig torus_config(sched::TorusConfig config, const storage::NodeMe
   config.next_sequence = std::max<std::uint64_t>(meta.next_sequence, 1);
   return config;
 }
+
+// The line that opens an attempt's output when it is not the task's first
+// start: "--- braid: attempt 2 (retry after exit 3) ---". The first attempt
+// gets none, so a task that runs once has exactly its own output.
+std::string attempt_header(const sched::Task& task) {
+  std::string why;
+  if (!task.reason.empty()) {
+    why = "requeued: " + task.reason;  // "node restarted", "node shut down"
+  } else if (task.attempts > 1) {
+    why = task.exit ? "retry after " + task.exit->describe() : "retry";
+  }
+  if (why.empty()) return {};
+  return "--- braid: attempt " + std::to_string(task.attempts) + " (" + why + ") ---\n";
+}
 }  // namespace
 
 Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
@@ -61,7 +75,7 @@ void Daemon::carry_out() {
     switch (action.kind) {
       case Action::Kind::kStart:
         if (shutting_down_) break;  // the task is ended with everything else
-        executor_.start(action.key, task.id, task.spec);
+        executor_.start(action.key, task.id, task.spec, attempt_header(task));
         note_started(action.key);
         slice_began_us_[action.key] = now;
         spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
@@ -244,13 +258,24 @@ sched::Status Daemon::hold(const std::vector<std::string>& ids, bool release) {
 
 sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr_stream,
                                               std::uint64_t offset, std::uint32_t max_bytes) {
+  if (sched::Status valid = sched::validate_task_id(id); !valid) return valid.error();
   auto keys = keys_of({id});
   if (!keys) return keys.error();
-  const std::filesystem::path path =
-      config_.executor.log_dir / (id + (stderr_stream ? ".err" : ".out"));
+  const sched::Task& task = torus_.task(keys.value()[0]);
+  const LogDir* logs = executor_.log_dir();
+  if (logs == nullptr) return sched::Error{"node " + config_.name + " has no log directory"};
+  const OutputPaths paths = output_paths(id, task.spec, executor_.daemon_cwd());
+  if (stderr_stream && !paths.err) {
+    return sched::Error{"task " + id +
+                        " was submitted without --separate-stderr: its stderr is merged into "
+                        "its output (braid logs " +
+                        id + ")"};
+  }
+  const OutputFile& file = stderr_stream ? *paths.err : paths.out;
+  const std::filesystem::path path = logs->display(file);
   rpc::LogChunk chunk;
   chunk.finished = sched::is_terminal(shown_state(keys.value()[0]));
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = logs->open_read(file);
   if (fd < 0) {
     if (errno == ENOENT) return chunk;  // not started yet: no output so far
     return sched::Error{"cannot read " + path.string() + ": " + std::strerror(errno)};
@@ -274,6 +299,8 @@ rpc::StatsView Daemon::stats() {
   v.slice_count = slices_.count();
   v.slice_error_p50_us = slices_.percentile_us(50);
   v.slice_error_p99_us = slices_.percentile_us(99);
+  v.memory_total_bytes = config_.memory_total;
+  v.memory_limits = executor_.memory_enforced() ? "enforced" : "admitted";
   return v;
 }
 

@@ -24,7 +24,8 @@
 //    requeue. A second SIGTERM stops at once: what the shutdown had not yet
 //    stored is found at the next start like a crash (a node requeue);
 //  - finished tasks are purged after retention_us, oldest first, and beyond
-//    retention_max_tasks.
+//    retention_max_tasks, with their files in the logs dir (<id>.out,
+//    <id>.err; a file an --output pattern named is the user's and stays).
 //
 // Torus time is wall-clock anchored: microseconds since the Unix epoch at
 // start, then advanced by the monotonic clock. Stored times stay meaningful
@@ -143,6 +144,7 @@ class Daemon final : public rpc::ControlBackend {
   // Live entries of admission_ in record order from the first after `after`.
   template <typename Visit>
   void for_each_admitted(std::uint64_t after, Visit&& visit) const;
+  void remove_logs(const sched::Task& task);  // its files in the logs dir
   void arm_purge_timer();
   // A waiter or a pending submission refers to it, or its end is not durable yet.
   bool in_use(sched::TaskKey key) const;

@@ -5,8 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "node/default_paths.h"
 #include "node/toml_config.h"
 #include "sched/duration.h"
 
@@ -60,6 +63,13 @@ sched::Status check_host_port(std::string_view flag, const std::string& value) {
                         "\" must look like HOST:PORT with a port 1..65535"};
   }
   return sched::ok_status();
+}
+
+std::uint64_t machine_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_meminfo_total(text.str()).value_or(0);
 }
 
 sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
@@ -117,11 +127,15 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   const std::string dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
   config.executor.cgroup_name = fmt::format("braid-{}-{:08x}", config.name, fnv1a_32(dir));
 
+  if (config.memory_total == 0) config.memory_total = machine_memory_bytes();
+  torus.memory_bytes = config.memory_total;
+
   const std::string socket = std::filesystem::absolute(config.socket_path()).string();
   if (socket.size() > kSocketPathBytesMax) {
-    return sched::Error{"--data-dir: the control socket " + socket + " would be " +
+    return sched::Error{"--socket: the control socket " + socket + " would be " +
                         std::to_string(socket.size()) + " bytes; Unix sockets allow " +
-                        std::to_string(kSocketPathBytesMax) + ": use a shorter data dir"};
+                        std::to_string(kSocketPathBytesMax) +
+                        ": use a shorter --socket or data dir"};
   }
   return sched::ok_status();
 }
@@ -142,8 +156,17 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   RawFlags raw;
   app.add_option("--name", config.name,
                  "node name, the origin part of task ids (default: host name)");
-  app.add_option("--data-dir", config.data_dir, "state directory: logs/, braidd.sock")
-      ->capture_default_str();
+  const DefaultPaths defaults = default_paths();
+  auto* data_dir_option =
+      app.add_option("--data-dir", config.data_dir,
+                     "state directory: db/, logs/ (default: " + defaults.data_dir.string() + ")");
+  app.add_option("--socket", config.socket,
+                 "control socket (default: <data-dir>/braidd.sock if --data-dir is given, else " +
+                     defaults.socket.string() + ")");
+  app.add_option("--memory-total", config.memory_total,
+                 "memory that started tasks' --memory is admitted against, e.g. 16G "
+                 "(default: MemTotal)")
+      ->transform(CLI::AsSizeValue(false));
   app.add_option("--listen", config.listen, "peer address HOST:PORT (used by gossip)")
       ->capture_default_str();
   app.add_option("--join", config.join, "seed peer HOST:PORT (repeatable; used by gossip)");
@@ -192,10 +215,36 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   } catch (const CLI::ParseError& e) {
     return ExitNow{2, std::string("braidd: ") + e.what() + "\n"};
   }
+  if (config.socket.empty()) {
+    config.socket =
+        data_dir_option->count() > 0 ? config.data_dir / "braidd.sock" : defaults.socket;
+  }
+  if (config.data_dir.empty()) config.data_dir = defaults.data_dir;
   if (sched::Status s = finish(raw, config); !s) {
     return ExitNow{2, "braidd: " + s.error().message + "\n"};
   }
   return RunDaemon{std::move(config)};
+}
+
+std::optional<std::uint64_t> parse_meminfo_total(std::string_view meminfo) {
+  constexpr std::string_view kKey = "MemTotal:";
+  std::size_t at = 0;
+  while (at < meminfo.size()) {
+    std::size_t end = meminfo.find('\n', at);
+    if (end == std::string_view::npos) end = meminfo.size();
+    std::string_view line = meminfo.substr(at, end - at);
+    at = end + 1;
+    if (line.substr(0, kKey.size()) != kKey) continue;
+    line.remove_prefix(kKey.size());
+    const std::size_t digits = line.find_first_of("0123456789");
+    if (digits == std::string_view::npos) return std::nullopt;
+    std::uint64_t kib = 0;
+    for (std::size_t i = digits; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
+      kib = kib * 10 + static_cast<std::uint64_t>(line[i] - '0');
+    }
+    return kib * 1024;  // the kernel writes "kB", meaning KiB
+  }
+  return std::nullopt;
 }
 
 }  // namespace braid::node

@@ -3,8 +3,11 @@
 // answers bad input with one line naming the key and what is allowed.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -15,14 +18,18 @@
 namespace braid::node {
 
 struct DaemonConfig {
-  std::string name;                               // default: the host name
-  std::filesystem::path data_dir = "braid-data";  // db/, logs/, braidd.sock
-  std::string listen = "127.0.0.1:7420";          // peer address (gossip, later issues)
-  std::vector<std::string> join;                  // seed peers (later issues)
-  std::string metrics = "127.0.0.1:9464";         // Prometheus exposer (later issues)
-  std::string log_level = "info";                 // trace debug info warn error
-  sched::TorusConfig torus;                       // slots, policy, quantum, started_max
-  ExecutorConfig executor;                        // kill_grace, mode; log_dir = data_dir/logs
+  std::string name;                // default: the host name
+  std::filesystem::path data_dir;  // db/, logs/ (default: default_paths().data_dir)
+  // The control socket. Default: <data_dir>/braidd.sock when --data-dir (or
+  // the config's data_dir) was given, else default_paths().socket, so that
+  // a braidd on defaults and the CLI on defaults meet from any cwd.
+  std::filesystem::path socket;
+  std::string listen = "127.0.0.1:7420";   // peer address (gossip, later issues)
+  std::vector<std::string> join;           // seed peers (later issues)
+  std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
+  std::string log_level = "info";          // trace debug info warn error
+  sched::TorusConfig torus;                // slots, policy, quantum, started_max
+  ExecutorConfig executor;                 // kill_grace, mode; log_dir = data_dir/logs
   // Tasks that were running or stopped when the previous run died are
   // requeued (without using a retry: the crash was not their fault) unless
   // this is false or the task says otherwise...
@@ -34,7 +41,11 @@ struct DaemonConfig {
   sched::Micros retention_us = 24LL * 3600 * sched::kMicrosPerSecond;
   std::uint64_t retention_max_tasks = 100'000;
 
-  std::filesystem::path socket_path() const { return data_dir / "braidd.sock"; }
+  // Memory the torus admits started tasks' --memory against
+  // (torus.memory_bytes); default: MemTotal of /proc/meminfo.
+  std::uint64_t memory_total = 0;
+
+  const std::filesystem::path& socket_path() const { return socket; }
 };
 
 // What parse_daemon_args() decided.
@@ -47,5 +58,8 @@ struct ExitNow {
 };
 
 std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* argv);
+
+// MemTotal of the text of /proc/meminfo, in bytes; nullopt if absent.
+std::optional<std::uint64_t> parse_meminfo_total(std::string_view meminfo);
 
 }  // namespace braid::node

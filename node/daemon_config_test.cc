@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "node/default_paths.h"
+
 namespace braid::node {
 namespace {
 
@@ -31,18 +33,44 @@ TEST(DaemonConfig, DefaultsAreSensible) {
   auto r = parse({"--name", "alpha"});
   const DaemonConfig& c = config_of(r);
   EXPECT_EQ(c.name, "alpha");
-  EXPECT_EQ(c.data_dir, "braid-data");
-  EXPECT_EQ(c.socket_path(), "braid-data/braidd.sock");
+  EXPECT_EQ(c.data_dir, default_paths().data_dir);
+  EXPECT_EQ(c.socket_path(), default_paths().socket);
   EXPECT_GE(c.torus.slots, 1);
   EXPECT_EQ(c.torus.policy, sched::Policy::kFair);
   EXPECT_EQ(c.torus.quantum_us, 10'000);
   EXPECT_EQ(c.torus.node_name, "alpha");
   EXPECT_EQ(c.executor.kill_grace, std::chrono::seconds(10));
-  EXPECT_EQ(c.executor.log_dir, "braid-data/logs");
+  EXPECT_EQ(c.executor.log_dir, default_paths().data_dir / "logs");
+  EXPECT_GT(c.memory_total, 0u);  // MemTotal
+  EXPECT_EQ(c.torus.memory_bytes, c.memory_total);
   EXPECT_EQ(c.torus.started_max, std::max<std::uint32_t>(256, c.torus.slots));
   EXPECT_TRUE(c.requeue_on_restart);
   EXPECT_EQ(c.retention_us, 24LL * 3600 * 1'000'000);
   EXPECT_EQ(c.retention_max_tasks, 100'000u);
+}
+
+TEST(DaemonConfig, SocketFollowsAGivenDataDirUnlessGivenItself) {
+  EXPECT_EQ(config_of(parse({"--name", "a", "--data-dir", "/tmp/d"})).socket_path(),
+            "/tmp/d/braidd.sock");
+  const DaemonConfig c =
+      config_of(parse({"--name", "a", "--data-dir", "/tmp/d", "--socket", "/tmp/s.sock"}));
+  EXPECT_EQ(c.socket_path(), "/tmp/s.sock");
+  EXPECT_EQ(c.data_dir, "/tmp/d");
+  EXPECT_EQ(config_of(parse({"--name", "a", "--socket", "/tmp/s.sock"})).data_dir,
+            default_paths().data_dir);
+}
+
+TEST(DaemonConfig, MemoryTotalTakesSizes) {
+  const DaemonConfig c = config_of(parse({"--name", "a", "--memory-total", "2G"}));
+  EXPECT_EQ(c.memory_total, 2ULL << 30);
+  EXPECT_EQ(c.torus.memory_bytes, 2ULL << 30);
+  EXPECT_NE(error_of(parse({"--name", "a", "--memory-total", "lots"})), "(accepted)");
+}
+
+TEST(DaemonConfig, MeminfoTotal) {
+  EXPECT_EQ(parse_meminfo_total("MemTotal:       24576000 kB\nMemFree: 1 kB\n"),
+            24576000ULL * 1024);
+  EXPECT_EQ(parse_meminfo_total("MemFree: 1 kB\n"), std::nullopt);
 }
 
 TEST(DaemonConfig, DurabilitySettings) {
@@ -94,7 +122,17 @@ TEST(DaemonConfig, TomlFileGivesEveryKeyAndFlagsWin) {
   EXPECT_EQ(c.torus.policy, sched::Policy::kRoundRobin);
   EXPECT_EQ(c.torus.quantum_us, 50'000);
   EXPECT_EQ(c.data_dir, "/tmp/bd");
+  EXPECT_EQ(c.socket_path(), "/tmp/bd/braidd.sock");  // data_dir from the file counts as given
   EXPECT_EQ(c.join, (std::vector<std::string>{"a:1", "b:2"}));
+}
+
+TEST(DaemonConfig, TomlSocketAndMemoryTotal) {
+  const std::string path = ::testing::TempDir() + "/braidd-test-socket.toml";
+  std::ofstream(path) << "name = \"n\"\nsocket = \"/tmp/x/b.sock\"\nmemory_total = \"3G\"\n";
+  const DaemonConfig c = config_of(parse({"--config", path}));
+  EXPECT_EQ(c.socket_path(), "/tmp/x/b.sock");
+  EXPECT_EQ(c.data_dir, default_paths().data_dir);
+  EXPECT_EQ(c.memory_total, 3ULL << 30);
 }
 
 TEST(DaemonConfig, BadValuesAreNamedWithWhatIsAllowed) {

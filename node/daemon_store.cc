@@ -298,6 +298,7 @@ void Daemon::purge() {
 
 void Daemon::forget_finished(TaskKey key, storage::Batch& batch) {
   batch.delete_task(record_no_[key]);
+  remove_logs(torus_.task(key));
   if (sched::Status s = torus_.forget(key); !s) {
     spdlog::critical("purge: {}", s.error().message);
     std::abort();
@@ -309,6 +310,14 @@ void Daemon::forget_finished(TaskKey key, storage::Batch& batch) {
     });
     admission_stale_ = 0;
   }
+}
+
+void Daemon::remove_logs(const sched::Task& task) {
+  // Only braid's own files, in the logs dir: an --output file is the user's.
+  const LogDir* logs = executor_.log_dir();
+  if (logs == nullptr || !sched::validate_task_id(task.id)) return;
+  logs->remove({true, task.id + ".out"});
+  logs->remove({true, task.id + ".err"});
 }
 
 void Daemon::arm_purge_timer() {

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,12 +105,22 @@ struct Executor::Draining {
 
 Executor::Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_exit)
     : io_(io), config_(std::move(config)), on_exit_(std::move(on_exit)) {
+  std::error_code ec;
+  daemon_cwd_ = std::filesystem::current_path(ec);
   if (!config_.log_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.log_dir, ec);
-    if (ec) {
+    if (config_.log_dir.has_parent_path()) {
+      std::filesystem::create_directories(config_.log_dir.parent_path(), ec);
+    }
+    if (::mkdir(config_.log_dir.c_str(), 0700) != 0 && errno != EEXIST) {
       spdlog::warn("executor: cannot create log directory {}: {}", config_.log_dir.string(),
-                   ec.message());
+                   std::strerror(errno));
+    }
+    sched::Result<LogDir> opened = LogDir::open(config_.log_dir);
+    if (opened) {
+      log_dir_ = std::move(opened).value();
+    } else {
+      spdlog::warn("executor: {}", opened.error().message);
+      log_dir_error_ = opened.error().message;
     }
   }
   if (config_.mode == Mode::kSignals) return;
@@ -119,6 +130,10 @@ Executor::Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_
     if (!cgroups_->has_kill_file()) {
       spdlog::info("executor: no cgroup.kill (kernel < 5.14); killing cgroups pid by pid");
     }
+    memory_controller_ = enable_memory_controller(cgroups_->dir());
+    spdlog::info("executor: memory limits {}", memory_controller_
+                                                   ? "enforced (memory.max)"
+                                                   : "admitted only (no cgroup memory controller)");
     if (config_.end_stale_tasks) end_stale_cgroups();
     return;
   }
@@ -164,28 +179,50 @@ void Executor::end_stale_cgroups() {
   for (const TaskCgroup& cgroup : stale) remove_cgroup_blocking(cgroup, deadline);
 }
 
-void Executor::start(sched::TaskKey key, const std::string& task_id, const sched::TaskSpec& spec) {
+void Executor::start(sched::TaskKey key, const std::string& task_id, const sched::TaskSpec& spec,
+                     std::string_view header) {
   if (live_.count(key) != 0) {
     throw std::logic_error("executor: start of task " + task_id + " while an attempt is live");
   }
+  if (sched::Status valid = sched::validate_task_id(task_id); !valid) {
+    post_spawn_failure(key, valid.error().message);
+    return;
+  }
+  if (!log_dir_) {
+    post_spawn_failure(key,
+                       log_dir_error_.empty() ? "no log directory configured" : log_dir_error_);
+    return;
+  }
+  sched::Result<OutputFds> opened = open_outputs(task_id, spec, header);
+  if (!opened) {
+    post_spawn_failure(key, opened.error().message);
+    return;
+  }
+  OutputFds outputs = opened.value();
   SpawnRequest request;
   request.argv = spec.argv;
   request.envp = task_environment(environ, spec.env, task_id);
   request.cwd = spec.cwd;
-  request.stdout_path = config_.log_dir / (task_id + ".out");
-  request.stderr_path = config_.log_dir / (task_id + ".err");
+  request.stdout_fd = outputs.out;
+  request.stderr_fd = outputs.err >= 0 ? outputs.err : outputs.out;
 
   std::optional<TaskCgroup> cgroup;
   if (cgroups_) {
     sched::Result<TaskCgroup> created = cgroups_->create(task_id);
     if (created) {
       cgroup = created.value();
+      if (memory_controller_ && spec.memory_bytes != 0) {
+        if (sched::Status limited = cgroup->set_memory_max(spec.memory_bytes); !limited) {
+          spdlog::warn("task {}: memory limit not enforced: {}", task_id, limited.error().message);
+        }
+      }
     } else {
       spdlog::warn("task {}: {}; it runs without a cgroup", task_id, created.error().message);
     }
   }
 
   sched::Result<pid_t> spawned = spawn_process(request);
+  outputs.close();  // the child has its copies
   if (!spawned) {
     if (cgroup) warn_if_failed("task " + task_id, cgroup->remove());
     post_spawn_failure(key, spawned.error().message);
@@ -225,6 +262,39 @@ void Executor::start(sched::TaskKey key, const std::string& task_id, const sched
   process->cgroup = std::move(cgroup);
   Process& live = *live_.emplace(key, std::move(process)).first->second;
   watch_exit(live);
+}
+
+sched::Result<Executor::OutputFds> Executor::open_outputs(const std::string& task_id,
+                                                          const sched::TaskSpec& spec,
+                                                          std::string_view header) const {
+  const OutputPaths paths = output_paths(task_id, spec, daemon_cwd_);
+  OutputFds fds;
+  sched::Result<int> out = log_dir_->open_append(paths.out);
+  if (!out) return out.error();
+  fds.out = out.value();
+  if (paths.err) {
+    sched::Result<int> err = log_dir_->open_append(*paths.err);
+    if (!err) {
+      fds.close();
+      return err.error();
+    }
+    fds.err = err.value();
+  }
+  if (!header.empty()) {
+    for (int fd : {fds.out, fds.err}) {
+      // A failed header write loses a line of context, not the attempt.
+      if (fd >= 0 && ::write(fd, header.data(), header.size()) < 0) {
+        spdlog::warn("task {}: cannot write the attempt header: {}", task_id, std::strerror(errno));
+      }
+    }
+  }
+  return fds;
+}
+
+void Executor::OutputFds::close() {
+  if (out >= 0) ::close(out);
+  if (err >= 0) ::close(err);
+  out = err = -1;
 }
 
 void Executor::stop(sched::TaskKey key) {

@@ -4,6 +4,7 @@ find_package(Threads REQUIRED)
 add_library(braid_executor
   cgroup.cc
   executor.cc
+  output_files.cc
   proc_stat.cc
   spawn.cc
 )
@@ -14,5 +15,6 @@ braid_unit_test(braid_executor_test
   SOURCES
     cgroup_test.cc
     executor_test.cc
+    output_files_test.cc
   LIBS braid_executor
 )

@@ -42,6 +42,7 @@
 #include <unordered_map>
 
 #include "node/cgroup.h"
+#include "node/output_files.h"
 #include "sched/task.h"
 #include "sched/types.h"
 
@@ -52,7 +53,7 @@ class io_context;
 namespace braid::node {
 
 struct ExecutorConfig {
-  std::filesystem::path log_dir;                 // <data_dir>/logs: <task-id>.out / .err
+  std::filesystem::path log_dir;                 // <data_dir>/logs (see output_files.h)
   std::chrono::milliseconds kill_grace{10'000};  // SIGTERM -> SIGKILL delay
   // kAuto: cgroup if a writable cgroup v2 hierarchy exists, else signals.
   enum class Mode { kAuto, kCgroup, kSignals } mode = Mode::kAuto;
@@ -72,7 +73,8 @@ class Executor final {
  public:
   using ExitCallback = std::function<void(sched::TaskKey, const sched::ExitStatus&)>;
 
-  // Creates config.log_dir if missing; in cgroup mode ends stale tasks (see
+  // Creates config.log_dir (0700) if missing and holds it open; in cgroup
+  // mode enables the memory controller where offered and ends stale tasks (see
   // ExecutorConfig::end_stale_tasks). In kCgroup mode throws
   // std::runtime_error when cgroups cannot be used; in kAuto mode falls back
   // to signals mode (one warning in the log).
@@ -86,12 +88,15 @@ class Executor final {
 
   // Spawns an attempt of the task (argv, env, cwd of `spec`; environment =
   // the daemon's, spec.env overriding, plus BRAID_TASK_ID=<task_id>; stdout
-  // and stderr to <log_dir>/<task_id>.out/.err, truncated). A failure
-  // (missing binary, bad cwd, unwritable log) is reported as
-  // ExitStatus::spawn_failed(reason) through on_exit, posted to the
-  // io_context; until then stop/resume/kill of the key are no-ops.
+  // and stderr appended to output_paths(task_id, spec), after `header`, a
+  // line written to each output file first, unless empty). In a cgroup with
+  // the memory controller, memory.max = spec.memory_bytes (when not 0). A
+  // failure (invalid task id, missing binary, bad cwd, unwritable output)
+  // is reported as ExitStatus::spawn_failed(reason) through on_exit, posted
+  // to the io_context; until then stop/resume/kill of the key are no-ops.
   // Requires that `key` has no live attempt (throws std::logic_error).
-  void start(sched::TaskKey key, const std::string& task_id, const sched::TaskSpec& spec);
+  void start(sched::TaskKey key, const std::string& task_id, const sched::TaskSpec& spec,
+             std::string_view header = {});
   // Stops every process of the task. No-op without a live process, when
   // already stopped, or once kill() was called.
   void stop(sched::TaskKey key);
@@ -117,11 +122,24 @@ class Executor final {
   // Cgroups of ended attempts still waiting to be empty before removal.
   std::size_t draining_count() const { return draining_.size(); }
   std::string_view mode_name() const { return cgroups_ ? "cgroup" : "signals"; }
+  // True when task cgroups get memory.max (cgroup mode, memory controller on).
+  bool memory_enforced() const { return cgroups_.has_value() && memory_controller_; }
+  // Where output files are (reading, purging); nullptr if it could not be opened.
+  const LogDir* log_dir() const { return log_dir_ ? &*log_dir_ : nullptr; }
+  // Relative output patterns of tasks without a working directory resolve here.
+  const std::filesystem::path& daemon_cwd() const { return daemon_cwd_; }
 
  private:
-  struct Process;   // one live attempt
+  struct Process;     // one live attempt
+  struct OutputFds {  // an attempt's output files, open for appending
+    int out = -1;
+    int err = -1;  // -1: stderr merged into out
+    void close();
+  };
   struct Draining;  // an ended attempt's cgroup waiting to be empty
 
+  sched::Result<OutputFds> open_outputs(const std::string& task_id, const sched::TaskSpec& spec,
+                                        std::string_view header) const;
   void end_stale_cgroups();
   void release(Process& process);  // undo stop()
   void watch_exit(Process& process);
@@ -137,6 +155,10 @@ class Executor final {
   ExecutorConfig config_;
   ExitCallback on_exit_;
   std::optional<CgroupParent> cgroups_;  // set in cgroup mode
+  bool memory_controller_ = false;       // enabled below cgroups_
+  std::optional<LogDir> log_dir_;
+  std::string log_dir_error_;  // why log_dir_ is empty
+  std::filesystem::path daemon_cwd_;
   std::unordered_map<sched::TaskKey, std::unique_ptr<Process>> live_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Draining>> draining_;  // by serial
   std::uint64_t next_serial_ = 1;

@@ -283,23 +283,62 @@ TEST_P(ExecutorTest, UnwritableLogIsASpawnFailure) {
   std::optional<ExitStatus> status = wait_exit(1);
   ASSERT_TRUE(status);
   EXPECT_EQ(status->kind, ExitStatus::Kind::kSpawnFailed);
-  EXPECT_NE(status->error.find("cannot open log file"), std::string::npos) << status->error;
+  EXPECT_NE(status->error.find("cannot open log directory"), std::string::npos) << status->error;
   EXPECT_NE(status->error.find("Not a directory"), std::string::npos) << status->error;
 }
 
-TEST_P(ExecutorTest, OutputGoesToTruncatedLogFiles) {
-  std::ofstream(out_log(1)) << "stale content from an earlier attempt\n";
-  start_sh(1, "echo to-out; echo to-err >&2; cat");  // cat: stdin is /dev/null
+TEST_P(ExecutorTest, OutputIsMergedAndAppendedAfterTheHeader) {
+  std::ofstream(out_log(1)) << "an earlier attempt\n";
+  TaskSpec spec;
+  spec.argv = {"/bin/sh", "-c", "echo to-out; echo to-err >&2; echo again; cat"};  // cat: /dev/null
+  executor_->start(1, id(1), spec, "--- braid: attempt 2 (retry after exit 3) ---\n");
   std::optional<ExitStatus> status = wait_exit(1);
   ASSERT_TRUE(status);
   EXPECT_TRUE(status->success());
-  EXPECT_EQ(read_text(out_log(1)), "to-out\n");
+  EXPECT_EQ(read_text(out_log(1)),
+            "an earlier attempt\n--- braid: attempt 2 (retry after exit 3) ---\n"
+            "to-out\nto-err\nagain\n");
+  EXPECT_FALSE(std::filesystem::exists(err_log(1)));
+}
+
+TEST_P(ExecutorTest, SeparateStderrAndACustomOutputPattern) {
+  TaskSpec spec;
+  spec.argv = {"/bin/sh", "-c", "echo to-out; echo to-err >&2"};
+  spec.separate_stderr = true;
+  spec.name = "job";
+  spec.output = (logs_.path() / "%x-%j.txt").string();
+  executor_->start(1, id(1), spec);
+  std::optional<ExitStatus> status = wait_exit(1);
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(status->success());
+  EXPECT_EQ(read_text(logs_.path() / ("job-" + id(1) + ".txt")), "to-out\n");
   EXPECT_EQ(read_text(err_log(1)), "to-err\n");
+  EXPECT_FALSE(std::filesystem::exists(out_log(1)));
   struct stat st;
   ASSERT_EQ(::stat(err_log(1).c_str(), &st), 0);
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  EXPECT_EQ(st.st_mode & 0777, 0644 & ~mask);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "whatever the umask";
+}
+
+TEST_P(ExecutorTest, SymlinkAtTheLogPathIsNotFollowed) {
+  std::ofstream(logs_.path() / "victim") << "precious\n";
+  std::filesystem::create_symlink(logs_.path() / "victim", out_log(1));
+  start_sh(1, "echo overwritten");
+  std::optional<ExitStatus> status = wait_exit(1);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->kind, ExitStatus::Kind::kSpawnFailed);
+  EXPECT_NE(status->error.find("Too many levels of symbolic links"), std::string::npos)
+      << status->error;
+  EXPECT_EQ(read_text(logs_.path() / "victim"), "precious\n");
+}
+
+TEST_P(ExecutorTest, InvalidTaskIdIsASpawnFailureBeforeAnyPathIsBuilt) {
+  TaskSpec spec;
+  spec.argv = {"/bin/true"};
+  executor_->start(1, "../../etc:1", spec);
+  std::optional<ExitStatus> status = wait_exit(1);
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->kind, ExitStatus::Kind::kSpawnFailed);
+  EXPECT_NE(status->error.find("must look like NODE:NUMBER"), std::string::npos) << status->error;
 }
 
 TEST_P(ExecutorTest, EnvironmentAndWorkingDirectoryAreApplied) {
@@ -530,8 +569,6 @@ TEST_P(ExecutorTest, StaleTaskCgroupsOfAPreviousRunAreEnded) {
   ASSERT_TRUE(stale) << stale.error().message;
   SpawnRequest request;
   request.argv = {"sleep", "30"};
-  request.stdout_path = "/dev/null";
-  request.stderr_path = "/dev/null";
   sched::Result<pid_t> orphan = spawn_process(request);
   ASSERT_TRUE(orphan) << orphan.error().message;
   ASSERT_TRUE(stale.value().add_process(orphan.value()));

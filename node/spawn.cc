@@ -14,33 +14,28 @@
 namespace braid::node {
 namespace {
 
-// Owns one descriptor; closes it on destruction.
-class ScopedFd {
+// A descriptor of the caller's at 3 or above, so that the dup2 actions onto
+// 0/1/2 cannot clobber it (the daemon may run with a standard fd closed).
+// Owns the duplicate it made, if any.
+class HighFd {
  public:
-  explicit ScopedFd(int fd) : fd_(fd) {}
-  ScopedFd(const ScopedFd&) = delete;
-  ScopedFd& operator=(const ScopedFd&) = delete;
-  ~ScopedFd() {
-    if (fd_ >= 0) ::close(fd_);
+  explicit HighFd(int fd) : fd_(fd) {
+    if (fd_ >= 0 && fd_ <= 2) {
+      fd_ = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+      owned_ = fd_ >= 0;
+    }
+  }
+  HighFd(const HighFd&) = delete;
+  HighFd& operator=(const HighFd&) = delete;
+  ~HighFd() {
+    if (owned_) ::close(fd_);
   }
   int get() const { return fd_; }
 
  private:
   int fd_;
+  bool owned_ = false;
 };
-
-// Opens a log file for the child, close-on-exec in the daemon. Keeps the
-// descriptor above 2 so that the dup2 actions onto 0/1/2 cannot clobber it,
-// even if the daemon runs with a standard descriptor closed.
-int open_log(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || fd > 2) return fd;
-  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  const int saved_errno = errno;
-  ::close(fd);
-  errno = saved_errno;
-  return high;
-}
 
 // posix_spawn's two attribute objects, destroyed on every path.
 struct SpawnAttributes {
@@ -75,22 +70,23 @@ std::string_view env_key(std::string_view entry) {
 sched::Result<pid_t> spawn_process(const SpawnRequest& request) {
   if (request.argv.empty()) return sched::Error{std::strerror(EINVAL)};
 
-  const ScopedFd out(open_log(request.stdout_path));
-  if (out.get() < 0) {
-    return sched::Error{"cannot open log file " + request.stdout_path.string() + ": " +
-                        std::strerror(errno)};
-  }
-  const ScopedFd err(open_log(request.stderr_path));
-  if (err.get() < 0) {
-    return sched::Error{"cannot open log file " + request.stderr_path.string() + ": " +
-                        std::strerror(errno)};
+  const HighFd out(request.stdout_fd);
+  const HighFd err(request.stderr_fd);
+  if ((request.stdout_fd >= 0 && out.get() < 0) || (request.stderr_fd >= 0 && err.get() < 0)) {
+    return sched::Error{std::string("dup: ") + std::strerror(errno)};
   }
 
   SpawnAttributes spawn;
-  // The logs were opened here, in the daemon, so the chdir cannot move them.
+  // The outputs were opened by the caller, in the daemon, so the chdir cannot move them.
   int rc = posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&spawn.actions, out.get(), STDOUT_FILENO);
-  if (rc == 0) rc = posix_spawn_file_actions_adddup2(&spawn.actions, err.get(), STDERR_FILENO);
+  auto output = [&](int fd, int target) {
+    if (rc != 0) return;
+    rc = fd >= 0
+             ? posix_spawn_file_actions_adddup2(&spawn.actions, fd, target)
+             : posix_spawn_file_actions_addopen(&spawn.actions, target, "/dev/null", O_WRONLY, 0);
+  };
+  output(out.get(), STDOUT_FILENO);
+  output(err.get(), STDERR_FILENO);
   if (rc == 0 && !request.cwd.empty()) {
     rc = posix_spawn_file_actions_addchdir_np(&spawn.actions, request.cwd.c_str());
   }

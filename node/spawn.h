@@ -1,5 +1,6 @@
 // Starting one task process: posix_spawnp into a fresh process group, with
-// clean signal state, stdin from /dev/null and stdout/stderr into log files.
+// clean signal state, stdin from /dev/null and stdout/stderr onto descriptors
+// the caller opened (its output files, see output_files.h).
 // Knows nothing about tasks' lifecycles; the executor builds the request.
 #pragma once
 
@@ -15,25 +16,26 @@
 namespace braid::node {
 
 struct SpawnRequest {
-  std::vector<std::string> argv;      // never empty; argv[0] is looked up in the *daemon's* PATH
-  std::vector<std::string> envp;      // the complete environment, "KEY=VALUE"
-  std::string cwd;                    // empty: the daemon's working directory
-  std::filesystem::path stdout_path;  // created or truncated, mode 0644
-  std::filesystem::path stderr_path;  // created or truncated, mode 0644
+  std::vector<std::string> argv;  // never empty; argv[0] is looked up in the *daemon's* PATH
+  std::vector<std::string> envp;  // the complete environment, "KEY=VALUE"
+  std::string cwd;                // empty: the daemon's working directory
+  int stdout_fd = -1;             // borrowed, stays open; -1 = /dev/null
+  int stderr_fd = -1;             // borrowed (may equal stdout_fd: merged); -1 = /dev/null
 };
 
 // Starts the process described by `request`:
 //  - in a new process group whose id is the child's pid (POSIX_SPAWN_SETPGROUP 0),
 //  - with an empty signal mask and every catchable signal back at its default
 //    disposition (the daemon ignores SIGPIPE, and ignored signals survive exec),
-//  - stdin /dev/null, stdout/stderr the log files, the working directory `cwd`.
+//  - stdin /dev/null, stdout/stderr dup'ed from stdout_fd/stderr_fd, the
+//    working directory `cwd`.
 // The child inherits no descriptor this function opens (all are O_CLOEXEC
 // until dup'ed onto 0/1/2); other descriptors of the daemon must be
 // close-on-exec themselves.
 // Returns the child's pid once it has exec'ed (glibc's posix_spawn waits for
 // that), or an Error whose message is the reason, ready for
 // ExitStatus::spawn_failed: strerror text for a failed exec/chdir (e.g. "No
-// such file or directory"), or "cannot open log file <path>: <strerror>".
+// such file or directory").
 sched::Result<pid_t> spawn_process(const SpawnRequest& request);
 
 // The environment of a task: the entries of `base` (a NULL-terminated array

@@ -26,10 +26,11 @@ using nlohmann::json;
 using sched::Error;
 using sched::Result;
 
-constexpr std::array<std::string_view, 17> kFields{
-    "argv",      "cmd",           "name",       "priority", "cpus", "memory", "after",
-    "retries",   "retry_backoff", "time_limit", "cwd",      "env",  "pin",    "requeue_on_restart",
-    "after_any", "after_fail",    "hold"};
+constexpr std::array<std::string_view, 19> kFields{
+    "argv",       "cmd",   "name",    "priority",           "cpus",
+    "memory",     "after", "retries", "retry_backoff",      "time_limit",
+    "cwd",        "env",   "pin",     "requeue_on_restart", "after_any",
+    "after_fail", "hold",  "output",  "separate_stderr"};
 
 // Long values are cut in messages so an error stays one readable line.
 constexpr std::size_t kShownValueBytesMax = 40;
@@ -208,6 +209,14 @@ sched::Status set_field(sched::TaskSpec& spec, const std::string& key, const jso
         value.get<bool>() ? sched::RequeueOnRestart::kYes : sched::RequeueOnRestart::kNo;
     return sched::ok_status();
   }
+  if (key == "output") return assign(spec.output, get_string("output", value));
+  if (key == "separate_stderr") {
+    if (!value.is_boolean()) {
+      return Error{"separate_stderr must be true or false, got " + shown(value)};
+    }
+    spec.separate_stderr = value.get<bool>();
+    return sched::ok_status();
+  }
   return Error{"unknown field \"" + key + "\" (allowed: " + allowed_fields() + ")"};
 }
 
@@ -263,7 +272,7 @@ bool consecutive(const std::vector<std::string>& ids) {
 // What braidd's reader is charged for one spec, in words: the TaskSpec
 // struct, its list pointers and each string once (convert.cc reads each
 // element once), cwd and name counted twice to be safe. kSpecOverheadWords
-// covers the struct (5 data and 5 pointer words) plus slack.
+// covers the struct (6 data and 6 pointer words) plus slack.
 constexpr std::uint64_t kSpecOverheadWords = 13;
 
 std::uint64_t text_words(const std::string& text) { return (text.size() + 1 + 7) / 8; }
@@ -277,7 +286,8 @@ std::uint64_t list_words(const std::vector<std::string>& list) {
 
 std::uint64_t read_words(const sched::TaskSpec& spec) {
   return kSpecOverheadWords + list_words(spec.argv) + list_words(spec.env) +
-         list_words(spec.after) + 2 * text_words(spec.cwd) + 2 * text_words(spec.name);
+         list_words(spec.after) + 2 * text_words(spec.cwd) + 2 * text_words(spec.name) +
+         (spec.output.empty() ? 0 : 2 * text_words(spec.output));
 }
 
 }  // namespace

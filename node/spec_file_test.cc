@@ -106,7 +106,7 @@ TEST(SpecFile, UnknownFieldsAreNamedWithTheAllowedOnes) {
   EXPECT_EQ(refusal(R"({"argv": ["x"], "prio": 3})"),
             "unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, memory, after, "
             "retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, after_any, "
-            "after_fail, hold)");
+            "after_fail, hold, output, separate_stderr)");
   // A misspelt argv is reported as unknown, not as a missing command.
   EXPECT_EQ(refusal(R"({"args": ["x"]})").rfind("unknown field \"args\"", 0), 0u);
 }
@@ -190,7 +190,7 @@ TEST(SpecFile, FileErrorsNameTheSourceAndLine) {
   EXPECT_EQ(file_refusal("# one\n{\"argv\": [\"a\"], \"prio\": 1}\n"),
             "tasks.jsonl:2: unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, "
             "memory, after, retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, "
-            "after_any, after_fail, hold)");
+            "after_any, after_fail, hold, output, separate_stderr)");
   EXPECT_EQ(file_refusal("{\"argv\": [\"a\"]}\nargv=a\n").rfind("tasks.jsonl:2: not JSON: ", 0),
             0u);
   EXPECT_EQ(file_refusal(""), "no tasks in tasks.jsonl");
@@ -234,6 +234,17 @@ TEST(SpecFile, ArrayReplacesBracesWithTheIndex) {
   EXPECT_EQ(s.after, (std::vector<std::string>{"n:{}"}));  // ids are not patterns
   EXPECT_EQ(s.priority, 2);
   EXPECT_EQ(specs.value()[0].argv[1], "--frame=0");
+  EXPECT_EQ(specs.value()[0].array_index, 0);
+  EXPECT_EQ(s.array_index, 11);
+}
+
+TEST(SpecFile, OutputFields) {
+  const TaskSpec s = parsed(R"({"argv": ["x"], "output": "o/%j.log", "separate_stderr": true})");
+  EXPECT_EQ(s.output, "o/%j.log");
+  EXPECT_TRUE(s.separate_stderr);
+  EXPECT_EQ(parsed(R"({"argv": ["x"]})").array_index, -1);
+  EXPECT_EQ(refusal(R"({"argv": ["x"], "separate_stderr": "yes"})"),
+            R"(separate_stderr must be true or false, got "yes")");
 }
 
 TEST(SpecFile, ArrayCountIsBounded) {

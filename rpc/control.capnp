@@ -28,6 +28,8 @@ struct TaskSpec {
   hold @15 :Bool;                      # submit held: never started until released
   arrayIndex @16 :Int32 = -1;          # index in its --array; -1 = none
   arrayThrottle @17 :UInt32;           # at most this many of the submission's array started; 0 = no limit
+  output @18 :Text;                    # stdout file pattern (%j %a %x %%); empty = <logs>/<id>.out
+  separateStderr @19 :Bool;            # stderr to <logs>/<id>.err, not merged into the output
 }
 
 enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
@@ -82,6 +84,8 @@ struct Stats {
   sliceErrorP50Micros @20 :Int64;      # |slice - quantum| over the last slices
   sliceErrorP99Micros @21 :Int64;
   held @22 :UInt64;
+  memoryTotal @23 :UInt64;             # bytes that started tasks' memory is admitted against
+  memoryLimits @24 :Text;              # "enforced" (cgroup memory.max) or "admitted" (only counted)
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

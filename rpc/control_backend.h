@@ -51,6 +51,8 @@ struct StatsView {
   std::uint64_t slice_count = 0;
   sched::Micros slice_error_p50_us = 0;
   sched::Micros slice_error_p99_us = 0;
+  std::uint64_t memory_total_bytes = 0;  // what started tasks' memory is admitted against
+  std::string memory_limits;             // "enforced" (cgroup memory.max) or "admitted"
 };
 
 struct WaitOutcome {

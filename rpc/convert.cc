@@ -93,6 +93,10 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   out.retry_backoff_us = spec.getRetryBackoffMicros();
   out.time_limit_us = spec.getTimeLimitMicros();
   out.pinned = spec.getPinned();
+  out.array_index = spec.getArrayIndex();
+  out.output = text(spec.getOutput());
+  if (sched::Status s = check_string("output", out.output); !s) return s.error();
+  out.separate_stderr = spec.getSeparateStderr();
   switch (spec.getRequeueOnRestart()) {
     case schema::RequeueOnRestart::NODE_DEFAULT:
       out.requeue_on_restart = sched::RequeueOnRestart::kNodeDefault;
@@ -112,7 +116,12 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
 }
 
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids) {
-  return strings("ids", ids, kIdsPerCallMax);
+  auto out = strings("ids", ids, kIdsPerCallMax);
+  if (!out) return out;
+  for (const std::string& id : out.value()) {
+    if (sched::Status s = sched::validate_task_id(id); !s) return s.error();
+  }
+  return out;
 }
 
 void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
@@ -141,6 +150,9 @@ void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
   out.setRetryBackoffMicros(spec.retry_backoff_us);
   out.setTimeLimitMicros(spec.time_limit_us);
   out.setPinned(spec.pinned);
+  out.setArrayIndex(spec.array_index);
+  out.setOutput(spec.output);
+  out.setSeparateStderr(spec.separate_stderr);
   switch (spec.requeue_on_restart) {
     case sched::RequeueOnRestart::kNodeDefault:
       out.setRequeueOnRestart(schema::RequeueOnRestart::NODE_DEFAULT);
@@ -245,6 +257,8 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setSliceCount(stats.slice_count);
   out.setSliceErrorP50Micros(stats.slice_error_p50_us);
   out.setSliceErrorP99Micros(stats.slice_error_p99_us);
+  out.setMemoryTotal(stats.memory_total_bytes);
+  out.setMemoryLimits(stats.memory_limits);
 }
 
 StatsView from_wire(schema::Stats::Reader in) {
@@ -278,6 +292,8 @@ StatsView from_wire(schema::Stats::Reader in) {
   v.slice_count = in.getSliceCount();
   v.slice_error_p50_us = in.getSliceErrorP50Micros();
   v.slice_error_p99_us = in.getSliceErrorP99Micros();
+  v.memory_total_bytes = in.getMemoryTotal();
+  v.memory_limits = text(in.getMemoryLimits());
   return v;
 }
 

@@ -26,6 +26,7 @@ constexpr std::uint32_t kLogChunkBytesMax = 1 << 20;
 // Wire -> braid. Checks shapes and limits (not the scheduling rules:
 // sched::validate_spec and the torus do those).
 sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec);
+// Each id must pass sched::validate_task_id (ids reach log paths).
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids);
 TaskView from_wire(schema::TaskInfo::Reader info);
 StatsView from_wire(schema::Stats::Reader stats);

@@ -20,6 +20,9 @@ TEST(Convert, SpecRoundTripsEveryField) {
   spec.time_limit_us = 9000;
   spec.name = "greeting";
   spec.pinned = true;
+  spec.array_index = 4;
+  spec.output = "out/%x-%a.log";
+  spec.separate_stderr = true;
   capnp::MallocMessageBuilder message;
   auto builder = message.initRoot<schema::TaskSpec>();
   to_wire(spec, builder);
@@ -38,6 +41,9 @@ TEST(Convert, SpecRoundTripsEveryField) {
   EXPECT_EQ(b.time_limit_us, 9000);
   EXPECT_EQ(b.name, "greeting");
   EXPECT_TRUE(b.pinned);
+  EXPECT_EQ(b.array_index, 4);
+  EXPECT_EQ(b.output, spec.output);
+  EXPECT_TRUE(b.separate_stderr);
 }
 
 TEST(Convert, DependencyKindsHoldAndArrayFieldsRoundTrip) {
@@ -81,6 +87,8 @@ TEST(Convert, DefaultsMatchTheTaskModel) {
   EXPECT_EQ(spec.priority, defaults.priority);
   EXPECT_EQ(spec.cpus, defaults.cpus);
   EXPECT_EQ(spec.retry_backoff_us, defaults.retry_backoff_us);
+  EXPECT_EQ(spec.array_index, -1);
+  EXPECT_FALSE(spec.separate_stderr);
 }
 
 TEST(Convert, NulBytesAndOversizedFieldsAreRefusedByName) {
@@ -122,6 +130,19 @@ TEST(Convert, TaskInfoRoundTripsExitKinds) {
     EXPECT_EQ(back.state, sched::TaskState::kFailed);
     EXPECT_EQ(back.cpu_time_us, 42);
   }
+}
+
+TEST(Convert, IdsMustBeTaskIds) {
+  capnp::MallocMessageBuilder message;
+  auto list = message.initRoot<schema::Control::ShowParams>().initIds(2);
+  list.set(0, "n:1");
+  list.set(1, "../../etc/passwd");
+  auto ids = ids_from_wire(list.asReader());
+  ASSERT_FALSE(ids);
+  EXPECT_EQ(ids.error().message.rfind("task id \"../../etc/passwd\" must look like NODE:NUMBER", 0),
+            0u);
+  list.set(1, "n:2");
+  ASSERT_TRUE(ids_from_wire(list.asReader()));
 }
 
 TEST(Convert, OperationsRoundTripAndUnknownValuesAreNamedAsSuch) {

@@ -129,6 +129,31 @@ Status validate_spec(const TaskSpec& spec) {
   return ok_status();
 }
 
+Status validate_task_id(std::string_view id) {
+  const std::size_t colon = id.rfind(':');
+  bool ok = colon != std::string_view::npos && colon >= 1 && colon <= 63 &&
+            id.size() - colon - 1 >= 1 && id.size() - colon - 1 <= 20;
+  for (std::size_t i = 0; ok && i < id.size(); ++i) {
+    const char c = id[i];
+    if (i < colon) {
+      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+    } else if (i > colon) {
+      ok = c >= '0' && c <= '9';
+    }
+  }
+  if (!ok) {
+    std::string shown(id.substr(0, 80));
+    for (char& c : shown) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    }
+    return Error{"task id \"" + shown + (id.size() > 80 ? "..." : "") +
+                 "\" must look like NODE:NUMBER (NODE: 1..63 of A-Z a-z 0-9 . _ -, NUMBER: 1..20 "
+                 "digits)"};
+  }
+  return ok_status();
+}
+
 std::string ExitStatus::describe() const {
   switch (kind) {
     case Kind::kExited:

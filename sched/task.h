@@ -88,12 +88,23 @@ struct TaskSpec {
   }
   // Appends a dependency, keeping after_kinds parallel to after.
   void add_dependency(std::string id, DepKind kind);
+  // Output (see node/output_paths.h). output: a pattern for stdout's file
+  // (%j id, %a array index, %x name, %% a '%'), relative to cwd; empty =
+  // <logs>/<id>.out. separate_stderr: stderr to <logs>/<id>.err instead of
+  // merged into stdout's file.
+  std::string output;
+  bool separate_stderr = false;
 };
 
 // Checks every field of a spec that does not depend on the node (priority
 // range, argv non-empty, env shape, retries, durations). Node-dependent checks
 // (cpus vs slots, memory vs capacity, known dependencies) are the torus's.
 Status validate_spec(const TaskSpec& spec);
+
+// A task id is "<node name>:<sequence>": [A-Za-z0-9._-]{1,63} ':' [0-9]{1,20}.
+// Checked wherever an id arrives from outside, before any path is built from
+// it (log files, cgroups). The error quotes the id and the allowed shape.
+Status validate_task_id(std::string_view id);
 
 // How a started attempt ended, as the executor observed it.
 struct ExitStatus {

@@ -57,6 +57,21 @@ TEST(TaskState, NamesRoundTripAndTerminalsAreThree) {
   EXPECT_NE(bad.error().message.find("use pending, queued, running"), std::string::npos);
 }
 
+TEST(TaskId, OnlyNodeColonNumberIsAccepted) {
+  for (const char* good : {"a:1", "node-1.x_y:42", "n:18446744073709551615"}) {
+    EXPECT_TRUE(validate_task_id(good)) << good;
+  }
+  EXPECT_TRUE(validate_task_id(std::string(63, 'a') + ":1"));
+  for (const std::string& bad : std::vector<std::string>{
+           "", ":1", "a:", "a", "a:b", "../x:1", "a/b:1", "a:1/..", "a:1:2", "a b:1", "a:-1",
+           std::string(64, 'a') + ":1", "a:" + std::string(21, '1'), std::string("a\0:1", 4)}) {
+    EXPECT_FALSE(validate_task_id(bad)) << bad;
+  }
+  EXPECT_EQ(validate_task_id("../etc:1").error().message,
+            "task id \"../etc:1\" must look like NODE:NUMBER (NODE: 1..63 of A-Z a-z 0-9 . _ -, "
+            "NUMBER: 1..20 digits)");
+}
+
 TEST(ExitStatus, DescribesLikeOperatorsReadIt) {
   EXPECT_EQ(ExitStatus::exited(3).describe(), "exit 3");
   EXPECT_EQ(ExitStatus::signaled(9).describe(), "signal 9");

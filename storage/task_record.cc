@@ -28,6 +28,9 @@
 //   array_throttle array_group                varint
 //   after_kinds                               string, one byte per kind
 //                                             (empty: every one afterok)
+//   [output                                   string    the output section: only when
+//    separate_stderr]                         varint    one is not the default;
+//                                                       absent = "", false
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
@@ -65,7 +68,7 @@ std::size_t size_hint(const TaskRecord& record) {
   const Task& t = record.task;
   return kFixedBytesTypical + t.id.size() + strings_bytes(t.spec.argv) + strings_bytes(t.spec.env) +
          t.spec.cwd.size() + strings_bytes(t.spec.after) + t.spec.name.size() + t.reason.size() +
-         record.process.cgroup.size() + t.spec.after_kinds.size();
+         record.process.cgroup.size() + t.spec.after_kinds.size() + t.spec.output.size();
 }
 
 std::uint64_t flags_of(const Task& task) {
@@ -110,6 +113,24 @@ void encode_process(const ProcessMark& process, std::string& out) {
   put_signed_varint(out, process.pgid);
   put_varint(out, process.start_ticks);
   put_string(out, process.cgroup);
+}
+
+bool has_output_section(const TaskSpec& spec) {
+  return !spec.output.empty() || spec.separate_stderr;
+}
+
+void encode_output_section(const TaskSpec& spec, std::string& out) {
+  put_string(out, spec.output);
+  put_varint(out, spec.separate_stderr ? 1 : 0);
+}
+
+void decode_output_section(FieldReader& in, TaskSpec& spec) {
+  in.str("output", spec.output);
+  std::uint64_t separate = 0;
+  in.u64("separate_stderr", separate);
+  if (in.ok() && separate > 1)
+    in.fail("separate_stderr " + std::to_string(separate) + " is not 0 or 1");
+  spec.separate_stderr = separate == 1;
 }
 
 void decode_version(FieldReader& in) {
@@ -228,6 +249,7 @@ std::string encode_task(const TaskRecord& record) {
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
   encode_appended(task, out);
+  if (has_output_section(task.spec)) encode_output_section(task.spec, out);
   return out;
 }
 
@@ -253,6 +275,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   sched::Micros measured_cpu_us = 0;
   in.i64("measured_cpu_us", measured_cpu_us);
   if (in.ok() && in.remaining() != 0) decode_appended(in, task);
+  if (in.ok() && in.remaining() != 0) decode_output_section(in, task.spec);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 

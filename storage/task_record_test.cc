@@ -33,6 +33,9 @@ TaskRecord full_record() {
   t.spec.cwd = "/srv/work";
   t.spec.after = {"node-a:1", "node-b:77"};
   t.spec.name = "nightly build \xc3\xa9";
+  t.spec.array_index = 12;
+  t.spec.output = "/srv/out/%x-%a.log";
+  t.spec.separate_stderr = true;
   t.reason = "preempted by a higher priority";
   t.exit = ExitStatus::spawn_failed("No such file or directory");
   t.exit->code = -5;
@@ -74,6 +77,9 @@ void expect_same_durable_fields(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(x.spec.cwd, y.spec.cwd);
   EXPECT_EQ(x.spec.after, y.spec.after);
   EXPECT_EQ(x.spec.name, y.spec.name);
+  EXPECT_EQ(x.spec.array_index, y.spec.array_index);
+  EXPECT_EQ(x.spec.output, y.spec.output);
+  EXPECT_EQ(x.spec.separate_stderr, y.spec.separate_stderr);
   EXPECT_EQ(x.reason, y.reason);
   ASSERT_EQ(x.exit.has_value(), y.exit.has_value());
   if (x.exit) {
@@ -133,6 +139,18 @@ TEST(TaskRecord, ExitWithoutErrorTextRoundTrips) {
   EXPECT_EQ(out.task.exit->code, 9);
 }
 
+TEST(TaskRecord, OutputSectionIsWrittenOnlyWhenNeeded) {
+  TaskRecord r = testing::typical_record(7);
+  const std::size_t plain = encode_task(r).size();
+  r.task.spec.separate_stderr = true;
+  const std::string bytes = encode_task(r);
+  EXPECT_EQ(bytes.size(), plain + 2);  // an empty output pattern and the flag
+  TaskRecord out;
+  ASSERT_TRUE(decode_task(bytes, out));
+  EXPECT_TRUE(out.task.spec.separate_stderr);
+  EXPECT_EQ(out.task.spec.array_index, -1);
+}
+
 TEST(TaskRecord, TypicalRecordIsSmall) {
   TaskRecord r = testing::typical_record(123456);
   r.task.started_at_us = r.task.submitted_at_us + 1000;
@@ -150,11 +168,18 @@ TEST(TaskRecord, EveryTruncationIsRefused) {
   without_appended.task.spec.array_throttle = 0;
   without_appended.task.spec.array_group = 0;
   without_appended.task.spec.after_kinds.clear();
+  without_appended.task.spec.output.clear();
+  without_appended.task.spec.separate_stderr = false;
   // Cut right before the appended fields it is a whole record of the older layout.
   const std::size_t older_layout_bytes =
       encode_task(without_appended).size() - 5;  // 5 one-byte defaults
+  TaskRecord without_output = full_record();
+  without_output.task.spec.output.clear();
+  without_output.task.spec.separate_stderr = false;
+  // Cut right before the optional output section, it is a whole record without one.
+  const std::size_t section_at = encode_task(without_output).size();
   for (std::size_t size = 0; size < bytes.size(); ++size) {
-    if (size == older_layout_bytes) continue;
+    if (size == older_layout_bytes || size == section_at) continue;
     TaskRecord out;
     const sched::Status s = decode_task(std::string_view(bytes).substr(0, size), out);
     ASSERT_FALSE(s) << "prefix of " << size << " bytes decoded";

@@ -35,7 +35,11 @@ TEST(Cli, RunStreamsOutputAndExitsWithTheTaskCode) {
   EXPECT_EQ(ok.out, "one\ntwo\n");
   RunResult three = d.cli({"run", "--", "sh", "-c", "echo bad >&2; exit 3"});
   EXPECT_EQ(three.exit_code, 3);
-  EXPECT_NE(three.err.find("bad\n"), std::string::npos) << three.err;
+  EXPECT_EQ(three.out, "bad\n");  // stderr is merged into the output by default
+  RunResult separate =
+      d.cli({"run", "--separate-stderr", "--", "sh", "-c", "echo out; echo bad >&2; exit 3"});
+  EXPECT_EQ(separate.out, "out\n");
+  EXPECT_NE(separate.err.find("bad\n"), std::string::npos) << separate.err;
   EXPECT_NE(three.err.find("failed: exit 3"), std::string::npos) << three.err;
   RunResult killed = d.cli({"run", "--", "sh", "-c", "kill -9 $$"});
   EXPECT_EQ(killed.exit_code, 128 + 9);

@@ -26,8 +26,12 @@ TEST(Node, SubmitWaitShowAndLogs) {
   EXPECT_EQ(t["attempts"], 1);
   EXPECT_FALSE(t["started_at"].is_null());
   EXPECT_FALSE(t["finished_at"].is_null());
-  EXPECT_EQ(d.cli_ok({"logs", id}), "out\n");
-  EXPECT_EQ(d.cli_ok({"logs", id, "--stderr"}), "err\n");
+  EXPECT_EQ(d.cli_ok({"logs", id}), "out\nerr\n");  // merged, like Slurm's
+  RunResult separate = d.cli({"logs", id, "--stderr"});
+  EXPECT_EQ(separate.exit_code, 2);
+  EXPECT_EQ(separate.err,
+            "braid: task it:1 was submitted without --separate-stderr: its stderr is merged into "
+            "its output (braid logs it:1)\n");
 }
 
 TEST(Node, FailuresCarryTheirReasonAndWaitSaysSo) {
