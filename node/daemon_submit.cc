@@ -100,10 +100,17 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
       outcome->ids.push_back(torus_.task(key.value()).id);
     }
     drop_stored_queued(admitted);
-    carry_out();
   }
+  const bool stored = status.ok();
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);
+  // Answer first, then start: the reply is written by the KJ turns already
+  // queued ahead of this handler, so a client does not wait for the spawns.
+  if (stored) {
+    asio::post(io_, [this, alive = std::weak_ptr<const bool>(alive_)] {
+      if (!alive.expired()) carry_out();
+    });
+  }
 }
 
 // A task admitted as queued is already stored as such: its kPersist would
