@@ -7,10 +7,12 @@
 //      until all completed; vs task-spooler (`tsp -S 2`, N sequential
 //      `tsp /bin/true`), skipped when `tsp` is not on PATH;
 //   3. the daemon's share of a submit: one synced write (write + fdatasync of
-//      64 bytes in braidd's data dir), median, as the durable-submit floor.
+//      64 bytes on /tmp, where braidd's data dir is), median, as the
+//      durable-submit floor.
+// Each loop starts with a syncfs() of /tmp, as braid_durability_bench does.
 //
 //   build/bin/braid_cli_bench [--submits 1000] [--help-runs 200] [--rounds 1]
-//                             [--executor auto|cgroup|signals]
+//                             [--executor auto|cgroup|signals] [--cli PATH]
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -40,6 +42,8 @@ using braid::testing::Daemon;
 using braid::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
+std::string g_cli;  // --cli: the braid binary measured (default: this tree's)
+
 long long us_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
 }
@@ -53,6 +57,17 @@ long long percentile(std::vector<long long> v, double p) {
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "braid_cli_bench: ERROR %s\n", what.c_str());
   std::exit(1);
+}
+
+// syncfs() of /tmp (where the data dirs are) before a phase: on ext4 an
+// fdatasync commits the journal with every file's pending data, so a phase
+// should not pay for the writeback of what ran before it (a build, say).
+void settle_tmp() {
+  const int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    syncfs(fd);
+    close(fd);
+  }
 }
 
 // The environment of this process plus `extra` (NAME=VALUE, overriding).
@@ -126,11 +141,11 @@ long long spawn_median_us(const std::vector<std::string>& argv, int runs) {
 }
 
 void startup(int runs) {
-  run({bin("braid"), "--help"}, environment_with({}), false);  // page cache warm
+  run({g_cli, "--help"}, environment_with({}), false);  // page cache warm
   // Interleave so both see the same machine load.
   std::vector<long long> help, truth;
   for (int round = 0; round < 4; ++round) {
-    help.push_back(spawn_median_us({bin("braid"), "--help"}, runs / 4));
+    help.push_back(spawn_median_us({g_cli, "--help"}, runs / 4));
     truth.push_back(spawn_median_us({"/bin/true"}, runs / 4));
   }
   std::printf("start-up     braid --help, spawn + wait, median of %d: %.2f ms\n", runs,
@@ -155,10 +170,11 @@ void print_loop(const char* label, int submits, const LoopFigures& f) {
 void braid_loop(int submits, const std::string& executor) {
   Daemon d({"--slots", "2", "--log-level", "warn", "--executor", executor});
   const auto env = environment_with({});
-  const std::vector<std::string> argv = {bin("braid"), "--socket", d.socket(),
-                                         "submit",     "--",       "/bin/true"};
+  const std::vector<std::string> argv = {g_cli,    "--socket", d.socket(),
+                                         "submit", "--",       "/bin/true"};
   std::vector<std::string> ids;
   std::vector<long long> each;
+  settle_tmp();
   const auto start = Clock::now();
   for (int i = 0; i < submits; ++i) {
     const auto t0 = Clock::now();
@@ -175,7 +191,10 @@ void braid_loop(int submits, const std::string& executor) {
   const auto* waited = std::get_if<braid::rpc::WaitOutcome>(&outcome);
   if (waited == nullptr) fail("wait failed");
   for (const auto& t : waited->tasks) {
-    if (t.state != braid::sched::TaskState::kCompleted) fail("a task did not complete");
+    if (t.state != braid::sched::TaskState::kCompleted) {
+      fail("task " + t.id + " did not complete: " + std::string(braid::sched::to_string(t.state)) +
+           " (" + t.reason + ")");
+    }
   }
   print_loop("submit loop  braid submit -- /bin/true, 2 slots, ", submits,
              {submits / loop_s, submits / done_s, percentile(each, 50), percentile(each, 99)});
@@ -185,7 +204,7 @@ void braid_loop(int submits, const std::string& executor) {
   const auto stats_start = Clock::now();
   for (int i = 0; i < submits; ++i) {
     const auto t0 = Clock::now();
-    if (run({bin("braid"), "--socket", d.socket(), "stats"}, env, true).exit_code != 0) {
+    if (run({g_cli, "--socket", d.socket(), "stats"}, env, true).exit_code != 0) {
       fail("braid stats failed");
     }
     stats_each.push_back(us_since(t0));
@@ -217,6 +236,7 @@ LoopFigures tsp_loop(const std::string& tsp, int submits) {
       environment_with({"TS_SOCKET=" + dir.path() + "/tsp.sock", "TMPDIR=" + dir.path()});
   if (run({tsp, "-S", "2"}, env, true).exit_code != 0) fail("tsp -S 2 failed");
   std::vector<long long> each;
+  settle_tmp();
   const auto start = Clock::now();
   for (int i = 0; i < submits; ++i) {
     const auto t0 = Clock::now();
@@ -247,6 +267,7 @@ long long synced_write_p50_us(int runs) {
   if (fd < 0) fail("cannot open " + path);
   char payload[64] = {};
   std::vector<long long> each;
+  settle_tmp();
   for (int i = 0; i < runs; ++i) {
     const auto t0 = Clock::now();
     if (write(fd, payload, sizeof(payload)) != sizeof(payload) || fdatasync(fd) != 0) {
@@ -264,12 +285,15 @@ int main(int argc, char** argv) {
   CLI::App app{"braid CLI benchmark (starts its own braidd; tsp as the baseline)"};
   int submits = 1000, help_runs = 200, rounds = 1;
   std::string executor = "auto";
+  g_cli = bin("braid");
   app.add_option("--submits", submits, "CLI calls in each submit loop")->capture_default_str();
   app.add_option("--help-runs", help_runs, "spawns of braid --help and /bin/true")
       ->capture_default_str();
   app.add_option("--rounds", rounds, "submit loops of each kind, alternating")
       ->capture_default_str();
   app.add_option("--executor", executor, "braidd's executor: auto, cgroup or signals")
+      ->capture_default_str();
+  app.add_option("--cli", g_cli, "the braid binary to measure (e.g. an older build)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
