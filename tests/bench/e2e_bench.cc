@@ -96,7 +96,10 @@ double raw_spawn_rate(int tasks, int in_flight) {
 template <typename T>
 T must(braid::node::Reply<T> reply) {
   if (auto* v = std::get_if<T>(&reply)) return std::move(*v);
-  std::fprintf(stderr, "braid_e2e_bench: control call failed\n");
+  const auto* refused = std::get_if<braid::node::Refused>(&reply);
+  const auto* unreachable = std::get_if<braid::node::Unreachable>(&reply);
+  std::fprintf(stderr, "braid_e2e_bench: control call failed: %s\n",
+               refused != nullptr ? refused->message.c_str() : unreachable->message.c_str());
   std::exit(1);
 }
 
