@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,10 +55,9 @@ long long percentile(std::vector<long long> v, double p) {
   return v[static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "braid_cli_bench: ERROR %s\n", what.c_str());
-  std::exit(1);
-}
+// Thrown, not exit(): the Daemon's destructor must stop braidd, and the tsp
+// phase its server.
+[[noreturn]] void fail(const std::string& what) { throw std::runtime_error(what); }
 
 // syncfs() of /tmp (where the data dirs are) before a phase: on ext4 an
 // fdatasync commits the journal with every file's pending data, so a phase
@@ -234,6 +234,17 @@ LoopFigures tsp_loop(const std::string& tsp, int submits) {
   TempDir dir;
   const auto env =
       environment_with({"TS_SOCKET=" + dir.path() + "/tsp.sock", "TMPDIR=" + dir.path()});
+  // Stops the tsp server however this phase ends (`tsp -K`).
+  struct Server {
+    const std::string& tsp;
+    const std::vector<std::string>& env;
+    ~Server() {
+      try {
+        run({tsp, "-K"}, env, true);
+      } catch (const std::exception&) {  // nothing more to do
+      }
+    }
+  } server{tsp, env};
   if (run({tsp, "-S", "2"}, env, true).exit_code != 0) fail("tsp -S 2 failed");
   std::vector<long long> each;
   settle_tmp();
@@ -253,7 +264,6 @@ LoopFigures tsp_loop(const std::string& tsp, int submits) {
       },
       std::chrono::seconds(60), std::chrono::milliseconds(2));
   const double done_s = static_cast<double>(us_since(start)) / 1e6;
-  run({tsp, "-K"}, env, true);
   if (!done) fail("tsp did not finish its jobs");
   return {submits / loop_s, submits / done_s, percentile(each, 50), percentile(each, 99)};
 }
@@ -300,17 +310,23 @@ int main(int argc, char** argv) {
   help_runs = std::max(help_runs, 4);
   std::printf("braid CLI benchmark on %ld cores, executor %s\n", sysconf(_SC_NPROCESSORS_ONLN),
               executor.c_str());
-  startup(help_runs);
-  const std::string tsp = find_in_path("tsp");
-  for (int round = 0; round < rounds; ++round) {
-    braid_loop(submits, executor);
-    if (tsp.empty()) {
-      std::printf("  baseline   tsp: not installed (apt-get install task-spooler), skipped\n");
-    } else {
-      print_loop("  baseline   tsp /bin/true, tsp -S 2, ", submits, tsp_loop(tsp, submits));
+  try {
+    startup(help_runs);
+    const std::string tsp = find_in_path("tsp");
+    for (int round = 0; round < rounds; ++round) {
+      braid_loop(submits, executor);
+      if (tsp.empty()) {
+        std::printf("  baseline   tsp: not installed (apt-get install task-spooler), skipped\n");
+      } else {
+        print_loop("  baseline   tsp /bin/true, tsp -S 2, ", submits, tsp_loop(tsp, submits));
+      }
     }
+    std::printf(
+        "  daemon     one durable submit = one synced write: write + fdatasync p50 %.2f ms\n",
+        static_cast<double>(synced_write_p50_us(200)) / 1000.0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid_cli_bench: ERROR %s\n", e.what());
+    return 1;
   }
-  std::printf("  daemon     one durable submit = one synced write: write + fdatasync p50 %.2f ms\n",
-              static_cast<double>(synced_write_p50_us(200)) / 1000.0);
   return 0;
 }

@@ -28,6 +28,7 @@
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "node/control_client.h"
@@ -98,9 +99,9 @@ T must(braid::node::Reply<T> reply) {
   if (auto* v = std::get_if<T>(&reply)) return std::move(*v);
   const auto* refused = std::get_if<braid::node::Refused>(&reply);
   const auto* unreachable = std::get_if<braid::node::Unreachable>(&reply);
-  std::fprintf(stderr, "braid_e2e_bench: control call failed: %s\n",
-               refused != nullptr ? refused->message.c_str() : unreachable->message.c_str());
-  std::exit(1);
+  // Thrown, not exit(): the Daemon's destructor must stop braidd and its tasks.
+  throw std::runtime_error(std::string("control call failed: ") +
+                           (refused != nullptr ? refused->message : unreachable->message));
 }
 
 void throughput(int tasks, int slots) {
@@ -235,8 +236,13 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   std::printf("braid e2e benchmark on %ld cores, executor %s\n", sysconf(_SC_NPROCESSORS_ONLN),
               g_executor.c_str());
-  throughput(tasks, slots);
-  latency(samples);
-  slicing(slice_seconds);
+  try {
+    throughput(tasks, slots);
+    latency(samples);
+    slicing(slice_seconds);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "braid_e2e_bench: ERROR %s\n", e.what());
+    return 1;
+  }
   return 0;
 }
