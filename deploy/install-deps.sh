@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # used by tests/check.sh, integration tests and the benchmark harness
   git procps python3 util-linux
+  # the CLI benchmark's same-run baseline (braid_cli_bench skips it if absent)
+  task-spooler
 )
 
 missing=()

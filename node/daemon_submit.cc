@@ -154,10 +154,14 @@ void Daemon::admit_some() {
     sub->outcome->ids.push_back(torus_.task(key.value()).id);
   }
   drop_stored_queued(admitted);
-  carry_out();
   if (sub->admitted == sub->specs.size()) {
     stored_.pop_front();
     end_submission(serial, {});
+    // Answer first, then start: the reply is written by the KJ turns already
+    // queued ahead of this handler, so a client does not wait for the spawns.
+    asio::post(io_, lifetime_.guard([this] { carry_out(); }));
+  } else {
+    carry_out();
   }
   if (!stored_.empty() && !admit_posted_) {
     admit_posted_ = true;

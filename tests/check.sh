@@ -2,7 +2,9 @@
 # Builds braid and runs every test, as CI does:
 #   1. clang-format check of every tracked C++ file;
 #   2. release build (RelWithDebInfo): unit tests, integration tests, benchmark smoke runs;
-#   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   4. the storage and committer unit tests under ThreadSanitizer (the
+#      committer's thread; only that target is built).
 # Expects the packages of deploy/install-deps.sh. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +26,12 @@ echo "== sanitizer build (ASan + UBSan) and unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit
+
+echo "== ThreadSanitizer build and storage/committer tests"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE_THREAD=ON \
+  -DBRAID_BENCHMARKS=OFF >/dev/null
+cmake --build build-tsan -j "$jobs" --target braid_storage_test
+# The disk-full test forks a child that starts the committer's thread, and TSan
+# cannot start threads after a multi-threaded fork: it runs in the other stages.
+TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ./build-tsan/bin/braid_storage_test \
+  --gtest_filter=-Committer.AFailedWriteFailsItsBatchesAndKeepsTheOnesBefore
