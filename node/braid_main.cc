@@ -22,11 +22,14 @@
 #include "node/cli_run.h"
 #include "node/control_client.h"
 #include "node/default_paths.h"
+#include "node/export_env.h"
 #include "node/id_args.h"
 #include "node/spec_file.h"
 #include "sched/duration.h"
 #include "sched/policy.h"
 #include "sched/torus.h"
+
+extern char** environ;
 
 namespace {
 
@@ -57,7 +60,8 @@ struct SubmitFlags {
   std::string file;                     // --file: JSONL tasks, "-" = stdin
   std::string array;                    // --array SPEC (spec_file.h: parse_array)
   bool json = false;
-  bool wait = false;  // --wait: then wait for the tasks, exit as `braid wait`
+  bool wait = false;                // --wait: then wait for the tasks, exit as `braid wait`
+  std::string export_spec = "ALL";  // --export: the submitter's environment the tasks get
   // Set by main(): which of the flags above were given.
   const CLI::Option* file_option = nullptr;
   const CLI::Option* array_option = nullptr;
@@ -149,12 +153,25 @@ sched::Status resolve_cwds(std::vector<sched::TaskSpec>& specs) {
   return sched::ok_status();
 }
 
-// The tasks to submit, working directories resolved.
+// Every task starts from the submitter's environment, as --export narrows it
+// (Slurm's convention); sent and stored once for the whole submission.
+sched::Status attach_environment(std::vector<sched::TaskSpec>& specs,
+                                 const std::string& export_spec) {
+  auto entries = braid::node::export_environment(export_spec, environ);
+  if (!entries) return entries.error();
+  auto env =
+      std::make_shared<const sched::Environment>(sched::Environment{0, std::move(entries).value()});
+  for (sched::TaskSpec& spec : specs) spec.base_env = env;
+  return sched::ok_status();
+}
+
+// The tasks to submit: working directories resolved, environment attached.
 sched::Result<std::vector<sched::TaskSpec>> specs_to_submit(const SubmitFlags& f) {
   auto given = specs_as_given(f);
   if (!given) return given;
   std::vector<sched::TaskSpec> specs = std::move(given).value();
   if (sched::Status s = resolve_cwds(specs); !s) return s.error();
+  if (sched::Status s = attach_environment(specs, f.export_spec); !s) return s.error();
   return specs;
 }
 
@@ -186,6 +203,9 @@ int run_run(ControlClient& client, const SubmitFlags& f) {
   if (!spec) return usage(spec.error().message);
   std::vector<sched::TaskSpec> specs{std::move(spec).value()};
   if (sched::Status s = resolve_cwds(specs); !s) return usage(s.error().message);
+  if (sched::Status s = attach_environment(specs, f.export_spec); !s) {
+    return usage(s.error().message);
+  }
   return braid::node::run_command(client, specs.front());
 }
 
@@ -228,18 +248,21 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
       cmd->add_option("--cpus", f.spec.cpus, "slots the task holds while running (1)"),
       cmd->add_option("--memory", f.spec.memory_bytes, "memory limit, e.g. 512M")
           ->transform(CLI::AsSizeValue(false)),
-      cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)"),
+      cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)")
+          ->allow_extra_args(false),
       cmd->add_option("--after-any", f.after_any,
-                      "run only after this task ended, whatever the outcome (repeatable)"),
+                      "run only after this task ended, whatever the outcome (repeatable)")
+          ->allow_extra_args(false),
       cmd->add_option("--after-fail", f.after_fail,
-                      "run only if this task failed or was cancelled (repeatable)"),
+                      "run only if this task failed or was cancelled (repeatable)")
+          ->allow_extra_args(false),
       cmd->add_flag("--hold", f.spec.hold, "submit held: it never starts until braid release"),
       cmd->add_option("--retries", f.spec.retries, "re-runs after a failure (0)"),
       cmd->add_option("--retry-backoff", f.retry_backoff,
                       "wait before the first retry, doubling after each (1s)"),
       cmd->add_option("--time-limit", f.time_limit, "running time allowed, e.g. 30s"),
       cmd->add_option("--cwd", f.spec.cwd, "working directory"),
-      cmd->add_option("--env", f.spec.env, "KEY=VALUE (repeatable)"),
+      cmd->add_option("--env", f.spec.env, "KEY=VALUE (repeatable)")->allow_extra_args(false),
       cmd->add_flag("--pin", f.spec.pinned, "never migrate to another node"),
       cmd->add_flag("--requeue", f.requeue,
                     "after a crash of braidd, requeue this task (no retry used; at most "
@@ -281,6 +304,9 @@ int main(int argc, char** argv) {
       "(1-1000%4: at most 4 started at once); {} in the command becomes the index");
   cmd_submit->add_flag("--json", submit.json,
                        "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
+  cmd_submit->add_option("--export", submit.export_spec,
+                         "the submitter's environment the tasks get: ALL (default), NONE, or "
+                         "NAME,NAME=VALUE,... (may start with ALL); --env adds to it");
   cmd_submit->add_flag("--wait", submit.wait,
                        "then wait until the tasks finish; exit as braid wait does");
   cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
@@ -289,6 +315,8 @@ int main(int argc, char** argv) {
   auto* cmd_run = app.add_subcommand(
       "run", "run one task: submit it, stream its output, exit with its code (Ctrl-C cancels it)");
   run.task_options = add_task_options(cmd_run, run);
+  cmd_run->add_option("--export", run.export_spec,
+                      "the environment the task gets: ALL (default), NONE, or NAME,NAME=VALUE,...");
   cmd_run->add_option("command", run.command, "the program and its arguments, after --");
 
   bool json = false;

@@ -70,6 +70,15 @@ Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::T
         for (std::size_t i = 0; i < specs.size(); ++i) {
           rpc::to_wire(specs[i], list[static_cast<unsigned>(i)]);
         }
+        // The environment travels once: every spec of a submission shares it.
+        if (!specs.empty() && specs.front().base_env) {
+          const auto& entries = specs.front().base_env->entries;
+          auto env = req.initEnv(static_cast<unsigned>(entries.size()));
+          for (std::size_t i = 0; i < entries.size(); ++i) {
+            env.set(static_cast<unsigned>(i), entries[i]);
+          }
+          req.setHasEnv(true);
+        }
         auto res = req.send().wait(ws);
         if (auto r = refused(res)) return *r;
         std::vector<std::string> ids;

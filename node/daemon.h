@@ -193,6 +193,8 @@ class Daemon final : public rpc::ControlBackend {
   // (record_no, key) in admission order, for paged listing; an entry whose
   // key now holds another record (or none) is stale, and skipped.
   std::vector<std::pair<std::uint64_t, sched::TaskKey>> admission_;
+  // Tasks that use each stored environment (by id); at 0 it is deleted.
+  std::unordered_map<std::uint64_t, std::size_t> env_users_;
   std::size_t admission_stale_ = 0;
   std::vector<std::uint8_t> stored_started_;    // its last stored state was running/stopped
   std::vector<sched::TaskKey> deferred_flips_;  // waiting for flush_flips()

@@ -80,12 +80,13 @@ sched::Result<std::uint64_t> Daemon::cancel_where(std::optional<TaskState> state
 
 sched::Result<std::uint64_t> Daemon::clear() {
   storage::Batch batch;
+  std::uint64_t purged = 0;
   for (TaskKey key : finished_) {
     if (torus_.exists(key) && sched::is_terminal(torus_.task(key).state) && !in_use(key)) {
       forget_finished(key, batch);
+      ++purged;
     }
   }
-  const std::uint64_t purged = batch.count();
   std::erase_if(finished_, [this](TaskKey key) { return !torus_.exists(key); });
   if (purged > 0) {
     committer_->commit(std::move(batch), /*durable=*/false, {});

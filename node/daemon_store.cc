@@ -89,6 +89,7 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
   record_no_[key] = record_no;
   processes_[key] = {};
   admission_.emplace_back(record_no, key);  // record numbers only grow
+  if (const auto& env = torus_.task(key).spec.base_env) ++env_users_[env->id];
   unstored_ends_.erase(key);
 }
 
@@ -102,9 +103,28 @@ sched::Status Daemon::recover() {
   std::vector<std::pair<Micros, TaskKey>> finished;
   std::uint64_t max_record = 0, interrupted = 0;
   torus_.reserve(store_->estimated_task_count());
+  std::unordered_map<std::uint64_t, std::shared_ptr<const sched::Environment>> envs;
+  if (sched::Status s =
+          store_->load_envs([&](std::uint64_t id, std::vector<std::string>&& entries) {
+            envs[id] = std::make_shared<const sched::Environment>(
+                sched::Environment{id, std::move(entries)});
+          });
+      !s) {
+    return s;
+  }
   sched::Status restored = sched::ok_status();
   sched::Status loaded = store_->load_tasks([&](storage::TaskRecord&& record) {
     if (!restored) return;
+    if (record.env_id != 0) {
+      auto env = envs.find(record.env_id);
+      if (env == envs.end()) {
+        restored = sched::Error{"task record " + std::to_string(record.record_no) + " in " +
+                                store_->path().string() + ": its environment " +
+                                std::to_string(record.env_id) + " is missing"};
+        return;
+      }
+      record.task.spec.base_env = env->second;
+    }
     max_record = std::max(max_record, record.record_no);
     const bool was_started = sched::is_started(record.task.state);
     bool stored_terminal = sched::is_terminal(record.task.state);
@@ -176,6 +196,7 @@ storage::TaskRecord Daemon::record_of(TaskKey key) const {
   record.task.dependents.clear();  // torus bookkeeping, not stored
   record.process = processes_[key];
   record.measured_cpu_us = cpu_done_us_[key];
+  record.env_id = record.task.spec.base_env ? record.task.spec.base_env->id : 0;
   return record;
 }
 
@@ -298,6 +319,14 @@ void Daemon::purge() {
 
 void Daemon::forget_finished(TaskKey key, storage::Batch& batch) {
   batch.delete_task(record_no_[key]);
+  // The last task of a submission takes its stored environment along.
+  if (const auto& env = torus_.task(key).spec.base_env) {
+    auto users = env_users_.find(env->id);
+    if (users != env_users_.end() && --users->second == 0) {
+      batch.delete_env(env->id);
+      env_users_.erase(users);
+    }
+  }
   remove_logs(torus_.task(key));
   if (sched::Status s = torus_.forget(key); !s) {
     spdlog::critical("purge: {}", s.error().message);

@@ -85,8 +85,17 @@ void Daemon::prepare_some(std::uint64_t serial) {
   // 2. Every spec is fine: ids, then the records (one synced batch with the meta).
   if (sub->checked == count && sub->encoded == 0 && sub->first_sequence == 0) {
     sub->first_sequence = torus_.reserve_sequences(count);
+    // The submitter's environment is stored once, under the first id's
+    // sequence, and shared by every task (ControlServer gave them one copy).
+    std::shared_ptr<const sched::Environment> env;
+    if (const auto& given = sub->specs.front().base_env) {
+      env = std::make_shared<const sched::Environment>(
+          sched::Environment{sub->first_sequence, given->entries});
+      sub->batch.put_env(env->id, env->entries);
+    }
     for (sched::TaskSpec& spec : sub->specs) {
       if (spec.array_throttle > 0) spec.array_group = sub->first_sequence;
+      if (spec.base_env) spec.base_env = env;
     }
   }
   if (sub->checked == count) {
@@ -97,6 +106,7 @@ void Daemon::prepare_some(std::uint64_t serial) {
       record.record_no = sub->first_sequence + sub->encoded;
       record.task.id = torus_.make_id(record.record_no);
       record.task.spec = sub->specs[sub->encoded];
+      record.env_id = record.task.spec.base_env ? record.task.spec.base_env->id : 0;
       record.task.state = record.task.spec.hold ? TaskState::kHeld : TaskState::kQueued;
       record.task.reason = record.task.spec.hold ? "held" : "";
       sub->batch.put_task(record);

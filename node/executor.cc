@@ -201,7 +201,15 @@ void Executor::start(sched::TaskKey key, const std::string& task_id, const sched
   OutputFds outputs = opened.value();
   SpawnRequest request;
   request.argv = spec.argv;
-  request.envp = task_environment(environ, spec.env, task_id);
+  if (spec.base_env) {  // the submitter's (braid submit --export), else the daemon's own
+    std::vector<const char*> base;
+    base.reserve(spec.base_env->entries.size() + 1);
+    for (const std::string& entry : spec.base_env->entries) base.push_back(entry.c_str());
+    base.push_back(nullptr);
+    request.envp = task_environment(base.data(), spec.env, task_id);
+  } else {
+    request.envp = task_environment(environ, spec.env, task_id);
+  }
   request.cwd = spec.cwd;
   request.stdout_fd = outputs.out;
   request.stderr_fd = outputs.err >= 0 ? outputs.err : outputs.out;

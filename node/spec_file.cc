@@ -455,6 +455,9 @@ sched::Status check_submit_size(const std::vector<sched::TaskSpec>& specs) {
   const std::uint64_t limit_words = capnp::ReaderOptions().traversalLimitInWords;
   std::uint64_t words = 0;
   for (const sched::TaskSpec& spec : specs) words += read_words(spec);
+  if (!specs.empty() && specs.front().base_env) {  // sent once for all of them
+    words += list_words(specs.front().base_env->entries);
+  }
   if (words <= limit_words) return sched::ok_status();
   constexpr std::uint64_t kWordsPerMiB = (1 << 20) / 8;
   const std::string size = "about " + std::to_string((words + kWordsPerMiB - 1) / kWordsPerMiB) +

@@ -92,7 +92,10 @@ enum PriorityOp { set @0; boost @1; lower @2; }
 enum SchedulerOp { pause @0; resume @1; trigger @2; next @3; }
 
 interface Control {
-  submit @0 (specs :List(TaskSpec)) -> (ids :List(Text), error :Text);
+  # env: the submitter's environment ("KEY=VALUE"), sent once for all the
+  # specs, which start from it (`braid submit --export`); hasEnv false = they
+  # start from braidd's own environment.
+  submit @0 (specs :List(TaskSpec), env :List(Text), hasEnv :Bool) -> (ids :List(Text), error :Text);
   # A page of tasks in admission order: those admitted after the cursor
   # `after` (0 = from the first) that match; at most `limit` (0 = the
   # server's page size). `next` is the cursor for the next page, 0 = no more.

@@ -30,6 +30,7 @@ struct Conversion {
   // against the message's traversal limit again.
   capnp::List<schema::TaskSpec>::Reader specs_in;
   std::vector<sched::TaskSpec> specs;
+  std::shared_ptr<const sched::Environment> env;  // every spec starts from it
   std::string error;
 };
 
@@ -50,6 +51,7 @@ kj::Promise<void> convert_specs(
       return kj::READY_NOW;
     }
     state->specs.push_back(std::move(spec).value());
+    state->specs.back().base_env = state->env;
   }
   if (end == specs_in.size()) return kj::READY_NOW;
   return kj::evalLater([context, state]() mutable { return convert_specs(context, state); });
@@ -66,6 +68,14 @@ kj::Promise<void> ControlServer::submit(SubmitContext context) {
     return kj::READY_NOW;
   }
   auto state = std::make_shared<Conversion>();
+  if (context.getParams().getHasEnv()) {
+    auto env = env_from_wire(context.getParams().getEnv());
+    if (!env) {
+      context.getResults().setError(env.error().message);
+      return kj::READY_NOW;
+    }
+    state->env = std::move(env).value();
+  }
   state->specs_in = specs_in;
   state->specs.reserve(specs_in.size());
   return convert_specs(context, state).then([this, context, state]() mutable -> kj::Promise<void> {

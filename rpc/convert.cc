@@ -115,6 +115,20 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   return out;
 }
 
+sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
+    capnp::List<capnp::Text>::Reader env) {
+  auto entries = strings("env", env, kEnvEntriesMax);
+  if (!entries) return entries.error();
+  for (const std::string& entry : entries.value()) {
+    if (entry.find('=') == std::string::npos || entry.front() == '=') {
+      return sched::Error{"environment entry \"" + entry.substr(0, 64) + "\" is not KEY=VALUE"};
+    }
+  }
+  auto out = std::make_shared<sched::Environment>();
+  out->entries = std::move(entries).value();
+  return std::shared_ptr<const sched::Environment>(std::move(out));
+}
+
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids) {
   auto out = strings("ids", ids, kIdsPerCallMax);
   if (!out) return out;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ constexpr std::uint32_t kLogChunkBytesMax = 1 << 20;
 sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec);
 // Each id must pass sched::validate_task_id (ids reach log paths).
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids);
+// A submission's environment: at most kEnvEntriesMax "KEY=VALUE" entries.
+sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
+    capnp::List<capnp::Text>::Reader env);
 TaskView from_wire(schema::TaskInfo::Reader info);
 StatsView from_wire(schema::Stats::Reader stats);
 

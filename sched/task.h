@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,13 @@ bool satisfies(DepKind kind, TaskState end);
 // requeue_on_restart setting.
 enum class RequeueOnRestart : std::uint8_t { kNodeDefault, kYes, kNo };
 
+// A submitter's environment, stored once per submission and shared by its
+// tasks (a 100000-task array holds one copy).
+struct Environment {
+  std::uint64_t id = 0;              // the node's handle for it (its submission's first sequence)
+  std::vector<std::string> entries;  // "KEY=VALUE", as the submitter had them
+};
+
 // What an operator asks for. Validated by validate_spec() before it is stored.
 struct TaskSpec {
   // Scalars first: the scheduler reads them on every decision (cache locality).
@@ -94,6 +102,9 @@ struct TaskSpec {
   // merged into stdout's file.
   std::string output;
   bool separate_stderr = false;
+  // The submitter's environment (`braid submit --export`), shared by every
+  // task of its submission; null = the daemon's own. `env` adds to it.
+  std::shared_ptr<const Environment> base_env;
 };
 
 // Checks every field of a spec that does not depend on the node (priority

@@ -36,6 +36,7 @@ constexpr std::array<const char*, 4> kFamilyNames = {"meta", "tasks", "journal",
 
 constexpr std::string_view kMetaKey = "node";
 constexpr std::uint64_t kMetaFormatVersion = 1;
+constexpr std::string_view kEnvKeyPrefix = "env/";  // + 8-byte big-endian id
 constexpr std::size_t kTaskKeyBytes = 8;  // big-endian record_no: key order = admission order
 
 constexpr int kOpenFilesMax = 256;
@@ -233,6 +234,17 @@ void Batch::put_meta(const NodeMeta& meta) {
   ops_.push_back({Family::kMeta, false, std::string(kMetaKey), encode_meta(meta)});
 }
 
+void Batch::put_env(std::uint64_t env_id, const std::vector<std::string>& entries) {
+  std::string value;
+  put_varint(value, entries.size());
+  for (const std::string& entry : entries) put_string(value, entry);
+  ops_.push_back({Family::kMeta, false, std::string(kEnvKeyPrefix) + task_key(env_id), value});
+}
+
+void Batch::delete_env(std::uint64_t env_id) {
+  ops_.push_back({Family::kMeta, true, std::string(kEnvKeyPrefix) + task_key(env_id), {}});
+}
+
 void Batch::append(const Batch& other) {
   if (&other == this) {  // insert() may not take a range of the vector it grows
     const std::vector<Op> copy = other.ops_;
@@ -329,6 +341,38 @@ sched::Status Store::load_tasks(const std::function<void(TaskRecord&&)>& visit) 
     visit(std::move(record));
   }
   if (!it->status().ok()) return store_error("cannot read task records in", dir_, it->status());
+  return sched::ok_status();
+}
+
+sched::Status Store::load_envs(
+    const std::function<void(std::uint64_t, std::vector<std::string>&&)>& visit) const {
+  const std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
+      rocksdb::ReadOptions(), families_[static_cast<std::size_t>(Batch::Family::kMeta)]));
+  for (it->Seek(kEnvKeyPrefix); it->Valid() && it->key().starts_with(kEnvKeyPrefix); it->Next()) {
+    rocksdb::Slice key = it->key();
+    key.remove_prefix(kEnvKeyPrefix.size());
+    if (key.size() != kTaskKeyBytes) {
+      return sched::Error{"environment key " + hex(it->key()) + " in " + dir_.string() +
+                          ": not env/ and 8 bytes"};
+    }
+    const std::uint64_t env_id = record_no_of(key);
+    FieldReader in(view(it->value()));
+    std::uint64_t count = 0;
+    in.u64("entries", count);
+    std::vector<std::string> entries;
+    for (std::uint64_t i = 0; in.ok() && i < count; ++i) {
+      std::string entry;
+      in.str("entry", entry);
+      entries.push_back(std::move(entry));
+    }
+    in.expect_end();
+    if (!in.ok()) {
+      return sched::Error{"environment " + std::to_string(env_id) + " in " + dir_.string() + ": " +
+                          in.error()};
+    }
+    visit(env_id, std::move(entries));
+  }
+  if (!it->status().ok()) return store_error("cannot read environments in", dir_, it->status());
   return sched::ok_status();
 }
 

@@ -1,7 +1,9 @@
 // Store: a node's durable state in RocksDB at <data_dir>/db.
 //
 // Column families:
-//   meta     node identity: name, incarnation, next sequence, boot id
+//   meta     node identity: name, incarnation, next sequence, boot id; and
+//            the submitters' environments ("env/" + 8-byte big-endian id),
+//            one per submission, which its tasks refer to by id
 //   tasks    TaskRecord by record number (8-byte big-endian key, so
 //            iteration is admission order)
 //   journal  reserved for the handoff journal (gossip issue); empty for now
@@ -57,6 +59,10 @@ class Batch {
   void put_task(const TaskRecord& record);
   void delete_task(std::uint64_t record_no);
   void put_meta(const NodeMeta& meta);
+  // A submission's environment ("KEY=VALUE" entries), stored once for all
+  // its tasks (TaskRecord::env_id); deleted once no task refers to it.
+  void put_env(std::uint64_t env_id, const std::vector<std::string>& entries);
+  void delete_env(std::uint64_t env_id);
   // Appends every write of `other` after this batch's own.
   void append(const Batch& other);
 
@@ -100,6 +106,11 @@ class Store {
   // first undecodable record with an Error naming its key and the reason
   // (the database is left untouched).
   sched::Status load_tasks(const std::function<void(TaskRecord&&)>& visit) const;
+  // Calls `visit` for every stored environment. Stops at the first
+  // undecodable one with an Error naming it.
+  sched::Status load_envs(
+      const std::function<void(std::uint64_t env_id, std::vector<std::string>&& entries)>& visit)
+      const;
   // RocksDB's estimate of the task records stored (for sizing before a load).
   std::uint64_t estimated_task_count() const;
 

@@ -104,6 +104,36 @@ TEST(Store, MetaAndTasksSurviveReopenInRecordOrder) {
   }
 }
 
+TEST(Store, EnvironmentsAreStoredBesideTheMetaAndDeletedByBatch) {
+  TempDir tmp;
+  const std::vector<std::string> env_a = {"HOME=/home/ada", "EMPTY=", "EQ=a=b"};
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_meta(sample_meta());
+    batch.put_env(5, env_a);
+    batch.put_env(1ull << 40, {});
+    batch.put_env(9, {"X=1"});
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+    Batch drop;
+    drop.delete_env(9);
+    ASSERT_TRUE(store->write(drop, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> seen;
+  ASSERT_TRUE(store->load_envs([&](std::uint64_t id, std::vector<std::string>&& entries) {
+    seen.emplace_back(id, std::move(entries));
+  }));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, 5u);
+  EXPECT_EQ(seen[0].second, env_a);
+  EXPECT_EQ(seen[1].first, 1ull << 40);
+  EXPECT_TRUE(seen[1].second.empty());
+  EXPECT_EQ(store->read_meta().value(), sample_meta());  // the meta key is not an environment
+}
+
 TEST(Store, LaterWritesReplaceAndDeleteRemoves) {
   TempDir tmp;
   {

@@ -28,6 +28,8 @@
 //   array_throttle array_group                varint
 //   after_kinds                               string, one byte per kind
 //                                             (empty: every one afterok)
+//   env_id                                    varint    the submission's environment
+//                                                       (Store::put_env); 0 = none
 //   [output                                   string    the output section: only when
 //    separate_stderr]                         varint    one is not the default;
 //                                                       absent = "", false
@@ -191,7 +193,8 @@ void decode_process(FieldReader& in, ProcessMark& process) {
   in.str("cgroup", process.cgroup);
 }
 
-void encode_appended(const Task& task, std::string& out) {
+void encode_appended(const TaskRecord& record, std::string& out) {
+  const Task& task = record.task;
   put_signed_varint(out, task.node_requeues);
   put_signed_varint(out, task.spec.array_index);
   put_varint(out, task.spec.array_throttle);
@@ -201,9 +204,10 @@ void encode_appended(const Task& task, std::string& out) {
     kinds[i] = static_cast<char>(task.spec.after_kinds[i]);
   }
   put_string(out, kinds);
+  put_varint(out, record.env_id);
 }
 
-void decode_appended(FieldReader& in, Task& task) {
+void decode_appended(FieldReader& in, Task& task, std::uint64_t& env_id) {
   in.int_in_range("node_requeues", task.node_requeues);
   in.int_in_range("array_index", task.spec.array_index);
   std::uint64_t throttle = 0;
@@ -230,6 +234,7 @@ void decode_appended(FieldReader& in, Task& task) {
     }
     task.spec.after_kinds.push_back(static_cast<sched::DepKind>(kind));
   }
+  in.u64("env_id", env_id);
 }
 
 }  // namespace
@@ -248,7 +253,7 @@ std::string encode_task(const TaskRecord& record) {
   encode_progress_and_times(task, out);
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
-  encode_appended(task, out);
+  encode_appended(record, out);
   if (has_output_section(task.spec)) encode_output_section(task.spec, out);
   return out;
 }
@@ -274,7 +279,8 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   decode_process(in, process);
   sched::Micros measured_cpu_us = 0;
   in.i64("measured_cpu_us", measured_cpu_us);
-  if (in.ok() && in.remaining() != 0) decode_appended(in, task);
+  std::uint64_t env_id = 0;
+  if (in.ok() && in.remaining() != 0) decode_appended(in, task, env_id);
   if (in.ok() && in.remaining() != 0) decode_output_section(in, task.spec);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
@@ -282,6 +288,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   out.task = std::move(task);
   out.process = std::move(process);
   out.measured_cpu_us = measured_cpu_us;
+  out.env_id = env_id;
   return sched::ok_status();
 }
 

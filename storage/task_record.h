@@ -36,6 +36,10 @@ struct TaskRecord {
   sched::Task task;                   // durable fields only (see above)
   ProcessMark process;                // meaningful while task.state is running or stopped
   sched::Micros measured_cpu_us = 0;  // CPU its processes used in ended attempts (cpu.stat, /proc)
+  // The environment its spec starts from (Store::put_env), shared with the
+  // rest of its submission; 0 = none (the daemon's own). The node resolves it
+  // to task.spec.base_env; the codec stores only this id.
+  std::uint64_t env_id = 0;
 };
 
 // Encodes a record's value (record_no is the key, not part of the value).

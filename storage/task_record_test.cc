@@ -17,6 +17,7 @@ using sched::TaskState;
 TaskRecord full_record() {
   TaskRecord r;
   r.record_no = 99;
+  r.env_id = 77;
   sched::Task& t = r.task;
   t.id = "node-a:123456";
   t.state = TaskState::kStopped;
@@ -113,6 +114,7 @@ TEST(TaskRecord, EveryFieldRoundTrips) {
   const sched::Status s = decode_task(bytes, out);
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(out.record_no, 5u);  // the key's business, not the value's
+  EXPECT_EQ(out.env_id, 77u);
   expect_same_durable_fields(in, out);
   EXPECT_EQ(encode_task(out), bytes);
 }
@@ -170,9 +172,10 @@ TEST(TaskRecord, EveryTruncationIsRefused) {
   without_appended.task.spec.after_kinds.clear();
   without_appended.task.spec.output.clear();
   without_appended.task.spec.separate_stderr = false;
+  without_appended.env_id = 0;
   // Cut right before the appended fields it is a whole record of the older layout.
   const std::size_t older_layout_bytes =
-      encode_task(without_appended).size() - 5;  // 5 one-byte defaults
+      encode_task(without_appended).size() - 6;  // 6 one-byte defaults
   TaskRecord without_output = full_record();
   without_output.task.spec.output.clear();
   without_output.task.spec.separate_stderr = false;
@@ -281,6 +284,7 @@ std::string raw_bytes(const RawRecord& raw) {
     put_varint(out, 0);          // array_throttle
     put_varint(out, 0);          // array_group
     put_string(out, raw.after_kinds);
+    put_varint(out, 0);  // env_id
   }
   return out;
 }

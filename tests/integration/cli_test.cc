@@ -9,6 +9,7 @@
 
 #include <fstream>
 
+#include "storage/store.h"
 #include "tests/integration/harness.h"
 
 extern char** environ;
@@ -151,6 +152,64 @@ TEST(Cli, TasksRunInTheSubmittersDirectory) {
   const nlohmann::json t = d.json({"ps", "--all", "--json", "--limit", "1", "--after", "2"});
   ASSERT_EQ(t.size(), 1u);
   EXPECT_EQ(d.cli_ok({"logs", t[0]["id"]}), here.path() + "\n");
+}
+
+}  // namespace
+}  // namespace braid::testing
+
+namespace braid::testing {
+namespace {
+
+// `env VARS... braid --socket S ARGS...`: the CLI with extra environment.
+RunResult cli_with_env(const Daemon& d, const std::vector<std::string>& vars,
+                       const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/env"};
+  argv.insert(argv.end(), vars.begin(), vars.end());
+  argv.insert(argv.end(), {bin("braid"), "--socket", d.socket()});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv);
+}
+
+TEST(Cli, TasksGetTheSubmittersEnvironmentAsExportSays) {
+  Daemon d({"--slots", "2"});
+  const std::string show = "echo \"foo=$FOO bar=$BAR home=${HOME:-unset}\"";
+  const RunResult all = cli_with_env(d, {"FOO=1", "BAR=2"}, {"run", "--", "sh", "-c", show});
+  EXPECT_EQ(all.out, "foo=1 bar=2 home=" + std::string(std::getenv("HOME")) + "\n") << all.err;
+  const RunResult some =
+      cli_with_env(d, {"FOO=1", "BAR=2"}, {"run", "--export", "FOO,BAZ=3", "--", "sh", "-c", show});
+  EXPECT_EQ(some.out, "foo=1 bar= home=unset\n") << some.err;
+  const RunResult none = cli_with_env(
+      d, {"FOO=1", "BAR=2"}, {"run", "--export", "NONE", "--env", "BAR=9", "--", "sh", "-c", show});
+  EXPECT_EQ(none.out, "foo= bar=9 home=unset\n") << none.err;
+  const RunResult bad = cli_with_env(d, {}, {"run", "--export", "A-B", "--", "true"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--export"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, AnArraysEnvironmentIsStoredOnceKeptAcrossRestartsAndPurgedWithItsTasks) {
+  Daemon d({"--slots", "2"});
+  const RunResult held = cli_with_env(
+      d, {"FOO=kept"}, {"submit", "--hold", "--array", "3", "--", "sh", "-c", "echo $FOO-{}"});
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  d.kill9();
+  d.restart();
+  d.cli_ok({"release", "it:1..it:3"});
+  ASSERT_EQ(d.cli({"wait", "it:1..it:3", "--timeout", "30s"}).exit_code, 0);
+  EXPECT_EQ(d.cli_ok({"logs", "it:3"}), "kept-2\n");
+  ASSERT_EQ(d.terminate(), 0);
+  auto count_envs = [&] {
+    auto store = storage::Store::open(d.data_dir() + "/db");
+    EXPECT_TRUE(store) << store.error().message;
+    std::size_t envs = 0;
+    EXPECT_TRUE(
+        store.value()->load_envs([&](std::uint64_t, std::vector<std::string>&&) { ++envs; }));
+    return envs;
+  };
+  EXPECT_EQ(count_envs(), 1u);  // one for the three tasks
+  d.restart();
+  EXPECT_EQ(d.cli_ok({"clear"}), "cleared 3 finished tasks\n");
+  ASSERT_EQ(d.terminate(), 0);
+  EXPECT_EQ(count_envs(), 0u);  // gone with its last task
 }
 
 }  // namespace
