@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cctype>
 #include <string>
+
+#include "sched/check.h"
 
 namespace braid::sched {
 namespace {
@@ -44,12 +45,12 @@ Result<Policy> parse_policy(std::string_view name) {
 }
 
 std::uint32_t fair_weight(int priority) {
-  assert(priority >= kPriorityMin && priority <= kPriorityMax);
+  BRAID_CHECK(priority >= kPriorityMin && priority <= kPriorityMax, priority);
   return kFairWeights[static_cast<std::size_t>(priority - kPriorityMin)];
 }
 
 std::uint64_t vruntime_delta_ns(Micros us, int priority) {
-  assert(us >= 0);
+  BRAID_CHECK(us >= 0, us, priority);
   return static_cast<std::uint64_t>(us) * 1000u * kFairWeights[kPriorityDefault] /
          fair_weight(priority);
 }

@@ -1,12 +1,13 @@
 // Expected errors as values (LevelDB's Status habit): untrusted input is
 // refused with a message that names the field and what is allowed, e.g.
-// "priority must be 0..10, got 11". Impossible states are assertions instead.
+// "priority must be 0..10, got 11". Impossible states are BRAID_CHECKs instead.
 #pragma once
 
-#include <cassert>
 #include <string>
 #include <utility>
 #include <variant>
+
+#include "sched/check.h"
 
 namespace braid::sched {
 
@@ -25,15 +26,15 @@ class [[nodiscard]] Result {
   explicit operator bool() const { return ok(); }
 
   const T& value() const& {
-    assert(ok());
+    BRAID_CHECK(ok(), std::get<Error>(v_).message);
     return std::get<T>(v_);
   }
   T&& value() && {
-    assert(ok());
+    BRAID_CHECK(ok(), std::get<Error>(v_).message);
     return std::get<T>(std::move(v_));
   }
   const Error& error() const {
-    assert(!ok());
+    BRAID_CHECK(!ok());
     return std::get<Error>(v_);
   }
 

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <cassert>
+
+#include "sched/check.h"
 
 namespace braid::sched {
 namespace {
@@ -21,8 +22,7 @@ const QueueEntry* RunQueue::Level::head() const {
 }
 
 void RunQueue::push(const QueueEntry& entry) {
-  assert(entry.level < kPriorityLevels);
-  assert(entry.seq != 0);
+  BRAID_CHECK(entry.level < kPriorityLevels && entry.seq != 0, entry.key, entry.level, entry.seq);
   Level& level = levels_[entry.level];
   if (level.sorted.empty() || !ranks_before(entry, level.sorted.back())) {
     level.sorted.push_back(entry);
@@ -65,7 +65,7 @@ const QueueEntry* RunQueue::peek() const {
 
 void RunQueue::pop() {
   int best = best_level();
-  assert(best >= 0);
+  BRAID_CHECK(best >= 0, size_);
   Level& level = levels_[static_cast<std::size_t>(best)];
   if (!level.strays.empty() &&
       (level.sorted.empty() || ranks_before(level.strays.front(), level.sorted.front()))) {

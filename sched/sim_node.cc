@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <utility>
 
 namespace braid::sched {
 namespace {
@@ -11,20 +12,79 @@ constexpr int kSigterm = 15;
 
 }  // namespace
 
-SimNode::SimNode(TorusConfig config) : torus_(std::move(config)) {}
+SimNode::SimNode(TorusConfig config) : config_(config), torus_(std::move(config)) {}
 
 Result<TaskKey> SimNode::submit(TaskSpec spec, SimBehaviour behaviour) {
   Actions out;
-  // The key is known only after submit; actions may already start the task.
-  const TaskKey next_key = static_cast<TaskKey>(torus_.task_count());
-  behaviours_[next_key] = std::move(behaviour);
   Result<TaskKey> key = torus_.submit(std::move(spec), now_us_, out);
-  if (!key) {
-    behaviours_.erase(next_key);
-    return key;
-  }
+  return admitted(std::move(key), std::move(behaviour), out);
+}
+
+Result<TaskKey> SimNode::submit_as(std::string id, TaskSpec spec, SimBehaviour behaviour) {
+  Actions out;
+  Result<TaskKey> key = torus_.submit_as(std::move(id), std::move(spec), now_us_, out);
+  return admitted(std::move(key), std::move(behaviour), out);
+}
+
+// The key is known once the torus accepted; its actions are applied after.
+Result<TaskKey> SimNode::admitted(Result<TaskKey> key, SimBehaviour behaviour, const Actions& out) {
+  if (!key) return key;
+  behaviours_[key.value()] = std::move(behaviour);
+  if (admission_.size() <= key.value()) admission_.resize(key.value() + 1, 0);
+  admission_[key.value()] = ++admissions_;
   apply(out);
   return key;
+}
+
+Status SimNode::forget(TaskKey key) {
+  Status s = torus_.forget(key);
+  if (s) behaviours_.erase(key);
+  return s;
+}
+
+std::vector<TaskKey> SimNode::restart(int max_node_requeues) {
+  procs_.clear();  // the crash took every process with it
+  std::vector<std::pair<std::uint64_t, TaskKey>> order;
+  for (TaskKey k = 0; k < torus_.task_count(); ++k) {
+    if (torus_.exists(k)) order.emplace_back(admission_[k], k);
+  }
+  std::sort(order.begin(), order.end());
+
+  TorusConfig config = config_;
+  config.policy = torus_.policy();
+  config.quantum_us = torus_.quantum_us();
+  config.next_sequence = torus_.next_sequence();
+  Torus old = std::exchange(torus_, Torus(config));
+  torus_.reserve(order.size());
+  std::map<TaskKey, SimBehaviour> behaviours = std::exchange(behaviours_, {});
+  admission_.assign(order.size(), 0);
+  std::vector<TaskKey> new_key(old.task_count(), kNoTask);
+  Actions out;
+  for (const auto& [admitted, k] : order) {
+    Task record = old.task(k);
+    if (is_started(record.state)) {  // node/daemon_store.cc end_attempt(), a crash
+      record.reason = "node restarted";
+      if (record.spec.requeue_on_restart != RequeueOnRestart::kNo &&
+          record.node_requeues < max_node_requeues) {
+        record.state = TaskState::kQueued;
+        record.attempts = std::max(0, record.attempts - 1);
+        ++record.node_requeues;
+      } else {
+        record.state = TaskState::kFailed;
+        record.finished_at_us = now_us_;
+      }
+    }
+    Result<TaskKey> key = torus_.restore(std::move(record), now_us_, out);
+    if (!key) {
+      std::fprintf(stderr, "SimNode: restore refused: %s\n", key.error().message.c_str());
+      std::abort();
+    }
+    new_key[k] = key.value();
+    behaviours_[key.value()] = std::move(behaviours[k]);
+    admission_[key.value()] = admitted;
+  }
+  apply(out);
+  return new_key;
 }
 
 void SimNode::apply(const Actions& actions) {

@@ -34,6 +34,19 @@ class SimNode final {
 
   // Submits at the current time; the behaviour applies to every attempt.
   Result<TaskKey> submit(TaskSpec spec, SimBehaviour behaviour = {});
+  // Torus::submit_as (an id from reserve_sequences) at the current time.
+  Result<TaskKey> submit_as(std::string id, TaskSpec spec, SimBehaviour behaviour = {});
+  // Torus::forget (the history purge): the key may be reused by a later task.
+  Status forget(TaskKey key);
+  // A crash and restart, as braidd's recover() does it: every process is
+  // gone and a fresh torus (same config with the current policy, quantum and
+  // next sequence) restores every task from its durable fields, in admission
+  // order. A task that was running or stopped is first requeued (reason
+  // "node restarted", the attempt not counted, node_requeues + 1) or, when its
+  // spec refuses a requeue or node_requeues reached max_node_requeues,
+  // failed. Returns the new key of each old key (kNoTask where no task was).
+  // Does not decide yet: call torus().trigger() after, as the daemon does.
+  std::vector<TaskKey> restart(int max_node_requeues);
   // Advances time in steps of step_us: running processes burn CPU, finished
   // ones exit (reported at the end of the step), then the torus ticks.
   void run_for(Micros duration_us, Micros step_us = kMicrosPerMilli);
@@ -67,9 +80,14 @@ class SimNode final {
   [[noreturn]] void incoherent(const char* what, const Task& task) const;
   void deliver_exits();
 
+  Result<TaskKey> admitted(Result<TaskKey> key, SimBehaviour behaviour, const Actions& out);
+
+  TorusConfig config_;
   Torus torus_;
   Micros now_us_ = 0;
   std::map<TaskKey, SimBehaviour> behaviours_;
+  std::vector<std::uint64_t> admission_;  // by key: admission number (restart order)
+  std::uint64_t admissions_ = 0;
   std::map<TaskKey, Proc> procs_;  // ordered: deterministic exit order
   std::vector<Logged> log_;
 };

@@ -3,7 +3,6 @@
 #include "sched/torus.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include "sched/duration.h"
 
@@ -73,7 +72,8 @@ Torus::Torus(TorusConfig config)
       policy_(config_.policy),
       quantum_us_(config_.quantum_us),
       next_sequence_(config_.next_sequence) {
-  assert(validate_config(config_).ok());
+  const Status valid = validate_config(config_);
+  BRAID_CHECK(valid.ok(), valid.error().message);
 }
 
 std::optional<TaskKey> Torus::find(std::string_view id) const {
@@ -342,7 +342,7 @@ void Torus::schedule_next(Micros now_us, Actions& out) {
 
 void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   Task& task = at(key);
-  assert(!is_terminal(task.state));
+  BRAID_CHECK(!is_terminal(task.state), task.id, task.state, state);
   --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
   ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
   task.state = state;
@@ -362,8 +362,8 @@ void Torus::make_runnable(TaskKey key, Actions& out) {
 }
 
 void Torus::finish(TaskKey key, TaskState state, std::string reason, Micros now_us, Actions& out) {
-  assert(is_terminal(state));
   Task& task = at(key);
+  BRAID_CHECK(is_terminal(state), task.id, task.state, state);
   task.queue_seq = 0;
   task.reason = std::move(reason);
   task.finished_at_us = now_us;

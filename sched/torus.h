@@ -45,7 +45,6 @@
 // Thread-safety: none; one owner thread, like the rest of the node's state.
 #pragma once
 
-#include <cassert>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -56,6 +55,7 @@
 #include <vector>
 
 #include "sched/action.h"
+#include "sched/check.h"
 #include "sched/policy.h"
 #include "sched/result.h"
 #include "sched/run_queue.h"
@@ -231,11 +231,11 @@ class Torus final {
   void join_group(TaskKey key);
   void unpark_one(ArrayGroup& group);
   Task& at(TaskKey key) {
-    assert(key < tasks_.size());
+    BRAID_CHECK(key < tasks_.size(), key, tasks_.size());
     return tasks_[key];
   }
   const Task& at(TaskKey key) const {
-    assert(key < tasks_.size());
+    BRAID_CHECK(key < tasks_.size(), key, tasks_.size());
     return tasks_[key];
   }
 

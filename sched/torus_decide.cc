@@ -1,6 +1,5 @@
 // Torus decisions: time accounting, the run queues and who holds a slot.
 #include <algorithm>
-#include <cassert>
 
 #include "sched/torus.h"
 
@@ -175,11 +174,11 @@ void Torus::decide(Micros now_us, Actions& out, bool ignore_pause) {
 
 void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
   Task& t = at(key);
-  assert(t.state == TaskState::kQueued || t.state == TaskState::kStopped);
+  BRAID_CHECK(t.state == TaskState::kQueued || t.state == TaskState::kStopped, t.id, t.state);
   t.queue_seq = 0;  // its entry goes stale and is dropped at the next peek
   running_.push_back(key);
   slots_busy_ += t.spec.cpus;
-  assert(slots_busy_ <= config_.slots);
+  BRAID_CHECK(slots_busy_ <= config_.slots, t.id, t.spec.cpus, slots_busy_, config_.slots);
   t.slice_start_us = now_us;
   t.dispatched_at_us = now_us;
   const bool fresh = !t.started_this_attempt;
@@ -199,9 +198,9 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
 
 void Torus::preempt(TaskKey key, Micros /*now_us*/, std::uint64_t decision, Actions& out) {
   Task& t = at(key);
-  assert(t.state == TaskState::kRunning);
+  BRAID_CHECK(t.state == TaskState::kRunning, t.id, t.state);
   auto it = std::find(running_.begin(), running_.end(), key);
-  assert(it != running_.end());
+  BRAID_CHECK(it != running_.end(), t.id, key, running_.size());
   *it = running_.back();
   running_.pop_back();
   slots_busy_ -= t.spec.cpus;
@@ -217,18 +216,19 @@ void Torus::release_slot(TaskKey key) {
   Task& t = at(key);
   if (t.state == TaskState::kRunning) {
     auto it = std::find(running_.begin(), running_.end(), key);
-    assert(it != running_.end());
+    BRAID_CHECK(it != running_.end(), t.id, key, running_.size());
     *it = running_.back();
     running_.pop_back();
     slots_busy_ -= t.spec.cpus;
   }
-  assert(started_count_ > 0 && t.started_this_attempt);
+  BRAID_CHECK(started_count_ > 0 && t.started_this_attempt, t.id, t.state, started_count_,
+              t.started_this_attempt);
   --started_count_;
   started_memory_bytes_ -= t.spec.memory_bytes;
   t.started_this_attempt = false;
   t.queue_seq = 0;
   if (ArrayGroup* group = group_of(t)) {
-    assert(group->started > 0);
+    BRAID_CHECK(group->started > 0, t.id, t.spec.array_group, group->members);
     --group->started;
     unpark_one(*group);
   }

@@ -1,6 +1,5 @@
 // Torus ids, restore after a restart, and forgetting purged history.
 #include <algorithm>
-#include <cassert>
 
 #include "sched/torus.h"
 
@@ -107,7 +106,8 @@ Status Torus::forget(TaskKey key) {
     return Error{"forget: task " + t.id + " is " + std::string(to_string(t.state)) +
                  "; only finished tasks can be forgotten"};
   }
-  assert(t.queue_seq == 0 && t.dependents.empty());
+  BRAID_CHECK(t.queue_seq == 0 && t.dependents.empty(), t.id, t.state, t.queue_seq,
+              t.dependents.size());
   // A task cancelled while it waited is still listed by its dependencies;
   // the key must not carry that link over to the task that reuses it.
   for (const std::string& dep_id : t.spec.after) {

@@ -5,8 +5,9 @@
 // a callback, so commit() never waits for the disk and callbacks may commit.
 #include "storage/committer.h"
 
-#include <cassert>
 #include <vector>
+
+#include "sched/check.h"
 
 namespace braid::storage {
 namespace {
@@ -32,7 +33,7 @@ Committer::~Committer() {
 void Committer::commit(Batch batch, bool durable, Done done) {
   {
     const std::lock_guard lock(mutex_);
-    assert(!stopping_);
+    BRAID_CHECK(!stopping_, queue_.size());
     queue_.push_back(Job{std::move(batch), durable, std::move(done)});
   }
   wake_.notify_one();

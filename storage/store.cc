@@ -19,11 +19,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cassert>
 #include <cstdarg>
 #include <cstdio>
 #include <system_error>
 
+#include "sched/check.h"
 #include "storage/varint.h"
 
 namespace braid::storage {
@@ -76,7 +76,7 @@ std::string task_key(std::uint64_t record_no) {
 }
 
 std::uint64_t record_no_of(const rocksdb::Slice& key) {
-  assert(key.size() == kTaskKeyBytes);
+  BRAID_CHECK(key.size() == kTaskKeyBytes, key.size(), key.ToString(/*hex=*/true));
   std::uint64_t record_no = 0;
   for (std::size_t i = 0; i < kTaskKeyBytes; ++i) {
     record_no = (record_no << 8) | static_cast<std::uint8_t>(key[i]);
@@ -280,10 +280,10 @@ sched::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& d
   std::unique_ptr<Store> store(new Store());
   store->dir_ = dir;
   store->db_.reset(db);
-  assert(handles.size() == descriptors.size());
+  BRAID_CHECK(handles.size() == descriptors.size(), handles.size(), descriptors.size());
   // The "default" handle is unused (DefaultColumnFamily() stays available).
-  [[maybe_unused]] const rocksdb::Status destroyed = db->DestroyColumnFamilyHandle(handles[0]);
-  assert(destroyed.ok());
+  const rocksdb::Status destroyed = db->DestroyColumnFamilyHandle(handles[0]);
+  BRAID_CHECK(destroyed.ok(), destroyed.ToString());
   store->families_.assign(handles.begin() + 1, handles.end());
   return store;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds braid and runs every test, as CI does:
-#   1. clang-format check of every tracked C++ file;
+#   1. clang-format check of every tracked C++ file, and no bare assert in sched/, storage/, node/;
 #   2. release build (RelWithDebInfo): unit tests, integration tests, benchmark smoke runs;
 #   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   4. the storage and committer unit tests under ThreadSanitizer (the
@@ -16,6 +16,12 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 else  # an unpacked archive rather than a clone
   find sched storage rpc node tests -name '*.h' -o -name '*.cc'
 fi | xargs clang-format --dry-run --Werror
+# Invariant checks stay on in release builds: BRAID_CHECK (sched/check.h), not assert.
+if grep -nE '(^|[^A-Za-z0-9_])assert *\(|#include <cassert>' \
+  $(find sched storage node -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$'); then
+  echo "use BRAID_CHECK (sched/check.h) instead of assert in sched/, storage/, node/" >&2
+  exit 1
+fi
 
 echo "== release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
