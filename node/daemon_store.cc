@@ -134,6 +134,7 @@ sched::Status Daemon::recover() {
       end_attempt(record.task, config_, Interruption::kCrash, now);
       stored_terminal = sched::is_terminal(record.task.state);  // failed by the restart rule
     }
+    const TaskState state_stored = record.task.state;  // or stored before the socket opens
     auto key = torus_.restore(std::move(record.task), now, actions_);
     if (!key) {
       restored = sched::Error{"task record " + std::to_string(record.record_no) + " in " +
@@ -142,8 +143,14 @@ sched::Status Daemon::recover() {
     }
     track(key.value(), record.record_no);
     cpu_done_us_[key.value()] = record.measured_cpu_us;
-    // Stored (or stored before the socket opens, below): durable as it is.
-    shown_state_[key.value()] = static_cast<std::uint8_t>(torus_.task(key.value()).state);
+    // Clients see what is durable: the restored state, unless the restore
+    // itself ended the task (a failed dependency) and that end is written
+    // only later, through carry_out(). (A started one's record is rewritten
+    // in the synced batch below, before the socket opens.)
+    const TaskState state_now = torus_.task(key.value()).state;
+    const bool end_not_stored = sched::is_terminal(state_now) && !stored_terminal && !was_started;
+    shown_state_[key.value()] =
+        static_cast<std::uint8_t>(end_not_stored ? state_stored : state_now);
     if (was_started) changes.put_task(record_of(key.value()));
     // Tasks the restore itself ended (a failed dependency) come through
     // carry_out() like any other end; only stored ends are listed here.
