@@ -107,6 +107,10 @@ TEST(TaskEnvironment, OverridesAppendsAndNamesTheTask) {
   const char* spoof[] = {"BRAID_TASK_ID=old", nullptr};
   EXPECT_EQ(task_environment(spoof, {"BRAID_TASK_ID=user"}, "b:1"),
             (std::vector<std::string>{"BRAID_TASK_ID=b:1"}));
+  const char* inherited[] = {"BRAID_NODE_MARK=outer", "A=1", nullptr};
+  EXPECT_EQ(
+      task_environment(inherited, {"BRAID_NODE_MARK=user"}, "c:1", "braid-n-0000abcd"),
+      (std::vector<std::string>{"BRAID_NODE_MARK=braid-n-0000abcd", "A=1", "BRAID_TASK_ID=c:1"}));
 }
 
 // A real cgroup below this daemon's own one, when the host lets us.

@@ -124,8 +124,13 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   config.executor.log_dir = config.data_dir / "logs";
   // One cgroup per node and data dir: two daemons of one name (tests, or a
   // node moved to another dir) never end each other's tasks as stale.
-  const std::string dir = std::filesystem::absolute(config.data_dir).lexically_normal().string();
+  std::filesystem::path dir_path = std::filesystem::absolute(config.data_dir).lexically_normal();
+  if (!dir_path.has_filename() && dir_path != dir_path.root_path()) {
+    dir_path = dir_path.parent_path();  // "d/" is "d"
+  }
+  const std::string dir = dir_path.string();
   config.executor.cgroup_name = fmt::format("braid-{}-{:08x}", config.name, fnv1a_32(dir));
+  config.executor.node_mark = config.executor.cgroup_name;  // same scope: this node, this dir
 
   if (config.memory_total == 0) config.memory_total = machine_memory_bytes();
   torus.memory_bytes = config.memory_total;

@@ -60,6 +60,18 @@ TEST(DaemonConfig, SocketFollowsAGivenDataDirUnlessGivenItself) {
             default_paths().data_dir);
 }
 
+TEST(DaemonConfig, NodeMarkNamesTheNodeAndTheDataDir) {
+  const DaemonConfig a = config_of(parse({"--name", "a", "--data-dir", "/tmp/d"}));
+  EXPECT_EQ(a.executor.node_mark, a.executor.cgroup_name);
+  EXPECT_EQ(a.executor.node_mark.rfind("braid-a-", 0), 0u) << a.executor.node_mark;
+  EXPECT_EQ(a.executor.node_mark,
+            config_of(parse({"--name", "a", "--data-dir", "/tmp/d/"})).executor.node_mark);
+  EXPECT_NE(a.executor.node_mark,
+            config_of(parse({"--name", "a", "--data-dir", "/tmp/e"})).executor.node_mark);
+  EXPECT_NE(a.executor.node_mark,
+            config_of(parse({"--name", "b", "--data-dir", "/tmp/d"})).executor.node_mark);
+}
+
 TEST(DaemonConfig, MemoryTotalTakesSizes) {
   const DaemonConfig c = config_of(parse({"--name", "a", "--memory-total", "2G"}));
   EXPECT_EQ(c.memory_total, 2ULL << 30);

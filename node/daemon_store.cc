@@ -172,7 +172,15 @@ sched::Status Daemon::recover() {
   changes.put_meta(meta_);
   // Leftovers first: once the write below clears their marks, a crash could
   // no longer find them.
-  const std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
+  std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
+  // Then what no record names: attempts spawned just before the crash whose
+  // `running` record never reached the log (leftovers.h).
+  const MarkedSweep sweep = end_marked_processes(config_.executor.node_mark, kLeftoverWaitUs);
+  killed += sweep.signalled;
+  spdlog::info("swept {} processes for BRAID_NODE_MARK={} in {}: {} ended{}",
+               sweep.processes_scanned, config_.executor.node_mark,
+               sched::format_duration(sweep.took_us), sweep.signalled,
+               sweep.survivors == 0 ? "" : fmt::format(", {} survived", sweep.survivors));
   if (sched::Status s = store_->write(changes, /*sync=*/true); !s) {
     return sched::Error{"cannot write to the database " + store_->path().string() + ": " +
                         s.error().message};

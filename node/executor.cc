@@ -145,7 +145,8 @@ Executor::Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_
 }
 
 Executor::~Executor() {
-  alive_.reset();  // handlers still queued in the io_context become no-ops
+  // Handlers still queued in the io_context become no-ops once lifetime_
+  // (the last member) is destroyed, before any other member.
   for (auto& [key, process] : live_) {
     if (process->cgroup) warn_if_failed("executor", process->cgroup->kill_all());
     ::kill(-process->pid, SIGKILL);  // the unreaped leader keeps the pgid ours
@@ -206,9 +207,9 @@ void Executor::start(sched::TaskKey key, const std::string& task_id, const sched
     base.reserve(spec.base_env->entries.size() + 1);
     for (const std::string& entry : spec.base_env->entries) base.push_back(entry.c_str());
     base.push_back(nullptr);
-    request.envp = task_environment(base.data(), spec.env, task_id);
+    request.envp = task_environment(base.data(), spec.env, task_id, config_.node_mark);
   } else {
-    request.envp = task_environment(environ, spec.env, task_id);
+    request.envp = task_environment(environ, spec.env, task_id, config_.node_mark);
   }
   request.cwd = spec.cwd;
   request.stdout_fd = outputs.out;
@@ -361,11 +362,11 @@ void Executor::kill(sched::TaskKey key) {
     ::kill(-process->pid, SIGTERM);
   }
   process->kill_timer.expires_after(config_.kill_grace);
-  process->kill_timer.async_wait([this, alive = std::weak_ptr<const bool>(alive_), key,
-                                  serial = process->serial](const std::error_code& ec) {
-    if (alive.expired() || ec) return;
-    on_kill_grace_over(key, serial);
-  });
+  process->kill_timer.async_wait(
+      lifetime_.guard([this, key, serial = process->serial](const std::error_code& ec) {
+        if (ec) return;
+        on_kill_grace_over(key, serial);
+      }));
 }
 
 void Executor::terminate_all() {
@@ -383,11 +384,11 @@ void Executor::on_kill_grace_over(sched::TaskKey key, std::uint64_t serial) {
 
 void Executor::watch_exit(Process& process) {
   process.pidfd.async_wait(asio::posix::stream_descriptor::wait_read,
-                           [this, alive = std::weak_ptr<const bool>(alive_), key = process.key,
-                            serial = process.serial](const std::error_code& ec) {
-                             if (alive.expired() || ec == asio::error::operation_aborted) return;
+                           lifetime_.guard([this, key = process.key,
+                                            serial = process.serial](const std::error_code& ec) {
+                             if (ec == asio::error::operation_aborted) return;
                              on_leader_exit(key, serial);
-                           });
+                           }));
 }
 
 void Executor::on_leader_exit(sched::TaskKey key, std::uint64_t serial) {
@@ -423,7 +424,7 @@ void Executor::on_leader_exit(sched::TaskKey key, std::uint64_t serial) {
   live_.erase(key);  // closes the pidfd, cancels the kill timer
   if (cgroup) remove_cgroup(std::move(*cgroup));
 
-  const std::weak_ptr<const bool> alive = alive_;
+  const std::weak_ptr<const bool> alive = lifetime_.token();
   delivering_.emplace(key, cpu_us);
   on_exit_(key, status);
   if (alive.expired()) return;  // the callback destroyed this executor
@@ -431,11 +432,9 @@ void Executor::on_leader_exit(sched::TaskKey key, std::uint64_t serial) {
 }
 
 void Executor::post_spawn_failure(sched::TaskKey key, std::string reason) {
-  asio::post(io_,
-             [this, alive = std::weak_ptr<const bool>(alive_), key, reason = std::move(reason)]() {
-               if (alive.expired()) return;
-               on_exit_(key, sched::ExitStatus::spawn_failed(reason));
-             });
+  asio::post(io_, lifetime_.guard([this, key, reason = std::move(reason)]() {
+    on_exit_(key, sched::ExitStatus::spawn_failed(reason));
+  }));
 }
 
 void Executor::remove_cgroup(TaskCgroup cgroup) {
@@ -459,20 +458,20 @@ void Executor::watch_draining(std::uint64_t serial) {
   Draining& draining = *it->second;
   // cgroup.events notifies with POLLPRI (Asio's wait_error). Arm the wait
   // before reading, so a change after the read still wakes it.
-  draining.events.async_wait(
-      asio::posix::stream_descriptor::wait_error,
-      [this, alive = std::weak_ptr<const bool>(alive_), serial](const std::error_code& ec) {
-        if (alive.expired() || ec == asio::error::operation_aborted) return;
-        if (ec) {
-          auto failed = draining_.find(serial);
-          if (failed == draining_.end()) return;
-          spdlog::warn("executor: cgroup {} left behind: waiting for it to empty: {}",
-                       failed->second->cgroup.dir().string(), ec.message());
-          draining_.erase(failed);
-          return;
-        }
-        watch_draining(serial);
-      });
+  draining.events.async_wait(asio::posix::stream_descriptor::wait_error,
+                             lifetime_.guard([this, serial](const std::error_code& ec) {
+                               if (ec == asio::error::operation_aborted) return;
+                               if (ec) {
+                                 auto failed = draining_.find(serial);
+                                 if (failed == draining_.end()) return;
+                                 spdlog::warn(
+                                     "executor: cgroup {} left behind: waiting for it to empty: {}",
+                                     failed->second->cgroup.dir().string(), ec.message());
+                                 draining_.erase(failed);
+                                 return;
+                               }
+                               watch_draining(serial);
+                             }));
   if (draining.cgroup.populated() == true) return;
   if (sched::Status removed = draining.cgroup.remove(); !removed) {
     spdlog::warn("executor: cgroup left behind: {}", removed.error().message);

@@ -42,6 +42,7 @@
 #include <unordered_map>
 
 #include "node/cgroup.h"
+#include "node/lifetime.h"
 #include "node/output_files.h"
 #include "sched/task.h"
 #include "sched/types.h"
@@ -67,6 +68,11 @@ struct ExecutorConfig {
   // destructor). The parent cgroup belongs to one daemon: give each its own
   // cgroup_name.
   bool end_stale_tasks = true;
+  // Exported to every task process as BRAID_NODE_MARK (empty: not set), so
+  // that a later daemon finds the processes of this one even when their
+  // records never reached the log (leftovers.h: end_marked_processes). One
+  // node and data dir: the daemon uses its cgroup_name.
+  std::string node_mark;
 };
 
 class Executor final {
@@ -87,7 +93,8 @@ class Executor final {
   Executor& operator=(const Executor&) = delete;
 
   // Spawns an attempt of the task (argv, env, cwd of `spec`; environment =
-  // the daemon's, spec.env overriding, plus BRAID_TASK_ID=<task_id>; stdout
+  // the daemon's, spec.env overriding, plus BRAID_TASK_ID=<task_id> and
+  // BRAID_NODE_MARK=<config.node_mark> (when not empty); stdout
   // and stderr appended to output_paths(task_id, spec), after `header`, a
   // line written to each output file first, unless empty). In a cgroup with
   // the memory controller, memory.max = spec.memory_bytes (when not 0). A
@@ -164,8 +171,7 @@ class Executor final {
   std::uint64_t next_serial_ = 1;
   // Set while on_exit runs: the ended attempt's final CPU time.
   std::optional<std::pair<sched::TaskKey, std::optional<sched::Micros>>> delivering_;
-  // Handlers hold a weak_ptr to this; expired once the Executor is gone.
-  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
+  Lifetime lifetime_;  // last: every handler's guard (lifetime.h)
 };
 
 }  // namespace braid::node

@@ -116,7 +116,7 @@ sched::Result<pid_t> spawn_process(const SpawnRequest& request) {
 
 std::vector<std::string> task_environment(const char* const* base,
                                           const std::vector<std::string>& overrides,
-                                          std::string_view task_id) {
+                                          std::string_view task_id, std::string_view node_mark) {
   std::vector<std::string> entries;
   std::unordered_map<std::string, std::size_t> index_by_key;
   auto put = [&](std::string entry) {
@@ -131,6 +131,7 @@ std::vector<std::string> task_environment(const char* const* base,
   for (const char* const* e = base; e != nullptr && *e != nullptr; ++e) put(*e);
   for (const std::string& entry : overrides) put(entry);
   put("BRAID_TASK_ID=" + std::string(task_id));
+  if (!node_mark.empty()) put(std::string(kNodeMarkVariable) + "=" + std::string(node_mark));
   return entries;
 }
 

@@ -38,12 +38,18 @@ struct SpawnRequest {
 // such file or directory").
 sched::Result<pid_t> spawn_process(const SpawnRequest& request);
 
+// The variable that marks every task process with its node and data dir
+// (see leftovers.h: end_marked_processes).
+inline constexpr std::string_view kNodeMarkVariable = "BRAID_NODE_MARK";
+
 // The environment of a task: the entries of `base` (a NULL-terminated array
 // like `environ`), with each "KEY=VALUE" of `overrides` replacing the entry of
-// the same KEY or appended, and finally BRAID_TASK_ID=<task_id>. Order of
-// first appearance is kept.
+// the same KEY or appended, and finally BRAID_TASK_ID=<task_id> and, when
+// `node_mark` is not empty, BRAID_NODE_MARK=<node_mark> (neither can be
+// overridden). Order of first appearance is kept.
 std::vector<std::string> task_environment(const char* const* base,
                                           const std::vector<std::string>& overrides,
-                                          std::string_view task_id);
+                                          std::string_view task_id,
+                                          std::string_view node_mark = {});
 
 }  // namespace braid::node
