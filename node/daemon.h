@@ -105,7 +105,8 @@ class Daemon final : public rpc::ControlBackend {
     std::size_t encoded = 0;           // records put into `batch`
     std::size_t admitted = 0;          // specs admitted to the torus (once stored)
     std::uint64_t first_sequence = 0;  // ids first_sequence.. in spec order, once checked
-    storage::Batch batch;              // the records, until committed
+    bool stored = false;   // its durable write succeeded; it waits for admission in id order
+    storage::Batch batch;  // the records, until committed
     std::vector<sched::TaskKey> pins;  // dependencies kept from purge meanwhile
     kj::Own<rpc::SubmitOutcome> outcome = kj::heap<rpc::SubmitOutcome>();
     kj::Own<kj::PromiseFulfiller<kj::Own<rpc::SubmitOutcome>>> fulfiller;
@@ -202,7 +203,7 @@ class Daemon final : public rpc::ControlBackend {
   bool flip_timer_armed_ = false;
   std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
   std::list<Submission> submissions_;    // not admitted yet
-  std::deque<std::uint64_t> stored_;     // serials of stored submissions, in commit (= id) order
+  std::deque<std::uint64_t> reserved_;   // serials of submissions with ids, in id order
   bool admit_posted_ = false;            // an admit_some() is queued on the loop
   std::uint64_t next_submission_serial_ = 1;
   std::size_t tasks_being_stored_ = 0;              // in submissions_

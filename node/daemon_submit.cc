@@ -4,7 +4,7 @@
 // A submission may hold 100000 tasks. Each step (check, encode, admit) does
 // at most kTasksPerTurn of them per loop turn and posts the rest, so other
 // clients' calls, timers and process exits are served in between.
-// Admission follows commit order, which is id order.
+// Admission follows id order (the order submissions reserved their ids).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -84,6 +84,7 @@ void Daemon::prepare_some(std::uint64_t serial) {
   // 2. Every spec is fine: ids, then the records (one synced batch with the meta).
   if (sub->checked == count && sub->encoded == 0 && sub->first_sequence == 0) {
     sub->first_sequence = torus_.reserve_sequences(count);
+    reserved_.push_back(serial);
     // The submitter's environment is stored once, under the first id's
     // sequence, and shared by every task (ControlServer gave them one copy).
     std::shared_ptr<const sched::Environment> env;
@@ -130,21 +131,25 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
                   status.error().message);
     end_submission(serial,
                    "cannot store the submission, nothing was submitted: " + status.error().message);
+    admit_some();  // it may have held up later, stored ones (admission is in id order)
     return;
   }
-  stored_.push_back(serial);
+  sub->stored = true;
   admit_some();
 }
 
 void Daemon::admit_some() {
   admit_posted_ = false;
-  if (stored_.empty()) return;
-  const std::uint64_t serial = stored_.front();
-  Submission* sub = find_submission(serial);
-  if (sub == nullptr) {  // cannot happen: only admission ends a stored one
-    stored_.pop_front();
-    return;
+  // Admission follows id order (reservation order), not commit order: a big
+  // submission reserves its ids, then encodes for several turns while a
+  // small one may reserve later ids and be stored first. It waits.
+  while (!reserved_.empty() && find_submission(reserved_.front()) == nullptr) {
+    reserved_.pop_front();  // refused after it reserved (a failed write)
   }
+  if (reserved_.empty()) return;
+  const std::uint64_t serial = reserved_.front();
+  Submission* sub = find_submission(serial);
+  if (!sub->stored) return;  // its write's answer calls admit_some() again
   const Micros now = now_us();
   const std::size_t end = std::min(sub->specs.size(), sub->admitted + kTasksPerTurn);
   std::vector<TaskKey> admitted;
@@ -164,7 +169,7 @@ void Daemon::admit_some() {
   }
   drop_stored_queued(admitted);
   if (sub->admitted == sub->specs.size()) {
-    stored_.pop_front();
+    reserved_.pop_front();
     end_submission(serial, {});
     // Answer first, then start: the reply is written by the KJ turns already
     // queued ahead of this handler, so a client does not wait for the spawns.
@@ -172,7 +177,7 @@ void Daemon::admit_some() {
   } else {
     carry_out();
   }
-  if (!stored_.empty() && !admit_posted_) {
+  if (!reserved_.empty() && !admit_posted_) {
     admit_posted_ = true;
     asio::post(io_, lifetime_.guard([this] { admit_some(); }));
   }

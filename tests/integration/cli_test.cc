@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "storage/store.h"
 #include "tests/integration/harness.h"
@@ -135,6 +136,43 @@ TEST(Cli, PsPagesThroughManyTasksAndFilters) {
   d.kill9();
   d.restart();
   EXPECT_EQ(count_tasks(d, {"--all"}), 1u);
+}
+
+// A big submission takes several loop turns; small ones that reserve later
+// ids meanwhile must still be listed (and admitted) after it, in id order,
+// or a paging cursor would skip or repeat tasks.
+TEST(Cli, TasksAreListedInIdOrderWhileABigSubmissionIsAdmitted) {
+  Daemon d({"--slots", "1", "--policy", "Priority"});
+  d.submit({"--priority", "10", "--", "sleep", "600"});  // holds the slot: nothing else runs
+  std::thread big([&] { d.cli_ok({"submit", "--array", "30000", "--", "true"}); });
+  for (int i = 0; i < 40; ++i) d.submit({"--", "true"});
+  big.join();
+  std::vector<std::uint64_t> sequences;
+  for (const auto& t : d.json({"ps", "--all", "--json"})) {
+    const std::string id = t["id"];
+    sequences.push_back(std::stoull(id.substr(id.find(':') + 1)));
+  }
+  ASSERT_EQ(sequences.size(), 30041u);
+  for (std::size_t i = 1; i < sequences.size(); ++i) {
+    ASSERT_LT(sequences[i - 1], sequences[i]) << "at " << i;
+  }
+  // Pages of 1000 through the same list: every id once, in order.
+  std::uint64_t cursor = 0, listed = 0;
+  while (true) {
+    const RunResult page =
+        d.cli({"ps", "--all", "--json", "--limit", "1000", "--after", std::to_string(cursor)});
+    ASSERT_EQ(page.exit_code, 0) << page.err;
+    const nlohmann::json tasks = nlohmann::json::parse(page.out);
+    for (const auto& t : tasks) {
+      const std::string id = t["id"];
+      ASSERT_EQ(std::stoull(id.substr(id.find(':') + 1)), sequences[listed]);
+      ++listed;
+    }
+    const std::size_t at = page.err.find("--after ");
+    if (at == std::string::npos) break;
+    cursor = std::stoull(page.err.substr(at + 8));
+  }
+  EXPECT_EQ(listed, sequences.size());
 }
 
 TEST(Cli, TasksRunInTheSubmittersDirectory) {
