@@ -34,6 +34,10 @@ sched::Status ensure_private_dir(const std::filesystem::path& dir, std::string_v
     std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return sched::Error{name + " is writable by group or others (mode " + mode + "): chmod 700 it"};
   }
+  // Readable by others (a dir an older braid made 0755): ours, so tighten it.
+  if ((st.st_mode & 077) != 0 && ::chmod(dir.c_str(), 0700) != 0) {
+    return sched::Error{"cannot make " + name + " private (chmod 700): " + std::strerror(errno)};
+  }
   return sched::ok_status();
 }
 
@@ -42,6 +46,11 @@ sched::Result<DataDir> DataDir::open(const std::filesystem::path& dir) {
   const std::filesystem::path logs = dir / "logs";
   if (::mkdir(logs.c_str(), 0700) != 0 && errno != EEXIST) {
     return sched::Error{"cannot create " + logs.string() + ": " + std::strerror(errno)};
+  }
+  // Files an older braid left readable stay out of reach behind a 0700 dir.
+  if (::chmod(logs.c_str(), 0700) != 0) {
+    return sched::Error{"cannot make " + logs.string() +
+                        " private (chmod 700): " + std::strerror(errno)};
   }
   const std::filesystem::path lock = dir / "braidd.lock";
   const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);

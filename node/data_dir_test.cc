@@ -37,6 +37,18 @@ TEST_F(PrivateDir, DataDirAndLogsAreCreated0700EvenUnderALaxUmask) {
   EXPECT_EQ(mode_of(root_ / "a/data/braidd.lock") & 077, 0u);
 }
 
+TEST_F(PrivateDir, AReadableDirOfAnOlderBraidIsMadePrivate) {
+  const std::filesystem::path data = root_ / "old";
+  ASSERT_EQ(::mkdir(data.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((data / "logs").c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(data.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod((data / "logs").c_str(), 0755), 0);
+  auto dir = DataDir::open(data);
+  ASSERT_TRUE(dir) << dir.error().message;
+  EXPECT_EQ(mode_of(data), 0700u);
+  EXPECT_EQ(mode_of(data / "logs"), 0700u);
+}
+
 TEST_F(PrivateDir, GroupOrOtherWritableDirIsRefusedWithTheFix) {
   const std::filesystem::path dir = root_ / "shared";
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
