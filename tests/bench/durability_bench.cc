@@ -315,7 +315,10 @@ class Node {
 
 std::vector<std::string> node_flags() {
   // info, not warn: the "restored N tasks in X" line is an info line.
-  return {"--slots", "1", "--policy", "Priority", "--log-level", "info"};
+  // The blocker is requeued by every kill -9 of the run: allow more than the
+  // default 3 crash requeues, or it fails and frees the slot.
+  return {"--slots", "1", "--policy", "Priority", "--log-level", "info", "--max-node-requeues",
+          "100"};
 }
 
 braid::sched::TaskSpec queued_spec() {
