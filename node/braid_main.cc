@@ -283,6 +283,22 @@ std::string default_socket() {
   return braid::node::default_paths().socket.string();
 }
 
+// The subcommand argv names (the first word that is not a global option or
+// its value), or "" when there is none (`braid --help`).
+std::string command_named(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--socket") {
+      ++i;  // its value
+    } else if (!arg.starts_with("-")) {
+      return std::string(arg);
+    } else if (arg == "--") {
+      return "";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -295,7 +311,10 @@ int main(int argc, char** argv) {
   auto* cmd_submit = app.add_subcommand(
       "submit",
       "submit tasks: braid submit [opts] [--array SPEC] -- CMD ARGS..., or --file FILE (JSONL)");
-  submit.task_options = add_task_options(cmd_submit, submit);
+  // The task flags are most of the CLI's start-up work (CLI11 builds every
+  // option eagerly): only the command that runs gets them.
+  const std::string command = command_named(argc, argv);
+  if (command == "submit") submit.task_options = add_task_options(cmd_submit, submit);
   submit.file_option = cmd_submit->add_option(
       "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
   submit.array_option = cmd_submit->add_option(
@@ -314,7 +333,7 @@ int main(int argc, char** argv) {
   SubmitFlags run;
   auto* cmd_run = app.add_subcommand(
       "run", "run one task: submit it, stream its output, exit with its code (Ctrl-C cancels it)");
-  run.task_options = add_task_options(cmd_run, run);
+  if (command == "run") run.task_options = add_task_options(cmd_run, run);
   cmd_run->add_option("--export", run.export_spec,
                       "the environment the task gets: ALL (default), NONE, or NAME,NAME=VALUE,...");
   cmd_run->add_option("command", run.command, "the program and its arguments, after --");
