@@ -165,7 +165,12 @@ void Daemon::shutdown(std::function<void()> on_done) {
 }
 
 void Daemon::check_shutdown_done() {
-  if (!shutting_down_ || executor_.live_count() != 0 || !on_shutdown_done_) return;
+  // Submissions under way finish first (stored and admitted, or refused), so
+  // a client is never told "unreachable" about tasks that exist.
+  if (!shutting_down_ || executor_.live_count() != 0 || !submissions_.empty() ||
+      !on_shutdown_done_) {
+    return;
+  }
   auto done = std::move(on_shutdown_done_);
   on_shutdown_done_ = nullptr;
   // Pending waiters learn that the node is going away; the short delay lets

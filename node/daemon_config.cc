@@ -124,7 +124,11 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   config.executor.log_dir = config.data_dir / "logs";
   // One cgroup per node and data dir: two daemons of one name (tests, or a
   // node moved to another dir) never end each other's tasks as stale.
-  std::filesystem::path dir_path = std::filesystem::absolute(config.data_dir).lexically_normal();
+  // Symlinks resolved: the same dir reached another way keeps its name.
+  std::error_code canonical_ec;
+  std::filesystem::path dir_path =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(config.data_dir), canonical_ec);
+  if (canonical_ec) dir_path = std::filesystem::absolute(config.data_dir).lexically_normal();
   if (!dir_path.has_filename() && dir_path != dir_path.root_path()) {
     dir_path = dir_path.parent_path();  // "d/" is "d"
   }

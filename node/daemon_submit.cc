@@ -198,6 +198,7 @@ void Daemon::end_submission(std::uint64_t serial, std::string error) {
   }
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);
+  if (submissions_.empty()) check_shutdown_done();  // a shutdown may wait for it
 }
 
 // A task admitted as queued (or held) is already stored as such: its

@@ -47,7 +47,12 @@ sched::Result<std::vector<std::string>> export_environment(std::string_view spec
     start = comma + 1;
     const bool all = item == "ALL";
     if (all && first) {
-      for (const char* const* e = environ; e != nullptr && *e != nullptr; ++e) put(*e);
+      for (const char* const* e = environ; e != nullptr && *e != nullptr; ++e) {
+        const std::string_view entry(*e);
+        // Not KEY=VALUE: no program can read it by name (getenv skips it too).
+        if (entry.find('=') == std::string_view::npos || entry.front() == '=') continue;
+        put(*e);
+      }
     } else {
       const std::string_view name = item.substr(0, item.find('='));
       if (all || item == "NONE" || !valid_name(name)) {
@@ -62,6 +67,12 @@ sched::Result<std::vector<std::string>> export_environment(std::string_view spec
       }
     }
     first = false;
+  }
+  if (entries.size() > kExportEntriesMax) {
+    return sched::Error{"--export: " + std::to_string(entries.size()) +
+                        " environment variables, braidd takes at most " +
+                        std::to_string(kExportEntriesMax) +
+                        ": name the ones the tasks need (--export NAME,NAME) or --export NONE"};
   }
   return entries;
 }

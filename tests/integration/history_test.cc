@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "tests/integration/harness.h"
 
@@ -147,6 +148,32 @@ TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
   std::set<std::string> stored(ids.begin(), ids.end());
   for (const std::string& id : acked) EXPECT_EQ(stored.count(id), 1u) << id << " was lost";
   EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["queued"], acked.size());
+}
+
+// A graceful stop lets a submission under way finish: its client hears
+// either the ids (and the tasks exist after the restart) or a refusal (and
+// none exists), never "unreachable" about tasks that were kept.
+TEST(History, AGracefulStopAnswersASubmissionUnderWay) {
+  Daemon d({"--slots", "1", "--log-level", "info"});
+  RunResult submitted;
+  std::thread client([&] {
+    submitted = d.cli({"submit", "--json", "--hold", "--array", "100000", "--", "true"});
+  });
+  // Not synchronisation: aims the stop into the submission (~0.5 s of work);
+  // the checks below hold wherever it lands.
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  EXPECT_EQ(d.terminate(), 0);
+  client.join();
+  d.restart();
+  const std::size_t stored = d.json({"ps", "--all", "--json"}).size();
+  if (submitted.exit_code == 0) {
+    EXPECT_EQ(nlohmann::json::parse(submitted.out)["ids"].size(), 100000u);
+    EXPECT_EQ(stored, 100000u);
+  } else {
+    EXPECT_EQ(submitted.exit_code, 2) << submitted.err;  // refused, not unreachable (3)
+    EXPECT_NE(submitted.err.find("shutting down"), std::string::npos) << submitted.err;
+    EXPECT_EQ(stored, 0u);
+  }
 }
 
 // A task end is reported (wait, show, ps) only once it is written: when the
