@@ -23,7 +23,7 @@ namespace {
 // against a client that pipelines huge submissions faster than the disk).
 constexpr std::size_t kTasksBeingStoredMax = 1'000'000;
 // Tasks one loop turn checks, encodes or admits (a few ms of work).
-constexpr std::size_t kTasksPerTurn = 5'000;
+constexpr std::size_t kTasksPerTurn = 2'000;
 
 }  // namespace
 
