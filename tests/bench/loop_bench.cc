@@ -189,11 +189,16 @@ class StatsSampler {
 
   // Latencies (us) of the calls that overlapped [from, to].
   std::vector<long long> window(Clock::time_point from, Clock::time_point to) {
+    std::vector<long long> out;
+    for (const Call& c : calls(from, to)) out.push_back(micros(c.end - c.start));
+    return out;
+  }
+  std::vector<Call> calls(Clock::time_point from, Clock::time_point to) {
     const std::lock_guard lock(mutex_);
     if (!error_.empty()) throw std::runtime_error(error_);
-    std::vector<long long> out;
+    std::vector<Call> out;
     for (const Call& c : calls_) {
-      if (c.end >= from && c.start <= to) out.push_back(micros(c.end - c.start));
+      if (c.end >= from && c.start <= to) out.push_back(c);
     }
     return out;
   }
@@ -212,6 +217,20 @@ std::string latency_summary(const std::vector<long long>& us) {
              static_cast<double>(percentile(us, 100)) / 1000.0,
              static_cast<double>(percentile(us, 99)) / 1000.0,
              static_cast<double>(percentile(us, 50)) / 1000.0, us.size());
+}
+
+// Where the calls over the goal fell: "+START..+END ms" from the submit's start.
+std::string slow_calls(const std::vector<StatsSampler::Call>& calls, Clock::time_point t0) {
+  std::string out;
+  int n = 0;
+  for (const auto& c : calls) {
+    if (micros(c.end - c.start) <= kStatsGoalUs) continue;
+    if (++n > 4) continue;
+    out += fmt("%s+%lld..+%lld ms", out.empty() ? "" : ", ", micros(c.start - t0) / 1000,
+               micros(c.end - t0) / 1000);
+  }
+  if (n > 4) out += fmt(" (%d in all)", n);
+  return n == 0 ? "" : "; calls over 50 ms at " + out;
 }
 
 void submission_responsiveness(const Config& config) {
@@ -259,8 +278,9 @@ void submission_responsiveness(const Config& config) {
     row(fmt("stats latency during a %d-task submit (%s, %lld queued before)", config.tasks,
             cli ? "braid submit --array" : "ControlClient", queued - config.tasks),
         latency_summary(during),
-        fmt("no submission in flight: %s; the submit took %.3f s", latency_summary(before).c_str(),
-            std::chrono::duration<double>(t1 - t0).count()),
+        fmt("no submission in flight: %s; the submit took %.3f s%s",
+            latency_summary(before).c_str(), std::chrono::duration<double>(t1 - t0).count(),
+            slow_calls(sampler.calls(t0, t1), t0).c_str()),
         fmt("max <= 50 ms: %s", met ? "met" : "MISSED"));
   }
   const auto after_start = Clock::now();
