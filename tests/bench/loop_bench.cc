@@ -12,10 +12,10 @@
 //   wait     100k `true` tasks as one array on a fresh braidd, run to the
 //            end, without and then with one `wait` on all 100k ids placed
 //            right after the submit answered (each run its own braidd, same
-//            flags); the rate of task ends (overall, and between 10% and
-//            90% ended) and braidd's CPU per task end, which must match
-//            within noise if a task end costs O(1) in waiters; then the
-//            answer time of a `wait` on all 100k ids once all have ended.
+//            flags; odd pairs run the waiter first); the rate of task ends (overall, and between
+//            10% and 90% ended) and braidd's CPU per task end, which must match within noise if a
+//            task end costs O(1) in waiters; then the answer time of a `wait` on all 100k ids once
+//            all have ended.
 //
 //   build/bin/braid_loop_bench [--only all|submit|wait] [--tasks 100000]
 //       [--rounds 2] [--cli-rounds 1] [--baseline-seconds 2] [--wait-pairs 1]
@@ -388,9 +388,15 @@ EndsRun task_ends(const Config& config, bool with_waiter) {
 
 void waiter_cost(const Config& config) {
   for (int pair = 0; pair < config.wait_pairs; ++pair) {
-    const EndsRun without = task_ends(config, false);
-    const EndsRun with = task_ends(config, true);
-    row(fmt("task ends, %d x true, 1 wait on all %d ids", config.tasks, config.tasks),
+    // Alternate the order between pairs: a later run may find a warmer (or
+    // more littered) machine.
+    const bool waiter_first = pair % 2 == 1;
+    EndsRun without, with;
+    if (waiter_first) with = task_ends(config, true);
+    without = task_ends(config, false);
+    if (!waiter_first) with = task_ends(config, true);
+    row(fmt("task ends, %d x true, 1 wait on all %d ids (%s)", config.tasks, config.tasks,
+            waiter_first ? "run first" : "run second"),
         fmt("%.0f ends/s (10-90%%: %.0f/s), braidd %.0f us CPU/end", with.overall_per_s,
             with.steady_per_s, with.daemon_cpu_us_per_end),
         fmt("no waiter, fresh braidd, same flags: %.0f ends/s (10-90%%: %.0f/s), %.0f us CPU/end; "
