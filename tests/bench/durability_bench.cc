@@ -19,11 +19,14 @@
 //               store's share (Store::open + load_tasks on a copy of the db);
 //   memory      VmRSS per queued task, (RSS_N - RSS_0) / N, right after
 //               submitting and right after a restart.
+// Every submit call carries the submitter's environment as `braid submit`
+// does: one shared environment per submission (--env-entries, --env-bytes:
+// 40 entries, ~3 KB by default; 0 entries = none).
 //
 //   build/bin/braid_durability_bench [--quick] [--only all|submit|restart]
 //       [--baseline-seconds 2] [--sequential 2000] [--clients 8] [--per-client 1000]
 //       [--batches 100] [--batch-size 1000] [--restart-sizes 100000,1000000]
-//       [--fill-batch 10000] [--timeout-seconds 3600]
+//       [--fill-batch 10000] [--timeout-seconds 3600] [--env-entries 40] [--env-bytes 3072]
 //
 // Every braidd it starts is stopped on the way out, also when a call fails
 // (exit 1, "ERROR" on stderr); a watchdog ends a run that hangs, daemons
@@ -52,6 +55,7 @@
 
 #include "node/control_client.h"
 #include "storage/store.h"
+#include "tests/bench/bench_env.h"
 #include "tests/integration/harness.h"
 
 extern char** environ;
@@ -315,11 +319,16 @@ class Node {
 
 std::vector<std::string> node_flags() {
   // info, not warn: the "restored N tasks in X" line is an info line.
-  // The blocker is requeued by every kill -9 of the run: allow more than the
-  // default 3 crash requeues, or it fails and frees the slot.
+  // The blocker is killed with braidd up to four times per restart run: keep
+  // requeueing it (crash requeues are bounded by --max-node-requeues, 3 by
+  // default, whatever its retries say), or the queued tasks start.
   return {"--slots", "1", "--policy", "Priority", "--log-level", "info", "--max-node-requeues",
-          "100"};
+          "1000"};
 }
+
+// The submitter's environment each submit call attaches (main() sets them).
+int g_env_entries = 40;
+int g_env_bytes = 3072;
 
 braid::sched::TaskSpec queued_spec() {
   braid::sched::TaskSpec spec;
@@ -470,12 +479,13 @@ struct SubmitRun {
 };
 
 SubmitRun submit_loop(braid::node::ControlClient& client, int calls, int per_call) {
-  const std::vector<braid::sched::TaskSpec> specs(static_cast<std::size_t>(per_call),
-                                                  queued_spec());
+  std::vector<braid::sched::TaskSpec> specs(static_cast<std::size_t>(per_call), queued_spec());
   SubmitRun run;
   run.latency_us.reserve(static_cast<std::size_t>(calls));
   const auto start = Clock::now();
   for (int i = 0; i < calls; ++i) {
+    // One environment per submission, shared by its tasks (as the CLI sends it).
+    braid::bench::attach(specs, braid::bench::typical_environment(g_env_entries, g_env_bytes));
     const auto t0 = Clock::now();
     const auto ids = must(client.submit(specs), "submit");
     run.latency_us.push_back(micros_since(t0));
@@ -744,6 +754,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout-seconds", config.timeout_seconds, "watchdog for the whole run")
       ->capture_default_str();
+  app.add_option("--env-entries", g_env_entries,
+                 "submitter environment entries per submission (0: none)")
+      ->capture_default_str();
+  app.add_option("--env-bytes", g_env_bytes, "submitter environment size per submission")
+      ->capture_default_str();
   app.add_option("--only", config.only, "all, submit (baselines + submissions) or restart")
       ->check(CLI::IsMember({"all", "submit", "restart"}))
       ->capture_default_str();
@@ -766,8 +781,11 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   const Watchdog watchdog(std::chrono::seconds(config.timeout_seconds));
-  std::printf("braid durability benchmark on %ld cores%s\n", sysconf(_SC_NPROCESSORS_ONLN),
-              config.quick ? " (--quick)" : "");
+  std::printf(
+      "braid durability benchmark on %ld cores%s; each submission carries %d env entries, "
+      "~%d B\n",
+      sysconf(_SC_NPROCESSORS_ONLN), config.quick ? " (--quick)" : "", g_env_entries,
+      g_env_entries > 0 ? g_env_bytes : 0);
   try {
     if (config.only != "restart") {
       Baselines base;
