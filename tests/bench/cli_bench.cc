@@ -32,11 +32,16 @@
 #include <vector>
 
 #include "node/control_client.h"
+#include "tests/bench/bench_util.h"
 #include "tests/integration/harness.h"
 
 extern char** environ;
 
 namespace {
+
+using braid::bench::fmt;
+using braid::bench::must;
+using braid::bench::percentile;
 
 using braid::testing::bin;
 using braid::testing::Daemon;
@@ -47,12 +52,6 @@ std::string g_cli;  // --cli: the braid binary measured (default: this tree's)
 
 long long us_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
-}
-
-long long percentile(std::vector<long long> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
 // Thrown, not exit(): the Daemon's destructor must stop braidd, and the tsp

@@ -41,9 +41,14 @@
 #include "node/control_client.h"
 #include "node/spec_file.h"
 #include "tests/bench/bench_env.h"
+#include "tests/bench/bench_util.h"
 #include "tests/integration/harness.h"
 
 namespace {
+
+using braid::bench::fmt;
+using braid::bench::must;
+using braid::bench::percentile;
 
 using braid::testing::bin;
 using braid::testing::Daemon;
@@ -58,34 +63,9 @@ long long micros(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
 }
 
-long long percentile(std::vector<long long> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
-std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
-std::string fmt(const char* format, ...) {
-  char buffer[512];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(buffer, sizeof(buffer), format, args);
-  va_end(args);
-  return buffer;
-}
-
 void progress(const std::string& line) {
   std::fprintf(stderr, "[loop] %s\n", line.c_str());
   std::fflush(stderr);
-}
-
-template <typename T>
-T must(braid::node::Reply<T> reply, const std::string& what) {
-  if (auto* v = std::get_if<T>(&reply)) return std::move(*v);
-  if (auto* r = std::get_if<braid::node::Refused>(&reply)) {
-    throw std::runtime_error(what + ": refused: " + r->message);
-  }
-  throw std::runtime_error(what + ": " + std::get<braid::node::Unreachable>(reply).message);
 }
 
 long long process_cpu_us(pid_t pid) {
