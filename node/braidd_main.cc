@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       braid::node::Daemon& daemon = *opened.value();
-      capnp::TwoPartyServer server(kj::heap<braid::rpc::ControlServer>(daemon));
+      capnp::TwoPartyServer server(
+          kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));
       braid::rpc::UnixListener listener(io, config.socket_path().string());
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
       spdlog::info("control socket {}", config.socket_path().string());

@@ -68,6 +68,9 @@ class Daemon final : public rpc::ControlBackend {
   // Graceful stop: no new starts, every task's processes are ended (SIGTERM,
   // SIGKILL after kill_grace); `on_done` runs once none is left.
   void shutdown(std::function<void()> on_done);
+  // Expires when the daemon is destroyed (for objects that may outlive it,
+  // such as the control server of a call still under way).
+  std::weak_ptr<const bool> lifetime_token() const { return lifetime_.token(); }
 
   // rpc::ControlBackend
   kj::Promise<kj::Own<rpc::SubmitOutcome>> submit(std::vector<sched::TaskSpec> specs) override;

@@ -83,6 +83,10 @@ kj::Promise<void> ControlServer::submit(SubmitContext context) {
       context.getResults().setError(state->error);
       return kj::READY_NOW;
     }
+    if (backend_gone()) {  // the node stopped while the specs were converted
+      context.getResults().setError("the node is shutting down: nothing was submitted");
+      return kj::READY_NOW;
+    }
     return backend_.submit(std::move(state->specs))
         .then([context](kj::Own<SubmitOutcome> outcome) mutable {
           auto results = context.getResults();

@@ -4,6 +4,9 @@
 // `error` field, never with a dropped connection or a crash.
 #pragma once
 
+#include <memory>
+#include <optional>
+
 #include "rpc/control.capnp.h"
 #include "rpc/control_backend.h"
 
@@ -11,8 +14,14 @@ namespace braid::rpc {
 
 class ControlServer final : public schema::Control::Server {
  public:
-  // The backend must outlive every capability handed out for this server.
-  explicit ControlServer(ControlBackend& backend) : backend_(backend) {}
+  // The backend must outlive every capability handed out for this server,
+  // or pass `backend_alive`: a token that expires with the backend. Calls
+  // still under way when it expires (capnp keeps a call, and so this server,
+  // alive after its connection is gone; a big submission is converted over
+  // several loop turns) answer "shutting down" instead of reaching it.
+  explicit ControlServer(ControlBackend& backend,
+                         std::optional<std::weak_ptr<const bool>> backend_alive = std::nullopt)
+      : backend_(backend), backend_alive_(std::move(backend_alive)) {}
 
   kj::Promise<void> submit(SubmitContext context) override;
   kj::Promise<void> list(ListContext context) override;
@@ -30,7 +39,10 @@ class ControlServer final : public schema::Control::Server {
   kj::Promise<void> hold(HoldContext context) override;
 
  private:
+  bool backend_gone() const { return backend_alive_ && backend_alive_->expired(); }
+
   ControlBackend& backend_;
+  std::optional<std::weak_ptr<const bool>> backend_alive_;
 };
 
 }  // namespace braid::rpc
