@@ -4,6 +4,8 @@
 #include <cctype>
 #include <unordered_map>
 
+#include "sched/task.h"
+
 namespace braid::node {
 namespace {
 
@@ -48,10 +50,7 @@ sched::Result<std::vector<std::string>> export_environment(std::string_view spec
     const bool all = item == "ALL";
     if (all && first) {
       for (const char* const* e = environ; e != nullptr && *e != nullptr; ++e) {
-        const std::string_view entry(*e);
-        // Not KEY=VALUE: no program can read it by name (getenv skips it too).
-        if (entry.find('=') == std::string_view::npos || entry.front() == '=') continue;
-        put(*e);
+        if (sched::is_env_entry(*e)) put(*e);  // else no program can read it by name
       }
     } else {
       const std::string_view name = item.substr(0, item.find('='));

@@ -120,7 +120,7 @@ sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
   auto entries = strings("env", env, kEnvEntriesMax);
   if (!entries) return entries.error();
   for (const std::string& entry : entries.value()) {
-    if (entry.find('=') == std::string::npos || entry.front() == '=') {
+    if (!sched::is_env_entry(entry)) {
       return sched::Error{"environment entry \"" + entry.substr(0, 64) + "\" is not KEY=VALUE"};
     }
   }

@@ -80,6 +80,11 @@ void TaskSpec::add_dependency(std::string id, DepKind kind) {
   after.push_back(std::move(id));
 }
 
+bool is_env_entry(std::string_view entry) {
+  const std::size_t eq = entry.find('=');
+  return eq != std::string_view::npos && eq != 0;
+}
+
 bool is_started(TaskState state) {
   return state == TaskState::kRunning || state == TaskState::kStopped;
 }
@@ -121,8 +126,7 @@ Status validate_spec(const TaskSpec& spec) {
     return Error{"an array throttle needs an array group"};
   }
   for (const std::string& entry : spec.env) {
-    auto eq = entry.find('=');
-    if (eq == std::string::npos || eq == 0) {
+    if (!is_env_entry(entry)) {
       return Error{"env entry \"" + entry + "\" must look like KEY=VALUE"};
     }
   }

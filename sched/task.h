@@ -107,6 +107,10 @@ struct TaskSpec {
   std::shared_ptr<const Environment> base_env;
 };
 
+// An environment entry a program can read by name: "KEY=VALUE" with a
+// non-empty KEY (getenv skips anything else).
+bool is_env_entry(std::string_view entry);
+
 // Checks every field of a spec that does not depend on the node (priority
 // range, argv non-empty, env shape, retries, durations). Node-dependent checks
 // (cpus vs slots, memory vs capacity, known dependencies) are the torus's.
