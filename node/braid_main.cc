@@ -7,14 +7,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <thread>
 
 #include "node/cli_exit.h"
 #include "node/cli_output.h"
@@ -34,15 +32,9 @@ extern char** environ;
 namespace {
 
 using braid::node::ControlClient;
-using braid::node::Done;
-using braid::node::Refused;
-using braid::node::Reply;
-using braid::node::Unreachable;
 namespace sched = braid::sched;
 namespace rpc = braid::rpc;
 
-using braid::node::kExitFailed;
-using braid::node::kExitUsage;
 using braid::node::ok;
 using braid::node::usage;
 
