@@ -115,11 +115,12 @@ kj::Promise<void> ControlServer::list(ListContext context) {
     }
     query.state = parsed.value();
   }
-  if (params.getName().size() > kStringBytesMax) {
-    results.setError("name pattern longer than " + std::to_string(kStringBytesMax) + " bytes");
+  auto glob = name_glob_from_wire(params.getName());
+  if (!glob) {
+    results.setError(glob.error().message);
     return kj::READY_NOW;
   }
-  query.name_glob = text(params.getName());
+  query.name_glob = std::move(glob).value();
   query.after = params.getAfter();
   query.limit = std::min(params.getLimit() == 0 ? kListPageMax : params.getLimit(), kListPageMax);
   auto page = backend_.list(query);
@@ -264,11 +265,12 @@ kj::Promise<void> ControlServer::cancelWhere(CancelWhereContext context) {
     }
     state = parsed.value();
   }
-  if (params.getName().size() > kStringBytesMax) {
-    results.setError("name pattern longer than " + std::to_string(kStringBytesMax) + " bytes");
+  auto glob = name_glob_from_wire(params.getName());
+  if (!glob) {
+    results.setError(glob.error().message);
     return kj::READY_NOW;
   }
-  auto cancelled = backend_.cancel_where(state, text(params.getName()));
+  auto cancelled = backend_.cancel_where(state, glob.value());
   if (!cancelled) {
     results.setError(cancelled.error().message);
   } else {

@@ -115,6 +115,12 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   return out;
 }
 
+sched::Result<std::string> name_glob_from_wire(capnp::Text::Reader glob) {
+  std::string out = text(glob);
+  if (sched::Status s = check_string("name pattern", out); !s) return s.error();
+  return out;
+}
+
 sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
     capnp::List<capnp::Text>::Reader env) {
   auto entries = strings("env", env, kEnvEntriesMax);

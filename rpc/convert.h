@@ -29,6 +29,8 @@ constexpr std::uint32_t kLogChunkBytesMax = 1 << 20;
 sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec);
 // Each id must pass sched::validate_task_id (ids reach log paths).
 sched::Result<std::vector<std::string>> ids_from_wire(capnp::List<capnp::Text>::Reader ids);
+// A name glob (list, cancelWhere): at most kStringBytesMax bytes, no NUL.
+sched::Result<std::string> name_glob_from_wire(capnp::Text::Reader glob);
 // A submission's environment: at most kEnvEntriesMax "KEY=VALUE" entries.
 sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
     capnp::List<capnp::Text>::Reader env);

@@ -6,6 +6,22 @@
 namespace braid::rpc {
 namespace {
 
+TEST(Convert, NameGlobsAreBoundedAndHaveNoNul) {
+  capnp::MallocMessageBuilder message;
+  auto spec = message.initRoot<schema::TaskSpec>();
+  spec.setName("render-*");
+  auto ok = name_glob_from_wire(spec.asReader().getName());
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value(), "render-*");
+  spec.setName(capnp::Text::Reader("a\0b", 3));
+  EXPECT_FALSE(name_glob_from_wire(spec.asReader().getName()).ok());
+  const std::string huge(kStringBytesMax + 1, 'x');
+  spec.setName(huge);
+  auto refused = name_glob_from_wire(spec.asReader().getName());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("name pattern"), std::string::npos);
+}
+
 TEST(Convert, SpecRoundTripsEveryField) {
   sched::TaskSpec spec;
   spec.argv = {"/bin/echo", "hello world"};
