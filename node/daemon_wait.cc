@@ -32,18 +32,14 @@ kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids
       return kj::mv(refused);
     }
   }
+  const std::size_t remaining = static_cast<std::size_t>(
+      std::count_if(keys.value().begin(), keys.value().end(),
+                    [this](TaskKey key) { return !sched::is_terminal(shown_state(key)); }));
+  if (remaining == 0) return outcome_of(keys.value());  // answered now: nothing to register
   const std::uint64_t serial = next_waiter_serial_++;
-  std::size_t remaining = 0;
   for (TaskKey key : keys.value()) {
     ++waited_on_[key];  // kept from purge while the waiter exists
-    if (sched::is_terminal(shown_state(key))) continue;
-    watchers_[key].push_back(serial);
-    ++remaining;
-  }
-  if (remaining == 0) {
-    auto outcome = outcome_of(keys.value());
-    for (TaskKey key : keys.value()) unreference(key);
-    return kj::mv(outcome);
+    if (!sched::is_terminal(shown_state(key))) watchers_[key].push_back(serial);
   }
   auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::WaitOutcome>>();
   Waiter& w = waiters_[serial];
