@@ -239,7 +239,14 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
       cmd->add_option("--priority", f.spec.priority, "0..10, higher runs first (5)"),
       cmd->add_option("--cpus", f.spec.cpus, "slots the task holds while running (1)"),
       cmd->add_option("--memory", f.spec.memory_bytes, "memory limit, e.g. 512M")
-          ->transform(CLI::AsSizeValue(false)),
+          ->transform(CLI::Validator(
+              [](std::string& size) {
+                // Built only when --memory is given: its unit table is a
+                // tenth of a submit's start-up instructions.
+                static const CLI::AsSizeValue kSizes(false);
+                return kSizes(size);
+              },
+              "SIZE: bytes, or with k, M, G, T (1024-based)")),
       cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)")
           ->allow_extra_args(false),
       cmd->add_option("--after-any", f.after_any,
@@ -291,6 +298,56 @@ std::string command_named(int argc, char** argv) {
   return "";
 }
 
+// The subcommands braid builds: only the one argv names, with its options
+// (CLI11 builds every option eagerly, and that was most of the CLI's start-up
+// work). When argv names none, or one braid does not have, finish() adds every
+// subcommand without options, so that the help and the error list them all.
+class Commands {
+ public:
+  Commands(CLI::App& app, std::string named) : app_(app), named_(std::move(named)) {}
+
+  // The subcommand to give options to, or nullptr when argv names another.
+  CLI::App* add(std::string name, std::string description) {
+    if (name == named_) {
+      found_ = app_.add_subcommand(std::move(name), std::move(description));
+      return found_;
+    }
+    skipped_.emplace_back(std::move(name), std::move(description));
+    return nullptr;
+  }
+
+  void finish() {
+    if (found_ != nullptr) return;
+    for (auto& [name, description] : skipped_) app_.add_subcommand(name, description);
+  }
+
+  // The help that argv asks for: of the subcommand it names, else braid's.
+  std::string help() const {
+    return found_ != nullptr ? found_->help(app_.get_name()) : app_.help();
+  }
+
+ private:
+  CLI::App& app_;
+  std::string named_;
+  CLI::App* found_ = nullptr;
+  std::vector<std::pair<std::string, std::string>> skipped_;
+};
+
+// Whether argv asks for help (-h or --help before any --). Answered without
+// CLI11, which throws to print help: the first exception thrown in a static
+// binary sorts all its unwind tables, about 1.5 ms.
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") return false;
+    if (arg == "-h" || arg == "--help") return true;
+  }
+  return false;
+}
+
+// Whether argv named this subcommand (nullptr: it was not even built).
+bool ran(const CLI::App* cmd) { return cmd != nullptr && cmd->parsed(); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -298,120 +355,151 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string socket = default_socket();
   app.add_option("--socket", socket, "control socket (env BRAID_SOCKET)")->capture_default_str();
+  Commands commands(app, command_named(argc, argv));
 
   SubmitFlags submit;
-  auto* cmd_submit = app.add_subcommand(
+  auto* cmd_submit = commands.add(
       "submit",
       "submit tasks: braid submit [opts] [--array SPEC] -- CMD ARGS..., or --file FILE (JSONL)");
-  // The task flags are most of the CLI's start-up work (CLI11 builds every
-  // option eagerly): only the command that runs gets them.
-  const std::string command = command_named(argc, argv);
-  if (command == "submit") submit.task_options = add_task_options(cmd_submit, submit);
-  submit.file_option = cmd_submit->add_option(
-      "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
-  submit.array_option = cmd_submit->add_option(
-      "--array", submit.array,
-      "N (indices 0..N-1), 1-100, 0-99:5, 1,3,7-9, with an optional throttle %K "
-      "(1-1000%4: at most 4 started at once); {} in the command becomes the index");
-  cmd_submit->add_flag("--json", submit.json,
-                       "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
-  cmd_submit->add_option("--export", submit.export_spec,
-                         "the submitter's environment the tasks get: ALL (default), NONE, or "
-                         "NAME,NAME=VALUE,... (may start with ALL); --env adds to it");
-  cmd_submit->add_flag("--wait", submit.wait,
-                       "then wait until the tasks finish; exit as braid wait does");
-  cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
+  if (cmd_submit != nullptr) {
+    submit.task_options = add_task_options(cmd_submit, submit);
+    submit.file_option = cmd_submit->add_option(
+        "--file", submit.file, "submit every task of this JSONL file (- = stdin), all or none");
+    submit.array_option = cmd_submit->add_option(
+        "--array", submit.array,
+        "N (indices 0..N-1), 1-100, 0-99:5, 1,3,7-9, with an optional throttle %K "
+        "(1-1000%4: at most 4 started at once); {} in the command becomes the index");
+    cmd_submit->add_flag("--json", submit.json,
+                         "print {\"id\": ...}; with --file or --array {\"ids\": [...]}");
+    cmd_submit->add_option("--export", submit.export_spec,
+                           "the submitter's environment the tasks get: ALL (default), NONE, or "
+                           "NAME,NAME=VALUE,... (may start with ALL); --env adds to it");
+    cmd_submit->add_flag("--wait", submit.wait,
+                         "then wait until the tasks finish; exit as braid wait does");
+    cmd_submit->add_option("command", submit.command, "the program and its arguments, after --");
+  }
 
   SubmitFlags run;
-  auto* cmd_run = app.add_subcommand(
+  auto* cmd_run = commands.add(
       "run", "run one task: submit it, stream its output, exit with its code (Ctrl-C cancels it)");
-  if (command == "run") run.task_options = add_task_options(cmd_run, run);
-  cmd_run->add_option("--export", run.export_spec,
-                      "the environment the task gets: ALL (default), NONE, or NAME,NAME=VALUE,...");
-  cmd_run->add_option("command", run.command, "the program and its arguments, after --");
+  if (cmd_run != nullptr) {
+    run.task_options = add_task_options(cmd_run, run);
+    cmd_run->add_option(
+        "--export", run.export_spec,
+        "the environment the task gets: ALL (default), NONE, or NAME,NAME=VALUE,...");
+    cmd_run->add_option("command", run.command, "the program and its arguments, after --");
+  }
 
   bool json = false;
   rpc::ListQuery ps_query;
   std::string ps_state;
   std::uint64_t ps_limit = 0;
-  auto* cmd_ps = app.add_subcommand("ps", "list tasks (not finished ones unless --all)");
-  cmd_ps->add_flag("--all", ps_query.all, "include completed, failed and cancelled tasks");
-  cmd_ps->add_option("--state", ps_state, "only tasks in this state");
-  cmd_ps->add_option("--name", ps_query.name_glob, "only tasks whose name matches this glob");
-  cmd_ps->add_option("--limit", ps_limit, "at most this many tasks (default: all)");
-  cmd_ps->add_option("--after", ps_query.after,
-                     "only tasks admitted after this cursor (printed when --limit cut the list)");
-  cmd_ps->add_flag("--json", json, "JSON output");
+  auto* cmd_ps = commands.add("ps", "list tasks (not finished ones unless --all)");
+  if (cmd_ps != nullptr) {
+    cmd_ps->add_flag("--all", ps_query.all, "include completed, failed and cancelled tasks");
+    cmd_ps->add_option("--state", ps_state, "only tasks in this state");
+    cmd_ps->add_option("--name", ps_query.name_glob, "only tasks whose name matches this glob");
+    cmd_ps->add_option("--limit", ps_limit, "at most this many tasks (default: all)");
+    cmd_ps->add_option("--after", ps_query.after,
+                       "only tasks admitted after this cursor (printed when --limit cut the list)");
+    cmd_ps->add_flag("--json", json, "JSON output");
+  }
 
   std::string id;
   std::vector<std::string> ids;
-  auto* cmd_show = app.add_subcommand("show", "show tasks (ids or ranges like n:5..n:104)");
-  cmd_show->add_option("ids", ids, "task ids or ranges")->required();
-  cmd_show->add_flag("--json", json, "JSON output (an object for one task, else an array)");
+  auto* cmd_show = commands.add("show", "show tasks (ids or ranges like n:5..n:104)");
+  if (cmd_show != nullptr) {
+    cmd_show->add_option("ids", ids, "task ids or ranges")->required();
+    cmd_show->add_flag("--json", json, "JSON output (an object for one task, else an array)");
+  }
 
   std::string timeout;
-  auto* cmd_wait =
-      app.add_subcommand("wait", "wait until tasks finish (exit 1 if any did not complete)");
-  cmd_wait->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
-  cmd_wait->add_option("--timeout", timeout, "give up after this long (exit 124), e.g. 30s");
-  cmd_wait->add_flag("--json", json, "JSON output");
+  auto* cmd_wait = commands.add("wait", "wait until tasks finish (exit 1 if any did not complete)");
+  if (cmd_wait != nullptr) {
+    cmd_wait->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
+    cmd_wait->add_option("--timeout", timeout, "give up after this long (exit 124), e.g. 30s");
+    cmd_wait->add_flag("--json", json, "JSON output");
+  }
 
   std::string cancel_state, cancel_name;
+  const CLI::Option* cancel_state_option = nullptr;
+  const CLI::Option* cancel_name_option = nullptr;
   auto* cmd_cancel =
-      app.add_subcommand("cancel", "cancel tasks: by ids (or ranges), or by --state / --name");
-  cmd_cancel->add_option("ids", ids, "task ids or ranges like n:5..n:104");
-  auto* cancel_state_option =
-      cmd_cancel->add_option("--state", cancel_state,
-                             "every unfinished task in this state: pending, queued, held, "
-                             "running, stopped or all");
-  auto* cancel_name_option =
-      cmd_cancel->add_option("--name", cancel_name, "every unfinished task whose name matches");
+      commands.add("cancel", "cancel tasks: by ids (or ranges), or by --state / --name");
+  if (cmd_cancel != nullptr) {
+    cmd_cancel->add_option("ids", ids, "task ids or ranges like n:5..n:104");
+    cancel_state_option =
+        cmd_cancel->add_option("--state", cancel_state,
+                               "every unfinished task in this state: pending, queued, held, "
+                               "running, stopped or all");
+    cancel_name_option =
+        cmd_cancel->add_option("--name", cancel_name, "every unfinished task whose name matches");
+  }
 
-  auto* cmd_clear = app.add_subcommand("clear", "purge every finished task now (like tsp -C)");
+  auto* cmd_clear = commands.add("clear", "purge every finished task now (like tsp -C)");
 
   auto* cmd_hold =
-      app.add_subcommand("hold", "hold pending or queued tasks: never started until released");
-  cmd_hold->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
-  auto* cmd_release = app.add_subcommand("release", "release held tasks");
-  cmd_release->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
+      commands.add("hold", "hold pending or queued tasks: never started until released");
+  if (cmd_hold != nullptr) {
+    cmd_hold->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
+  }
+  auto* cmd_release = commands.add("release", "release held tasks");
+  if (cmd_release != nullptr) {
+    cmd_release->add_option("ids", ids, "task ids or ranges like n:5..n:104")->required();
+  }
 
   bool log_stderr = false, follow = false;
-  auto* cmd_logs = app.add_subcommand("logs", "print a task's output");
-  cmd_logs->add_option("id", id, "task id")->required();
-  cmd_logs->add_flag("--stderr", log_stderr, "standard error instead of standard output");
-  cmd_logs->add_flag("--follow,-f", follow, "keep printing until the task finishes");
+  auto* cmd_logs = commands.add("logs", "print a task's output");
+  if (cmd_logs != nullptr) {
+    cmd_logs->add_option("id", id, "task id")->required();
+    cmd_logs->add_flag("--stderr", log_stderr, "standard error instead of standard output");
+    cmd_logs->add_flag("--follow,-f", follow, "keep printing until the task finishes");
+  }
 
-  auto* cmd_stats = app.add_subcommand("stats", "scheduler statistics");
-  cmd_stats->add_flag("--json", json, "JSON output");
+  auto* cmd_stats = commands.add("stats", "scheduler statistics");
+  if (cmd_stats != nullptr) cmd_stats->add_flag("--json", json, "JSON output");
 
   std::string verb, name;
-  auto* cmd_policy = app.add_subcommand("policy", "policy get | policy set NAME");
-  cmd_policy->add_option("verb", verb, "get or set")
-      ->required()
-      ->check(CLI::IsMember({"get", "set"}));
-  cmd_policy->add_option("name", name, "RoundRobin, Priority or Fair");
+  auto* cmd_policy = commands.add("policy", "policy get | policy set NAME");
+  if (cmd_policy != nullptr) {
+    cmd_policy->add_option("verb", verb, "get or set")
+        ->required()
+        ->check(CLI::IsMember({"get", "set"}));
+    cmd_policy->add_option("name", name, "RoundRobin, Priority or Fair");
+  }
 
-  auto* cmd_quantum = app.add_subcommand("quantum", "quantum get | quantum set DURATION");
-  cmd_quantum->add_option("verb", verb, "get or set")
-      ->required()
-      ->check(CLI::IsMember({"get", "set"}));
-  cmd_quantum->add_option("duration", name, "1ms..1s, e.g. 20ms");
+  auto* cmd_quantum = commands.add("quantum", "quantum get | quantum set DURATION");
+  if (cmd_quantum != nullptr) {
+    cmd_quantum->add_option("verb", verb, "get or set")
+        ->required()
+        ->check(CLI::IsMember({"get", "set"}));
+    cmd_quantum->add_option("duration", name, "1ms..1s, e.g. 20ms");
+  }
 
   std::string value;
-  auto* cmd_priority = app.add_subcommand("priority", "priority set ID N | boost ID | lower ID");
-  cmd_priority->add_option("verb", verb, "set, boost or lower")
-      ->required()
-      ->check(CLI::IsMember({"set", "boost", "lower"}));
-  cmd_priority->add_option("id", id, "task id")->required();
-  cmd_priority->add_option("value", value, "0..10 (for set)");
+  auto* cmd_priority = commands.add("priority", "priority set ID N | boost ID | lower ID");
+  if (cmd_priority != nullptr) {
+    cmd_priority->add_option("verb", verb, "set, boost or lower")
+        ->required()
+        ->check(CLI::IsMember({"set", "boost", "lower"}));
+    cmd_priority->add_option("id", id, "task id")->required();
+    cmd_priority->add_option("value", value, "0..10 (for set)");
+  }
 
-  auto* cmd_scheduler = app.add_subcommand("scheduler", "scheduler pause | resume | trigger");
-  cmd_scheduler->add_option("verb", verb, "pause, resume or trigger")
-      ->required()
-      ->check(CLI::IsMember({"pause", "resume", "trigger"}));
+  auto* cmd_scheduler = commands.add("scheduler", "scheduler pause | resume | trigger");
+  if (cmd_scheduler != nullptr) {
+    cmd_scheduler->add_option("verb", verb, "pause, resume or trigger")
+        ->required()
+        ->check(CLI::IsMember({"pause", "resume", "trigger"}));
+  }
 
-  auto* cmd_next = app.add_subcommand("schedule-next", "end the longest-running slice now");
+  auto* cmd_next = commands.add("schedule-next", "end the longest-running slice now");
+  commands.finish();
 
+  if (asks_for_help(argc, argv)) {
+    std::cout << commands.help();
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -423,23 +511,22 @@ int main(int argc, char** argv) {
 
   ControlClient client(socket);
   int code = 0;
-  if (cmd_submit->parsed()) return run_submit(client, submit);
-  if (cmd_run->parsed()) return run_run(client, run);
-  if (cmd_ps->parsed()) {
+  if (ran(cmd_submit)) return run_submit(client, submit);
+  if (ran(cmd_run)) return run_run(client, run);
+  if (ran(cmd_ps)) {
     if (!ps_state.empty()) {
       if (auto s = sched::parse_task_state(ps_state); !s) return usage(s.error().message);
     }
     return run_ps(client, ps_query, ps_state, ps_limit, json);
   }
-  if (cmd_clear->parsed()) {
+  if (ran(cmd_clear)) {
     auto reply = client.clear();
     const auto* purged = ok(reply, code);
     if (!purged) return code;
     std::cout << "cleared " << *purged << " finished tasks\n";
     return 0;
   }
-  if (cmd_cancel->parsed() &&
-      (cancel_state_option->count() > 0 || cancel_name_option->count() > 0)) {
+  if (ran(cmd_cancel) && (cancel_state_option->count() > 0 || cancel_name_option->count() > 0)) {
     if (!ids.empty()) return usage("cancel takes ids or --state/--name, not both");
     auto reply = client.cancel_where(cancel_state.empty() ? "all" : cancel_state, cancel_name);
     const auto* cancelled = ok(reply, code);
@@ -447,14 +534,13 @@ int main(int argc, char** argv) {
     std::cout << "cancelled " << *cancelled << " tasks\n";
     return 0;
   }
-  if (cmd_show->parsed() || cmd_wait->parsed() || cmd_cancel->parsed() || cmd_hold->parsed() ||
-      cmd_release->parsed()) {
+  if (ran(cmd_show) || ran(cmd_wait) || ran(cmd_cancel) || ran(cmd_hold) || ran(cmd_release)) {
     if (ids.empty()) return usage("cancel needs task ids, or --state STATE / --name GLOB");
     auto expanded = braid::node::expand_ids(ids);
     if (!expanded) return usage(expanded.error().message);
     ids = std::move(expanded).value();
   }
-  if (cmd_show->parsed()) {
+  if (ran(cmd_show)) {
     auto reply = client.show(ids);
     const auto* tasks = ok(reply, code);
     if (!tasks) return code;
@@ -468,7 +554,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (cmd_wait->parsed()) {
+  if (ran(cmd_wait)) {
     sched::Micros timeout_us = 0;
     if (!timeout.empty()) {
       auto us = sched::parse_duration(timeout);
@@ -477,16 +563,16 @@ int main(int argc, char** argv) {
     }
     return braid::node::wait_command(client, ids, timeout_us, json);
   }
-  if (cmd_cancel->parsed()) {
+  if (ran(cmd_cancel)) {
     auto reply = client.cancel(ids);
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_hold->parsed() || cmd_release->parsed()) {
-    auto reply = client.hold(ids, cmd_release->parsed());
+  if (ran(cmd_hold) || ran(cmd_release)) {
+    auto reply = client.hold(ids, ran(cmd_release));
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_logs->parsed()) return braid::node::logs_command(client, id, log_stderr, follow);
-  if (cmd_stats->parsed()) {
+  if (ran(cmd_logs)) return braid::node::logs_command(client, id, log_stderr, follow);
+  if (ran(cmd_stats)) {
     auto reply = client.stats();
     const auto* stats = ok(reply, code);
     if (!stats) return code;
@@ -497,7 +583,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (cmd_policy->parsed()) {
+  if (ran(cmd_policy)) {
     if (verb == "get") {
       auto reply = client.stats();
       const auto* stats = ok(reply, code);
@@ -510,7 +596,7 @@ int main(int argc, char** argv) {
     auto reply = client.set_policy(name);
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_quantum->parsed()) {
+  if (ran(cmd_quantum)) {
     if (verb == "get") {
       auto reply = client.stats();
       const auto* stats = ok(reply, code);
@@ -524,7 +610,7 @@ int main(int argc, char** argv) {
     auto reply = client.set_quantum(us.value());
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_priority->parsed()) {
+  if (ran(cmd_priority)) {
     rpc::PriorityOp op = verb == "set"     ? rpc::PriorityOp::kSet
                          : verb == "boost" ? rpc::PriorityOp::kBoost
                                            : rpc::PriorityOp::kLower;
@@ -547,14 +633,14 @@ int main(int argc, char** argv) {
     std::cout << id << " priority " << *p << "\n";
     return 0;
   }
-  if (cmd_scheduler->parsed()) {
+  if (ran(cmd_scheduler)) {
     rpc::SchedulerOp op = verb == "pause"    ? rpc::SchedulerOp::kPause
                           : verb == "resume" ? rpc::SchedulerOp::kResume
                                              : rpc::SchedulerOp::kTrigger;
     auto reply = client.scheduler(op);
     return ok(reply, code) ? 0 : code;
   }
-  if (cmd_next->parsed()) {
+  if (ran(cmd_next)) {
     auto reply = client.scheduler(rpc::SchedulerOp::kNext);
     return ok(reply, code) ? 0 : code;
   }

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
@@ -28,6 +29,41 @@ std::size_t count_tasks(const Daemon& d, const std::vector<std::string>& args) {
   std::vector<std::string> all = {"ps", "--json"};
   all.insert(all.end(), args.begin(), args.end());
   return d.json(all).size();
+}
+
+// braid builds only the subcommand argv names (node/braid_main.cc,
+// Commands): help, usage errors and the options of every command still work.
+TEST(Cli, HelpAndUsageErrorsCoverEveryCommand) {
+  const RunResult help = run({bin("braid"), "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* command :
+       {"submit", "run", "ps", "show", "wait", "cancel", "clear", "hold", "release", "logs",
+        "stats", "policy", "quantum", "priority", "scheduler", "schedule-next"}) {
+    EXPECT_NE(help.out.find(std::string("\n  ") + command + " "), std::string::npos) << command;
+  }
+  const RunResult submit_help = run({bin("braid"), "submit", "--help"});
+  EXPECT_EQ(submit_help.exit_code, 0);
+  EXPECT_NE(submit_help.out.find("Usage: braid submit"), std::string::npos) << submit_help.out;
+  EXPECT_NE(submit_help.out.find("--memory"), std::string::npos);
+  EXPECT_NE(submit_help.out.find("--after-fail"), std::string::npos);
+  EXPECT_NE(run({bin("braid"), "ps", "-h"}).out.find("--state"), std::string::npos);
+  // After --, --help is the task's own argument, not a request for help.
+  const RunResult no_daemon =
+      run({bin("braid"), "--socket", "/nonexistent/braidd.sock", "submit", "--", "ls", "--help"});
+  EXPECT_EQ(no_daemon.exit_code, 3) << no_daemon.err;
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"bogus"},
+                                              {},
+                                              {"submit", "--bogus"},
+                                              {"ps", "--memory", "1"},
+                                              {"submit", "--memory", "12X", "--", "true"},
+                                              {"policy", "sideways"}}) {
+    std::vector<std::string> argv = {bin("braid")};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    const RunResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << argv.back();
+    EXPECT_TRUE(r.err.starts_with("braid: ")) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
 }
 
 TEST(Cli, RunStreamsOutputAndExitsWithTheTaskCode) {
