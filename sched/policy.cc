@@ -55,6 +55,13 @@ std::uint64_t vruntime_delta_ns(Micros us, int priority) {
          fair_weight(priority);
 }
 
+std::uint64_t owed_cpu_ns(std::uint64_t lag_ns, int priority) {
+  const std::uint64_t weight = fair_weight(priority);
+  const std::uint64_t unit = kFairWeights[kPriorityDefault];
+  // lag * weight / unit without overflowing for any lag.
+  return lag_ns / unit * weight + lag_ns % unit * weight / unit;
+}
+
 std::uint64_t rank_major(Policy policy, int priority, std::uint64_t vruntime_ns) {
   switch (policy) {
     case Policy::kRoundRobin:

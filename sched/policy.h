@@ -33,6 +33,10 @@ std::uint32_t fair_weight(int priority);
 // Virtual runtime gained by running `us` microseconds at `priority`.
 std::uint64_t vruntime_delta_ns(Micros us, int priority);
 
+// CPU time a waiting task at `priority` is owed when its vruntime trails a
+// running task's by `lag_ns`: the inverse of vruntime_delta_ns, in ns.
+std::uint64_t owed_cpu_ns(std::uint64_t lag_ns, int priority);
+
 // The rank's major part for a task under a policy (see the table above).
 std::uint64_t rank_major(Policy policy, int priority, std::uint64_t vruntime_ns);
 // The run-queue level a task lives in: one per priority, except RoundRobin

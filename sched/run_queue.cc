@@ -64,9 +64,20 @@ const QueueEntry* RunQueue::peek() const {
 }
 
 void RunQueue::pop() {
-  int best = best_level();
+  const int best = best_level();
   BRAID_CHECK(best >= 0, size_);
-  Level& level = levels_[static_cast<std::size_t>(best)];
+  pop_level(best);
+}
+
+const QueueEntry* RunQueue::peek_level(int level) const {
+  BRAID_CHECK(level >= 0 && level < kPriorityLevels, level);
+  return levels_[static_cast<std::size_t>(level)].head();
+}
+
+void RunQueue::pop_level(int index) {
+  BRAID_CHECK(index >= 0 && index < kPriorityLevels, index, size_);
+  Level& level = levels_[static_cast<std::size_t>(index)];
+  BRAID_CHECK(level.head() != nullptr, index, size_);
   if (!level.strays.empty() &&
       (level.sorted.empty() || ranks_before(level.strays.front(), level.sorted.front()))) {
     std::pop_heap(level.strays.begin(), level.strays.end(), ranks_after);
@@ -74,7 +85,7 @@ void RunQueue::pop() {
   } else {
     level.sorted.pop_front();
   }
-  if (level.sorted.empty() && level.strays.empty()) nonempty_levels_ &= ~(1u << best);
+  if (level.sorted.empty() && level.strays.empty()) nonempty_levels_ &= ~(1u << index);
   --size_;
   best_ = kBestUnknown;
 }

@@ -43,6 +43,10 @@ class RunQueue final {
   const QueueEntry* peek() const;
   // Removes the entry peek() returns. Requires !empty().
   void pop();
+  // The same within one level (< kPriorityLevels): its lowest-ranked entry,
+  // or nullptr; pop_level requires peek_level(level) != nullptr.
+  const QueueEntry* peek_level(int level) const;
+  void pop_level(int level);
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }

@@ -68,6 +68,23 @@ TEST(RunQueue, RandomArrivalsLeaveInRankOrder) {
   EXPECT_TRUE(q.empty());
 }
 
+TEST(RunQueue, OneLevelCanBePeekedAndPoppedOnItsOwn) {
+  RunQueue q;
+  q.push({1, 1, 10, 3});  // the overall head
+  q.push({5, 2, 20, 0});
+  q.push({4, 3, 21, 0});  // out of order within level 0
+  EXPECT_EQ(q.peek_level(2), nullptr);
+  ASSERT_NE(q.peek_level(0), nullptr);
+  EXPECT_EQ(q.peek_level(0)->key, 21u);
+  q.pop_level(0);
+  EXPECT_EQ(q.peek_level(0)->key, 20u);
+  EXPECT_EQ(q.peek()->key, 10u);  // the overall head is unaffected
+  q.pop_level(0);
+  EXPECT_EQ(q.peek_level(0), nullptr);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(drain(q), (std::vector<TaskKey>{10}));
+}
+
 TEST(RunQueue, ClearEmptiesEveryLevel) {
   RunQueue q;
   q.push({3, 1, 1, 3});

@@ -64,6 +64,10 @@ Status validate_config(const TorusConfig& config) {
     return Error{"started_max must be >= slots (" + std::to_string(config.slots) + "), got " +
                  std::to_string(config.started_max)};
   }
+  if (config.fair_window_quanta > kFairWindowMaxQuanta) {
+    return Error{"fair_window must be 0.." + std::to_string(kFairWindowMaxQuanta) +
+                 " quanta, got " + std::to_string(config.fair_window_quanta)};
+  }
   return ok_status();
 }
 
@@ -293,7 +297,9 @@ Status Torus::set_priority(TaskKey key, int priority, Micros now_us, Actions& ou
                  ": its priority can no longer change"};
   }
   advance(now_us, out);
+  if (task.started_this_attempt) count_started(task, -1);
   task.spec.priority = priority;
+  if (task.started_this_attempt) count_started(task, +1);
   if (task.queue_seq != 0) enqueue(key);  // re-rank; the old entry goes stale
   out.push_back({Action::Kind::kPersist, key});
   decide(last_now_us_, out, /*ignore_pause=*/false);
@@ -335,7 +341,9 @@ void Torus::schedule_next(Micros now_us, Actions& out) {
     if (longest == kNoTask || t.dispatched_at_us < at(longest).dispatched_at_us) longest = key;
   }
   if (longest != kNoTask) at(longest).slice_start_us = last_now_us_ - quantum_us_;
+  forced_yield_ = longest;
   decide(last_now_us_, out, /*ignore_pause=*/true);
+  forced_yield_ = kNoTask;
 }
 
 // --- lifecycle helpers ---

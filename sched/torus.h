@@ -12,11 +12,20 @@
 //  - At most `started_max` attempts are started (running + stopped) at once,
 //    and the memory_bytes of started tasks stays within the node's memory.
 //    Other runnable tasks wait in `queued`.
-//  - Each decision ("decide") first ends slices: a running task whose quantum
-//    expired yields to the best waiting task if that one ranks at least as
-//    high (policy.h); under Priority a strictly higher-priority waiting task
-//    takes the slot of the lowest-priority running one at once. Then free
-//    slots are filled in rank order. A waiting task that needs more free
+//    A queued task of strictly higher priority than a started one may start
+//    beyond started_max (Priority and Fair): urgent work is never held back
+//    by a full started set.
+//  - Slicing happens only where it buys something. Each decision ("decide")
+//    first ends slices, by policy (policy.h for the ranks):
+//      RoundRobin: a running task whose quantum expired yields to any waiting
+//        task (fixed quantum among the started tasks; started_max bounds them).
+//      Priority: a strictly higher-priority waiting task takes the slot of
+//        the lowest-priority running one at once; equal priorities never
+//        preempt each other (they run to completion, first in first out).
+//      Fair: a running task whose quantum expired yields when the waiting task
+//        is owed at least fair_window_quanta quanta of CPU time (its vruntime
+//        lag, converted at its own weight); equal vruntimes never preempt.
+//    Then free slots are filled in rank order. A waiting task that needs more free
 //    slots than exist keeps them reserved as they free up (no backfill), so
 //    wide tasks are never starved.
 //  - Time limits count running time only; when reached, the task is killed
@@ -45,6 +54,7 @@
 // Thread-safety: none; one owner thread, like the rest of the node's state.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <limits>
@@ -83,6 +93,9 @@ struct TorusConfig {
   Micros quantum_us = kQuantumDefaultUs;
   // Attempts started (running + stopped) at once; bounds stopped processes.
   std::uint32_t started_max = 256;
+  // Fair: the CPU time, in quanta, a waiting task must be owed before it
+  // preempts (0: at every quantum, as plain round robin over vruntime).
+  std::uint32_t fair_window_quanta = kFairWindowDefaultQuanta;
 };
 
 // Checks a config; the error names the field and what is allowed.
@@ -188,10 +201,19 @@ class Torus final {
   void advance(Micros now_us, Actions& out);  // account, then time limits and due retries
   void decide(Micros now_us, Actions& out, bool ignore_pause);
   std::optional<QueueEntry> best_waiting();
-  const QueueEntry* live_head(RunQueue& queue);
-  const QueueEntry* fresh_head();  // live_head(fresh_), parking throttled array members
+  static constexpr int kAnyLevel = -1;
+  // The queue's (or one level's) head, dropping stale entries.
+  const QueueEntry* live_head(RunQueue& queue, int level = kAnyLevel);
+  // live_head(fresh_, level), parking throttled array members.
+  const QueueEntry* fresh_head(int level = kAnyLevel);
+  const QueueEntry* urgent_fresh_head();  // when the head may not start
   bool fresh_admissible(const Task& task) const;
   TaskKey pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const;
+  bool yields(const Task& running, std::uint64_t running_major, const QueueEntry& waiting,
+              Micros now_us) const;
+  std::uint64_t fair_window_ns() const;
+  bool outranks_a_started_task(const Task& task) const;
+  void count_started(const Task& task, int delta);  // started_by_priority_
   void dispatch(TaskKey key, Micros now_us, Actions& out);
   void preempt(TaskKey key, Micros now_us, std::uint64_t decision, Actions& out);
   void release_slot(TaskKey key);
@@ -255,6 +277,7 @@ class Torus final {
   std::vector<TaskKey> running_;
   int slots_busy_ = 0;
   std::uint32_t started_count_ = 0;
+  std::array<std::uint32_t, kPriorityLevels> started_by_priority_{};  // by priority - min
   std::uint64_t started_memory_bytes_ = 0;
 
   RunQueue fresh_;    // queued: runnable, not started in this attempt
@@ -269,6 +292,7 @@ class Torus final {
 
   Micros last_now_us_ = 0;
   std::uint64_t decisions_ = 0;
+  TaskKey forced_yield_ = kNoTask;  // during schedule_next(): the slice it ends
 
   TorusStats stats_;
 };

@@ -55,16 +55,17 @@ void Torus::update_min_vruntime() {
   }
 }
 
-const QueueEntry* Torus::live_head(RunQueue& queue) {
-  while (const QueueEntry* head = queue.peek()) {
+const QueueEntry* Torus::live_head(RunQueue& queue, int level) {
+  while (const QueueEntry* head = level == kAnyLevel ? queue.peek() : queue.peek_level(level)) {
     if (at(head->key).queue_seq == head->seq) return head;
-    queue.pop();  // stale: the task left the queue or was re-ranked
+    // Stale: the task left the queue or was re-ranked.
+    level == kAnyLevel ? queue.pop() : queue.pop_level(head->level);
   }
   return nullptr;
 }
 
-const QueueEntry* Torus::fresh_head() {
-  while (const QueueEntry* head = live_head(fresh_)) {
+const QueueEntry* Torus::fresh_head(int level) {
+  while (const QueueEntry* head = live_head(fresh_, level)) {
     ArrayGroup* group = group_of(at(head->key));
     if (group == nullptr || group->started < group->throttle) return head;
     // Its array is at its throttle: set it aside so the tasks behind it are
@@ -72,7 +73,19 @@ const QueueEntry* Torus::fresh_head() {
     group->parked.push_back(*head);
     std::push_heap(group->parked.begin(), group->parked.end(),
                    [](const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); });
-    fresh_.pop();
+    fresh_.pop_level(head->level);
+  }
+  return nullptr;
+}
+
+// Under Fair the fresh queue is ordered by vruntime, so a full started set
+// would keep an urgent task behind the equal ones ahead of it: the heads of
+// the priority levels above the lowest started priority are looked at too.
+const QueueEntry* Torus::urgent_fresh_head() {
+  if (policy_ != Policy::kFair) return nullptr;  // Priority's head is its most urgent
+  for (int p = kPriorityMax; p > kPriorityMin; --p) {
+    const QueueEntry* head = fresh_head(rank_level(policy_, p));
+    if (head != nullptr && fresh_admissible(at(head->key))) return head;
   }
   return nullptr;
 }
@@ -104,25 +117,72 @@ void Torus::unpark_one(ArrayGroup& group) {
 }
 
 bool Torus::fresh_admissible(const Task& task) const {
-  if (started_count_ >= config_.started_max) return false;
+  if (started_count_ >= config_.started_max && !outranks_a_started_task(task)) return false;
   return config_.memory_bytes == 0 ||
          started_memory_bytes_ + task.spec.memory_bytes <= config_.memory_bytes;
+}
+
+// Urgent work starts at once even when started_max is reached: a task of
+// strictly higher priority than a started one. The excess stays bounded: such
+// a task either holds a slot or was stopped by a still higher priority, so at
+// most slots x priority levels tasks are started beyond started_max.
+// (RoundRobin has no priorities.)
+bool Torus::outranks_a_started_task(const Task& task) const {
+  if (policy_ == Policy::kRoundRobin) return false;
+  for (int p = kPriorityMin; p < task.spec.priority; ++p) {
+    if (started_by_priority_[static_cast<std::size_t>(p - kPriorityMin)] > 0) return true;
+  }
+  return false;
+}
+
+void Torus::count_started(const Task& task, int delta) {
+  std::uint32_t& n =
+      started_by_priority_[static_cast<std::size_t>(task.spec.priority - kPriorityMin)];
+  BRAID_CHECK(delta > 0 || n > 0, task.id, task.spec.priority, delta);
+  n = static_cast<std::uint32_t>(static_cast<int>(n) + delta);
 }
 
 std::optional<QueueEntry> Torus::best_waiting() {
   const QueueEntry* stopped = live_head(stopped_);
   const QueueEntry* fresh = fresh_head();
-  if (fresh != nullptr && !fresh_admissible(at(fresh->key))) fresh = nullptr;
+  if (fresh != nullptr && !fresh_admissible(at(fresh->key))) fresh = urgent_fresh_head();
   if (stopped == nullptr && fresh == nullptr) return std::nullopt;
   if (stopped == nullptr) return *fresh;
   if (fresh == nullptr) return *stopped;
   return ranks_before(*fresh, *stopped) ? *fresh : *stopped;
 }
 
-// The running task that should give its slot to `waiting`, or kNoTask. A task
-// yields when its quantum expired and `waiting` ranks at least as high (it
-// would re-enter behind `waiting`), or under Priority when `waiting` ranks
-// strictly higher. Among those: the lowest-ranked, then the longest-held slot.
+// Whether a running task gives its slot to `waiting` now (torus.h, Model):
+// RoundRobin at the end of its quantum; Priority at once, to a strictly
+// higher priority only; Fair at the end of its quantum when `waiting` is owed
+// at least the fair window of CPU time. A slice ended by schedule_next()
+// yields to any waiting task that ranks at least as high.
+bool Torus::yields(const Task& running, std::uint64_t running_major, const QueueEntry& waiting,
+                   Micros now_us) const {
+  const bool expired = now_us - running.slice_start_us >= quantum_us_;
+  if (forced_yield_ != kNoTask && &at(forced_yield_) == &running) {
+    return waiting.major <= running_major;
+  }
+  switch (policy_) {
+    case Policy::kRoundRobin:
+      return expired;
+    case Policy::kPriority:
+      return waiting.major < running_major;
+    case Policy::kFair:
+      return expired && waiting.major <= running_major &&
+             owed_cpu_ns(running_major - waiting.major, at(waiting.key).spec.priority) >=
+                 fair_window_ns();
+  }
+  return false;
+}
+
+std::uint64_t Torus::fair_window_ns() const {
+  return static_cast<std::uint64_t>(config_.fair_window_quanta) *
+         static_cast<std::uint64_t>(quantum_us_) * 1000;
+}
+
+// The running task that should give its slot to `waiting`, or kNoTask: among
+// those that yield, the lowest-ranked, then the longest-held slot.
 TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const {
   TaskKey victim = kNoTask;
   std::uint64_t victim_major = 0;
@@ -130,10 +190,7 @@ TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64
     const Task& t = at(key);
     if (t.kill_cause != KillCause::kNone) continue;  // ending; keeps its slot until it exits
     const std::uint64_t major = rank_major(policy_, t.spec.priority, t.vruntime_ns);
-    const bool expired = now_us - t.slice_start_us >= quantum_us_;
-    const bool yields = (expired && waiting.major <= major) ||
-                        (policy_ == Policy::kPriority && waiting.major < major);
-    if (!yields || t.preempted_in_decision == decision) continue;
+    if (t.preempted_in_decision == decision || !yields(t, major, waiting, now_us)) continue;
     if (victim == kNoTask || major > victim_major ||
         (major == victim_major && t.dispatched_at_us < at(victim).dispatched_at_us)) {
       victim = key;
@@ -186,6 +243,7 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
     t.started_this_attempt = true;
     ++t.attempts;
     ++started_count_;
+    count_started(t, +1);
     started_memory_bytes_ += t.spec.memory_bytes;
     if (t.started_at_us < 0) t.started_at_us = now_us;
     ++stats_.total_scheduled;
@@ -224,6 +282,7 @@ void Torus::release_slot(TaskKey key) {
   BRAID_CHECK(started_count_ > 0 && t.started_this_attempt, t.id, t.state, started_count_,
               t.started_this_attempt);
   --started_count_;
+  count_started(t, -1);
   started_memory_bytes_ -= t.spec.memory_bytes;
   t.started_this_attempt = false;
   t.queue_seq = 0;

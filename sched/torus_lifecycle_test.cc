@@ -240,6 +240,28 @@ TEST(TorusAdmission, StartedMaxBoundsStoppedProcesses) {
   EXPECT_TRUE(node.run_until_idle(kMicrosPerSecond));
 }
 
+// A full started set does not hold back urgent work: a strictly higher
+// priority starts at once (Priority and Fair), an equal one waits its turn.
+TEST(TorusAdmission, AHigherPriorityStartsBeyondStartedMax) {
+  for (Policy policy : {Policy::kPriority, Policy::kFair, Policy::kRoundRobin}) {
+    TorusConfig c = config(policy, 1, 10 * kMs);
+    c.started_max = 1;
+    SimNode node(c);
+    must(node.submit(spec(5), work(10 * kMicrosPerSecond)));
+    node.run_for(500 * kMs);
+    TaskKey equal = must(node.submit(spec(5), work(100 * kMs)));
+    TaskKey urgent = must(node.submit(spec(10), work(100 * kMs)));
+    node.run_for(2 * kMicrosPerSecond);
+    EXPECT_EQ(node.torus().task(equal).state, TaskState::kQueued) << to_string(policy);
+    if (policy == Policy::kRoundRobin) {  // no priorities: started_max holds
+      EXPECT_EQ(node.torus().task(urgent).state, TaskState::kQueued);
+    } else {
+      EXPECT_EQ(node.torus().task(urgent).state, TaskState::kCompleted) << to_string(policy);
+      EXPECT_LE(node.alive_count(), 2u);
+    }
+  }
+}
+
 TEST(TorusAdmission, WideTaskIsNotStarvedByNarrowOnes) {
   SimNode node(config(Policy::kRoundRobin, 2, 10 * kMs));
   for (int i = 0; i < 4; ++i) must(node.submit(spec(), work(1000 * kMs)));

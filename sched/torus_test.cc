@@ -53,13 +53,16 @@ TEST(TorusPriority, HigherArrivalTakesTheLowestRunningSlotAtOnce) {
   EXPECT_EQ(first_at(node, Action::Kind::kStop, p3), 3 * kMs);
   EXPECT_EQ(node.torus().task(p6).state, TaskState::kRunning);
   EXPECT_EQ(node.torus().task(p3).state, TaskState::kStopped);
-  // An equal or lower arrival waits for a quantum to end instead.
+  // An equal arrival never preempts: it waits for a running task to end.
   TaskKey p6b = must(node.submit(spec(6), work(1 * kMs)));
   EXPECT_EQ(node.torus().task(p6b).state, TaskState::kQueued);
-  node.run_for(20 * kMs);
-  EXPECT_NE(node.torus().task(p6b).state, TaskState::kQueued);
-  // The priority-3 task never ran while higher ones were runnable.
+  node.run_for(40 * kMs);
+  EXPECT_EQ(node.torus().task(p6b).state, TaskState::kQueued);
+  // The priority-3 task does not run while higher ones are runnable.
   EXPECT_EQ(node.torus().task(p3).state, TaskState::kStopped);
+  node.run_for(20 * kMs);  // p9 ends at 53 ms, then p6b; p3 gets the freed slot
+  EXPECT_EQ(node.torus().task(p6b).state, TaskState::kCompleted);
+  EXPECT_EQ(node.torus().task(p3).state, TaskState::kRunning);
 }
 
 TEST(TorusPriority, LowerPriorityDoesNotPreemptAtQuantumEnd) {
@@ -74,7 +77,9 @@ TEST(TorusPriority, LowerPriorityDoesNotPreemptAtQuantumEnd) {
 }
 
 TEST(TorusFair, AlwaysDispatchesTheLowestVruntime) {
-  SimNode node(config(Policy::kFair, 2, 10 * kMs));
+  TorusConfig c = config(Policy::kFair, 2, 10 * kMs);
+  c.fair_window_quanta = 0;  // a decision every quantum
+  SimNode node(c);
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(node.submit(spec(2 + i % 7), work(40 * kMs)).ok());
   std::size_t checked = 0;
   for (int step = 0; step < 400; ++step) {

@@ -30,6 +30,11 @@ constexpr Micros kQuantumMinUs = 1 * kMicrosPerMilli;
 constexpr Micros kQuantumMaxUs = 1 * kMicrosPerSecond;
 constexpr Micros kQuantumDefaultUs = 10 * kMicrosPerMilli;
 
+// Fair window: CPU time, in quanta, a waiting task must be owed before it
+// preempts a running one (torus.h). Chosen from measurements: docs/benchmarks.md.
+constexpr std::uint32_t kFairWindowDefaultQuanta = 100;
+constexpr std::uint32_t kFairWindowMaxQuanta = 100'000;
+
 // Retries: at most this many re-runs after the first attempt.
 constexpr int kRetriesMax = 100;
 constexpr Micros kRetryBackoffDefaultUs = 1 * kMicrosPerSecond;
