@@ -39,8 +39,13 @@ struct RawFlags {
   std::string executor = "auto";
   std::string retention = "24h";
   int slots = 0;
-  std::uint32_t started_max = 0;  // 0: max(256, slots)
+  std::uint32_t started_max = 0;  // 0: kStartedPerSlot x slots
 };
+
+// Started (running + stopped) tasks per slot by default: few, so submitted work
+// waits queued (cheap, movable) instead of resident and rotating; measured in
+// docs/benchmarks.md ("Issue 9").
+constexpr std::uint32_t kStartedPerSlot = 2;
 
 sched::Result<sched::Micros> duration_flag(std::string_view flag, const std::string& text) {
   auto us = sched::parse_duration(text);
@@ -100,7 +105,7 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   torus.slots = raw.slots == 0 ? static_cast<int>(cores) : raw.slots;
   torus.started_max = raw.started_max != 0
                           ? raw.started_max
-                          : std::max<std::uint32_t>(256, static_cast<std::uint32_t>(torus.slots));
+                          : kStartedPerSlot * static_cast<std::uint32_t>(torus.slots);
   if (sched::Status s = sched::validate_config(torus); !s) {
     std::string message = s.error().message;  // config names use '_', flags use '-'
     const std::size_t name_end = message.find(' ');
@@ -185,7 +190,11 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_option("--policy", raw.policy, "RoundRobin, Priority or Fair")->capture_default_str();
   app.add_option("--quantum", raw.quantum, "time slice, 1ms..1s")->capture_default_str();
   app.add_option("--started-max", raw.started_max,
-                 "started (running + stopped) tasks at most (default: max(256, slots))");
+                 "started (running + stopped) tasks at most (default: 2 x slots)");
+  app.add_option("--fair-window", config.torus.fair_window_quanta,
+                 "Fair: quanta of CPU time a waiting task must be owed before it preempts "
+                 "a running one (0: every quantum)")
+      ->capture_default_str();
   app.add_option("--kill-grace", raw.kill_grace, "SIGTERM to SIGKILL delay on cancel")
       ->capture_default_str();
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();

@@ -323,8 +323,11 @@ void Torus::rebuild_queues() {
 
 Micros Torus::next_tick_us() const {
   Micros next = kNever;
-  // Paused, slices do not end (and are not renewed): only limits and backoffs are due.
-  const bool slices_end = !paused_ && (!fresh_.empty() || !stopped_.empty());
+  // Paused, slices do not end (and are not renewed): only limits and backoffs
+  // are due. Under Priority a quantum's end changes nothing (only an arrival or
+  // a priority change preempts, and both decide at once).
+  const bool slices_end =
+      !paused_ && policy_ != Policy::kPriority && (!fresh_.empty() || !stopped_.empty());
   for (TaskKey key : running_) {
     const Task& t = at(key);
     if (slices_end) next = std::min(next, t.slice_start_us + quantum_us_);
