@@ -127,8 +127,8 @@ TEST(Durability, TenThousandQueuedTasksSurviveKill9) {
 using RestartExecutors = ExecutorModes;
 
 TEST_P(RestartExecutors, RunningAndStoppedTasksAreEndedThenRequeuedOrFailed) {
-  Daemon d(
-      {"--slots", "1", "--policy", "RoundRobin", "--quantum", "20ms", "--executor", GetParam()});
+  Daemon d({"--slots", "1", "--policy", "RoundRobin", "--quantum", "20ms", "--started-max", "4",
+            "--executor", GetParam()});
   // Each task is a family: a shell and two children in its process group.
   const std::vector<std::string> family = {"sh", "-c", "sleep 600 & sleep 600 & wait"};
   auto submit = [&](std::vector<std::string> flags) {
