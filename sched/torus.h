@@ -9,9 +9,14 @@
 // Model:
 //  - `slots` CPU slots; a running task holds spec.cpus of them. Tasks that
 //    were started but do not hold slots are stopped (time-slicing).
-//  - At most `started_max` attempts are started (running + stopped) at once,
-//    and the memory_bytes of started tasks stays within the node's memory.
+//  - At most `started_max` attempts are started (running + stopped) at once.
 //    Other runnable tasks wait in `queued`.
+//  - Memory: a started task counts for the larger of its spec.memory_bytes
+//    and its measured memory (set_task_memory), and started tasks stay within
+//    the node's memory_bytes. A fresh task starts only if the memory the
+//    machine has left (set_memory_available) covers what it is expected to
+//    use: its memory_bytes, else the largest measured started task. With
+//    nothing started one task may always start, so the node makes progress.
 //    A queued task of strictly higher priority than a started one may start
 //    beyond started_max (Priority and Fair): urgent work is never held back
 //    by a full started set.
@@ -153,6 +158,15 @@ class Torus final {
   bool exists(TaskKey key) const { return key < tasks_.size() && !tasks_[key].id.empty(); }
   // The executor saw the task's attempt end. Requires state running/stopped.
   Status on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Actions& out);
+  // --- memory (torus_memory.cc) ---
+  // A started task's measured memory (RSS, or its cgroup's memory.current):
+  // it counts against memory_bytes instead of its spec.memory_bytes while
+  // larger. Ignored for a task that is not started.
+  void set_task_memory(TaskKey key, std::uint64_t bytes);
+  // Memory the machine has left for new work (MemAvailable); 0 = unknown.
+  // Decides at once when it grew (a task held back may start now).
+  void set_memory_available(std::uint64_t bytes, Micros now_us, Actions& out);
+
   // Time passes: accounting, time limits, retry backoffs, quantum expiry.
   void tick(Micros now_us, Actions& out);
 
@@ -213,6 +227,11 @@ class Torus final {
               Micros now_us) const;
   std::uint64_t fair_window_ns() const;
   bool outranks_a_started_task(const Task& task) const;
+  // torus_memory.cc.
+  std::uint64_t counted_memory(TaskKey key) const;
+  std::uint64_t expected_memory(const Task& task) const;
+  bool memory_admits(const Task& task) const;
+  void forget_memory(TaskKey key);                  // its attempt ended
   void count_started(const Task& task, int delta);  // started_by_priority_
   void dispatch(TaskKey key, Micros now_us, Actions& out);
   void preempt(TaskKey key, Micros now_us, std::uint64_t decision, Actions& out);
@@ -278,7 +297,9 @@ class Torus final {
   int slots_busy_ = 0;
   std::uint32_t started_count_ = 0;
   std::array<std::uint32_t, kPriorityLevels> started_by_priority_{};  // by priority - min
-  std::uint64_t started_memory_bytes_ = 0;
+  std::uint64_t started_memory_bytes_ = 0;  // sum of counted_memory() over started tasks
+  std::unordered_map<TaskKey, std::uint64_t> measured_memory_;  // started tasks only
+  std::uint64_t memory_available_bytes_ = 0;                    // 0 = unknown
 
   RunQueue fresh_;    // queued: runnable, not started in this attempt
   RunQueue stopped_;  // stopped: started, waiting for a slot again

@@ -118,8 +118,7 @@ void Torus::unpark_one(ArrayGroup& group) {
 
 bool Torus::fresh_admissible(const Task& task) const {
   if (started_count_ >= config_.started_max && !outranks_a_started_task(task)) return false;
-  return config_.memory_bytes == 0 ||
-         started_memory_bytes_ + task.spec.memory_bytes <= config_.memory_bytes;
+  return memory_admits(task);
 }
 
 // Urgent work starts at once even when started_max is reached: a task of
@@ -283,7 +282,7 @@ void Torus::release_slot(TaskKey key) {
               t.started_this_attempt);
   --started_count_;
   count_started(t, -1);
-  started_memory_bytes_ -= t.spec.memory_bytes;
+  forget_memory(key);
   t.started_this_attempt = false;
   t.queue_seq = 0;
   if (ArrayGroup* group = group_of(t)) {
