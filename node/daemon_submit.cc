@@ -154,6 +154,7 @@ void Daemon::admit_some() {
   const std::size_t end = std::min(sub->specs.size(), sub->admitted + kTasksPerTurn);
   std::vector<TaskKey> admitted;
   admitted.reserve(end - sub->admitted);
+  if (sub->admitted == 0) sub->outcome->ids.reserve(sub->specs.size());  // no doubling later
   for (; sub->admitted < end; ++sub->admitted) {
     const std::uint64_t sequence = sub->first_sequence + sub->admitted;
     auto key = torus_.submit_as(torus_.make_id(sequence), std::move(sub->specs[sub->admitted]), now,
