@@ -31,7 +31,7 @@ namespace braid::sched {
 class IdIndex final {
  public:
   // Entries moved to the growing map per insert while a step is under way.
-  static constexpr std::size_t kMovesPerInsert = 2;
+  static constexpr std::size_t kMovesPerInsert = 8;
 
   // Adds id -> key; false (and no change) if the id is already indexed.
   bool insert(std::string id, TaskKey key);
@@ -47,7 +47,6 @@ class IdIndex final {
 
  private:
   using Map = std::unordered_map<std::string, TaskKey>;
-  std::optional<TaskKey> lookup(const std::string& key) const;
   void move_some(std::size_t count);  // from draining_ to fill_
 
   Map fill_;      // takes inserts

@@ -29,6 +29,21 @@ TEST(IdIndex, RefusesAnIdItHoldsAndKeepsTheFirstKey) {
   EXPECT_EQ(index.size(), 1u);
 }
 
+// A duplicate is refused at every size, also by the insert that would begin
+// a step (the full map must not hand the id over to the draining side and
+// take it a second time) and while a step is under way.
+TEST(IdIndex, RefusesDuplicatesAtEverySize) {
+  IdIndex index;
+  ASSERT_TRUE(index.insert(id_of(0), 0));
+  for (std::size_t i = 1; i < 20'000; ++i) {
+    ASSERT_FALSE(index.insert(id_of(i - 1), 1)) << i;
+    ASSERT_FALSE(index.insert(id_of(i / 2), 1)) << i;
+    ASSERT_EQ(index.size(), i);
+    ASSERT_TRUE(index.insert(id_of(i), static_cast<TaskKey>(i))) << i;
+  }
+  for (std::size_t i = 0; i < 20'000; ++i) ASSERT_EQ(index.find(id_of(i)), i) << i;
+}
+
 TEST(IdIndex, EraseDropsOnlyThatId) {
   IdIndex index;
   index.insert("a:1", 1);
