@@ -47,6 +47,7 @@
 #include "node/lifetime.h"
 #include "node/slice_stats.h"
 #include "rpc/control_backend.h"
+#include "sched/chunked_vector.h"
 #include "sched/torus.h"
 #include "storage/committer.h"
 #include "storage/store.h"
@@ -189,19 +190,20 @@ class Daemon final : public rpc::ControlBackend {
   sched::Actions actions_;
 
   // By key, sized and reset by track() for every key the torus hands out
-  // (keys are reused after a purge).
-  std::vector<sched::Micros> cpu_done_us_;       // measured CPU of ended attempts
-  std::vector<sched::Micros> slice_began_us_;    // while on a slot
-  std::vector<std::uint64_t> record_no_;         // where the task is stored
-  std::vector<storage::ProcessMark> processes_;  // the started attempt's processes
+  // (keys are reused after a purge). Chunked, like the torus's task table:
+  // growing never copies what is there (a vector doubling held the loop).
+  sched::ChunkedVector<sched::Micros> cpu_done_us_;       // measured CPU of ended attempts
+  sched::ChunkedVector<sched::Micros> slice_began_us_;    // while on a slot
+  sched::ChunkedVector<std::uint64_t> record_no_;         // where the task is stored
+  sched::ChunkedVector<storage::ProcessMark> processes_;  // the started attempt's processes
   // (record_no, key) in admission order, for paged listing; an entry whose
   // key now holds another record (or none) is stale, and skipped.
-  std::vector<std::pair<std::uint64_t, sched::TaskKey>> admission_;
+  std::deque<std::pair<std::uint64_t, sched::TaskKey>> admission_;
   // Tasks that use each stored environment (by id); at 0 it is deleted.
   std::unordered_map<std::uint64_t, std::size_t> env_users_;
   std::size_t admission_stale_ = 0;
-  std::vector<std::uint8_t> stored_started_;    // its last stored state was running/stopped
-  std::vector<sched::TaskKey> deferred_flips_;  // waiting for flush_flips()
+  sched::ChunkedVector<std::uint8_t> stored_started_;  // its last stored state was running/stopped
+  std::vector<sched::TaskKey> deferred_flips_;         // waiting for flush_flips()
   asio::steady_timer flip_timer_;
   bool flip_timer_armed_ = false;
   std::deque<sched::TaskKey> finished_;  // terminal tasks, oldest first (purge order)
@@ -213,7 +215,7 @@ class Daemon final : public rpc::ControlBackend {
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
   asio::steady_timer purge_timer_;
   SliceStats slices_;
-  std::vector<std::uint8_t> shown_state_;              // by key, see shown_state()
+  sched::ChunkedVector<std::uint8_t> shown_state_;     // by key, see shown_state()
   std::unordered_map<std::uint64_t, Waiter> waiters_;  // by serial
   // Waiters (serials) of each key whose end is not durable yet; a serial is
   // listed once per time its waiter names the key.

@@ -74,13 +74,12 @@ sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const 
 
 void Daemon::track(TaskKey key, std::uint64_t record_no) {
   if (record_no_.size() <= key) {
-    const std::size_t size = std::max<std::size_t>(key + 1, record_no_.size() * 2);
-    cpu_done_us_.resize(size, 0);
-    slice_began_us_.resize(size, -1);
-    record_no_.resize(size, 0);
-    processes_.resize(size);
-    stored_started_.resize(size, 0);
-    shown_state_.resize(size, 0);
+    cpu_done_us_.grow_to(key + 1, 0);
+    slice_began_us_.grow_to(key + 1, -1);
+    record_no_.grow_to(key + 1, 0);
+    processes_.grow_to(key + 1);
+    stored_started_.grow_to(key + 1, 0);
+    shown_state_.grow_to(key + 1, 0);
   }
   shown_state_[key] = static_cast<std::uint8_t>(TaskState::kQueued);
   stored_started_[key] = 0;

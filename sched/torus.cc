@@ -80,11 +80,7 @@ Torus::Torus(TorusConfig config)
   BRAID_CHECK(valid.ok(), valid.error().message);
 }
 
-std::optional<TaskKey> Torus::find(std::string_view id) const {
-  auto it = index_.find(std::string(id));
-  if (it == index_.end()) return std::nullopt;
-  return it->second;
-}
+std::optional<TaskKey> Torus::find(std::string_view id) const { return index_.find(id); }
 
 TorusStats Torus::stats() const {
   TorusStats s = stats_;
@@ -155,7 +151,7 @@ Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, A
   task.submitted_at_us = last_now_us_;
   task.state = TaskState::kPending;
   ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
-  index_.emplace(task.id, key);
+  index_.insert(task.id, key);
   join_group(key);
 
   if (std::optional<TaskKey> ruled_out = link_dependencies(key)) {

@@ -72,6 +72,7 @@
 
 #include "sched/action.h"
 #include "sched/check.h"
+#include "sched/id_index.h"
 #include "sched/policy.h"
 #include "sched/result.h"
 #include "sched/run_queue.h"
@@ -289,7 +290,7 @@ class Torus final {
   // Indexed by TaskKey. A deque: growing never moves the tasks already there
   // (a vector doubling past 262144 tasks held the loop ~0.3 s moving them).
   std::deque<Task> tasks_;
-  std::unordered_map<std::string, TaskKey> index_;
+  IdIndex index_;                   // grows in steps: no rehash of every id at once
   std::vector<TaskKey> free_keys_;  // forgotten keys, reused first
   std::uint64_t next_sequence_;
 

@@ -45,7 +45,7 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   t.not_before_us = record.not_before_us;
   t.node_requeues = record.node_requeues;
   t.spec.hold = false;
-  index_.emplace(t.id, key);
+  index_.insert(t.id, key);
   join_group(key);
   if (is_terminal(stored)) {
     t.state = stored;
