@@ -276,6 +276,15 @@ std::optional<sched::Micros> TaskCgroup::cpu_usage_us() const {
   return keyed_value(*text, "usage_usec");
 }
 
+std::optional<std::uint64_t> TaskCgroup::memory_current_bytes() const {
+  std::optional<std::string> text = read_file(dir_ / "memory.current");
+  if (!text) return std::nullopt;
+  std::uint64_t bytes = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), bytes);
+  if (ec != std::errc() || end == text->data()) return std::nullopt;
+  return bytes;
+}
+
 std::optional<bool> TaskCgroup::populated() const { return events_flag(dir_, "populated"); }
 
 std::optional<bool> TaskCgroup::frozen() const { return events_flag(dir_, "frozen"); }

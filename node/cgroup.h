@@ -89,6 +89,8 @@ class TaskCgroup {
   std::vector<pid_t> pids() const;
   // usage_usec of cpu.stat: CPU time of every process that ran in the cgroup.
   std::optional<sched::Micros> cpu_usage_us() const;
+  // memory.current in bytes (needs the memory controller), if readable.
+  std::optional<std::uint64_t> memory_current_bytes() const;
   // "populated" / "frozen" of cgroup.events; nullopt if unreadable.
   std::optional<bool> populated() const;
   std::optional<bool> frozen() const;

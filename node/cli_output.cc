@@ -126,6 +126,8 @@ nlohmann::json stats_json(const rpc::StatsView& v) {
   j["slice_error_p99_micros"] = v.slice_error_p99_us;
   j["memory_total_bytes"] = v.memory_total_bytes;
   j["memory_limits"] = v.memory_limits;
+  j["memory_started_bytes"] = v.torus.memory_started_bytes;
+  j["memory_available_bytes"] = v.torus.memory_available_bytes;
   return j;
 }
 
@@ -189,8 +191,9 @@ std::string stats_table(const rpc::StatsView& v) {
       {"slice error:", fmt::format("p50 {}us, p99 {}us over {} slices", v.slice_error_p50_us,
                                    v.slice_error_p99_us, v.slice_count)},
       {"uptime:", seconds(v.uptime_us)},
-      {"memory:",
-       fmt::format("{} MiB total, limits {}", v.memory_total_bytes >> 20, v.memory_limits)},
+      {"memory:", fmt::format("{} MiB total, {} MiB in started tasks, {} MiB available, limits {}",
+                              v.memory_total_bytes >> 20, v.torus.memory_started_bytes >> 20,
+                              v.torus.memory_available_bytes >> 20, v.memory_limits)},
   };
   return aligned(rows);
 }

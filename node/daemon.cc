@@ -56,6 +56,7 @@ Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
           io, config_.executor,
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
       tick_timer_(io),
+      memory_timer_(io),
       flip_timer_(io),
       purge_timer_(io) {}
 
@@ -77,6 +78,7 @@ void Daemon::carry_out() {
         if (shutting_down_) break;  // the task is ended with everything else
         executor_.start(action.key, task.id, task.spec, attempt_header(task));
         note_started(action.key);
+        arm_memory_sampler();
         slice_began_us_[action.key] = now;
         spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
         break;
@@ -156,6 +158,8 @@ void Daemon::shutdown(std::function<void()> on_done) {
   shutting_down_ = true;
   on_shutdown_done_ = std::move(on_done);
   tick_timer_.cancel();
+  memory_timer_.cancel();
+  memory_timer_armed_ = false;
   purge_timer_.cancel();
   flip_timer_.cancel();
   flip_timer_armed_ = false;

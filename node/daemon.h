@@ -157,6 +157,10 @@ class Daemon final : public rpc::ControlBackend {
   storage::Committer::Done on_loop(std::function<void(const sched::Status&)> done);
   void on_process_exit(sched::TaskKey key, const sched::ExitStatus& status);
   void arm_timer();
+  // daemon_memory.cc: every kMemorySamplePeriod while attempts are started,
+  // the started tasks' memory and the machine's MemAvailable go to the torus.
+  void arm_memory_sampler();
+  void sample_memory();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
   rpc::TaskView view(sched::TaskKey key) const;
   // daemon_wait.cc: waiters, and what clients are told of task states.
@@ -186,6 +190,8 @@ class Daemon final : public rpc::ControlBackend {
   sched::Torus torus_;
   Executor executor_;
   asio::steady_timer tick_timer_;
+  asio::steady_timer memory_timer_;
+  bool memory_timer_armed_ = false;
   sched::Micros timer_due_us_ = sched::kNever;
   sched::Actions actions_;
 

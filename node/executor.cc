@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "node/memory_probe.h"
 #include "node/proc_stat.h"
 #include "node/spawn.h"
 
@@ -490,6 +491,18 @@ std::optional<sched::Micros> Executor::live_cpu_time_us(const Process& process) 
   std::optional<ProcStat> stat = read_proc_stat(process.pid);
   if (!stat) return std::nullopt;
   return clock_ticks_to_us(stat->tree_ticks());
+}
+
+std::vector<std::pair<sched::TaskKey, std::uint64_t>> Executor::memory_bytes() const {
+  std::vector<std::pair<sched::TaskKey, std::uint64_t>> out;
+  out.reserve(live_.size());
+  for (const auto& [key, process] : live_) {
+    std::optional<std::uint64_t> bytes = process->cgroup && memory_controller_
+                                             ? process->cgroup->memory_current_bytes()
+                                             : read_rss_bytes(process->pid);
+    if (bytes) out.emplace_back(key, *bytes);
+  }
+  return out;
 }
 
 std::optional<pid_t> Executor::pid(sched::TaskKey key) const {

@@ -4,6 +4,7 @@ find_package(Threads REQUIRED)
 add_library(braid_executor
   cgroup.cc
   executor.cc
+  memory_probe.cc
   output_files.cc
   proc_stat.cc
   spawn.cc
@@ -15,6 +16,7 @@ braid_unit_test(braid_executor_test
   SOURCES
     cgroup_test.cc
     executor_test.cc
+    memory_probe_test.cc
     output_files_test.cc
   LIBS braid_executor
 )

@@ -120,6 +120,11 @@ class Executor final {
   // Inside on_exit for `key` (before any new start of it), the attempt's
   // final CPU time.
   std::optional<sched::Micros> cpu_time_us(sched::TaskKey key) const;
+  // Memory of each live attempt: its cgroup's memory.current where the memory
+  // controller is on, else the leader's resident set (its children's are not
+  // counted: reading every group member would scan /proc). Attempts whose
+  // figure cannot be read are left out.
+  std::vector<std::pair<sched::TaskKey, std::uint64_t>> memory_bytes() const;
   // Leader's pid (= process group id) of the live attempt.
   std::optional<pid_t> pid(sched::TaskKey key) const;
   // The live attempt's cgroup directory (cgroup mode only).

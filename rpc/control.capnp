@@ -86,6 +86,8 @@ struct Stats {
   held @22 :UInt64;
   memoryTotal @23 :UInt64;             # bytes that started tasks' memory is admitted against
   memoryLimits @24 :Text;              # "enforced" (cgroup memory.max) or "admitted" (only counted)
+  memoryStarted @25 :UInt64;           # bytes started tasks count for: max(declared, measured)
+  memoryAvailable @26 :UInt64;         # the machine's MemAvailable as last measured; 0 = unknown
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

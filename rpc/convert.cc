@@ -279,6 +279,8 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setSliceErrorP99Micros(stats.slice_error_p99_us);
   out.setMemoryTotal(stats.memory_total_bytes);
   out.setMemoryLimits(stats.memory_limits);
+  out.setMemoryStarted(s.memory_started_bytes);
+  out.setMemoryAvailable(s.memory_available_bytes);
 }
 
 StatsView from_wire(schema::Stats::Reader in) {
@@ -314,6 +316,8 @@ StatsView from_wire(schema::Stats::Reader in) {
   v.slice_error_p99_us = in.getSliceErrorP99Micros();
   v.memory_total_bytes = in.getMemoryTotal();
   v.memory_limits = text(in.getMemoryLimits());
+  v.torus.memory_started_bytes = in.getMemoryStarted();
+  v.torus.memory_available_bytes = in.getMemoryAvailable();
   return v;
 }
 

@@ -23,6 +23,8 @@ struct TorusStats {
   int slots = 0;                                            // CPU slots of the node
   int slots_busy = 0;                                       // slots held by running tasks
   std::array<std::uint64_t, kTaskStates> tasks_by_state{};  // indexed by TaskState
+  std::uint64_t memory_started_bytes = 0;    // what started tasks count for (torus.h, Memory)
+  std::uint64_t memory_available_bytes = 0;  // the machine's, as last measured; 0 = unknown
 
   std::uint64_t count(TaskState state) const {
     return tasks_by_state[static_cast<std::size_t>(state)];

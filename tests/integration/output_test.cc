@@ -300,5 +300,25 @@ TEST(Memory, TasksAskingForMoreThanTheNodeAreRefusedAndLimitsAreReported) {
   EXPECT_EQ(stats["memory_limits"], expected);
 }
 
+// Memory-aware starting: what a started task measurably uses counts against
+// the node's memory, even though it declared less.
+TEST(Memory, MeasuredMemoryOfStartedTasksHoldsBackNewOnes) {
+  Daemon d({"--slots", "2", "--memory-total", "400M"});
+  // Declares nothing, then holds ~256 MiB resident (the leader itself).
+  const std::string big =
+      d.submit({"--", "python3", "-c", "import time; x = b'1' * (256 << 20); time.sleep(600)"});
+  ASSERT_TRUE(eventually([&] {
+    return d.json({"stats", "--json"})["memory_started_bytes"].get<std::uint64_t>() >= 250u << 20;
+  }));
+  EXPECT_GT(d.json({"stats", "--json"})["memory_available_bytes"].get<std::uint64_t>(), 0u);
+  // 256 MiB measured + 200 MiB declared > 400 MiB: it waits, although a slot is free.
+  const std::string next = d.submit({"--memory", "200M", "--", "true"});
+  // Admission decided at once (the measurement was in): it waits, queued.
+  EXPECT_EQ(d.show(next)["state"], "queued");
+  EXPECT_EQ(d.json({"stats", "--json"})["tasks"]["running"], 1);
+  d.cli_ok({"cancel", big});
+  wait_ok(d, {next});  // the memory is back: it starts
+}
+
 }  // namespace
 }  // namespace braid::testing
