@@ -7,7 +7,8 @@
 //    (cgroup.kill) at the end;
 //  - tree mode (no writable cgroup2): the harness's descendants (it is a child
 //    subreaper, so daemonized servers stay its descendants).
-// A sampler thread sums, every `interval`, the resident set (statm) and its
+// A sampler thread sums, every `interval` (longer when a sample costs more
+// than 2% of it), the resident set (statm) and its
 // anonymous part (resident - shared) of those processes and keeps the
 // maximum: Σ RSS counts shared libraries once per process. (memory.peak is
 // not used even where a memory controller gives it: it charges the page cache
