@@ -16,6 +16,8 @@ packages=(
   git procps python3 util-linux
   # the CLI benchmark's same-run baseline (braid_cli_bench skips it if absent)
   task-spooler
+  # the real-workload benchmark's programs and baselines (braid_workload_bench)
+  xz-utils make gcc parallel
 )
 
 missing=()
