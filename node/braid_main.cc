@@ -246,7 +246,7 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
                 static const CLI::AsSizeValue kSizes(false);
                 return kSizes(size);
               },
-              "SIZE: bytes, or with k, M, G, T (1024-based)")),
+              "SIZE")),
       cmd->add_option("--after", f.spec.after, "run only after this task completed (repeatable)")
           ->allow_extra_args(false),
       cmd->add_option("--after-any", f.after_any,
@@ -321,6 +321,23 @@ class Commands {
     for (auto& [name, description] : skipped_) app_.add_subcommand(name, description);
   }
 
+  // Whether argv asks for help: -h or --help before any --, and not as the
+  // value of an option (braid submit --name -h names the task "-h"). Answered
+  // without CLI11, which throws to print help: the first exception thrown in a
+  // static binary sorts all its unwind tables, about 1.5 ms.
+  bool asks_for_help(int argc, char** argv) const {
+    for (int i = 1; i < argc; ++i) {
+      const std::string arg = argv[i];
+      if (arg == "--") return false;
+      if (arg == "-h" || arg == "--help") return true;
+      if (!arg.starts_with("-") || arg.find('=') != std::string::npos) continue;
+      const CLI::Option* option = found_ != nullptr ? found_->get_option_no_throw(arg) : nullptr;
+      if (option == nullptr) option = app_.get_option_no_throw(arg);
+      if (option != nullptr && option->get_expected_min() > 0) ++i;  // skip its value
+    }
+    return false;
+  }
+
   // The help that argv asks for: of the subcommand it names, else braid's.
   std::string help() const {
     return found_ != nullptr ? found_->help(app_.get_name()) : app_.help();
@@ -332,18 +349,6 @@ class Commands {
   CLI::App* found_ = nullptr;
   std::vector<std::pair<std::string, std::string>> skipped_;
 };
-
-// Whether argv asks for help (-h or --help before any --). Answered without
-// CLI11, which throws to print help: the first exception thrown in a static
-// binary sorts all its unwind tables, about 1.5 ms.
-bool asks_for_help(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--") return false;
-    if (arg == "-h" || arg == "--help") return true;
-  }
-  return false;
-}
 
 // Whether argv named this subcommand (nullptr: it was not even built).
 bool ran(const CLI::App* cmd) { return cmd != nullptr && cmd->parsed(); }
@@ -496,7 +501,7 @@ int main(int argc, char** argv) {
   auto* cmd_next = commands.add("schedule-next", "end the longest-running slice now");
   commands.finish();
 
-  if (asks_for_help(argc, argv)) {
+  if (commands.asks_for_help(argc, argv)) {
     std::cout << commands.help();
     return 0;
   }

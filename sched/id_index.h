@@ -8,7 +8,10 @@
 // kMovesPerInsert entries from the draining map over (node handles: no
 // allocation, the id is not copied). The draining map is empty long before
 // the new one reaches its own limit, so no insert does more than
-// O(kMovesPerInsert) work plus one bucket array allocation at a step.
+// O(kMovesPerInsert) work plus one bucket array allocation at a step. That
+// allocation is zeroed, so the insert that begins a step is O(n) after all,
+// though cheap per id: 2 ms at 173k ids, 15 ms at 713k, 51 ms at 2.9M (review
+// measurement); sharding the index would divide it.
 // Lookups and erases look in both maps.
 //
 // Any id can be indexed (local "<node>:<seq>" ids and ids adopted from

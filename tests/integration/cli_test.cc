@@ -47,10 +47,19 @@ TEST(Cli, HelpAndUsageErrorsCoverEveryCommand) {
   EXPECT_NE(submit_help.out.find("--memory"), std::string::npos);
   EXPECT_NE(submit_help.out.find("--after-fail"), std::string::npos);
   EXPECT_NE(run({bin("braid"), "ps", "-h"}).out.find("--state"), std::string::npos);
-  // After --, --help is the task's own argument, not a request for help.
-  const RunResult no_daemon =
-      run({bin("braid"), "--socket", "/nonexistent/braidd.sock", "submit", "--", "ls", "--help"});
-  EXPECT_EQ(no_daemon.exit_code, 3) << no_daemon.err;
+  // After --, or as an option's value, -h and --help are not requests for
+  // help: these reach for the daemon (exit 3 without one) as before.
+  for (const std::vector<std::string>& not_help :
+       {std::vector<std::string>{"submit", "--", "ls", "--help"},
+        {"submit", "--name", "-h", "--", "true"},
+        {"run", "--name", "--help", "--", "true"},
+        {"ps", "--name", "-h"},
+        {"cancel", "--name", "-h"}}) {
+    std::vector<std::string> argv = {bin("braid"), "--socket", "/nonexistent/braidd.sock"};
+    argv.insert(argv.end(), not_help.begin(), not_help.end());
+    const RunResult r = run(argv);
+    EXPECT_EQ(r.exit_code, 3) << not_help[0] << " " << not_help[1] << ": " << r.out;
+  }
   for (const std::vector<std::string>& bad : {std::vector<std::string>{"bogus"},
                                               {},
                                               {"submit", "--bogus"},
@@ -180,9 +189,12 @@ TEST(Cli, PsPagesThroughManyTasksAndFilters) {
 TEST(Cli, TasksAreListedInIdOrderWhileABigSubmissionIsAdmitted) {
   Daemon d({"--slots", "1", "--policy", "Priority"});
   d.submit({"--priority", "10", "--", "sleep", "600"});  // holds the slot: nothing else runs
-  std::thread big([&] { d.cli_ok({"submit", "--array", "30000", "--", "true"}); });
+  RunResult big;
+  ClientThreads client;
+  client.start([&] { big = d.cli({"submit", "--array", "30000", "--", "true"}); });
   for (int i = 0; i < 40; ++i) d.submit({"--", "true"});
-  big.join();
+  client.join();
+  ASSERT_EQ(big.exit_code, 0) << big.err;
   std::vector<std::uint64_t> sequences;
   for (const auto& t : d.json({"ps", "--all", "--json"})) {
     const std::string id = t["id"];

@@ -200,9 +200,9 @@ TEST(Durability, RandomKillsDuringASubmissionStreamLoseNothing) {
   std::vector<std::string> acked;
   std::atomic<bool> stop{false};
   std::atomic<int> refused{0};
-  std::vector<std::thread> clients;
+  ClientThreads clients(&stop);
   for (int c = 0; c < 4; ++c) {
-    clients.emplace_back([&, c] {
+    clients.start([&, c] {
       int n = 0;
       while (!stop) {
         // Alternate single tasks and small arrays: both are one synced write.
@@ -247,8 +247,7 @@ TEST(Durability, RandomKillsDuringASubmissionStreamLoseNothing) {
           << "process " << pid << " (group " << pgid << ") outlived its braidd";
     }
   }
-  stop = true;
-  for (auto& t : clients) t.join();
+  clients.join();
 
   // Quiesce so the stats and the list describe the same moment: cancel what
   // is left and wait for every task to end.
@@ -320,9 +319,9 @@ TEST(Durability, SignalsModeRandomKillsNeverRunTwoCopiesOfATask) {
   std::uint64_t acked_submissions = 0;
   std::map<std::string, std::int64_t> told_finished_ns;  // by task id
   std::atomic<bool> stop{false};
-  std::vector<std::thread> clients;
+  ClientThreads clients(&stop);
   for (int c = 0; c < 3; ++c) {
-    clients.emplace_back([&] {
+    clients.start([&] {
       while (!stop) {
         RunResult r = d.cli({"submit", "--json", "--array", "12", "--", "sh", "-c", script});
         if (r.exit_code != 0) {
@@ -393,8 +392,7 @@ TEST(Durability, SignalsModeRandomKillsNeverRunTwoCopiesOfATask) {
       }
     }
   }
-  stop = true;
-  for (auto& t : clients) t.join();
+  clients.join();
   // Nothing runs any more: every copy has written its end line or was killed.
   EXPECT_TRUE(eventually([&] { return task_processes(ledger).empty(); }, std::chrono::seconds(20)));
 

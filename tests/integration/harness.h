@@ -4,10 +4,12 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace braid::testing {
@@ -40,6 +42,34 @@ RunResult run(const std::vector<std::string>& argv);
 pid_t spawn_logged(const std::vector<std::string>& argv, const std::string& stderr_path);
 
 // Polls `ready` until it returns true or `timeout` passes. Returns the last result.
+// Client threads of a test, told to stop (the flag, if given) and joined
+// however the test body is left: a throw or a failed ASSERT_* must not
+// destroy a joinable std::thread (std::terminate aborts the whole binary) or
+// leave a client looping. Thread bodies must not throw (use cli(), not cli_ok()).
+class ClientThreads final {
+ public:
+  explicit ClientThreads(std::atomic<bool>* stop = nullptr) : stop_(stop) {}
+  ~ClientThreads() { join(); }
+  ClientThreads(const ClientThreads&) = delete;
+  ClientThreads& operator=(const ClientThreads&) = delete;
+
+  template <typename Body>
+  void start(Body body) {
+    threads_.emplace_back(std::move(body));
+  }
+  // Sets the stop flag, then joins every thread.
+  void join() {
+    if (stop_ != nullptr) *stop_ = true;
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  std::atomic<bool>* stop_;
+  std::vector<std::thread> threads_;
+};
+
 bool eventually(const std::function<bool()>& ready,
                 std::chrono::milliseconds timeout = std::chrono::seconds(10),
                 std::chrono::milliseconds interval = std::chrono::milliseconds(5));

@@ -158,7 +158,8 @@ TEST(History, AFailedWriteRefusesTheSubmissionAndChangesNothing) {
 TEST(History, AGracefulStopAnswersASubmissionUnderWay) {
   Daemon d({"--slots", "1", "--log-level", "info"});
   RunResult submitted;
-  std::thread client([&] {
+  ClientThreads client;
+  client.start([&] {
     submitted = d.cli({"submit", "--json", "--hold", "--array", "100000", "--", "true"});
   });
   // Not synchronisation: aims the stop into the submission (~0.5 s of work);
