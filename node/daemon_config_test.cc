@@ -43,7 +43,7 @@ TEST(DaemonConfig, DefaultsAreSensible) {
   EXPECT_EQ(c.executor.log_dir, default_paths().data_dir / "logs");
   EXPECT_GT(c.memory_total, 0u);  // MemTotal
   EXPECT_EQ(c.torus.memory_bytes, c.memory_total);
-  EXPECT_EQ(c.torus.started_max, 2u * static_cast<std::uint32_t>(c.torus.slots));
+  EXPECT_EQ(c.torus.started_max, static_cast<std::uint32_t>(c.torus.slots));
   EXPECT_EQ(c.torus.fair_window_quanta, sched::kFairWindowDefaultQuanta);
   EXPECT_TRUE(c.requeue_on_restart);
   EXPECT_EQ(c.retention_us, 24LL * 3600 * 1'000'000);
@@ -106,7 +106,7 @@ TEST(DaemonConfig, MaxNodeRequeues) {
 }
 
 TEST(DaemonConfig, StartedMaxFollowsSlotsUnlessGiven) {
-  EXPECT_EQ(config_of(parse({"--name", "a", "--slots", "300"})).torus.started_max, 600u);
+  EXPECT_EQ(config_of(parse({"--name", "a", "--slots", "300"})).torus.started_max, 300u);
   EXPECT_EQ(config_of(parse({"--name", "a", "--fair-window", "0"})).torus.fair_window_quanta, 0u);
   EXPECT_EQ(error_of(parse({"--name", "a", "--fair-window", "100001"})),
             "braidd: --fair-window must be 0..100000 quanta, got 100001\n");
