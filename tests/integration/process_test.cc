@@ -22,8 +22,9 @@ std::vector<std::string> family(const std::string& dir) {
 std::string bin_dir() { return std::string(BRAID_BIN_DIR); }
 
 TEST_P(Executors, StoppedTaskIsStoppedWithAllItsChildren) {
-  Daemon d(
-      {"--slots", "1", "--quantum", "20ms", "--policy", "RoundRobin", "--executor", GetParam()});
+  // Two started on one slot: RoundRobin slices them (started_max defaults to slots).
+  Daemon d({"--slots", "1", "--quantum", "20ms", "--policy", "RoundRobin", "--started-max", "2",
+            "--executor", GetParam()});
   EXPECT_EQ(d.json({"stats", "--json"})["executor"], GetParam());
   const std::string a = d.submit(family(bin_dir()));
   const std::string b = d.submit(family(bin_dir()));
@@ -66,7 +67,8 @@ TEST_P(Executors, StoppedTaskIsStoppedWithAllItsChildren) {
 }
 
 TEST_P(Executors, CancelEndsRunningAndStoppedTasksWithTheirChildren) {
-  Daemon d({"--slots", "1", "--quantum", "20ms", "--kill-grace", "1s", "--executor", GetParam()});
+  Daemon d({"--slots", "1", "--quantum", "20ms", "--kill-grace", "1s", "--policy", "RoundRobin",
+            "--started-max", "2", "--executor", GetParam()});
   const std::string a = d.submit(family(bin_dir()));
   const std::string b = d.submit(family(bin_dir()));
   std::vector<pid_t> groups;

@@ -21,7 +21,8 @@ std::vector<std::string> burn(int cpu_ms) {
 class EveryPolicy : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EveryPolicy, SixCpuBoundTasksOnTwoSlotsAllComplete) {
-  Daemon d({"--slots", "2", "--policy", GetParam(), "--quantum", "10ms"});
+  // All six started, so every policy slices (started_max defaults to slots).
+  Daemon d({"--slots", "2", "--policy", GetParam(), "--quantum", "10ms", "--started-max", "6"});
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
     std::vector<std::string> args{"--priority", std::to_string(3 + i)};
@@ -138,7 +139,8 @@ namespace braid::testing {
 namespace {
 
 TEST(Scheduling, PausedDaemonIdlesInsteadOfSpinning) {
-  Daemon d({"--slots", "1", "--quantum", "10ms"});
+  // Slicing at every quantum once resumed: two started, fair window 0.
+  Daemon d({"--slots", "1", "--quantum", "10ms", "--started-max", "2", "--fair-window", "0"});
   d.submit(burn(60'000));
   d.submit(burn(60'000));
   d.cli_ok({"scheduler", "pause"});
