@@ -40,6 +40,7 @@ Torus loaded_torus(Policy policy, std::size_t runnable) {
   config.policy = policy;
   config.quantum_us = kQuantumUs;
   config.started_max = static_cast<std::uint32_t>(runnable + 1);  // measure the queue, not the cap
+  config.fair_window_quanta = 0;  // Fair: a switch at every quantum, as before the window
   Torus torus(config);
   std::mt19937 rng(42);
   Actions out;
@@ -62,7 +63,13 @@ void BM_Decision(benchmark::State& state) {
   const std::uint64_t switches_before = torus.stats().context_switches;
   for (auto _ : state) {
     now_us += kQuantumUs;
-    torus.tick(now_us, out);
+    // Priority no longer rotates equal priorities at a quantum's end: a forced
+    // slice end (braid schedule-next) makes the same decision it used to.
+    if (policy == Policy::kPriority) {
+      torus.schedule_next(now_us, out);
+    } else {
+      torus.tick(now_us, out);
+    }
     benchmark::DoNotOptimize(out.data());
     out.clear();
   }
