@@ -3,9 +3,12 @@
 // harness stops its braidd on the way out, never exit()s past it).
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -40,6 +43,21 @@ T must(node::Reply<T> reply, const std::string& what) {
     throw std::runtime_error(what + ": refused: " + r->message);
   }
   throw std::runtime_error(what + ": " + std::get<node::Unreachable>(reply).message);
+}
+
+// The first executable `name` in $PATH, or "" when there is none.
+inline std::string find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  const std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  std::size_t begin = 0;
+  while (begin <= dirs.size()) {
+    std::size_t end = dirs.find(':', begin);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string candidate = dirs.substr(begin, end - begin) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    begin = end + 1;
+  }
+  return "";
 }
 
 }  // namespace braid::bench

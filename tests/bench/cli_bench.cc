@@ -39,6 +39,7 @@ extern char** environ;
 
 namespace {
 
+using braid::bench::find_in_path;
 using braid::bench::fmt;
 using braid::bench::must;
 using braid::bench::percentile;
@@ -212,20 +213,6 @@ void braid_loop(int submits, const std::string& executor) {
       "  read-only  braid stats, same daemon, %d calls: %.0f calls/s (per call p50 %.2f ms)\n",
       submits, submits / (static_cast<double>(us_since(stats_start)) / 1e6),
       static_cast<double>(percentile(stats_each, 50)) / 1000.0);
-}
-
-std::string find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  std::size_t begin = 0;
-  while (begin <= dirs.size()) {
-    std::size_t end = dirs.find(':', begin);
-    if (end == std::string::npos) end = dirs.size();
-    const std::string candidate = dirs.substr(begin, end - begin) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    begin = end + 1;
-  }
-  return "";
 }
 
 // task-spooler with its own socket and output dir, 2 slots.

@@ -39,6 +39,7 @@
 
 namespace {
 
+using braid::bench::find_in_path;
 using namespace braid::bench::workload;
 
 struct Options {

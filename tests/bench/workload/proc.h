@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/bench_util.h"
+
 namespace braid::bench::workload {
 
 using Clock = std::chrono::steady_clock;
@@ -31,9 +33,6 @@ int run_shell(const std::string& script, std::chrono::seconds timeout, const std
 std::string run_shell_ok(const std::string& script, std::chrono::seconds timeout,
                          const std::string& what, const std::string& scratch,
                          const std::vector<std::string>& env = {});
-
-// The path of `name` on PATH, or "" when absent.
-std::string find_in_path(const std::string& name);
 
 // `s` quoted for /bin/sh (single quotes).
 std::string shell_quote(const std::string& s);
