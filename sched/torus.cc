@@ -295,9 +295,7 @@ Status Torus::set_priority(TaskKey key, int priority, Micros now_us, Actions& ou
                  ": its priority can no longer change"};
   }
   advance(now_us, out);
-  if (task.started_this_attempt) count_started(task, -1);
   task.spec.priority = priority;
-  if (task.started_this_attempt) count_started(task, +1);
   if (task.queue_seq != 0) enqueue(key);  // re-rank; the old entry goes stale
   out.push_back({Action::Kind::kPersist, key});
   decide(last_now_us_, out, /*ignore_pause=*/false);

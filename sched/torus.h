@@ -17,9 +17,9 @@
 //    machine has left (set_memory_available) covers what it is expected to
 //    use: its memory_bytes, else the largest measured started task. With
 //    nothing started one task may always start, so the node makes progress.
-//    A queued task of strictly higher priority than a started one may start
-//    beyond started_max (Priority and Fair): urgent work is never held back
-//    by a full started set.
+//    A queued task of strictly higher priority than a running one may start
+//    beyond started_max, up to started_max + slots (Priority and Fair): urgent
+//    work is not held back by a full started set.
 //  - Slicing happens only where it buys something. Each decision ("decide")
 //    first ends slices, by policy (policy.h for the ranks):
 //      RoundRobin: a running task whose quantum expired yields to any waiting
@@ -165,7 +165,8 @@ class Torus final {
   // larger. Ignored for a task that is not started.
   void set_task_memory(TaskKey key, std::uint64_t bytes);
   // Memory the machine has left for new work (MemAvailable); 0 = unknown.
-  // Decides at once when it grew (a task held back may start now).
+  // Decides at once (with the measurements given since: a task held back may
+  // start now). The daemon calls it after each round of set_task_memory.
   void set_memory_available(std::uint64_t bytes, Micros now_us, Actions& out);
 
   // Time passes: accounting, time limits, retry backoffs, quantum expiry.
@@ -221,19 +222,20 @@ class Torus final {
   const QueueEntry* live_head(RunQueue& queue, int level = kAnyLevel);
   // live_head(fresh_, level), parking throttled array members.
   const QueueEntry* fresh_head(int level = kAnyLevel);
-  const QueueEntry* urgent_fresh_head();  // when the head may not start
+  // When the head may not start for a full started set: the best fresh task
+  // of a priority above `above_priority` that may.
+  const QueueEntry* urgent_fresh_head(int above_priority);
   bool fresh_admissible(const Task& task) const;
   TaskKey pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64_t decision) const;
   bool yields(const Task& running, std::uint64_t running_major, const QueueEntry& waiting,
               Micros now_us) const;
   std::uint64_t fair_window_ns() const;
-  bool outranks_a_started_task(const Task& task) const;
+  bool outranks_a_running_task(const Task& task) const;
   // torus_memory.cc.
   std::uint64_t counted_memory(TaskKey key) const;
   std::uint64_t expected_memory(const Task& task) const;
   bool memory_admits(const Task& task) const;
-  void forget_memory(TaskKey key);                  // its attempt ended
-  void count_started(const Task& task, int delta);  // started_by_priority_
+  void forget_memory(TaskKey key);  // its attempt ended
   void dispatch(TaskKey key, Micros now_us, Actions& out);
   void preempt(TaskKey key, Micros now_us, std::uint64_t decision, Actions& out);
   void release_slot(TaskKey key);
@@ -297,7 +299,6 @@ class Torus final {
   std::vector<TaskKey> running_;
   int slots_busy_ = 0;
   std::uint32_t started_count_ = 0;
-  std::array<std::uint32_t, kPriorityLevels> started_by_priority_{};  // by priority - min
   std::uint64_t started_memory_bytes_ = 0;  // sum of counted_memory() over started tasks
   std::unordered_map<TaskKey, std::uint64_t> measured_memory_;  // started tasks only
   std::uint64_t memory_available_bytes_ = 0;                    // 0 = unknown

@@ -81,9 +81,9 @@ const QueueEntry* Torus::fresh_head(int level) {
 // Under Fair the fresh queue is ordered by vruntime, so a full started set
 // would keep an urgent task behind the equal ones ahead of it: the heads of
 // the priority levels above the lowest started priority are looked at too.
-const QueueEntry* Torus::urgent_fresh_head() {
+const QueueEntry* Torus::urgent_fresh_head(int above_priority) {
   if (policy_ != Policy::kFair) return nullptr;  // Priority's head is its most urgent
-  for (int p = kPriorityMax; p > kPriorityMin; --p) {
+  for (int p = kPriorityMax; p > above_priority; --p) {
     const QueueEntry* head = fresh_head(rank_level(policy_, p));
     if (head != nullptr && fresh_admissible(at(head->key))) return head;
   }
@@ -117,34 +117,35 @@ void Torus::unpark_one(ArrayGroup& group) {
 }
 
 bool Torus::fresh_admissible(const Task& task) const {
-  if (started_count_ >= config_.started_max && !outranks_a_started_task(task)) return false;
+  if (started_count_ >= config_.started_max && !outranks_a_running_task(task)) return false;
   return memory_admits(task);
 }
 
-// Urgent work starts at once even when started_max is reached: a task of
-// strictly higher priority than a started one. The excess stays bounded: such
-// a task either holds a slot or was stopped by a still higher priority, so at
-// most slots x priority levels tasks are started beyond started_max.
-// (RoundRobin has no priorities.)
-bool Torus::outranks_a_started_task(const Task& task) const {
+// Urgent work starts even when started_max is reached: a task of strictly
+// higher priority than a running one, while fewer than started_max + slots
+// are started (each such start displaces a running task of lower priority, so
+// the excess stays below one slot's worth of displaced tasks). RoundRobin has
+// no priorities.
+bool Torus::outranks_a_running_task(const Task& task) const {
   if (policy_ == Policy::kRoundRobin) return false;
-  for (int p = kPriorityMin; p < task.spec.priority; ++p) {
-    if (started_by_priority_[static_cast<std::size_t>(p - kPriorityMin)] > 0) return true;
+  if (started_count_ >= config_.started_max + static_cast<std::uint32_t>(config_.slots)) {
+    return false;
+  }
+  for (TaskKey key : running_) {
+    if (at(key).spec.priority < task.spec.priority) return true;
   }
   return false;
-}
-
-void Torus::count_started(const Task& task, int delta) {
-  std::uint32_t& n =
-      started_by_priority_[static_cast<std::size_t>(task.spec.priority - kPriorityMin)];
-  BRAID_CHECK(delta > 0 || n > 0, task.id, task.spec.priority, delta);
-  n = static_cast<std::uint32_t>(static_cast<int>(n) + delta);
 }
 
 std::optional<QueueEntry> Torus::best_waiting() {
   const QueueEntry* stopped = live_head(stopped_);
   const QueueEntry* fresh = fresh_head();
-  if (fresh != nullptr && !fresh_admissible(at(fresh->key))) fresh = urgent_fresh_head();
+  if (fresh != nullptr && !fresh_admissible(at(fresh->key))) {
+    // Held back by a full started set, urgent work may still start; held back
+    // by memory, the head keeps its place (no backfill, as for wide tasks).
+    fresh = started_count_ >= config_.started_max ? urgent_fresh_head(at(fresh->key).spec.priority)
+                                                  : nullptr;
+  }
   if (stopped == nullptr && fresh == nullptr) return std::nullopt;
   if (stopped == nullptr) return *fresh;
   if (fresh == nullptr) return *stopped;
@@ -218,6 +219,9 @@ void Torus::decide(Micros now_us, Actions& out, bool ignore_pause) {
     const TaskKey victim = pick_victim(now_us, *waiting, decision);
     if (victim == kNoTask) break;
     preempt(victim, now_us, decision, out);
+    // The freed slot is the waiting task's: asked again, best_waiting() could
+    // refuse it (an urgent start is admitted only while a lower priority runs).
+    if (w.spec.cpus <= config_.slots - slots_busy_) dispatch(waiting->key, now_us, out);
   }
   if (may_preempt) {
     // Nobody better waits for the rest: their next slice starts now.
@@ -242,7 +246,6 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
     t.started_this_attempt = true;
     ++t.attempts;
     ++started_count_;
-    count_started(t, +1);
     started_memory_bytes_ += t.spec.memory_bytes;
     if (t.started_at_us < 0) t.started_at_us = now_us;
     ++stats_.total_scheduled;
@@ -281,7 +284,6 @@ void Torus::release_slot(TaskKey key) {
   BRAID_CHECK(started_count_ > 0 && t.started_this_attempt, t.id, t.state, started_count_,
               t.started_this_attempt);
   --started_count_;
-  count_started(t, -1);
   forget_memory(key);
   t.started_this_attempt = false;
   t.queue_seq = 0;

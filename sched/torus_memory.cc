@@ -20,12 +20,11 @@ void Torus::set_task_memory(TaskKey key, std::uint64_t bytes) {
 }
 
 void Torus::set_memory_available(std::uint64_t bytes, Micros now_us, Actions& out) {
-  const bool more = bytes > memory_available_bytes_;
   memory_available_bytes_ = bytes;
-  if (more) {
-    advance(now_us, out);
-    decide(last_now_us_, out, /*ignore_pause=*/false);
-  }
+  // Decides every time: measurements may have shrunk too, and under Priority
+  // no quantum tick would look at a task memory held back.
+  advance(now_us, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
 }
 
 std::uint64_t Torus::expected_memory(const Task& task) const {
