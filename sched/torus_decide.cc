@@ -322,13 +322,33 @@ void Torus::rebuild_queues() {
   }
 }
 
+// Whether a queued task might start at a quantum's end: the started set has
+// room, or (Fair) a queued task may start beyond it as urgent work. Stale
+// queue entries only make it answer yes more often.
+bool Torus::fresh_may_start() const {
+  if (fresh_.empty()) return false;
+  if (started_count_ < config_.started_max) return true;
+  if (policy_ != Policy::kFair || running_.empty() ||
+      started_count_ >= config_.started_max + static_cast<std::uint32_t>(config_.slots)) {
+    return false;
+  }
+  int lowest = kPriorityMax;
+  for (TaskKey key : running_) lowest = std::min(lowest, at(key).spec.priority);
+  for (int p = kPriorityMax; p > lowest; --p) {
+    if (fresh_.peek_level(rank_level(policy_, p)) != nullptr) return true;
+  }
+  return false;
+}
+
 Micros Torus::next_tick_us() const {
   Micros next = kNever;
   // Paused, slices do not end (and are not renewed): only limits and backoffs
   // are due. Under Priority a quantum's end changes nothing (only an arrival or
-  // a priority change preempts, and both decide at once).
+  // a priority change preempts, and both decide at once). Nor does it while
+  // the only waiting tasks are queued ones that may not start (a batch behind
+  // a full started set): the node then sleeps instead of waking every quantum.
   const bool slices_end =
-      !paused_ && policy_ != Policy::kPriority && (!fresh_.empty() || !stopped_.empty());
+      !paused_ && policy_ != Policy::kPriority && (!stopped_.empty() || fresh_may_start());
   for (TaskKey key : running_) {
     const Task& t = at(key);
     if (slices_end) next = std::min(next, t.slice_start_us + quantum_us_);

@@ -160,5 +160,26 @@ TEST(TorusStartedSet, CountsSurvivePriorityChangesRetriesAndPolicySwitches) {
   EXPECT_GT(node.torus().stats().preemptions, 0u);
 }
 
+// A batch behind a full started set needs no quantum ticks: nothing can
+// change at a quantum's end (the node sleeps); an urgent arrival under Fair
+// brings them back until it has started.
+TEST(TorusStartedSet, ABatchBehindAFullStartedSetNeedsNoTicks) {
+  TorusConfig c = config(Policy::kFair, 2, 10 * kMs);
+  c.started_max = 2;
+  SimNode node(c);
+  for (int i = 0; i < 10; ++i) must(node.submit(spec(), work(kForever)));
+  node.run_for(5 * kMs);
+  EXPECT_EQ(node.torus().next_tick_us(), kNever);
+  TaskKey urgent = must(node.submit(spec(10), work(100 * kMs)));
+  EXPECT_NE(node.torus().next_tick_us(), kNever);
+  while (node.torus().task(urgent).state != TaskState::kCompleted) {
+    ASSERT_LT(node.now_us(), 5 * kMicrosPerSecond);
+    node.run_for(1 * kMs);
+  }
+  // The task it stopped got its slot back: quiet again.
+  EXPECT_EQ(node.running_count(), 2u);
+  EXPECT_EQ(node.torus().next_tick_us(), kNever);
+}
+
 }  // namespace
 }  // namespace braid::sched
