@@ -231,7 +231,9 @@ class Torus final {
               Micros now_us) const;
   std::uint64_t fair_window_ns() const;
   bool outranks_a_running_task(const Task& task) const;
-  bool fresh_may_start() const;  // for next_tick_us()
+  bool urgent_may_start() const;        // a policy with priorities, below the urgent cap
+  int lowest_running_priority() const;  // kPriorityMax when nothing runs
+  bool fresh_may_start() const;         // for next_tick_us()
   // torus_memory.cc.
   std::uint64_t counted_memory(TaskKey key) const;
   std::uint64_t expected_memory(const Task& task) const;

@@ -127,14 +127,18 @@ bool Torus::fresh_admissible(const Task& task) const {
 // the excess stays below one slot's worth of displaced tasks). RoundRobin has
 // no priorities.
 bool Torus::outranks_a_running_task(const Task& task) const {
-  if (policy_ == Policy::kRoundRobin) return false;
-  if (started_count_ >= config_.started_max + static_cast<std::uint32_t>(config_.slots)) {
-    return false;
-  }
-  for (TaskKey key : running_) {
-    if (at(key).spec.priority < task.spec.priority) return true;
-  }
-  return false;
+  return urgent_may_start() && task.spec.priority > lowest_running_priority();
+}
+
+bool Torus::urgent_may_start() const {
+  return policy_ != Policy::kRoundRobin &&
+         started_count_ < config_.started_max + static_cast<std::uint32_t>(config_.slots);
+}
+
+int Torus::lowest_running_priority() const {
+  int lowest = kPriorityMax;  // none running: nothing is outranked
+  for (TaskKey key : running_) lowest = std::min(lowest, at(key).spec.priority);
+  return lowest;
 }
 
 std::optional<QueueEntry> Torus::best_waiting() {
@@ -328,12 +332,8 @@ void Torus::rebuild_queues() {
 bool Torus::fresh_may_start() const {
   if (fresh_.empty()) return false;
   if (started_count_ < config_.started_max) return true;
-  if (policy_ != Policy::kFair || running_.empty() ||
-      started_count_ >= config_.started_max + static_cast<std::uint32_t>(config_.slots)) {
-    return false;
-  }
-  int lowest = kPriorityMax;
-  for (TaskKey key : running_) lowest = std::min(lowest, at(key).spec.priority);
+  if (policy_ != Policy::kFair || !urgent_may_start()) return false;
+  const int lowest = lowest_running_priority();
   for (int p = kPriorityMax; p > lowest; --p) {
     if (fresh_.peek_level(rank_level(policy_, p)) != nullptr) return true;
   }
