@@ -5,11 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "node/default_paths.h"
+#include "node/memory_probe.h"
+#include "node/proc_stat.h"
 #include "node/toml_config.h"
 #include "sched/duration.h"
 
@@ -74,10 +74,8 @@ sched::Status check_host_port(std::string_view flag, const std::string& value) {
 }
 
 std::uint64_t machine_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_meminfo_total(text.str()).value_or(0);
+  const std::optional<std::string> text = read_small_file("/proc/meminfo");
+  return text ? parse_meminfo_total(*text).value_or(0) : 0;
 }
 
 sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
@@ -248,24 +246,7 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
 }
 
 std::optional<std::uint64_t> parse_meminfo_total(std::string_view meminfo) {
-  constexpr std::string_view kKey = "MemTotal:";
-  std::size_t at = 0;
-  while (at < meminfo.size()) {
-    std::size_t end = meminfo.find('\n', at);
-    if (end == std::string_view::npos) end = meminfo.size();
-    std::string_view line = meminfo.substr(at, end - at);
-    at = end + 1;
-    if (line.substr(0, kKey.size()) != kKey) continue;
-    line.remove_prefix(kKey.size());
-    const std::size_t digits = line.find_first_of("0123456789");
-    if (digits == std::string_view::npos) return std::nullopt;
-    std::uint64_t kib = 0;
-    for (std::size_t i = digits; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i) {
-      kib = kib * 10 + static_cast<std::uint64_t>(line[i] - '0');
-    }
-    return kib * 1024;  // the kernel writes "kB", meaning KiB
-  }
-  return std::nullopt;
+  return parse_meminfo_bytes(meminfo, "MemTotal");
 }
 
 }  // namespace braid::node

@@ -3,20 +3,12 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "node/proc_stat.h"
 
 namespace braid::node {
 namespace {
-
-std::optional<std::string> read_small_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The unsigned number at the start of `text` after spaces; nullopt if none.
 std::optional<std::uint64_t> leading_number(std::string_view text) {
@@ -31,19 +23,26 @@ std::optional<std::uint64_t> leading_number(std::string_view text) {
 
 }  // namespace
 
-std::optional<std::uint64_t> parse_mem_available(std::string_view meminfo) {
-  constexpr std::string_view kKey = "MemAvailable:";
-  std::size_t at = meminfo.find(kKey);
-  if (at == std::string_view::npos || (at > 0 && meminfo[at - 1] != '\n')) return std::nullopt;
-  std::string_view rest = meminfo.substr(at + kKey.size());
+std::optional<std::uint64_t> parse_meminfo_bytes(std::string_view meminfo, std::string_view field) {
+  const std::string key = std::string(field) + ":";
+  std::size_t at = meminfo.find(key);
+  while (at != std::string_view::npos && at > 0 && meminfo[at - 1] != '\n') {
+    at = meminfo.find(key, at + 1);
+  }
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view rest = meminfo.substr(at + key.size());
   rest = rest.substr(0, rest.find('\n'));
   std::optional<std::uint64_t> kib = leading_number(rest);
   if (!kib || rest.find(" kB") == std::string_view::npos) return std::nullopt;
-  return *kib * 1024;
+  return *kib * 1024;  // the kernel writes "kB", meaning KiB
+}
+
+std::optional<std::uint64_t> parse_mem_available(std::string_view meminfo) {
+  return parse_meminfo_bytes(meminfo, "MemAvailable");
 }
 
 std::optional<std::uint64_t> read_mem_available() {
-  std::optional<std::string> text = read_small_file("/proc/meminfo");
+  std::optional<std::string> text = read_small_file("/proc/meminfo");  // proc_stat.h
   if (!text) return std::nullopt;
   return parse_mem_available(*text);
 }
@@ -57,7 +56,8 @@ std::optional<std::uint64_t> parse_statm_rss(std::string_view statm, std::uint64
 }
 
 std::optional<std::uint64_t> read_rss_bytes(pid_t pid) {
-  std::optional<std::string> text = read_small_file("/proc/" + std::to_string(pid) + "/statm");
+  const std::string path = "/proc/" + std::to_string(pid) + "/statm";
+  std::optional<std::string> text = read_small_file(path.c_str());
   if (!text) return std::nullopt;
   static const auto kPageBytes = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   return parse_statm_rss(*text, kPageBytes);

@@ -14,6 +14,9 @@
 
 namespace braid::node {
 
+// A "Field:   N kB" line of a /proc/meminfo text, in bytes; nullopt when the
+// field is absent or not in kB.
+std::optional<std::uint64_t> parse_meminfo_bytes(std::string_view meminfo, std::string_view field);
 // MemAvailable of a /proc/meminfo text, in bytes.
 std::optional<std::uint64_t> parse_mem_available(std::string_view meminfo);
 // Reads /proc/meminfo.

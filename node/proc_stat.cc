@@ -34,22 +34,6 @@ bool parse_number(std::string_view text, T& out) {
   return ec == std::errc() && ptr == end && !text.empty();
 }
 
-// Reads a small /proc file whole; std::nullopt if it cannot be opened.
-std::optional<std::string> read_small_file(const char* path) {
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string text;
-  std::array<char, 1024> buffer;
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 }  // namespace
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {
@@ -123,6 +107,21 @@ std::vector<pid_t> list_process_group(pid_t pgid) {
   }
   ::closedir(proc);
   return members;
+}
+
+std::optional<std::string> read_small_file(const char* path) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  std::array<char, 1024> buffer;
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 }  // namespace braid::node

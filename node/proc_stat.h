@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct ProcStat {
 // in parentheses and may itself contain ") ", so parsing starts after the
 // last ')'.
 std::optional<ProcStat> parse_proc_stat(std::string_view text);
+
+// Reads a small /proc file whole; std::nullopt if it cannot be opened.
+std::optional<std::string> read_small_file(const char* path);
 
 // Reads and parses /proc/<pid>/stat.
 std::optional<ProcStat> read_proc_stat(pid_t pid);
