@@ -237,6 +237,9 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
   return {
       cmd->add_option("--name", f.spec.name, "a name for people"),
       cmd->add_option("--priority", f.spec.priority, "0..10, higher runs first (5)"),
+      cmd->add_option("--account", f.spec.account,
+                      "whose share of the node it uses: under Fair the accounts get equal "
+                      "CPU first (default: the default account)"),
       cmd->add_option("--cpus", f.spec.cpus, "slots the task holds while running (1)"),
       cmd->add_option("--memory", f.spec.memory_bytes, "memory limit, e.g. 512M")
           ->transform(CLI::Validator(

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "node/proc_stat.h"
+#include "sched/task.h"
 
 namespace braid::node {
 namespace {
@@ -164,9 +165,7 @@ std::filesystem::path cgroup_directory(const Cgroup2Mount& mount, std::string_vi
 std::string cgroup_name_for(std::string_view task_id) {
   std::string name;
   for (char c : task_id) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '.' || c == '_' || c == '-';
-    name.push_back(keep ? c : '_');
+    name.push_back(sched::is_name_char(c) ? c : '_');
   }
   if (name.empty() || name == "." || name == "..")
     name.assign(std::max<std::size_t>(name.size(), 1), '_');

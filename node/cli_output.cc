@@ -89,6 +89,7 @@ nlohmann::json task_json(const rpc::TaskView& t) {
   j["finished_at"] = time_or_null(t.finished_at_us);
   j["array_index"] = t.array_index < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.array_index);
   j["node_requeues"] = t.node_requeues;
+  j["account"] = t.account;
   return j;
 }
 
@@ -150,6 +151,7 @@ std::string task_details(const rpc::TaskView& t) {
       {"state:", std::string(sched::to_string(t.state))},
       {"node:", t.node},
       {"priority:", std::to_string(t.priority)},
+      {"account:", or_dash(t.account)},
       {"argv:", join(t.argv)},
       {"exit:", exit_text(t)},
       {"reason:", or_dash(t.reason)},

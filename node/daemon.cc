@@ -226,6 +226,7 @@ rpc::TaskView Daemon::view(TaskKey key) const {
   v.retries = t.spec.retries;
   v.array_index = t.spec.array_index;
   v.node_requeues = t.node_requeues;
+  v.account = t.spec.account;
   return v;
 }
 

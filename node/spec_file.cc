@@ -26,11 +26,11 @@ using nlohmann::json;
 using sched::Error;
 using sched::Result;
 
-constexpr std::array<std::string_view, 19> kFields{
+constexpr std::array<std::string_view, 20> kFields{
     "argv",       "cmd",   "name",    "priority",           "cpus",
     "memory",     "after", "retries", "retry_backoff",      "time_limit",
     "cwd",        "env",   "pin",     "requeue_on_restart", "after_any",
-    "after_fail", "hold",  "output",  "separate_stderr"};
+    "after_fail", "hold",  "output",  "separate_stderr",    "account"};
 
 // Long values are cut in messages so an error stays one readable line.
 constexpr std::size_t kShownValueBytesMax = 40;
@@ -210,6 +210,7 @@ sched::Status set_field(sched::TaskSpec& spec, const std::string& key, const jso
     return sched::ok_status();
   }
   if (key == "output") return assign(spec.output, get_string("output", value));
+  if (key == "account") return assign(spec.account, get_string("account", value));
   if (key == "separate_stderr") {
     if (!value.is_boolean()) {
       return Error{"separate_stderr must be true or false, got " + shown(value)};

@@ -106,7 +106,7 @@ TEST(SpecFile, UnknownFieldsAreNamedWithTheAllowedOnes) {
   EXPECT_EQ(refusal(R"({"argv": ["x"], "prio": 3})"),
             "unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, memory, after, "
             "retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, after_any, "
-            "after_fail, hold, output, separate_stderr)");
+            "after_fail, hold, output, separate_stderr, account)");
   // A misspelt argv is reported as unknown, not as a missing command.
   EXPECT_EQ(refusal(R"({"args": ["x"]})").rfind("unknown field \"args\"", 0), 0u);
 }
@@ -190,7 +190,7 @@ TEST(SpecFile, FileErrorsNameTheSourceAndLine) {
   EXPECT_EQ(file_refusal("# one\n{\"argv\": [\"a\"], \"prio\": 1}\n"),
             "tasks.jsonl:2: unknown field \"prio\" (allowed: argv, cmd, name, priority, cpus, "
             "memory, after, retries, retry_backoff, time_limit, cwd, env, pin, requeue_on_restart, "
-            "after_any, after_fail, hold, output, separate_stderr)");
+            "after_any, after_fail, hold, output, separate_stderr, account)");
   EXPECT_EQ(file_refusal("{\"argv\": [\"a\"]}\nargv=a\n").rfind("tasks.jsonl:2: not JSON: ", 0),
             0u);
   EXPECT_EQ(file_refusal(""), "no tasks in tasks.jsonl");
@@ -245,6 +245,13 @@ TEST(SpecFile, OutputFields) {
   EXPECT_EQ(parsed(R"({"argv": ["x"]})").array_index, -1);
   EXPECT_EQ(refusal(R"({"argv": ["x"], "separate_stderr": "yes"})"),
             R"(separate_stderr must be true or false, got "yes")");
+}
+
+TEST(SpecFile, Account) {
+  EXPECT_EQ(parsed(R"({"argv": ["x"], "account": "lab-2"})").account, "lab-2");
+  EXPECT_EQ(parsed(R"({"argv": ["x"]})").account, "");
+  EXPECT_NE(refusal(R"({"argv": ["x"], "account": "a b"})").find("A-Z a-z 0-9 . _ -"),
+            std::string::npos);
 }
 
 TEST(SpecFile, ArrayCountIsBounded) {

@@ -30,6 +30,7 @@ struct TaskSpec {
   arrayThrottle @17 :UInt32;           # at most this many of the submission's array started; 0 = no limit
   output @18 :Text;                    # stdout file pattern (%j %a %x %%); empty = <logs>/<id>.out
   separateStderr @19 :Bool;            # stderr to <logs>/<id>.err, not merged into the output
+  account @20 :Text;                   # whose share it uses (Fair); empty = the default account
 }
 
 enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
@@ -58,6 +59,7 @@ struct TaskInfo {
   retries @20 :Int32;
   arrayIndex @21 :Int32 = -1;
   nodeRequeues @22 :UInt32;            # attempts requeued because braidd crashed
+  account @23 :Text;                   # empty = the default account
 }
 
 struct Stats {

@@ -41,6 +41,7 @@ struct TaskView {
   int retries = 0;
   int array_index = -1;
   int node_requeues = 0;
+  std::string account;  // empty = the default account
 };
 
 struct StatsView {

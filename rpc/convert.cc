@@ -97,6 +97,7 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   out.output = text(spec.getOutput());
   if (sched::Status s = check_string("output", out.output); !s) return s.error();
   out.separate_stderr = spec.getSeparateStderr();
+  out.account = text(spec.getAccount());  // its shape is validate_spec's
   switch (spec.getRequeueOnRestart()) {
     case schema::RequeueOnRestart::NODE_DEFAULT:
       out.requeue_on_restart = sched::RequeueOnRestart::kNodeDefault;
@@ -173,6 +174,7 @@ void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
   out.setArrayIndex(spec.array_index);
   out.setOutput(spec.output);
   out.setSeparateStderr(spec.separate_stderr);
+  out.setAccount(spec.account);
   switch (spec.requeue_on_restart) {
     case sched::RequeueOnRestart::kNodeDefault:
       out.setRequeueOnRestart(schema::RequeueOnRestart::NODE_DEFAULT);
@@ -214,6 +216,7 @@ void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {
   out.setRetries(task.retries);
   out.setArrayIndex(task.array_index);
   out.setNodeRequeues(static_cast<std::uint32_t>(task.node_requeues));
+  out.setAccount(task.account);
 }
 
 TaskView from_wire(schema::TaskInfo::Reader info) {
@@ -248,6 +251,7 @@ TaskView from_wire(schema::TaskInfo::Reader info) {
   t.retries = info.getRetries();
   t.array_index = info.getArrayIndex();
   t.node_requeues = static_cast<int>(info.getNodeRequeues());
+  t.account = text(info.getAccount());
   return t;
 }
 

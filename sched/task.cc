@@ -1,5 +1,6 @@
 #include "sched/task.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -89,7 +90,16 @@ bool is_started(TaskState state) {
   return state == TaskState::kRunning || state == TaskState::kStopped;
 }
 
+bool is_account_name(std::string_view name) {
+  constexpr std::size_t kAccountNameMax = 63;
+  return name.size() <= kAccountNameMax && std::all_of(name.begin(), name.end(), is_name_char);
+}
+
 Status validate_spec(const TaskSpec& spec) {
+  if (!is_account_name(spec.account)) {
+    return Error{"account \"" + spec.account +
+                 "\" must be at most 63 of A-Z a-z 0-9 . _ - (empty: the default account)"};
+  }
   if (spec.argv.empty() || spec.argv.front().empty()) {
     return Error{"argv must name a program to run, got nothing"};
   }
@@ -140,8 +150,7 @@ Status validate_task_id(std::string_view id) {
   for (std::size_t i = 0; ok && i < id.size(); ++i) {
     const char c = id[i];
     if (i < colon) {
-      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
+      ok = is_name_char(c);
     } else if (i > colon) {
       ok = c >= '0' && c <= '9';
     }

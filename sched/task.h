@@ -105,7 +105,22 @@ struct TaskSpec {
   // The submitter's environment (`braid submit --export`), shared by every
   // task of its submission; null = the daemon's own. `env` adds to it.
   std::shared_ptr<const Environment> base_env;
+  // Appended (issue 9): the account whose share of the node the task uses
+  // (`braid submit --account`, as Slurm's). Under Fair the node's CPU is
+  // shared fairly between accounts first, then between an account's tasks.
+  // [A-Za-z0-9._-]{0,63}; empty = the default account.
+  std::string account;
 };
+
+// The characters of node names, accounts and the node part of task ids:
+// A-Z a-z 0-9 . _ -
+constexpr bool is_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == '-';
+}
+
+// The account names validate_spec() allows: [A-Za-z0-9._-]{0,63}.
+bool is_account_name(std::string_view name);
 
 // An environment entry a program can read by name: "KEY=VALUE" with a
 // non-empty KEY (getenv skips anything else).
@@ -157,6 +172,7 @@ struct Task {
   Micros run_time_us = 0;                   // time spent running, this attempt (time limit)
   Micros cpu_time_us = 0;                   // time spent running, all attempts
   std::uint64_t vruntime_ns = 0;            // weighted virtual runtime (Fair), see policy.h
+  std::uint32_t account = 0;                // torus: index of spec.account in the torus
   TaskSpec spec;  // spec.priority is the current priority (control may change it)
 
   std::string id;                  // "<origin-node>:<sequence>", unique cluster-wide

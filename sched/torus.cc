@@ -33,11 +33,7 @@ std::string_view to_string(Action::Kind kind) {
 
 Status validate_node_name(std::string_view name) {
   bool shape_ok = !name.empty() && name.size() <= 63;
-  for (char c : name) {
-    bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                   c == '.' || c == '_' || c == '-';
-    shape_ok = shape_ok && allowed;
-  }
+  for (char c : name) shape_ok = shape_ok && is_name_char(c);
   if (!shape_ok) {
     return Error{"node name \"" + std::string(name) +
                  "\" must be 1..63 characters of A-Z a-z 0-9 . _ -"};
@@ -78,6 +74,7 @@ Torus::Torus(TorusConfig config)
       next_sequence_(config_.next_sequence) {
   const Status valid = validate_config(config_);
   BRAID_CHECK(valid.ok(), valid.error().message);
+  account_index("");  // index 0: the default account
 }
 
 std::optional<TaskKey> Torus::find(std::string_view id) const { return index_.find(id); }
@@ -155,6 +152,7 @@ Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, A
   ++stats_.tasks_by_state[static_cast<std::size_t>(TaskState::kPending)];
   index_.insert(task.id, key);
   join_group(key);
+  join_account(key);
 
   if (std::optional<TaskKey> ruled_out = link_dependencies(key)) {
     finish(key, TaskState::kCancelled, ruled_out_reason(at(*ruled_out)), last_now_us_, out);

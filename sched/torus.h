@@ -33,6 +33,13 @@
 //    Then free slots are filled in rank order. A waiting task that needs more free
 //    slots than exist keeps them reserved as they free up (no backfill), so
 //    wide tasks are never starved.
+//  - Accounts (spec.account): under Fair the next queued task to start comes
+//    from the account that has used the least CPU time (cpus x seconds),
+//    then in the account's own rank order; an account that was idle (nothing
+//    queued or started) comes back at the least usage of the busy ones, so
+//    neither idling nor past use counts.
+//    A batch of one account therefore does not hold back a later, smaller
+//    submission of another. RoundRobin and Priority ignore accounts.
 //  - Time limits count running time only; when reached, the task is killed
 //    and fails with reason "time limit" (not retried).
 //  - Failed attempts are retried while attempts <= spec.retries, after
@@ -220,8 +227,25 @@ class Torus final {
   static constexpr int kAnyLevel = -1;
   // The queue's (or one level's) head, dropping stale entries.
   const QueueEntry* live_head(RunQueue& queue, int level = kAnyLevel);
-  // live_head(fresh_, level), parking throttled array members.
+  // --- accounts and their queued tasks (torus_accounts.cc) ---
+  // The index of an account name, added if new.
+  std::uint32_t account_index(const std::string& name);
+  // A task joins its spec's account when it is added, and leaves it when it
+  // is forgotten; an account no task names is dropped.
+  void join_account(TaskKey key);
+  void leave_account(TaskKey key);
+  // Queues a fresh task in its account's queue; an account that was idle
+  // comes back at the busy accounts' least usage.
+  void push_fresh(const QueueEntry& entry);
+  // The next fresh task to start (or of one level), parking throttled array
+  // members: under Fair from the account with the least usage, otherwise the
+  // best-ranked head of any account. Drops accounts left without entries.
   const QueueEntry* fresh_head(int level = kAnyLevel);
+  // The live head of an account's queue (or of one level), throttles applied.
+  const QueueEntry* account_head(std::uint32_t account, int level);
+  bool any_fresh() const { return !waiting_accounts_.empty(); }
+  bool fresh_level_nonempty(int level) const;
+  void clear_fresh();
   // When the head may not start for a full started set: the best fresh task
   // of a priority above `above_priority` that may.
   const QueueEntry* urgent_fresh_head(int above_priority);
@@ -306,8 +330,18 @@ class Torus final {
   std::unordered_map<TaskKey, std::uint64_t> measured_memory_;  // started tasks only
   std::uint64_t memory_available_bytes_ = 0;                    // 0 = unknown
 
-  RunQueue fresh_;    // queued: runnable, not started in this attempt
-  RunQueue stopped_;  // stopped: started, waiting for a slot again
+  struct Account {
+    std::string name;
+    RunQueue fresh;             // its queued tasks: runnable, not started in this attempt
+    std::uint64_t used_ns = 0;  // cpus x running time of its tasks, after placement
+    std::uint32_t started = 0;  // its tasks running or stopped
+    std::uint64_t tasks = 0;    // tasks that name it
+  };
+  std::vector<Account> accounts_;  // index 0: the default account ""
+  std::unordered_map<std::string, std::uint32_t> account_by_name_;
+  std::vector<std::uint32_t> waiting_accounts_;  // accounts whose fresh queue has entries
+  std::vector<std::uint32_t> free_accounts_;     // dropped accounts' indices, reused first
+  RunQueue stopped_;                             // stopped: started, waiting for a slot again
   std::uint64_t next_queue_seq_ = 1;
   std::uint64_t min_vruntime_ns_ = 0;
 

@@ -16,6 +16,8 @@ void Torus::account(Micros now_us) {
     t.cpu_time_us += delta_us;
     t.run_time_us += delta_us;
     t.vruntime_ns += vruntime_delta_ns(delta_us, t.spec.priority);
+    accounts_[t.account].used_ns +=
+        static_cast<std::uint64_t>(delta_us) * 1000 * static_cast<std::uint64_t>(t.spec.cpus);
   }
 }
 
@@ -46,8 +48,11 @@ void Torus::update_min_vruntime() {
   for (TaskKey key : running_) lowest = std::min(lowest, at(key).vruntime_ns);
   if (policy_ == Policy::kFair) {
     // Under Fair the queue heads carry the lowest vruntimes of their queues.
-    for (RunQueue* queue : {&fresh_, &stopped_}) {
-      if (const QueueEntry* head = live_head(*queue)) lowest = std::min(lowest, head->major);
+    if (const QueueEntry* head = live_head(stopped_)) lowest = std::min(lowest, head->major);
+    for (std::uint32_t index : waiting_accounts_) {
+      if (const QueueEntry* head = live_head(accounts_[index].fresh)) {
+        lowest = std::min(lowest, head->major);
+      }
     }
   }
   if (lowest != std::numeric_limits<std::uint64_t>::max()) {
@@ -60,20 +65,6 @@ const QueueEntry* Torus::live_head(RunQueue& queue, int level) {
     if (at(head->key).queue_seq == head->seq) return head;
     // Stale: the task left the queue or was re-ranked.
     level == kAnyLevel ? queue.pop() : queue.pop_level(head->level);
-  }
-  return nullptr;
-}
-
-const QueueEntry* Torus::fresh_head(int level) {
-  while (const QueueEntry* head = live_head(fresh_, level)) {
-    ArrayGroup* group = group_of(at(head->key));
-    if (group == nullptr || group->started < group->throttle) return head;
-    // Its array is at its throttle: set it aside so the tasks behind it are
-    // not blocked; unpark_one() puts it back when a member's attempt ends.
-    group->parked.push_back(*head);
-    std::push_heap(group->parked.begin(), group->parked.end(),
-                   [](const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); });
-    fresh_.pop_level(head->level);
   }
   return nullptr;
 }
@@ -111,7 +102,7 @@ void Torus::unpark_one(ArrayGroup& group) {
     std::pop_heap(group.parked.begin(), group.parked.end(), after);
     group.parked.pop_back();
     if (at(entry.key).queue_seq != entry.seq) continue;  // left the queue meanwhile
-    fresh_.push(entry);  // same seq: it keeps its place in the arrival order
+    push_fresh(entry);  // same seq: it keeps its place in the arrival order
     return;
   }
 }
@@ -254,6 +245,7 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
     if (t.started_at_us < 0) t.started_at_us = now_us;
     ++stats_.total_scheduled;
     if (ArrayGroup* group = group_of(t)) ++group->started;
+    ++accounts_[t.account].started;
   }
   ++stats_.context_switches;
   set_state(key, TaskState::kRunning, out);
@@ -288,6 +280,7 @@ void Torus::release_slot(TaskKey key) {
   BRAID_CHECK(started_count_ > 0 && t.started_this_attempt, t.id, t.state, started_count_,
               t.started_this_attempt);
   --started_count_;
+  --accounts_[t.account].started;
   forget_memory(key);
   t.started_this_attempt = false;
   t.queue_seq = 0;
@@ -301,7 +294,7 @@ void Torus::release_slot(TaskKey key) {
 void Torus::enqueue(TaskKey key) {
   Task& t = at(key);
   t.queue_seq = next_queue_seq_++;
-  (t.started_this_attempt ? stopped_ : fresh_).push(entry_of(key));
+  t.started_this_attempt ? stopped_.push(entry_of(key)) : push_fresh(entry_of(key));
 }
 
 QueueEntry Torus::entry_of(TaskKey key) const {
@@ -318,11 +311,11 @@ void Torus::rebuild_queues() {
   }
   std::sort(queued.begin(), queued.end(),
             [&](TaskKey a, TaskKey b) { return at(a).queue_seq < at(b).queue_seq; });
-  fresh_.clear();
+  clear_fresh();
   stopped_.clear();
   for (auto& [id, group] : arrays_) group.parked.clear();  // parked again as they come up
   for (TaskKey key : queued) {
-    (at(key).started_this_attempt ? stopped_ : fresh_).push(entry_of(key));
+    at(key).started_this_attempt ? stopped_.push(entry_of(key)) : push_fresh(entry_of(key));
   }
 }
 
@@ -330,12 +323,12 @@ void Torus::rebuild_queues() {
 // room, or (Fair) a queued task may start beyond it as urgent work. Stale
 // queue entries only make it answer yes more often.
 bool Torus::fresh_may_start() const {
-  if (fresh_.empty()) return false;
+  if (!any_fresh()) return false;
   if (started_count_ < config_.started_max) return true;
   if (policy_ != Policy::kFair || !urgent_may_start()) return false;
   const int lowest = lowest_running_priority();
   for (int p = kPriorityMax; p > lowest; --p) {
-    if (fresh_.peek_level(rank_level(policy_, p)) != nullptr) return true;
+    if (fresh_level_nonempty(rank_level(policy_, p))) return true;
   }
   return false;
 }

@@ -47,6 +47,7 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   t.spec.hold = false;
   index_.insert(t.id, key);
   join_group(key);
+  join_account(key);
   if (is_terminal(stored)) {
     t.state = stored;
     ++stats_.tasks_by_state[static_cast<std::size_t>(stored)];
@@ -120,6 +121,7 @@ Status Torus::forget(TaskKey key) {
     if (group != arrays_.end() && --group->second.members == 0) arrays_.erase(group);
   }
   --stats_.tasks_by_state[static_cast<std::size_t>(t.state)];
+  leave_account(key);
   index_.erase(t.id);
   tasks_[key] = Task{};  // frees its strings now; new_key() hands the key out again
   free_keys_.push_back(key);

@@ -233,6 +233,7 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
       s.array_group = rng() % 3 + 1;
       s.array_throttle = static_cast<std::uint32_t>(s.array_group);
     }
+    if (chance(50)) s.account = "account" + std::to_string(rng() % 3);  // else the default
     s.hold = chance(1);
     return s;
   };

@@ -33,6 +33,9 @@
 //   [output                                   string    the output section: only when
 //    separate_stderr]                         varint    one is not the default;
 //                                                       absent = "", false
+//   [account                                  string    issue 9: only when not the
+//                                                       default ""; the output section
+//                                                       is then written too
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
@@ -254,7 +257,9 @@ std::string encode_task(const TaskRecord& record) {
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
   encode_appended(record, out);
-  if (has_output_section(task.spec)) encode_output_section(task.spec, out);
+  const bool has_account = !task.spec.account.empty();
+  if (has_output_section(task.spec) || has_account) encode_output_section(task.spec, out);
+  if (has_account) put_string(out, task.spec.account);
   return out;
 }
 
@@ -282,6 +287,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   std::uint64_t env_id = 0;
   if (in.ok() && in.remaining() != 0) decode_appended(in, task, env_id);
   if (in.ok() && in.remaining() != 0) decode_output_section(in, task.spec);
+  if (in.ok() && in.remaining() != 0) in.str("account", task.spec.account);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 

@@ -37,6 +37,7 @@ TaskRecord full_record() {
   t.spec.array_index = 12;
   t.spec.output = "/srv/out/%x-%a.log";
   t.spec.separate_stderr = true;
+  t.spec.account = "physics.lab-2";
   t.reason = "preempted by a higher priority";
   t.exit = ExitStatus::spawn_failed("No such file or directory");
   t.exit->code = -5;
@@ -81,6 +82,7 @@ void expect_same_durable_fields(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(x.spec.array_index, y.spec.array_index);
   EXPECT_EQ(x.spec.output, y.spec.output);
   EXPECT_EQ(x.spec.separate_stderr, y.spec.separate_stderr);
+  EXPECT_EQ(x.spec.account, y.spec.account);
   EXPECT_EQ(x.reason, y.reason);
   ASSERT_EQ(x.exit.has_value(), y.exit.has_value());
   if (x.exit) {
@@ -153,6 +155,18 @@ TEST(TaskRecord, OutputSectionIsWrittenOnlyWhenNeeded) {
   EXPECT_EQ(out.task.spec.array_index, -1);
 }
 
+TEST(TaskRecord, AccountIsWrittenOnlyWhenNotTheDefault) {
+  TaskRecord r = testing::typical_record(7);
+  const std::size_t plain = encode_task(r).size();
+  r.task.spec.account = "lab";
+  const std::string bytes = encode_task(r);
+  EXPECT_EQ(bytes.size(), plain + 2 + 4);  // the default output section, then "lab"
+  TaskRecord out;
+  ASSERT_TRUE(decode_task(bytes, out));
+  EXPECT_EQ(out.task.spec.account, "lab");
+  EXPECT_FALSE(out.task.spec.separate_stderr);
+}
+
 TEST(TaskRecord, TypicalRecordIsSmall) {
   TaskRecord r = testing::typical_record(123456);
   r.task.started_at_us = r.task.submitted_at_us + 1000;
@@ -172,6 +186,7 @@ TEST(TaskRecord, EveryTruncationIsRefused) {
   without_appended.task.spec.after_kinds.clear();
   without_appended.task.spec.output.clear();
   without_appended.task.spec.separate_stderr = false;
+  without_appended.task.spec.account.clear();
   without_appended.env_id = 0;
   // Cut right before the appended fields it is a whole record of the older layout.
   const std::size_t older_layout_bytes =
@@ -179,10 +194,15 @@ TEST(TaskRecord, EveryTruncationIsRefused) {
   TaskRecord without_output = full_record();
   without_output.task.spec.output.clear();
   without_output.task.spec.separate_stderr = false;
+  without_output.task.spec.account.clear();
   // Cut right before the optional output section, it is a whole record without one.
   const std::size_t section_at = encode_task(without_output).size();
+  TaskRecord without_account = full_record();
+  without_account.task.spec.account.clear();
+  // Cut right before the optional account, it is a whole record without one.
+  const std::size_t account_at = encode_task(without_account).size();
   for (std::size_t size = 0; size < bytes.size(); ++size) {
-    if (size == older_layout_bytes || size == section_at) continue;
+    if (size == older_layout_bytes || size == section_at || size == account_at) continue;
     TaskRecord out;
     const sched::Status s = decode_task(std::string_view(bytes).substr(0, size), out);
     ASSERT_FALSE(s) << "prefix of " << size << " bytes decoded";

@@ -18,6 +18,13 @@ std::vector<std::string> burn(int cpu_ms) {
   return {"--", bin("braid-burn"), std::to_string(cpu_ms)};
 }
 
+// A timestamp of `braid show --json` (the daemon's clock) in microseconds.
+long long iso_us(const std::string& iso) {
+  std::tm tm{};
+  strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  return static_cast<long long>(timegm(&tm)) * 1'000'000 + std::stoll(iso.substr(20, 6));
+}
+
 class EveryPolicy : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(EveryPolicy, SixCpuBoundTasksOnTwoSlotsAllComplete) {
@@ -93,15 +100,29 @@ TEST(Scheduling, PriorityArrivalStartsWithinTwoQuanta) {
     t = d.show(urgent);
     return !t["started_at"].is_null();
   }));
-  // Both timestamps come from the daemon's clock.
-  auto parse_us = [](const std::string& iso) {
-    std::tm tm{};
-    strptime(iso.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-    return static_cast<long long>(timegm(&tm)) * 1'000'000 + std::stoll(iso.substr(20, 6));
-  };
-  const long long waited_us = parse_us(t["started_at"]) - parse_us(t["submitted_at"]);
+  const long long waited_us = iso_us(t["started_at"]) - iso_us(t["submitted_at"]);
   EXPECT_LE(waited_us, 20'000) << "waited " << waited_us << "us";
   EXPECT_EQ(d.cli({"wait", urgent, "--timeout", "20s"}).exit_code, 0);
+}
+
+// Under Fair (the default) a later submission of another account starts
+// before the rest of a batch queued earlier, and the account is durable.
+TEST(Scheduling, AccountsShareTheNodeUnderFair) {
+  Daemon d({"--slots", "1"});  // defaults: Fair, one started task per slot
+  std::vector<std::string> a;
+  for (int i = 0; i < 3; ++i) a.push_back(d.submit({"--account", "a", "--", "sleep", "0.5"}));
+  const std::string b = d.submit({"--account", "b", "--", "sleep", "0.5"});
+  EXPECT_EQ(d.cli({"wait", a[2], b, "--timeout", "30s"}).exit_code, 0);
+  const long long b_start = iso_us(d.show(b)["started_at"]);
+  EXPECT_LT(iso_us(d.show(a[0])["started_at"]), b_start);
+  EXPECT_LT(b_start, iso_us(d.show(a[1])["started_at"]));
+  d.kill9();
+  d.restart();
+  EXPECT_EQ(d.show(b)["account"], "b");
+  EXPECT_EQ(d.show(a[0])["account"], "a");
+  const RunResult bad = d.cli({"submit", "--account", "a/b", "--", "true"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("account \"a/b\" must be"), std::string::npos) << bad.err;
 }
 
 TEST(Scheduling, PolicyQuantumAndPriorityChangeOnTheLiveDaemon) {

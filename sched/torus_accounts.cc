@@ -1,0 +1,120 @@
+// Torus accounts: each account's queue of fresh tasks and its share of the
+// CPU (torus.h, Model, "Accounts").
+#include <algorithm>
+
+#include "sched/torus.h"
+
+namespace braid::sched {
+
+std::uint32_t Torus::account_index(const std::string& name) {
+  if (auto it = account_by_name_.find(name); it != account_by_name_.end()) return it->second;
+  std::uint32_t index = 0;
+  if (!free_accounts_.empty()) {
+    index = free_accounts_.back();
+    free_accounts_.pop_back();
+    accounts_[index] = Account{};
+  } else {
+    index = static_cast<std::uint32_t>(accounts_.size());
+    accounts_.emplace_back();
+  }
+  accounts_[index].name = name;
+  account_by_name_.emplace(name, index);
+  return index;
+}
+
+void Torus::join_account(TaskKey key) {
+  Task& t = at(key);
+  t.account = account_index(t.spec.account);
+  ++accounts_[t.account].tasks;
+}
+
+void Torus::leave_account(TaskKey key) {
+  Account& account = accounts_[at(key).account];
+  BRAID_CHECK(account.tasks > 0, account.name, at(key).id);
+  if (--account.tasks > 0 || at(key).account == 0) return;
+  // No task names it any more: its slot is reused (an account that comes
+  // back is placed at the busy accounts' least usage anyway).
+  BRAID_CHECK(account.started == 0, account.name, account.started);
+  account_by_name_.erase(account.name);
+  account.fresh.clear();
+  std::erase(waiting_accounts_, at(key).account);
+  free_accounts_.push_back(at(key).account);
+}
+
+void Torus::push_fresh(const QueueEntry& entry) {
+  const std::uint32_t index = at(entry.key).account;
+  Account& account = accounts_[index];
+  if (account.fresh.empty()) {
+    if (account.started == 0) {
+      // Idle until now: it comes back at the least usage of the busy ones,
+      // so neither its idle time nor its past use counts.
+      std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+      for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
+        const Account& a = accounts_[other];
+        if (other != index && (a.started > 0 || !a.fresh.empty()))
+          least = std::min(least, a.used_ns);
+      }
+      if (least != std::numeric_limits<std::uint64_t>::max()) {
+        account.used_ns = least;
+      }
+    }
+    if (std::find(waiting_accounts_.begin(), waiting_accounts_.end(), index) ==
+        waiting_accounts_.end()) {
+      waiting_accounts_.push_back(index);
+    }
+  }
+  account.fresh.push(entry);
+}
+
+const QueueEntry* Torus::account_head(std::uint32_t account, int level) {
+  RunQueue& queue = accounts_[account].fresh;
+  while (const QueueEntry* head = live_head(queue, level)) {
+    ArrayGroup* group = group_of(at(head->key));
+    if (group == nullptr || group->started < group->throttle) return head;
+    // Its array is at its throttle: set it aside so the tasks behind it are
+    // not blocked; unpark_one() puts it back when a member's attempt ends.
+    group->parked.push_back(*head);
+    std::push_heap(group->parked.begin(), group->parked.end(),
+                   [](const QueueEntry& a, const QueueEntry& b) { return ranks_before(b, a); });
+    queue.pop_level(head->level);
+  }
+  return nullptr;
+}
+
+const QueueEntry* Torus::fresh_head(int level) {
+  const QueueEntry* best = nullptr;
+  std::uint64_t best_used_ns = 0;
+  for (std::size_t i = 0; i < waiting_accounts_.size();) {
+    const std::uint32_t index = waiting_accounts_[i];
+    const QueueEntry* head = account_head(index, level);
+    if (accounts_[index].fresh.empty()) {
+      waiting_accounts_[i] = waiting_accounts_.back();  // nothing queued any more
+      waiting_accounts_.pop_back();
+      continue;
+    }
+    ++i;
+    if (head == nullptr) continue;  // nothing at this level
+    const std::uint64_t used_ns = accounts_[index].used_ns;
+    const bool better = best == nullptr || (policy_ == Policy::kFair && used_ns != best_used_ns
+                                                ? used_ns < best_used_ns
+                                                : ranks_before(*head, *best));
+    if (better) {
+      best = head;
+      best_used_ns = used_ns;
+    }
+  }
+  return best;
+}
+
+bool Torus::fresh_level_nonempty(int level) const {
+  return std::any_of(waiting_accounts_.begin(), waiting_accounts_.end(), [&](std::uint32_t index) {
+    return accounts_[index].fresh.peek_level(level) != nullptr;
+  });
+}
+
+void Torus::clear_fresh() {
+  for (std::uint32_t index : waiting_accounts_) accounts_[index].fresh.clear();
+  waiting_accounts_.clear();
+}
+
+}  // namespace braid::sched
