@@ -94,9 +94,11 @@ UsersFigures run_users(const Tool& tool, const UsersParams& p, std::chrono::seco
   if (tool.kind == ToolKind::kBraid) {
     BraidSession braid(probe, p.slots, tool.braidd_args);
     start = Clock::now();
-    const auto a = braid.submit_array(p.a_tasks, "user-a-{}", 5, burn(p.task_ms));
+    // Each user submits under an account of their own (braidd's socket is
+    // private to one uid: accounts are how two users share one node).
+    const auto a = braid.submit_array(p.a_tasks, "user-a-{}", 5, burn(p.task_ms), "a");
     sleep_until(start + p.delay);
-    const auto b = braid.submit_array(p.b_tasks, "user-b-{}", 5, burn(p.task_ms));
+    const auto b = braid.submit_array(p.b_tasks, "user-b-{}", 5, burn(p.task_ms), "b");
     waiters = {braid.spawn_wait(b, deadline), braid.spawn_wait(a, deadline)};
     done = finish_times(waiters, start, deadline + std::chrono::seconds(30), "two users, braid");
   } else if (tool.kind == ToolKind::kTsp) {

@@ -32,11 +32,13 @@ std::string BraidSession::cli(const std::string& args, const std::string& what) 
 }
 
 std::vector<std::string> BraidSession::submit_array(int n, const std::string& name, int priority,
-                                                    const std::vector<std::string>& argv) {
-  const std::string out =
-      cli("submit --json --array 0-" + std::to_string(n - 1) + " --name " + shell_quote(name) +
-              " --priority " + std::to_string(priority) + " -- " + join_quoted(argv),
-          "braid submit --array");
+                                                    const std::vector<std::string>& argv,
+                                                    const std::string& account) {
+  const std::string out = cli("submit --json --array 0-" + std::to_string(n - 1) + " --name " +
+                                  shell_quote(name) + " --priority " + std::to_string(priority) +
+                                  (account.empty() ? "" : " --account " + shell_quote(account)) +
+                                  " -- " + join_quoted(argv),
+                              "braid submit --array");
   return nlohmann::json::parse(out).at("ids").get<std::vector<std::string>>();
 }
 

@@ -26,10 +26,11 @@ class BraidSession {
   BraidSession(MemoryProbe& probe, int slots, const std::vector<std::string>& braidd_args);
   ~BraidSession();
 
-  // `braid submit --array 0-(n-1) --name NAME --priority P -- ARGV` ({} = the
-  // index); returns the ids.
+  // `braid submit --array 0-(n-1) --name NAME --priority P [--account A] --
+  // ARGV` ({} = the index; no --account when `account` is empty); returns the ids.
   std::vector<std::string> submit_array(int n, const std::string& name, int priority,
-                                        const std::vector<std::string>& argv);
+                                        const std::vector<std::string>& argv,
+                                        const std::string& account = "");
   // `braid submit --name NAME --priority P -- ARGV`; returns the id.
   std::string submit_one(const std::string& name, int priority,
                          const std::vector<std::string>& argv);
