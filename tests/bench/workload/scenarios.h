@@ -5,7 +5,7 @@
 //  - two users: user A submits `a_tasks` burners of `task_ms`, `delay` later
 //    user B submits `b_tasks` of the same; when (from A's submit) the last of
 //    B's and the last of A's finished.
-// braid has no users: A and B are two submissions (names user-a-*, user-b-*).
+// Under braid A and B submit under accounts "a" and "b" (names user-a-*, user-b-*).
 // The burner is braid-burn (it burns its own CPU time, so preemption does
 // not shorten it); task-spooler queues FIFO.
 #pragma once
