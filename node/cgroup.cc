@@ -57,6 +57,22 @@ sched::Status write_file(const std::filesystem::path& path, std::string_view tex
   return sched::ok_status();
 }
 
+}  // namespace
+
+std::optional<std::int64_t> pressure_some_total_us(std::string_view pressure) {
+  if (!pressure.starts_with("some ")) return std::nullopt;
+  const std::string_view line = pressure.substr(0, std::min(pressure.find('\n'), pressure.size()));
+  const std::size_t at = line.find(" total=");
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::string_view digits = line.substr(at + 7);
+  std::int64_t total = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), total);
+  if (ec != std::errc() || end == digits.data() || total < 0) return std::nullopt;
+  return total;
+}
+
+namespace {
+
 // The value of "<key> <value>" lines (cgroup.events, cpu.stat).
 std::optional<std::int64_t> keyed_value(std::string_view text, std::string_view key) {
   while (!text.empty()) {
@@ -273,6 +289,12 @@ std::optional<sched::Micros> TaskCgroup::cpu_usage_us() const {
   std::optional<std::string> text = read_file(dir_ / "cpu.stat");
   if (!text) return std::nullopt;
   return keyed_value(*text, "usage_usec");
+}
+
+std::optional<sched::Micros> TaskCgroup::cpu_wait_us() const {
+  std::optional<std::string> text = read_file(dir_ / "cpu.pressure");
+  if (!text) return std::nullopt;
+  return pressure_some_total_us(*text);
 }
 
 std::optional<std::uint64_t> TaskCgroup::memory_current_bytes() const {

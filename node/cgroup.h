@@ -42,6 +42,11 @@ std::optional<std::string> parse_own_cgroup(std::string_view proc_self_cgroup);
 // Directory of the cgroup `cgroup_path` (as /proc/self/cgroup names it) under `mount`.
 std::filesystem::path cgroup_directory(const Cgroup2Mount& mount, std::string_view cgroup_path);
 
+// The "total=" microseconds of the "some" line of a PSI pressure file
+// ("some avg10=0.00 avg60=0.00 avg300=0.00 total=123\nfull ..."); nullopt
+// when the text has no such line.
+std::optional<std::int64_t> pressure_some_total_us(std::string_view pressure);
+
 // A cgroup directory name for a task id: [A-Za-z0-9._-] kept, anything else
 // (':' in "alpha:42") becomes '_'; never empty, "." or "..".
 std::string cgroup_name_for(std::string_view task_id);
@@ -89,6 +94,10 @@ class TaskCgroup {
   std::vector<pid_t> pids() const;
   // usage_usec of cpu.stat: CPU time of every process that ran in the cgroup.
   std::optional<sched::Micros> cpu_usage_us() const;
+  // The "some" total of cpu.pressure (PSI): microseconds during which a
+  // process of the cgroup was runnable but waited for a CPU. nullopt where
+  // the kernel has no PSI.
+  std::optional<sched::Micros> cpu_wait_us() const;
   // memory.current in bytes (needs the memory controller), if readable.
   std::optional<std::uint64_t> memory_current_bytes() const;
   // "populated" / "frozen" of cgroup.events; nullopt if unreadable.

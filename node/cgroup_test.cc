@@ -56,6 +56,17 @@ TEST(CgroupParse, OwnCgroupIsTheZeroLine) {
   EXPECT_FALSE(parse_own_cgroup("4:memory:/x\n"));
 }
 
+TEST(CgroupParse, PressureSomeTotal) {
+  EXPECT_EQ(pressure_some_total_us("some avg10=36.93 avg60=44.90 avg300=50.35 total=6777805039\n"
+                                   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"),
+            6777805039);
+  EXPECT_EQ(pressure_some_total_us("some avg10=0.00 avg60=0.00 avg300=0.00 total=0"), 0);
+  EXPECT_FALSE(pressure_some_total_us("full avg10=0.00 total=5\n"));
+  EXPECT_FALSE(pressure_some_total_us("some avg10=0.00\nfull total=5\n"));
+  EXPECT_FALSE(pressure_some_total_us("some total=x\n"));
+  EXPECT_FALSE(pressure_some_total_us(""));
+}
+
 TEST(CgroupParse, DirectoryJoinsMountAndOwnPath) {
   const Cgroup2Mount root_mount{"/sys/fs/cgroup", "/"};
   EXPECT_EQ(cgroup_directory(root_mount, "/"), "/sys/fs/cgroup");

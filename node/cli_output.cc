@@ -129,6 +129,8 @@ nlohmann::json stats_json(const rpc::StatsView& v) {
   j["memory_limits"] = v.memory_limits;
   j["memory_started_bytes"] = v.torus.memory_started_bytes;
   j["memory_available_bytes"] = v.torus.memory_available_bytes;
+  j["blocked"] = v.torus.blocked;
+  j["io_aware"] = v.io_aware;
   return j;
 }
 
@@ -184,6 +186,8 @@ std::string stats_table(const rpc::StatsView& v) {
       {"context_switches:", std::to_string(s.context_switches)},
       {"preemptions:", std::to_string(s.preemptions)},
       {"active_processes:", std::to_string(s.active_processes)},
+      {"blocked:", fmt::format("{} running tasks lend their slots (io-aware {})", s.blocked,
+                               v.io_aware ? "on" : "off")},
       {"tasks:", fmt::format("{} pending, {} queued, {} running, {} stopped, {} completed, {} "
                              "failed, {} cancelled, {} held",
                              s.count(TaskState::kPending), s.count(TaskState::kQueued),

@@ -57,6 +57,7 @@ Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
       tick_timer_(io),
       memory_timer_(io),
+      cpu_timer_(io),
       flip_timer_(io),
       purge_timer_(io) {}
 
@@ -79,12 +80,14 @@ void Daemon::carry_out() {
         executor_.start(action.key, task.id, task.spec, attempt_header(task));
         note_started(action.key);
         arm_memory_sampler();
+        arm_cpu_sampler();
         slice_began_us_[action.key] = now;
         spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
         break;
       case Action::Kind::kResume:
         if (shutting_down_) break;
         executor_.resume(action.key);
+        arm_cpu_sampler();
         slice_began_us_[action.key] = now;
         break;
       case Action::Kind::kStop:
@@ -160,6 +163,8 @@ void Daemon::shutdown(std::function<void()> on_done) {
   tick_timer_.cancel();
   memory_timer_.cancel();
   memory_timer_armed_ = false;
+  cpu_timer_.cancel();
+  cpu_timer_armed_ = false;
   purge_timer_.cancel();
   flip_timer_.cancel();
   flip_timer_armed_ = false;
@@ -305,6 +310,7 @@ rpc::StatsView Daemon::stats() {
   v.torus = torus_.stats();
   v.node = config_.name;
   v.executor = std::string(executor_.mode_name());
+  v.io_aware = samples_cpu();
   v.uptime_us = now_us() - start_wall_us_;
   v.slice_count = slices_.count();
   v.slice_error_p50_us = slices_.percentile_us(50);

@@ -161,6 +161,11 @@ class Daemon final : public rpc::ControlBackend {
   // the started tasks' memory and the machine's MemAvailable go to the torus.
   void arm_memory_sampler();
   void sample_memory();
+  // daemon_cpu.cc: every kCpuSamplePeriod while tasks run (I/O-aware slots,
+  // cgroup executor), the running tasks' measured CPU goes to the torus.
+  bool samples_cpu() const;
+  void arm_cpu_sampler();
+  void sample_cpu();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
   rpc::TaskView view(sched::TaskKey key) const;
   // daemon_wait.cc: waiters, and what clients are told of task states.
@@ -192,6 +197,8 @@ class Daemon final : public rpc::ControlBackend {
   asio::steady_timer tick_timer_;
   asio::steady_timer memory_timer_;
   bool memory_timer_armed_ = false;
+  asio::steady_timer cpu_timer_;
+  bool cpu_timer_armed_ = false;
   sched::Micros timer_due_us_ = sched::kNever;
   sched::Actions actions_;
 

@@ -38,6 +38,7 @@ struct RawFlags {
   std::string kill_grace = "10s";
   std::string executor = "auto";
   std::string retention = "24h";
+  std::string io_aware = "on";
   int slots = 0;
   std::uint32_t started_max = 0;  // 0: kStartedPerSlot x slots
 };
@@ -115,6 +116,7 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
     return sched::Error{"--" + message};
   }
 
+  torus.io_aware = raw.io_aware == "on";
   if (raw.executor == "auto") {
     config.executor.mode = ExecutorConfig::Mode::kAuto;
   } else if (raw.executor == "cgroup") {
@@ -196,6 +198,11 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
                  "Fair: quanta of CPU time a waiting task must be owed before it preempts "
                  "a running one (0: every quantum)")
       ->capture_default_str();
+  app.add_option("--io-aware", raw.io_aware,
+                 "on: a running task seen mostly blocked (sleep, I/O) lends its slot to a "
+                 "waiting task until it is busy again; off: strict slots")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   app.add_option("--kill-grace", raw.kill_grace, "SIGTERM to SIGKILL delay on cancel")
       ->capture_default_str();
   app.add_option("--executor", raw.executor, "auto, cgroup or signals")->capture_default_str();

@@ -45,6 +45,7 @@ TEST(DaemonConfig, DefaultsAreSensible) {
   EXPECT_EQ(c.torus.memory_bytes, c.memory_total);
   EXPECT_EQ(c.torus.started_max, static_cast<std::uint32_t>(c.torus.slots));
   EXPECT_EQ(c.torus.fair_window_quanta, sched::kFairWindowDefaultQuanta);
+  EXPECT_TRUE(c.torus.io_aware);
   EXPECT_TRUE(c.requeue_on_restart);
   EXPECT_EQ(c.retention_us, 24LL * 3600 * 1'000'000);
   EXPECT_EQ(c.retention_max_tasks, 100'000u);
@@ -103,6 +104,14 @@ TEST(DaemonConfig, MaxNodeRequeues) {
   EXPECT_EQ(config_of(parse({"--name", "a"})).max_node_requeues, 3);
   EXPECT_EQ(config_of(parse({"--name", "a", "--max-node-requeues", "0"})).max_node_requeues, 0);
   EXPECT_NE(error_of(parse({"--name", "a", "--max-node-requeues", "-1"})), "(accepted)");
+}
+
+TEST(DaemonConfig, IoAwareIsOnOrOff) {
+  EXPECT_FALSE(config_of(parse({"--name", "a", "--io-aware", "off"})).torus.io_aware);
+  EXPECT_TRUE(config_of(parse({"--name", "a", "--io-aware", "on"})).torus.io_aware);
+  const std::string error = error_of(parse({"--name", "a", "--io-aware", "maybe"}));
+  EXPECT_NE(error.find("--io-aware"), std::string::npos) << error;
+  EXPECT_NE(error.find("on"), std::string::npos) << error;
 }
 
 TEST(DaemonConfig, StartedMaxFollowsSlotsUnlessGiven) {

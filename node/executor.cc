@@ -132,6 +132,8 @@ Executor::Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_
       spdlog::info("executor: no cgroup.kill (kernel < 5.14); killing cgroups pid by pid");
     }
     memory_controller_ = enable_memory_controller(cgroups_->dir());
+    cpu_pressure_ = ::access((cgroups_->dir() / "cpu.pressure").c_str(), R_OK) == 0;
+    if (!cpu_pressure_) spdlog::info("executor: no cpu.pressure (PSI): I/O-aware slots off");
     spdlog::info("executor: memory limits {}", memory_controller_
                                                    ? "enforced (memory.max)"
                                                    : "admitted only (no cgroup memory controller)");
@@ -484,6 +486,15 @@ std::optional<sched::Micros> Executor::cpu_time_us(sched::TaskKey key) const {
   if (const Process* process = find(key)) return live_cpu_time_us(*process);
   if (delivering_ && delivering_->first == key) return delivering_->second;
   return std::nullopt;
+}
+
+std::optional<sched::Micros> Executor::cpu_demand_us(sched::TaskKey key) const {
+  const Process* process = find(key);
+  if (process == nullptr || !process->cgroup) return std::nullopt;
+  const std::optional<sched::Micros> used_us = process->cgroup->cpu_usage_us();
+  const std::optional<sched::Micros> waited_us = process->cgroup->cpu_wait_us();
+  if (!used_us || !waited_us) return std::nullopt;
+  return *used_us + *waited_us;
 }
 
 std::optional<sched::Micros> Executor::live_cpu_time_us(const Process& process) const {

@@ -120,6 +120,11 @@ class Executor final {
   // Inside on_exit for `key` (before any new start of it), the attempt's
   // final CPU time.
   std::optional<sched::Micros> cpu_time_us(sched::TaskKey key) const;
+  // CPU demand of a live attempt (cgroup mode with PSI only): its CPU time
+  // plus the time its processes waited, runnable, for a CPU (cpu.pressure
+  // "some"). A task that gets little CPU because the machine is busy still
+  // shows a high demand; only one that sleeps or waits on I/O shows a low one.
+  std::optional<sched::Micros> cpu_demand_us(sched::TaskKey key) const;
   // Memory of each live attempt: its cgroup's memory.current where the memory
   // controller is on, else the leader's resident set (its children's are not
   // counted: reading every group member would scan /proc). Attempts whose
@@ -136,6 +141,8 @@ class Executor final {
   std::string_view mode_name() const { return cgroups_ ? "cgroup" : "signals"; }
   // True when task cgroups get memory.max (cgroup mode, memory controller on).
   bool memory_enforced() const { return cgroups_.has_value() && memory_controller_; }
+  // True when cpu_demand_us can be measured (cgroup mode, the kernel has PSI).
+  bool measures_cpu_demand() const { return cgroups_.has_value() && cpu_pressure_; }
   // Where output files are (reading, purging); nullptr if it could not be opened.
   const LogDir* log_dir() const { return log_dir_ ? &*log_dir_ : nullptr; }
   // Relative output patterns of tasks without a working directory resolve here.
@@ -168,6 +175,7 @@ class Executor final {
   ExitCallback on_exit_;
   std::optional<CgroupParent> cgroups_;  // set in cgroup mode
   bool memory_controller_ = false;       // enabled below cgroups_
+  bool cpu_pressure_ = false;            // cgroups_ have cpu.pressure (PSI)
   std::optional<LogDir> log_dir_;
   std::string log_dir_error_;  // why log_dir_ is empty
   std::filesystem::path daemon_cwd_;

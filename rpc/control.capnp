@@ -90,6 +90,8 @@ struct Stats {
   memoryLimits @24 :Text;              # "enforced" (cgroup memory.max) or "admitted" (only counted)
   memoryStarted @25 :UInt64;           # bytes started tasks count for: max(declared, measured)
   memoryAvailable @26 :UInt64;         # the machine's MemAvailable as last measured; 0 = unknown
+  blocked @27 :UInt32;                 # running tasks seen mostly blocked: their slots are lent
+  ioAware @28 :Bool;                   # blocked tasks lend their slots (--io-aware on, cgroup executor)
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

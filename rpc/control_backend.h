@@ -54,6 +54,7 @@ struct StatsView {
   sched::Micros slice_error_p99_us = 0;
   std::uint64_t memory_total_bytes = 0;  // what started tasks' memory is admitted against
   std::string memory_limits;             // "enforced" (cgroup memory.max) or "admitted"
+  bool io_aware = false;                 // blocked tasks lend their slots (torus.h)
 };
 
 struct WaitOutcome {

@@ -285,6 +285,8 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setMemoryLimits(stats.memory_limits);
   out.setMemoryStarted(s.memory_started_bytes);
   out.setMemoryAvailable(s.memory_available_bytes);
+  out.setBlocked(s.blocked);
+  out.setIoAware(stats.io_aware);
 }
 
 StatsView from_wire(schema::Stats::Reader in) {
@@ -322,6 +324,8 @@ StatsView from_wire(schema::Stats::Reader in) {
   v.memory_limits = text(in.getMemoryLimits());
   v.torus.memory_started_bytes = in.getMemoryStarted();
   v.torus.memory_available_bytes = in.getMemoryAvailable();
+  v.torus.blocked = in.getBlocked();
+  v.io_aware = in.getIoAware();
   return v;
 }
 

@@ -20,8 +20,9 @@ struct TorusStats {
   Micros quantum_micros = kQuantumDefaultUs;
 
   bool paused = false;
-  int slots = 0;                                            // CPU slots of the node
-  int slots_busy = 0;                                       // slots held by running tasks
+  int slots = 0;              // CPU slots of the node
+  int slots_busy = 0;         // slots held by running tasks (blocked ones lend theirs)
+  std::uint32_t blocked = 0;  // running tasks seen mostly blocked (torus.h, I/O-aware slots)
   std::array<std::uint64_t, kTaskStates> tasks_by_state{};  // indexed by TaskState
   std::uint64_t memory_started_bytes = 0;    // what started tasks count for (torus.h, Memory)
   std::uint64_t memory_available_bytes = 0;  // the machine's, as last measured; 0 = unknown

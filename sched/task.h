@@ -163,7 +163,8 @@ struct Task {
   TaskState state = TaskState::kQueued;
   KillCause kill_cause = KillCause::kNone;  // torus bookkeeping
   bool started_this_attempt = false;        // torus bookkeeping; false: a fresh (queued) task
-  int attempts = 0;                         // attempts started so far
+  bool blocked = false;  // torus: running but seen mostly blocked: lends its slots (torus.h)
+  int attempts = 0;      // attempts started so far
   int preemptions = 0;
   std::uint64_t queue_seq = 0;              // torus: live run-queue entry's seq; 0 = not queued
   std::uint64_t preempted_in_decision = 0;  // torus: decision that last preempted it

@@ -87,6 +87,7 @@ TorusStats Torus::stats() const {
   s.paused = paused_;
   s.slots = config_.slots;
   s.slots_busy = slots_busy_;
+  s.blocked = blocked_count_;
   s.memory_started_bytes = started_memory_bytes_;
   s.memory_available_bytes = memory_available_bytes_;
   return s;

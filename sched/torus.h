@@ -40,6 +40,16 @@
 //    neither idling nor past use counts.
 //    A batch of one account therefore does not hold back a later, smaller
 //    submission of another. RoundRobin and Priority ignore accounts.
+//  - I/O-aware slots (config.io_aware): the caller reports the measured CPU
+//    demand of running tasks (set_task_cpu_demand: CPU time used plus time
+//    spent runnable waiting for a CPU, so a task starved by a busy machine
+//    is not mistaken for one that sleeps). A running task whose demand was
+//    below 1/4 of its cpus over at least kCpuSampleMinUs of running time is
+//    `blocked`: it keeps running, but lends its slots and its started place
+//    to waiting tasks, and Fair charges it no vruntime or account usage.
+//    Once it demands at least 1/2 again it is busy and takes its slots back:
+//    the busy running task that ranks worst (then the one dispatched last)
+//    is stopped.
 //  - Time limits count running time only; when reached, the task is killed
 //    and fails with reason "time limit" (not retried).
 //  - Failed attempts are retried while attempts <= spec.retries, after
@@ -109,7 +119,15 @@ struct TorusConfig {
   // Fair: the CPU time, in quanta, a waiting task must be owed before it
   // preempts (0: at every quantum, as plain round robin over vruntime).
   std::uint32_t fair_window_quanta = kFairWindowDefaultQuanta;
+  // Mostly blocked running tasks lend their slots (Model, I/O-aware slots).
+  bool io_aware = true;
 };
+
+// I/O awareness: the shortest running time over which a task's CPU use is
+// judged, and the thresholds (used / (running time x cpus)).
+constexpr Micros kCpuSampleMinUs = 50 * kMicrosPerMilli;
+constexpr Micros kBlockedBelowDenominator = 4;  // below 1/4: blocked
+constexpr Micros kBusyAboveDenominator = 2;     // at least 1/2: busy again
 
 // Checks a config; the error names the field and what is allowed.
 Status validate_config(const TorusConfig& config);
@@ -176,6 +194,14 @@ class Torus final {
   // start now). The daemon calls it after each round of set_task_memory.
   void set_memory_available(std::uint64_t bytes, Micros now_us, Actions& out);
 
+  // --- I/O awareness (torus_blocked.cc) ---
+  // The measured CPU demand of a running task's current attempt, cumulative
+  // (CPU time of its process tree plus time it waited runnable for a CPU).
+  // Judges the task blocked or busy over the running time since its last
+  // judged sample, and decides at once when that changed. The first sample
+  // after a resume is a baseline. Ignored unless io_aware and running.
+  void set_task_cpu_demand(TaskKey key, Micros demand_us, Micros now_us, Actions& out);
+
   // Time passes: accounting, time limits, retry backoffs, quantum expiry.
   void tick(Micros now_us, Actions& out);
 
@@ -213,6 +239,7 @@ class Torus final {
   const std::vector<TaskKey>& running() const { return running_; }
   TorusStats stats() const;
   Policy policy() const { return policy_; }
+  bool io_aware() const { return config_.io_aware; }
   Micros quantum_us() const { return quantum_us_; }
   // When tick() next has something to do (a slice ends while others wait, a
   // time limit or a retry backoff is reached); kNever when nothing is due.
@@ -263,6 +290,12 @@ class Torus final {
   std::uint64_t expected_memory(const Task& task) const;
   bool memory_admits(const Task& task) const;
   void forget_memory(TaskKey key);  // its attempt ended
+  // torus_blocked.cc. A task leaves the running set: it is no longer blocked
+  // (its slots count again, for the caller to take off) nor sampled.
+  void stop_sampling(TaskKey key);
+  // While busy tasks hold more than the slots, stops the worst-ranked busy one.
+  void take_back_lent_slots(Micros now_us, std::uint64_t decision, Actions& out);
+  std::uint32_t unblocked_started() const { return started_count_ - blocked_count_; }
   void dispatch(TaskKey key, Micros now_us, Actions& out);
   void preempt(TaskKey key, Micros now_us, std::uint64_t decision, Actions& out);
   void release_slot(TaskKey key);
@@ -329,6 +362,12 @@ class Torus final {
   std::uint64_t started_memory_bytes_ = 0;  // sum of counted_memory() over started tasks
   std::unordered_map<TaskKey, std::uint64_t> measured_memory_;  // started tasks only
   std::uint64_t memory_available_bytes_ = 0;                    // 0 = unknown
+  struct CpuSample {
+    Micros demand_us = 0;  // measured CPU demand of the attempt at the last judged sample
+    Micros run_us = 0;     // its run_time_us then
+  };
+  std::unordered_map<TaskKey, CpuSample> cpu_samples_;  // running tasks only
+  std::uint32_t blocked_count_ = 0;                     // running tasks with blocked set
 
   struct Account {
     std::string name;

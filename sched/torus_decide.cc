@@ -15,6 +15,7 @@ void Torus::account(Micros now_us) {
     Task& t = at(key);
     t.cpu_time_us += delta_us;
     t.run_time_us += delta_us;
+    if (t.blocked) continue;  // holds no slot: Fair charges it nothing
     t.vruntime_ns += vruntime_delta_ns(delta_us, t.spec.priority);
     accounts_[t.account].used_ns +=
         static_cast<std::uint64_t>(delta_us) * 1000 * static_cast<std::uint64_t>(t.spec.cpus);
@@ -108,7 +109,7 @@ void Torus::unpark_one(ArrayGroup& group) {
 }
 
 bool Torus::fresh_admissible(const Task& task) const {
-  if (started_count_ >= config_.started_max && !outranks_a_running_task(task)) return false;
+  if (unblocked_started() >= config_.started_max && !outranks_a_running_task(task)) return false;
   return memory_admits(task);
 }
 
@@ -123,7 +124,7 @@ bool Torus::outranks_a_running_task(const Task& task) const {
 
 bool Torus::urgent_may_start() const {
   return policy_ != Policy::kRoundRobin &&
-         started_count_ < config_.started_max + static_cast<std::uint32_t>(config_.slots);
+         unblocked_started() < config_.started_max + static_cast<std::uint32_t>(config_.slots);
 }
 
 int Torus::lowest_running_priority() const {
@@ -138,8 +139,9 @@ std::optional<QueueEntry> Torus::best_waiting() {
   if (fresh != nullptr && !fresh_admissible(at(fresh->key))) {
     // Held back by a full started set, urgent work may still start; held back
     // by memory, the head keeps its place (no backfill, as for wide tasks).
-    fresh = started_count_ >= config_.started_max ? urgent_fresh_head(at(fresh->key).spec.priority)
-                                                  : nullptr;
+    fresh = unblocked_started() >= config_.started_max
+                ? urgent_fresh_head(at(fresh->key).spec.priority)
+                : nullptr;
   }
   if (stopped == nullptr && fresh == nullptr) return std::nullopt;
   if (stopped == nullptr) return *fresh;
@@ -184,6 +186,7 @@ TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64
   for (TaskKey key : running_) {
     const Task& t = at(key);
     if (t.kill_cause != KillCause::kNone) continue;  // ending; keeps its slot until it exits
+    if (t.blocked) continue;                         // holds no slot to give
     const std::uint64_t major = rank_major(policy_, t.spec.priority, t.vruntime_ns);
     if (t.preempted_in_decision == decision || !yields(t, major, waiting, now_us)) continue;
     if (victim == kNoTask || major > victim_major ||
@@ -198,6 +201,9 @@ TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64
 void Torus::decide(Micros now_us, Actions& out, bool ignore_pause) {
   const std::uint64_t decision = ++decisions_;
   const bool may_preempt = !paused_ || ignore_pause;
+  // A blocked task turned busy: its lent slots come back first (even paused:
+  // the slots bound the CPU the node's tasks may use).
+  if (slots_busy_ > config_.slots) take_back_lent_slots(now_us, decision, out);
   // Fill free slots in rank order, ending slices where the best waiting task
   // needs a slot. A task stopped in this decision is not resumed in it (no
   // stop/continue pair that the kernel could collapse into nothing). A head
@@ -246,6 +252,7 @@ void Torus::dispatch(TaskKey key, Micros now_us, Actions& out) {
     ++stats_.total_scheduled;
     if (ArrayGroup* group = group_of(t)) ++group->started;
     ++accounts_[t.account].started;
+    if (config_.io_aware) cpu_samples_[key] = CpuSample{};  // the attempt's CPU starts at 0
   }
   ++stats_.context_switches;
   set_state(key, TaskState::kRunning, out);
@@ -259,6 +266,7 @@ void Torus::preempt(TaskKey key, Micros /*now_us*/, std::uint64_t decision, Acti
   BRAID_CHECK(it != running_.end(), t.id, key, running_.size());
   *it = running_.back();
   running_.pop_back();
+  stop_sampling(key);
   slots_busy_ -= t.spec.cpus;
   ++t.preemptions;
   ++stats_.preemptions;
@@ -275,6 +283,7 @@ void Torus::release_slot(TaskKey key) {
     BRAID_CHECK(it != running_.end(), t.id, key, running_.size());
     *it = running_.back();
     running_.pop_back();
+    stop_sampling(key);
     slots_busy_ -= t.spec.cpus;
   }
   BRAID_CHECK(started_count_ > 0 && t.started_this_attempt, t.id, t.state, started_count_,
@@ -324,7 +333,7 @@ void Torus::rebuild_queues() {
 // queue entries only make it answer yes more often.
 bool Torus::fresh_may_start() const {
   if (!any_fresh()) return false;
-  if (started_count_ < config_.started_max) return true;
+  if (unblocked_started() < config_.started_max) return true;
   if (policy_ != Policy::kFair || !urgent_may_start()) return false;
   const int lowest = lowest_running_priority();
   for (int p = kPriorityMax; p > lowest; --p) {

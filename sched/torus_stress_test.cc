@@ -35,12 +35,18 @@ class Checker {
     const Torus& torus = node_.torus();
     const TorusStats s = torus.stats();
     int busy = 0;
+    std::uint32_t blocked = 0;
     for (TaskKey k : torus.running()) {
       const Task& t = torus.task(k);
       ASSERT_EQ(t.state, TaskState::kRunning) << t.id;
-      busy += t.spec.cpus;
+      if (t.blocked) {
+        ++blocked;
+      } else {
+        busy += t.spec.cpus;
+      }
     }
     ASSERT_EQ(busy, s.slots_busy);
+    ASSERT_EQ(blocked, s.blocked);
     ASSERT_LE(s.slots_busy, kSlots) << "more running than slots allow";
     ASSERT_EQ(torus.running().size(), node_.running_count());
     ASSERT_EQ(s.active_processes, node_.alive_count());
@@ -213,7 +219,7 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
   Checker check(node);
   std::vector<TaskKey> keys;  // every task in the table (forgotten ones leave)
   std::vector<TaskKey> held;
-  std::size_t steps = 0, submitted = 0, restarts = 0;
+  std::size_t steps = 0, submitted = 0, restarts = 0, steps_with_blocked = 0;
   std::uint64_t earlier_preemptions = 0, forgotten_completed = 0;
 
   auto random_spec = [&] {
@@ -238,7 +244,9 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
     return s;
   };
   auto random_behaviour = [&] {
-    return SimBehaviour{static_cast<Micros>(rng() % 6) * kMs, {chance(15) ? 1 : 0, 0}, chance(2)};
+    // A few long ones, so that CPU measurements can find tasks blocked.
+    const Micros work_ms = chance(2) ? 60 + static_cast<Micros>(rng() % 40) : rng() % 6;
+    return SimBehaviour{work_ms * kMs, {chance(15) ? 1 : 0, 0}, chance(2)};
   };
 
   while (submitted < kTasks) {
@@ -278,6 +286,12 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
         keys.push_back(testing::must(node.submit_as(id, random_spec(), random_behaviour())));
         ++submitted;
       }
+    } else if (dice < 570 && !node.torus().running().empty()) {
+      // A CPU measurement: mostly blocked, busy, or in between.
+      const std::vector<TaskKey>& running = node.torus().running();
+      const TaskKey k = running[rng() % running.size()];
+      const Micros ran_us = node.torus().task(k).run_time_us;
+      node.torus().set_task_cpu_demand(k, ran_us * static_cast<Micros>(rng() % 4) / 3, now, out);
     } else if (dice < 820 || keys.empty()) {
       node.run_for(static_cast<Micros>(rng() % 3 + 1) * kMs, 1 * kMs);
     } else if (dice < 870) {
@@ -330,6 +344,7 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
     }
     node.apply(out);
     ++steps;
+    if (node.torus().stats().blocked > 0) ++steps_with_blocked;
     ASSERT_NO_FATAL_FAILURE(check.step(keys.size())) << "step " << steps;
     if (steps % 5'000 == 0) {  // also checks every array throttle
       ASSERT_NO_FATAL_FAILURE(check.full()) << "step " << steps;
@@ -355,10 +370,11 @@ TEST(TorusStress, HundredThousandTasksKeepEveryInvariant) {
             kTasks);
   EXPECT_GT(check.forgotten(), 1000u);
   EXPECT_GT(restarts, 0u);
+  EXPECT_GT(steps_with_blocked, 200u) << "the I/O-aware paths were hardly exercised";
   EXPECT_GT(s.preemptions + earlier_preemptions, 1000u);
   EXPECT_GT(s.count(TaskState::kCompleted) + forgotten_completed, kTasks / 2);
-  std::fprintf(stderr, "steps %zu, restarts %zu, forgotten %llu\n", steps, restarts,
-               static_cast<unsigned long long>(check.forgotten()));
+  std::fprintf(stderr, "steps %zu (%zu with blocked tasks), restarts %zu, forgotten %llu\n", steps,
+               steps_with_blocked, restarts, static_cast<unsigned long long>(check.forgotten()));
 }
 
 }  // namespace
