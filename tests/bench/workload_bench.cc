@@ -30,7 +30,7 @@
 //       [--xz-files 200] [--xz-min-kib 2048] [--xz-max-kib 4096] [--c-files 150]
 //       [--cpu-scale 1.0] [--braidd-arg='--started-max=2']...
 //       [--overhead-burn-tasks 8] [--overhead-burn-ms 1500] [--overhead-xz-files 8]
-//       [--overhead-xz-kib 3072] [--overhead-quanta 1ms,10ms,100ms]
+//       [--overhead-xz-kib 2048] [--overhead-quanta 1ms,10ms,100ms]
 //       [--overhead-policies RoundRobin,Fair]
 //       [--io-cpu-ms 4000] [--io-sleepers 4] [--io-sleeps 40] [--io-sleep-ms 100]
 #include <sys/prctl.h>
@@ -77,7 +77,7 @@ struct Options {
   int overhead_burn_tasks = 8;
   int overhead_burn_ms = 1500;
   int overhead_xz_files = 8;
-  int overhead_xz_kib = 3072;
+  int overhead_xz_kib = 2048;
   std::string overhead_quanta = "1ms,10ms,100ms";
   std::string overhead_policies = "RoundRobin,Fair";
   int io_cpu_ms = 4000;
