@@ -29,7 +29,7 @@
 //   build/bin/braid_workload_bench [--rounds 3] [--workloads xz,c,urgent,users]
 //       [--xz-files 200] [--xz-min-kib 2048] [--xz-max-kib 4096] [--c-files 150]
 //       [--cpu-scale 1.0] [--braidd-arg='--started-max=2']...
-//       [--overhead-burn-tasks 8] [--overhead-burn-ms 1500] [--overhead-xz-files 8]
+//       [--overhead-burn-tasks 8] [--overhead-burn-ms 1000] [--overhead-xz-files 8]
 //       [--overhead-xz-kib 2048] [--overhead-quanta 1ms,10ms,100ms]
 //       [--overhead-policies RoundRobin,Fair]
 //       [--io-cpu-ms 4000] [--io-sleepers 4] [--io-sleeps 40] [--io-sleep-ms 100]
@@ -42,6 +42,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <string>
@@ -75,7 +76,7 @@ struct Options {
   int timeout_s = 1800;
   std::vector<std::string> braidd_args;
   int overhead_burn_tasks = 8;
-  int overhead_burn_ms = 1500;
+  int overhead_burn_ms = 1000;
   int overhead_xz_files = 8;
   int overhead_xz_kib = 2048;
   std::string overhead_quanta = "1ms,10ms,100ms";
@@ -136,6 +137,35 @@ std::vector<T> round_order(std::vector<T> order, int round) {
   return order;
 }
 
+// The braid variants braidd refused to start with (by label): each is
+// reported where it was refused and skipped from then on, so that one
+// variant's unknown flag does not stop the other tools' figures.
+class Refusals {
+ public:
+  // Runs `body` unless `label` was refused before; false when it was, or is
+  // now (braidd exited on its flags: printed as this round's line).
+  bool run(const std::string& label, int round, const std::function<void()>& body) {
+    if (why_.count(label) > 0) return false;
+    try {
+      body();
+      return true;
+    } catch (const BraiddDidNotStart& e) {
+      std::printf("  round %d  %-28s skipped: %s\n", round + 1, label.c_str(), e.what());
+      std::fflush(stdout);
+      why_[label] = e.what();
+      return false;
+    }
+  }
+  // "" unless `label` was refused.
+  std::string why(const std::string& label) const {
+    const auto it = why_.find(label);
+    return it == why_.end() ? "" : it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> why_;
+};
+
 void remove_outputs(const std::string& dir, const std::string& suffix) {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
@@ -154,11 +184,16 @@ void batch_workload(const std::string& title, const std::vector<Tool>& tools,
   std::printf("\n== %s: %d jobs, %d slots, %d round(s); load before: %s\n", title.c_str(), n,
               o.slots, o.rounds, loadavg().c_str());
   BatchTable table(title, baseline);
+  Refusals refusals;
   for (int round = 0; round < o.rounds; ++round) {
     for (const auto& tool : round_order(tools, round)) {
       remove_outputs(outputs_dir, outputs_suffix);
-      const BatchFigures f =
-          run_batch(tool, job, n, o.slots, std::chrono::seconds(o.timeout_s), scratch);
+      BatchFigures f;
+      if (!refusals.run(tool.label, round, [&] {
+            f = run_batch(tool, job, n, o.slots, std::chrono::seconds(o.timeout_s), scratch);
+          })) {
+        continue;
+      }
       std::printf(
           "  round %d  %-28s makespan %7.2f s  peak RSS %7.0f MiB (anon %6.0f)  preemptions "
           "%lld  [probe %s, sampler %.2f s CPU]\n",
@@ -217,9 +252,15 @@ void urgent_workload(const Options& o, const std::string& root) {
   tools.push_back({"tsp -S (FIFO)", ToolKind::kTsp, {}});
   tools = present(tools);
   std::map<std::string, std::vector<double>> ratios;
+  Refusals refusals;
   for (int round = 0; round < o.rounds; ++round) {
     for (const auto& tool : round_order(tools, round)) {
-      const double s = run_urgent(tool, p, std::chrono::seconds(o.timeout_s), root + "/scratch");
+      double s = 0;
+      if (!refusals.run(tool.label, round, [&] {
+            s = run_urgent(tool, p, std::chrono::seconds(o.timeout_s), root + "/scratch");
+          })) {
+        continue;
+      }
       std::printf("  round %d  %-28s urgent done in %6.2f s = %5.2f × solo\n", round + 1,
                   tool.label.c_str(), s, s / solo_s);
       std::fflush(stdout);
@@ -247,10 +288,15 @@ void users_workload(const Options& o, const std::string& root) {
   tools.push_back({"tsp -S (FIFO)", ToolKind::kTsp, {}});
   tools = present(tools);
   std::map<std::string, std::vector<double>> b_done, a_done;
+  Refusals refusals;
   for (int round = 0; round < o.rounds; ++round) {
     for (const auto& tool : round_order(tools, round)) {
-      const UsersFigures f =
-          run_users(tool, p, std::chrono::seconds(o.timeout_s), root + "/scratch");
+      UsersFigures f;
+      if (!refusals.run(tool.label, round, [&] {
+            f = run_users(tool, p, std::chrono::seconds(o.timeout_s), root + "/scratch");
+          })) {
+        continue;
+      }
       std::printf("  round %d  %-28s B done at %6.2f s, A done at %6.2f s\n", round + 1,
                   tool.label.c_str(), f.b_done_s, f.a_done_s);
       std::fflush(stdout);
@@ -334,19 +380,16 @@ void overhead_workload(const Options& o, const std::string& root) {
   OverheadTable table("xargs -P");
   for (const auto& kind : kinds) {
     const auto runs = overhead_runs(o, kind.n);
-    std::vector<std::string> refused;
+    Refusals refusals;
     for (int round = 0; round < o.rounds; ++round) {
       for (const auto& run : round_order(runs, round)) {
         const std::string label = kind.name + ": " + run.tool.label;
-        if (std::find(refused.begin(), refused.end(), label) != refused.end()) continue;
         if (!kind.outputs_dir.empty()) remove_outputs(kind.outputs_dir, kind.outputs_suffix);
         BatchFigures f;
-        try {
-          f = run_batch(run.tool, kind.job, kind.n, o.slots, std::chrono::seconds(o.timeout_s),
-                        root + "/scratch");
-        } catch (const BraiddDidNotStart& e) {
-          std::printf("  round %d  %-36s skipped: %s\n", round + 1, label.c_str(), e.what());
-          refused.push_back(label);
+        if (!refusals.run(label, round, [&] {
+              f = run_batch(run.tool, kind.job, kind.n, o.slots, std::chrono::seconds(o.timeout_s),
+                            root + "/scratch");
+            })) {
           continue;
         }
         std::printf(
@@ -384,16 +427,12 @@ void io_workload(const Options& o) {
   for (auto& t : braid_tools(o, {}, "defaults")) tools.push_back(t);
   std::map<std::string, std::vector<double>> makespan, sleepers_done;
   std::map<std::string, std::vector<std::vector<double>>> cpu_done;  // by tool, by burner
-  std::map<std::string, std::string> refused;
+  Refusals refusals;
   for (int round = 0; round < o.rounds; ++round) {
     for (const auto& tool : round_order(tools, round)) {
-      if (refused.count(tool.label) > 0) continue;
       IoMixFigures f;
-      try {
-        f = run_io_mix(tool, p, std::chrono::seconds(o.timeout_s));
-      } catch (const BraiddDidNotStart& e) {
-        std::printf("  round %d  %-28s skipped: %s\n", round + 1, tool.label.c_str(), e.what());
-        refused[tool.label] = e.what();
+      if (!refusals.run(tool.label, round,
+                        [&] { f = run_io_mix(tool, p, std::chrono::seconds(o.timeout_s)); })) {
         continue;
       }
       std::string cpu;
@@ -414,11 +453,11 @@ void io_workload(const Options& o) {
   std::printf("  load after: %s\n", loadavg().c_str());
   const double base = median(makespan[baseline]);
   std::printf("  %s, median [min-max] over rounds, seconds from the first submit:\n", "I/O mix");
-  std::printf("  %-28s %-24s %-8s %-40s %s\n", "tool", "makespan s", "÷ plain",
+  std::printf("  %-28s %-24s %-9s %-40s %s\n", "tool", "makespan s", "÷ plain",  // ÷: 2 bytes
               "each CPU task done at s", "sleepers done s");
   for (const auto& tool : tools) {
-    if (auto it = refused.find(tool.label); it != refused.end()) {
-      std::printf("  %-28s refused: %s\n", tool.label.c_str(), it->second.c_str());
+    if (const std::string why = refusals.why(tool.label); !why.empty()) {
+      std::printf("  %-28s %s\n", tool.label.c_str(), why.c_str());
       continue;
     }
     const auto& m = makespan[tool.label];
