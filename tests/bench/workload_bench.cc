@@ -350,7 +350,7 @@ std::vector<OverheadRun> overhead_runs(const Options& o, int n) {
 }
 
 void overhead_workload(const Options& o, const std::string& root) {
-  const int burn_ms = static_cast<int>(o.overhead_burn_ms * o.cpu_scale);
+  const int burn_ms = std::max(1, static_cast<int>(o.overhead_burn_ms * o.cpu_scale));
   std::vector<OverheadKind> kinds;
   {
     const std::string dir = root + "/overhead-burn";
@@ -412,7 +412,7 @@ void overhead_workload(const Options& o, const std::string& root) {
 void io_workload(const Options& o) {
   IoMixParams p;
   p.slots = o.slots;
-  p.cpu_ms = static_cast<int>(o.io_cpu_ms * o.cpu_scale);
+  p.cpu_ms = std::max(1, static_cast<int>(o.io_cpu_ms * o.cpu_scale));
   p.sleepers = o.io_sleepers;
   p.sleeps = std::max(1, static_cast<int>(o.io_sleeps * o.cpu_scale));
   p.sleep_ms = o.io_sleep_ms;
