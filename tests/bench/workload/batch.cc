@@ -23,6 +23,7 @@ std::string program_of(ToolKind kind) {
     case ToolKind::kParallel:
       return "parallel";
     case ToolKind::kBraid:
+    case ToolKind::kPlain:
       return "";
   }
   return "";

@@ -9,7 +9,9 @@
 
 namespace braid::bench::workload {
 
-enum class ToolKind { kXargs, kMake, kTsp, kParallel, kBraid };
+// kPlain: plain processes all started at once (the kernel alone shares the
+// CPUs); only the workloads that say so take it, run_batch does not.
+enum class ToolKind { kXargs, kMake, kTsp, kParallel, kBraid, kPlain };
 
 struct Tool {
   std::string label;  // as printed, e.g. "braid --started-max=2"

@@ -101,6 +101,31 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+std::vector<double> finish_times(const std::vector<pid_t>& pids, Clock::time_point start,
+                                 Clock::time_point deadline, const std::string& what) {
+  std::vector<double> done(pids.size(), -1);
+  std::size_t left = pids.size();
+  while (left > 0) {
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+      if (done[i] >= 0) continue;
+      int status = 0;
+      if (waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw std::runtime_error(what + ": a waiter reported a failure");
+      }
+      done[i] = seconds_since(start);
+      --left;
+    }
+    if (left > 0 && Clock::now() >= deadline) {
+      for (std::size_t i = 0; i < pids.size(); ++i) {
+        if (done[i] < 0) wait_exit(pids[i], Clock::now(), what);  // kills and throws
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, bounded
+  }
+  return done;
+}
+
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -37,6 +37,12 @@ std::string run_shell_ok(const std::string& script, std::chrono::seconds timeout
 // `s` quoted for /bin/sh (single quotes).
 std::string shell_quote(const std::string& s);
 
+// Seconds from `start` at which each of `pids` exited 0 (polled every 1 ms).
+// Throws, naming `what`, when one exits otherwise, or past `deadline` (after
+// killing the process groups of those still running).
+std::vector<double> finish_times(const std::vector<pid_t>& pids, Clock::time_point start,
+                                 Clock::time_point deadline, const std::string& what);
+
 // Seconds since `start`.
 double seconds_since(Clock::time_point start);
 

@@ -1,7 +1,5 @@
 #include "tests/bench/workload/scenarios.h"
 
-#include <sys/wait.h>
-
 #include <algorithm>
 #include <stdexcept>
 #include <thread>
@@ -19,32 +17,6 @@ std::vector<std::string> burn(int ms) { return {testing::bin("braid-burn"), std:
 
 // The workload's own schedule (submit B `delay` after A), not synchronisation.
 void sleep_until(Clock::time_point t) { std::this_thread::sleep_until(t); }
-
-// Seconds from `start` at which each of `pids` (waiters) exited 0.
-std::vector<double> finish_times(const std::vector<pid_t>& pids, Clock::time_point start,
-                                 Clock::time_point deadline, const std::string& what) {
-  std::vector<double> done(pids.size(), -1);
-  std::size_t left = pids.size();
-  while (left > 0) {
-    for (std::size_t i = 0; i < pids.size(); ++i) {
-      if (done[i] >= 0) continue;
-      int status = 0;
-      if (waitpid(pids[i], &status, WNOHANG) != pids[i]) continue;
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw std::runtime_error(what + ": a waiter reported a failure");
-      }
-      done[i] = seconds_since(start);
-      --left;
-    }
-    if (left > 0 && Clock::now() >= deadline) {
-      for (std::size_t i = 0; i < pids.size(); ++i) {
-        if (done[i] < 0) wait_exit(pids[i], Clock::now(), what);  // kills and throws
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling, bounded
-  }
-  return done;
-}
 
 }  // namespace
 

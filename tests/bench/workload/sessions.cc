@@ -20,7 +20,17 @@ BraidSession::BraidSession(MemoryProbe& probe, int slots,
                            const std::vector<std::string>& braidd_args) {
   std::vector<std::string> flags = {"--slots", std::to_string(slots), "--log-level", "warn"};
   flags.insert(flags.end(), braidd_args.begin(), braidd_args.end());
-  probe.inside([&] { daemon_ = std::make_unique<testing::Daemon>(flags); });
+  try {
+    probe.inside([&] { daemon_ = std::make_unique<testing::Daemon>(flags); });
+  } catch (const std::runtime_error& e) {
+    // testing::Daemon throws "braidd did not come up: " + its stderr.
+    std::string why = e.what();
+    const std::string prefix = "braidd did not come up: ";
+    if (why.compare(0, prefix.size(), prefix) != 0) throw;
+    why = why.substr(prefix.size());
+    why = why.substr(0, why.find('\n'));
+    throw BraiddDidNotStart("braidd " + join_quoted(braidd_args) + " refused to start: " + why);
+  }
   cli_prefix_ = shell_quote(testing::bin("braid")) + " --socket " + shell_quote(daemon_->socket());
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -20,9 +21,18 @@ class Daemon;
 
 namespace braid::bench::workload {
 
+// braidd exited instead of answering, e.g. a variant's flag it does not
+// know: what() is "braidd FLAGS refused to start: " and the first line of its
+// stderr. Workloads report it and drop the variant rather than stop.
+class BraiddDidNotStart : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class BraidSession {
  public:
-  // braidd --slots `slots` plus `braidd_args`, started inside `probe`.
+  // braidd --slots `slots` plus `braidd_args`, started inside `probe`;
+  // throws BraiddDidNotStart when it exits instead of answering.
   BraidSession(MemoryProbe& probe, int slots, const std::vector<std::string>& braidd_args);
   ~BraidSession();
 
