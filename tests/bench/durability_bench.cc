@@ -301,9 +301,11 @@ std::vector<std::string> node_flags() {
   // info, not warn: the "restored N tasks in X" line is an info line.
   // The blocker is killed with braidd up to four times per restart run: keep
   // requeueing it (crash requeues are bounded by --max-node-requeues, 3 by
-  // default, whatever its retries say), or the queued tasks start.
-  return {"--slots", "1", "--policy", "Priority", "--log-level", "info", "--max-node-requeues",
-          "1000"};
+  // default, whatever its retries say), or the queued tasks start. Strict
+  // slots: the sleeping blocker must not lend its slot.
+  return {
+      "--slots", "1",          "--policy", "Priority", "--log-level", "info", "--max-node-requeues",
+      "1000",    "--io-aware", "off"};
 }
 
 // The submitter's environment each submit call attaches (main() sets them).

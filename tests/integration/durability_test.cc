@@ -160,6 +160,9 @@ TEST_P(RestartExecutors, RunningAndStoppedTasksAreEndedThenRequeuedOrFailed) {
   std::map<std::string, int> attempts;
   for (const auto& id : all) attempts[id] = d.show(id)["attempts"].get<int>();
 
+  // Paused (not stored: the restart resumes), the running task stays the
+  // running one until the kill: a stopped one would be ended by the kernel.
+  d.cli_ok({"scheduler", "pause"});
   const std::string running = d.json({"ps", "--state", "running", "--json"})[0]["id"];
   d.kill9();
   // The crash leaves the processes behind (in signals mode the kernel itself

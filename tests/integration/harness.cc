@@ -112,6 +112,9 @@ Daemon::Daemon(std::vector<std::string> extra) {
   if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
     argv_.insert(argv_.end(), {"--log-level", "debug"});
   }
+  if (std::find(extra.begin(), extra.end(), "--io-aware") == extra.end()) {
+    argv_.insert(argv_.end(), {"--io-aware", "off"});
+  }
   argv_.insert(argv_.end(), extra.begin(), extra.end());
   start();
 }

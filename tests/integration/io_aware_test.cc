@@ -31,7 +31,7 @@ bool lends_slots(const Daemon& d) {
 }
 
 TEST_P(IoAware, ASleepingTaskLendsItsSlotOnlyWithCgroups) {
-  Daemon d({"--slots", "1", "--executor", GetParam()});
+  Daemon d({"--slots", "1", "--executor", GetParam(), "--io-aware", "on"});
   const bool cgroup = lends_slots(d);
   if (std::string(GetParam()) == "cgroup" && !cgroup) GTEST_SKIP() << "no PSI on this kernel";
   const std::string sleeper = d.submit({"--", "sleep", "3"});
@@ -68,7 +68,7 @@ TEST_P(IoAware, OffKeepsStrictSlots) {
 // A task that sleeps, then burns: it lends its slot while asleep and takes
 // it back when busy, stopping the task that borrowed it.
 TEST_P(IoAware, ATaskTurnedBusyTakesItsSlotBack) {
-  Daemon d({"--slots", "1", "--executor", GetParam()});
+  Daemon d({"--slots", "1", "--executor", GetParam(), "--io-aware", "on"});
   if (!lends_slots(d)) GTEST_SKIP() << "I/O awareness needs cgroups with PSI";
   const std::string waker =
       d.submit({"--", "sh", "-c", "sleep 1; exec " + bin("braid-burn") + " 500"});
@@ -86,7 +86,7 @@ TEST_P(IoAware, ATaskTurnedBusyTakesItsSlotBack) {
 // A task starved by a busy machine waits for a CPU: it is not mistaken for a
 // sleeping one (PSI counts its wait), so it keeps its slot to itself.
 TEST_P(IoAware, ATaskStarvedByOtherLoadIsNotJudgedBlocked) {
-  Daemon d({"--slots", "1", "--executor", GetParam()});
+  Daemon d({"--slots", "1", "--executor", GetParam(), "--io-aware", "on"});
   if (!lends_slots(d)) GTEST_SKIP() << "I/O awareness needs cgroups with PSI";
   std::vector<pid_t> hogs;  // 8 busy processes outside braid on this 2-core machine
   for (int i = 0; i < 8; ++i) {
