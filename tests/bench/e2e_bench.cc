@@ -158,8 +158,10 @@ void latency(int samples) {
 }
 
 void slicing(int seconds) {
+  // All 32 started and rotated (started_max defaults to the slots), with the
+  // CPU sampler of I/O-aware slots on, as braidd runs by default.
   Daemon d({"--slots", "2", "--quantum", "10ms", "--policy", "RoundRobin", "--log-level", "warn",
-            "--executor", g_executor});
+            "--executor", g_executor, "--started-max", "32", "--io-aware", "on"});
   braid::node::ControlClient client(d.socket());
   std::vector<braid::sched::TaskSpec> specs(32);
   for (auto& s : specs) s.argv = {bin("braid-burn"), std::to_string(3600 * 1000)};
