@@ -106,7 +106,8 @@ T must(braid::node::Reply<T> reply) {
 
 void throughput(int tasks, int slots) {
   const double raw = raw_spawn_rate(tasks, slots);
-  Daemon d({"--slots", std::to_string(slots), "--log-level", "warn", "--executor", g_executor});
+  Daemon d({"--slots", std::to_string(slots), "--log-level", "warn", "--executor", g_executor,
+            "--io-aware", "on"});
   braid::node::ControlClient client(d.socket());
   std::vector<braid::sched::TaskSpec> specs(static_cast<std::size_t>(tasks));
   for (auto& s : specs) s.argv = {"/bin/true"};
@@ -137,7 +138,7 @@ void latency(int samples) {
     waitpid(pid, nullptr, 0);
     if (n > 0) raw.push_back(std::atoll(buffer) - t0);
   }
-  Daemon d({"--slots", "2", "--log-level", "warn", "--executor", g_executor});
+  Daemon d({"--slots", "2", "--log-level", "warn", "--executor", g_executor, "--io-aware", "on"});
   braid::node::ControlClient client(d.socket());
   std::vector<long long> braid_us;
   for (int i = 0; i < samples; ++i) {

@@ -112,9 +112,10 @@ Daemon::Daemon(std::vector<std::string> extra) {
   if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
     argv_.insert(argv_.end(), {"--log-level", "debug"});
   }
-  if (std::find(extra.begin(), extra.end(), "--io-aware") == extra.end()) {
-    argv_.insert(argv_.end(), {"--io-aware", "off"});
-  }
+  const bool names_io_aware = std::any_of(extra.begin(), extra.end(), [](const std::string& a) {
+    return a == "--io-aware" || a.starts_with("--io-aware=");
+  });
+  if (!names_io_aware) argv_.insert(argv_.end(), {"--io-aware", "off"});
   argv_.insert(argv_.end(), extra.begin(), extra.end());
   start();
 }

@@ -78,8 +78,9 @@ bool eventually(const std::function<bool()>& ready,
 class Daemon {
  public:
   // extra: additional flags, e.g. {"--slots", "2", "--policy", "Fair"}.
-  // Strict slots unless extra names --io-aware: most tests hold a slot with
-  // a `sleep`, which I/O-aware slots would lend (io_aware_test.cc tests them).
+  // Strict slots unless extra names --io-aware (or --io-aware=...): most
+  // tests hold a slot with a `sleep`, which I/O-aware slots would lend
+  // (io_aware_test.cc tests them). Benchmarks pass braidd's default, on.
   explicit Daemon(std::vector<std::string> extra = {});
   ~Daemon();  // terminate() if still running
 

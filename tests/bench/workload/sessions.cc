@@ -20,6 +20,11 @@ BraidSession::BraidSession(MemoryProbe& probe, int slots,
                            const std::vector<std::string>& braidd_args) {
   std::vector<std::string> flags = {"--slots", std::to_string(slots), "--log-level", "warn"};
   flags.insert(flags.end(), braidd_args.begin(), braidd_args.end());
+  // braidd's own default, which the test harness turns off, unless the variant sets it.
+  if (std::none_of(braidd_args.begin(), braidd_args.end(),
+                   [](const std::string& a) { return a.starts_with("--io-aware"); })) {
+    flags.push_back("--io-aware=on");
+  }
   try {
     probe.inside([&] { daemon_ = std::make_unique<testing::Daemon>(flags); });
   } catch (const std::runtime_error& e) {
