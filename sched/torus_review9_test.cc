@@ -186,5 +186,33 @@ TEST(Review9, ManyAccountsDoNotMakeEachDecisionLinear) {
   EXPECT_LT(many, 10 * one);
 }
 
+// push_fresh() treats "fresh queue empty and nothing started" as idle, but
+// an account whose queued tasks are all parked beside their throttled array
+// is not idle: each time a member ends, unpark_one() pushes the next one and
+// the account's usage is reset to the busy accounts' least. Here x (1 s used)
+// should win against y (2 s used); after the reset they tie and y wins.
+TEST(Review9, AThrottledArrayKeepsItsAccountUsageWhenAMemberEnds) {
+  TorusConfig c = config(Policy::kFair, 1, 10 * kMs);
+  c.started_max = 1;
+  SimNode node(c);
+  std::vector<TaskKey> ys;
+  for (int i = 0; i < 4; ++i) ys.push_back(must(node.submit(account_spec("y"), work(2 * kSec))));
+  std::vector<TaskKey> xs;
+  for (int i = 0; i < 3; ++i) {
+    TaskSpec s = account_spec("x");
+    s.array_group = 7;
+    s.array_throttle = 1;
+    s.array_index = i;
+    xs.push_back(must(node.submit(s, work(1 * kSec))));
+  }
+  ASSERT_TRUE(node.run_until_idle(60 * kSec));
+  const std::vector<TaskKey> order = finish_order(node);
+  // y1 (0-2 s), x1 (2-3 s: x used 0 < 2), then x2 (x used 1 < y used 2).
+  ASSERT_GE(order.size(), 3u);
+  EXPECT_EQ(order[0], ys[0]);
+  EXPECT_EQ(order[1], xs[0]);
+  EXPECT_EQ(order[2], xs[1]) << "x's usage was reset to y's when x1 ended";
+}
+
 }  // namespace
 }  // namespace braid::sched
