@@ -98,6 +98,12 @@ Status Torus::check(const TaskSpec& spec) const {
   if (task_count() - free_keys_.size() >= kTasksMax) {
     return Error{"this node holds " + plural(tasks_.size(), "task") + ", its limit"};
   }
+  if (account_by_name_.size() >= kAccountsMax && !account_by_name_.contains(spec.account)) {
+    return Error{"account \"" + spec.account +
+                 "\" would be one too many: this node holds tasks of " +
+                 std::to_string(account_by_name_.size()) + " accounts (at most " +
+                 std::to_string(kAccountsMax) + "); use one of them or purge finished tasks"};
+  }
   for (const std::string& dep_id : spec.after) {
     // Ids are given here, so a new task can only name tasks that already
     // exist: a dependency cycle would need an unknown id and is refused here.
@@ -332,7 +338,7 @@ void Torus::schedule_next(Micros now_us, Actions& out) {
   TaskKey longest = kNoTask;
   for (TaskKey key : running_) {
     const Task& t = at(key);
-    if (t.kill_cause != KillCause::kNone) continue;
+    if (t.kill_cause != KillCause::kNone || t.blocked) continue;  // no slot to give
     if (longest == kNoTask || t.dispatched_at_us < at(longest).dispatched_at_us) longest = key;
   }
   if (longest != kNoTask) at(longest).slice_start_us = last_now_us_ - quantum_us_;
@@ -348,6 +354,10 @@ void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   BRAID_CHECK(!is_terminal(task.state), task.id, task.state, state);
   --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
   ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
+  if (state == TaskState::kQueued && task.state != TaskState::kQueued) enter_queued(key);
+  if (task.state == TaskState::kQueued && state != TaskState::kQueued) {
+    --accounts_[task.account].queued;
+  }
   task.state = state;
   out.push_back({Action::Kind::kPersist, key});
 }

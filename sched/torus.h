@@ -39,7 +39,10 @@
 //    queued or started) comes back at the least usage of the busy ones, so
 //    neither idling nor past use counts.
 //    A batch of one account therefore does not hold back a later, smaller
-//    submission of another. RoundRobin and Priority ignore accounts.
+//    submission of another. RoundRobin and Priority ignore accounts. A
+//    decision looks at every account with queued tasks; check() refuses a
+//    new account once tasks of kAccountsMax are held (a submission checked
+//    in parts may overshoot it by its own new accounts).
 //  - I/O-aware slots (config.io_aware): the caller reports the measured CPU
 //    demand of running tasks (set_task_cpu_demand: CPU time used plus time
 //    spent runnable waiting for a CPU, so a task starved by a busy machine
@@ -261,8 +264,10 @@ class Torus final {
   // is forgotten; an account no task names is dropped.
   void join_account(TaskKey key);
   void leave_account(TaskKey key);
-  // Queues a fresh task in its account's queue; an account that was idle
-  // comes back at the busy accounts' least usage.
+  // A task enters the queued state (set_state): an account that was idle
+  // (nothing queued or started) comes back at the busy accounts' least usage.
+  void enter_queued(TaskKey key);
+  // Queues a fresh task's entry in its account's queue.
   void push_fresh(const QueueEntry& entry);
   // The next fresh task to start (or of one level), parking throttled array
   // members: under Fair from the account with the least usage, otherwise the
@@ -375,6 +380,8 @@ class Torus final {
     std::uint64_t used_ns = 0;  // cpus x running time of its tasks, after placement
     std::uint32_t started = 0;  // its tasks running or stopped
     std::uint64_t tasks = 0;    // tasks that name it
+    std::uint64_t queued = 0;   // its tasks in state queued (in its queue or parked)
+    bool waiting = false;       // listed in waiting_accounts_
   };
   std::vector<Account> accounts_;  // index 0: the default account ""
   std::unordered_map<std::string, std::uint32_t> account_by_name_;

@@ -34,34 +34,36 @@ void Torus::leave_account(TaskKey key) {
   if (--account.tasks > 0 || at(key).account == 0) return;
   // No task names it any more: its slot is reused (an account that comes
   // back is placed at the busy accounts' least usage anyway).
-  BRAID_CHECK(account.started == 0, account.name, account.started);
+  BRAID_CHECK(account.started == 0 && account.queued == 0, account.name, account.started,
+              account.queued);
   account_by_name_.erase(account.name);
   account.fresh.clear();
-  std::erase(waiting_accounts_, at(key).account);
+  if (account.waiting) std::erase(waiting_accounts_, at(key).account);
   free_accounts_.push_back(at(key).account);
+}
+
+void Torus::enter_queued(TaskKey key) {
+  const std::uint32_t index = at(key).account;
+  Account& account = accounts_[index];
+  if (account.queued == 0 && account.started == 0) {
+    // Idle until now: it comes back at the least usage of the busy ones,
+    // so neither its idle time nor its past use counts.
+    std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
+    for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
+      const Account& a = accounts_[other];
+      if (other != index && (a.queued > 0 || a.started > 0)) least = std::min(least, a.used_ns);
+    }
+    if (least != std::numeric_limits<std::uint64_t>::max()) account.used_ns = least;
+  }
+  ++account.queued;
 }
 
 void Torus::push_fresh(const QueueEntry& entry) {
   const std::uint32_t index = at(entry.key).account;
   Account& account = accounts_[index];
-  if (account.fresh.empty()) {
-    if (account.started == 0) {
-      // Idle until now: it comes back at the least usage of the busy ones,
-      // so neither its idle time nor its past use counts.
-      std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
-      for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
-        const Account& a = accounts_[other];
-        if (other != index && (a.started > 0 || !a.fresh.empty()))
-          least = std::min(least, a.used_ns);
-      }
-      if (least != std::numeric_limits<std::uint64_t>::max()) {
-        account.used_ns = least;
-      }
-    }
-    if (std::find(waiting_accounts_.begin(), waiting_accounts_.end(), index) ==
-        waiting_accounts_.end()) {
-      waiting_accounts_.push_back(index);
-    }
+  if (!account.waiting) {
+    account.waiting = true;
+    waiting_accounts_.push_back(index);
   }
   account.fresh.push(entry);
 }
@@ -88,7 +90,8 @@ const QueueEntry* Torus::fresh_head(int level) {
     const std::uint32_t index = waiting_accounts_[i];
     const QueueEntry* head = account_head(index, level);
     if (accounts_[index].fresh.empty()) {
-      waiting_accounts_[i] = waiting_accounts_.back();  // nothing queued any more
+      accounts_[index].waiting = false;  // nothing queued any more
+      waiting_accounts_[i] = waiting_accounts_.back();
       waiting_accounts_.pop_back();
       continue;
     }
@@ -113,7 +116,10 @@ bool Torus::fresh_level_nonempty(int level) const {
 }
 
 void Torus::clear_fresh() {
-  for (std::uint32_t index : waiting_accounts_) accounts_[index].fresh.clear();
+  for (std::uint32_t index : waiting_accounts_) {
+    accounts_[index].fresh.clear();
+    accounts_[index].waiting = false;
+  }
   waiting_accounts_.clear();
 }
 

@@ -8,6 +8,7 @@ namespace braid::sched {
 
 void Torus::set_task_cpu_demand(TaskKey key, Micros demand_us, Micros now_us, Actions& out) {
   if (!config_.io_aware || !exists(key) || at(key).state != TaskState::kRunning) return;
+  if (at(key).kill_cause != KillCause::kNone) return;  // ending: it keeps what it holds
   advance(now_us, out);
   Task& t = at(key);
   auto [it, first] = cpu_samples_.try_emplace(key, CpuSample{demand_us, t.run_time_us});
@@ -27,6 +28,9 @@ void Torus::set_task_cpu_demand(TaskKey key, Micros demand_us, Micros now_us, Ac
     ++blocked_count_;
   } else if (t.blocked && used_us * kBusyAboveDenominator >= capacity_us) {
     t.blocked = false;
+    // Charged nothing while blocked: it comes back at the minimum, as a woken
+    // task does, so its sleep earns it no claim on the others' CPU.
+    t.vruntime_ns = std::max(t.vruntime_ns, min_vruntime_ns_);
     slots_busy_ += t.spec.cpus;  // may exceed the slots: decide() takes a lent slot back
     --blocked_count_;
   } else {

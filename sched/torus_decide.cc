@@ -46,7 +46,11 @@ void Torus::advance(Micros now_us, Actions& out) {
 
 void Torus::update_min_vruntime() {
   std::uint64_t lowest = std::numeric_limits<std::uint64_t>::max();
-  for (TaskKey key : running_) lowest = std::min(lowest, at(key).vruntime_ns);
+  for (TaskKey key : running_) {
+    // A blocked task is charged nothing: its vruntime would hold the minimum
+    // back for as long as it sleeps.
+    if (!at(key).blocked) lowest = std::min(lowest, at(key).vruntime_ns);
+  }
   if (policy_ == Policy::kFair) {
     // Under Fair the queue heads carry the lowest vruntimes of their queues.
     if (const QueueEntry* head = live_head(stopped_)) lowest = std::min(lowest, head->major);
@@ -201,9 +205,9 @@ TaskKey Torus::pick_victim(Micros now_us, const QueueEntry& waiting, std::uint64
 void Torus::decide(Micros now_us, Actions& out, bool ignore_pause) {
   const std::uint64_t decision = ++decisions_;
   const bool may_preempt = !paused_ || ignore_pause;
-  // A blocked task turned busy: its lent slots come back first (even paused:
-  // the slots bound the CPU the node's tasks may use).
-  if (slots_busy_ > config_.slots) take_back_lent_slots(now_us, decision, out);
+  // A blocked task turned busy: its lent slots come back first. Paused, no
+  // task is stopped: they come back at resume.
+  if (may_preempt && slots_busy_ > config_.slots) take_back_lent_slots(now_us, decision, out);
   // Fill free slots in rank order, ending slices where the best waiting task
   // needs a slot. A task stopped in this decision is not resumed in it (no
   // stop/continue pair that the kernel could collapse into nothing). A head

@@ -2,6 +2,7 @@
 // other sched/ header relies on. Pure values, no behaviour.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 
@@ -34,6 +35,10 @@ constexpr Micros kQuantumDefaultUs = 10 * kMicrosPerMilli;
 // preempts a running one (torus.h). Chosen from measurements: docs/benchmarks.md.
 constexpr std::uint32_t kFairWindowDefaultQuanta = 100;
 constexpr std::uint32_t kFairWindowMaxQuanta = 100'000;
+
+// Accounts a node holds tasks of (Torus::check refuses a new one beyond
+// it): a decision looks at every account with queued tasks.
+constexpr std::size_t kAccountsMax = 1000;
 
 // Retries: at most this many re-runs after the first attempt.
 constexpr int kRetriesMax = 100;
