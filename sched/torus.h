@@ -298,6 +298,8 @@ class Torus final {
   // torus_blocked.cc. A task leaves the running set: it is no longer blocked
   // (its slots count again, for the caller to take off) nor sampled.
   void stop_sampling(TaskKey key);
+  // Sets Task::blocked, keeping slots_busy_ and blocked_count_ in step.
+  void set_blocked(Task& t, bool blocked);
   // While busy tasks hold more than the slots, stops the worst-ranked busy one.
   void take_back_lent_slots(Micros now_us, std::uint64_t decision, Actions& out);
   std::uint32_t unblocked_started() const { return started_count_ - blocked_count_; }

@@ -23,29 +23,27 @@ void Torus::set_task_cpu_demand(TaskKey key, Micros demand_us, Micros now_us, Ac
   // per slot held is blocked; back at 1/2 or more it is busy again.
   const Micros capacity_us = ran_us * t.spec.cpus;
   if (!t.blocked && used_us * kBlockedBelowDenominator < capacity_us) {
-    t.blocked = true;
-    slots_busy_ -= t.spec.cpus;
-    ++blocked_count_;
+    set_blocked(t, true);
   } else if (t.blocked && used_us * kBusyAboveDenominator >= capacity_us) {
-    t.blocked = false;
     // Charged nothing while blocked: it comes back at the minimum, as a woken
     // task does, so its sleep earns it no claim on the others' CPU.
     t.vruntime_ns = std::max(t.vruntime_ns, min_vruntime_ns_);
-    slots_busy_ += t.spec.cpus;  // may exceed the slots: decide() takes a lent slot back
-    --blocked_count_;
+    set_blocked(t, false);  // may exceed the slots: decide() takes a lent slot back
   } else {
     return;
   }
   decide(last_now_us_, out, /*ignore_pause=*/false);
 }
 
+void Torus::set_blocked(Task& t, bool blocked) {
+  if (t.blocked == blocked) return;
+  t.blocked = blocked;
+  slots_busy_ += blocked ? -t.spec.cpus : t.spec.cpus;
+  blocked ? ++blocked_count_ : --blocked_count_;
+}
+
 void Torus::stop_sampling(TaskKey key) {
-  Task& t = at(key);
-  if (t.blocked) {
-    t.blocked = false;
-    slots_busy_ += t.spec.cpus;  // the caller takes the task's slots off again
-    --blocked_count_;
-  }
+  set_blocked(at(key), false);  // its slots count again: the caller takes them off
   cpu_samples_.erase(key);
 }
 
