@@ -39,6 +39,7 @@
 #include <list>
 #include <memory>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "node/clock.h"
@@ -111,7 +112,8 @@ class Daemon final : public rpc::ControlBackend {
     std::uint64_t first_sequence = 0;  // ids first_sequence.. in spec order, once checked
     bool stored = false;   // its durable write succeeded; it waits for admission in id order
     storage::Batch batch;  // the records, until committed
-    std::vector<sched::TaskKey> pins;  // dependencies kept from purge meanwhile
+    std::vector<sched::TaskKey> pins;              // dependencies kept from purge meanwhile
+    std::unordered_set<std::string> new_accounts;  // checked specs' accounts the torus lacks
     kj::Own<rpc::SubmitOutcome> outcome = kj::heap<rpc::SubmitOutcome>();
     kj::Own<kj::PromiseFulfiller<kj::Own<rpc::SubmitOutcome>>> fulfiller;
   };

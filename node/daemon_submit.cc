@@ -81,12 +81,14 @@ void Daemon::prepare_some(std::uint64_t serial) {
   // 1. Check every spec; pin its dependencies so no purge drops them meanwhile.
   for (; sub->checked < count && budget > 0; ++sub->checked, spend()) {
     const sched::TaskSpec& spec = sub->specs[sub->checked];
-    if (sched::Status s = torus_.check(spec); !s) {
+    const bool counted = sub->new_accounts.contains(spec.account);
+    if (sched::Status s = torus_.check(spec, sub->new_accounts.size() - (counted ? 1 : 0)); !s) {
       end_submission(serial, count == 1 ? s.error().message
                                         : "task " + std::to_string(sub->checked + 1) + ": " +
                                               s.error().message);
       return;
     }
+    if (!torus_.holds_account(spec.account)) sub->new_accounts.insert(spec.account);
     for (const std::string& dep : spec.after) {
       const TaskKey key = *torus_.find(dep);  // check() saw it
       ++pinned_[key];

@@ -93,16 +93,22 @@ TorusStats Torus::stats() const {
   return s;
 }
 
-Status Torus::check(const TaskSpec& spec) const {
+Status Torus::check(const TaskSpec& spec, std::size_t new_accounts_before) const {
+  if (Status s = admissible(spec); !s) return s;
+  const std::size_t held = account_by_name_.size() + new_accounts_before;
+  if (held >= kAccountsMax && !holds_account(spec.account)) {
+    return Error{"account \"" + spec.account +
+                 "\" would be one too many: this node holds tasks of " + std::to_string(held) +
+                 " accounts (at most " + std::to_string(kAccountsMax) +
+                 "); use one of them or purge finished tasks"};
+  }
+  return ok_status();
+}
+
+Status Torus::admissible(const TaskSpec& spec) const {
   if (Status s = validate_spec(spec); !s) return s;
   if (task_count() - free_keys_.size() >= kTasksMax) {
     return Error{"this node holds " + plural(tasks_.size(), "task") + ", its limit"};
-  }
-  if (account_by_name_.size() >= kAccountsMax && !account_by_name_.contains(spec.account)) {
-    return Error{"account \"" + spec.account +
-                 "\" would be one too many: this node holds tasks of " +
-                 std::to_string(account_by_name_.size()) + " accounts (at most " +
-                 std::to_string(kAccountsMax) + "); use one of them or purge finished tasks"};
   }
   for (const std::string& dep_id : spec.after) {
     // Ids are given here, so a new task can only name tasks that already
@@ -144,7 +150,7 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
 }
 
 Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out) {
-  if (Status s = check(spec); !s) return s.error();
+  if (Status s = admissible(spec); !s) return s.error();
   if (find(id)) return Error{"task id \"" + id + "\" is already known on this node"};
 
   advance(now_us, out);

@@ -35,14 +35,18 @@
 //    wide tasks are never starved.
 //  - Accounts (spec.account): under Fair the next queued task to start comes
 //    from the account that has used the least CPU time (cpus x seconds),
-//    then in the account's own rank order; an account that was idle (nothing
-//    queued or started) comes back at the least usage of the busy ones, so
-//    neither idling nor past use counts.
+//    then in the account's own rank order. An account that starts to queue
+//    again is placed level with the least-used account with queued tasks:
+//    one that was idle (nothing queued or started) at that usage, so neither
+//    idling nor past use counts; one that only ran what it had started at
+//    the higher of its own and that usage, so it banks no credit.
 //    A batch of one account therefore does not hold back a later, smaller
 //    submission of another. RoundRobin and Priority ignore accounts. A
 //    decision looks at every account with queued tasks; check() refuses a
-//    new account once tasks of kAccountsMax are held (a submission checked
-//    in parts may overshoot it by its own new accounts).
+//    new account once tasks of kAccountsMax are held, counting the new
+//    accounts of the submission checked with it. submit_as() does not apply
+//    this limit (a stored task is always admitted), so submissions checked
+//    at the same time may overshoot it by each other's new accounts.
 //  - I/O-aware slots (config.io_aware): the caller reports the measured CPU
 //    demand of running tasks (set_task_cpu_demand: CPU time used plus time
 //    spent runnable waiting for a CPU, so a task starved by a busy machine
@@ -151,7 +155,12 @@ class Torus final {
   Result<TaskKey> submit(TaskSpec spec, Micros now_us, Actions& out);
   // The checks submit() makes, without submitting: lets a caller accept a
   // batch all or nothing.
-  Status check(const TaskSpec& spec) const;
+  // `new_accounts_before`: accounts, not held yet, that specs checked
+  // earlier in the same submission add (see Accounts above).
+  Status check(const TaskSpec& spec, std::size_t new_accounts_before = 0) const;
+  bool holds_account(const std::string& account) const {
+    return account_by_name_.contains(account);
+  }
 
   // --- ids, durability and restarts (torus_restore.cc) ---
 
@@ -163,7 +172,8 @@ class Torus final {
   // "<node_name>:<sequence>".
   std::string make_id(std::uint64_t sequence) const;
   // submit() under a given id (from reserve_sequences, or a task adopted from
-  // another node). The id must not be known yet.
+  // another node). The id must not be known yet. The account limit is not
+  // applied: check() applied it before the task was stored.
   Result<TaskKey> submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out);
   // Puts back a task from storage after a restart. Call in admission order
   // (a task's dependencies first), then trigger() once to fill the slots.
@@ -315,6 +325,7 @@ class Torus final {
   TaskKey new_key();  // a forgotten key, or a new one
   // Fits this node (cpus, memory) and names only known dependencies.
   Status fits(const TaskSpec& spec) const;
+  Status admissible(const TaskSpec& spec) const;  // check() without the account limit
   void set_state(TaskKey key, TaskState state, Actions& out);
   void make_runnable(TaskKey key, Actions& out);
   void finish(TaskKey key, TaskState state, std::string reason, Micros now_us, Actions& out);

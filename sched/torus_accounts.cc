@@ -1,6 +1,7 @@
 // Torus accounts: each account's queue of fresh tasks and its share of the
 // CPU (torus.h, Model, "Accounts").
 #include <algorithm>
+#include <limits>
 
 #include "sched/torus.h"
 
@@ -45,17 +46,32 @@ void Torus::leave_account(TaskKey key) {
 void Torus::enter_queued(TaskKey key) {
   const std::uint32_t index = at(key).account;
   Account& account = accounts_[index];
-  if (account.queued == 0 && account.started == 0) {
-    // Idle until now: it comes back at the least usage of the busy ones,
-    // so neither its idle time nor its past use counts.
-    std::uint64_t least = std::numeric_limits<std::uint64_t>::max();
-    for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
-      const Account& a = accounts_[other];
-      if (other != index && (a.queued > 0 || a.started > 0)) least = std::min(least, a.used_ns);
+  if (account.queued++ > 0) return;
+  // It competes for slots again. It is placed level with the least-used
+  // account that competes already, so what it did meanwhile earns nothing:
+  // an idle account comes back at that level (its past use does not count),
+  // one that only ran what it had started keeps its own usage if higher (a
+  // single long task leaves no credit to starve the others with later).
+  // With no account competing, an idle account comes back at the busiest
+  // started one's usage, so whoever competes next starts level with it.
+  constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t least_queued = kNone;
+  std::uint64_t most_started = 0;
+  bool any_started = false;
+  for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
+    const Account& a = accounts_[other];
+    if (other == index) continue;
+    if (a.queued > 0) least_queued = std::min(least_queued, a.used_ns);
+    if (a.started > 0) {
+      most_started = std::max(most_started, a.used_ns);
+      any_started = true;
     }
-    if (least != std::numeric_limits<std::uint64_t>::max()) account.used_ns = least;
   }
-  ++account.queued;
+  if (least_queued != kNone) {
+    account.used_ns = account.started == 0 ? least_queued : std::max(account.used_ns, least_queued);
+  } else if (account.started == 0 && any_started) {
+    account.used_ns = most_started;
+  }
 }
 
 void Torus::push_fresh(const QueueEntry& entry) {

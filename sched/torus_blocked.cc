@@ -8,9 +8,9 @@ namespace braid::sched {
 
 void Torus::set_task_cpu_demand(TaskKey key, Micros demand_us, Micros now_us, Actions& out) {
   if (!config_.io_aware || !exists(key) || at(key).state != TaskState::kRunning) return;
-  if (at(key).kill_cause != KillCause::kNone) return;  // ending: it keeps what it holds
-  advance(now_us, out);
+  advance(now_us, out);  // may end its slice, or kill it at its time limit
   Task& t = at(key);
+  if (t.state != TaskState::kRunning || t.kill_cause != KillCause::kNone) return;
   auto [it, first] = cpu_samples_.try_emplace(key, CpuSample{demand_us, t.run_time_us});
   if (first) return;  // resumed since the last sample: this one is the baseline
   CpuSample& sample = it->second;

@@ -3,7 +3,6 @@
 // the bug.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -167,30 +166,26 @@ TEST(Review9, APolicySwitchDoesNotForgiveAWaitingAccountItsUsage) {
 // in one account it is O(n log n). The docs say "a few per node is the
 // expected case", but nothing bounds the number of accounts: any submitter
 // can name a new one per task.
-TEST(Review9, ManyAccountsAreBoundedAndStayAffordable) {
+// What a decision costs with many accounts is measured by braid_torus_bench
+// (BM_Decision, Fair, 10..999 accounts).
+TEST(Review9, ManyAccountsAreBounded) {
   const auto submit_all = [](int n, bool distinct) {
     TorusConfig c = config(Policy::kFair, 2, 10 * kMs);
     c.started_max = 2;
     SimNode node(c);
-    const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i) {
       must(node.submit(account_spec(distinct ? "a" + std::to_string(i) : "a"), work(kForever)));
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // One more account is refused, naming the limit.
     Result<TaskKey> more = node.submit(account_spec("one-more"), work(kForever));
     EXPECT_EQ(more.ok(), !distinct);
     if (!more.ok()) {
       EXPECT_NE(more.error().message.find("at most 1000"), std::string::npos);
     }
-    return s;
   };
   const int n = static_cast<int>(kAccountsMax) - 1;  // the default account is one
-  const double one = submit_all(n, false);
-  const double many = submit_all(n, true);
-  std::printf("submit %d tasks: one account %.3f s, %d accounts %.3f s (%.0fx)\n", n, one, n, many,
-              many / one);
-  EXPECT_LT(many, 2.0) << "seconds for " << n << " submissions, each a decision";
+  submit_all(n, false);
+  submit_all(n, true);
 }
 
 // push_fresh() treats "fresh queue empty and nothing started" as idle, but

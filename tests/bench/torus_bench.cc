@@ -3,7 +3,9 @@
 // A decision here is what happens at every quantum expiry on a busy node: the
 // running task's slice ends, it is stopped and requeued, the best waiting task
 // is picked and put on the slot, with accounting and the actions emitted.
-// Measured with 1 slot and 1k / 100k / 1M runnable tasks for each policy.
+// Measured with 1 slot and 1k / 100k / 1M runnable tasks for each policy,
+// and under Fair with the runnable tasks spread over 1..999 accounts (each
+// decision compares every account with queued tasks).
 //
 // Baselines from the same run: a plain binary heap doing the same queue work,
 // and the SIGSTOP+SIGCONT pair that each preemption costs the executor.
@@ -33,7 +35,7 @@ TaskSpec bench_spec(int priority) {
   return spec;
 }
 
-Torus loaded_torus(Policy policy, std::size_t runnable) {
+Torus loaded_torus(Policy policy, std::size_t runnable, std::size_t accounts = 1) {
   TorusConfig config;
   config.node_name = "bench";
   config.slots = 1;
@@ -47,7 +49,9 @@ Torus loaded_torus(Policy policy, std::size_t runnable) {
   for (std::size_t i = 0; i < runnable; ++i) {
     // Priority: a spread of levels; the others: all equal, the common case.
     int priority = policy == Policy::kPriority ? static_cast<int>(rng() % 11) : kPriorityDefault;
-    if (!torus.submit(bench_spec(priority), 0, out).ok()) std::abort();
+    TaskSpec spec = bench_spec(priority);
+    if (accounts > 1) spec.account = "a" + std::to_string(i % accounts);
+    if (!torus.submit(spec, 0, out).ok()) std::abort();
     out.clear();
   }
   return torus;
@@ -56,7 +60,8 @@ Torus loaded_torus(Policy policy, std::size_t runnable) {
 void BM_Decision(benchmark::State& state) {
   const auto policy = static_cast<Policy>(state.range(0));
   const auto runnable = static_cast<std::size_t>(state.range(1));
-  Torus torus = loaded_torus(policy, runnable);
+  const auto accounts = static_cast<std::size_t>(state.range(2));
+  Torus torus = loaded_torus(policy, runnable, accounts);
   Actions out;
   out.reserve(64);
   Micros now_us = 0;
@@ -78,7 +83,7 @@ void BM_Decision(benchmark::State& state) {
     state.SkipWithError("a tick did not make exactly one decision");
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(decisions));
-  state.SetLabel(std::string(to_string(policy)));
+  state.SetLabel(std::string(to_string(policy)) + (accounts > 1 ? " accounts" : ""));
 }
 
 void BM_Submit(benchmark::State& state) {
@@ -96,8 +101,9 @@ void BM_Submit(benchmark::State& state) {
 
 void DecisionArgs(benchmark::internal::Benchmark* b) {
   for (int policy : {0, 1, 2}) {
-    for (std::int64_t n : {1'000, 100'000, 1'000'000}) b->Args({policy, n});
+    for (std::int64_t n : {1'000, 100'000, 1'000'000}) b->Args({policy, n, 1});
   }
+  for (std::int64_t accounts : {10, 100, 999}) b->Args({2, 10'000, accounts});
 }
 
 // Baseline 1: a textbook binary heap doing the same pop + push of a
