@@ -91,14 +91,6 @@ std::optional<std::int64_t> keyed_value(std::string_view text, std::string_view 
   return std::nullopt;
 }
 
-std::optional<bool> events_flag(const std::filesystem::path& dir, std::string_view key) {
-  std::optional<std::string> text = read_file(dir / "cgroup.events");
-  if (!text) return std::nullopt;
-  std::optional<std::int64_t> value = keyed_value(*text, key);
-  if (!value) return std::nullopt;
-  return *value != 0;
-}
-
 // mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo.
 std::string unescape_mountinfo(std::string_view field) {
   std::string out;
@@ -190,8 +182,38 @@ std::string cgroup_name_for(std::string_view task_id) {
 
 // ---- TaskCgroup ----
 
+struct TaskCgroup::OpenFiles {
+  std::array<int, static_cast<std::size_t>(File::kCount)> fds;
+  OpenFiles() { fds.fill(-1); }
+  ~OpenFiles() { close_all(); }
+  OpenFiles(const OpenFiles&) = delete;
+  OpenFiles& operator=(const OpenFiles&) = delete;
+  void close_all() {
+    for (int& fd : fds) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  }
+};
+
 TaskCgroup::TaskCgroup(std::filesystem::path dir, bool has_kill_file)
-    : dir_(std::move(dir)), has_kill_file_(has_kill_file) {}
+    : dir_(std::move(dir)), has_kill_file_(has_kill_file), files_(std::make_shared<OpenFiles>()) {}
+
+int TaskCgroup::file(File which) const {
+  int& fd = files_->fds[static_cast<std::size_t>(which)];
+  if (fd >= 0) return fd;
+  static constexpr std::array<const char*, static_cast<std::size_t>(File::kCount)> kNames = {
+      "cgroup.freeze", "cgroup.events", "cpu.stat", "cpu.pressure"};
+  const int flags = (which == File::kFreeze ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
+  fd = ::open((dir_ / kNames[static_cast<std::size_t>(which)]).c_str(), flags);
+  return fd;
+}
+
+std::optional<std::string> TaskCgroup::read(File which) const {
+  const int fd = file(which);
+  if (fd < 0) return std::nullopt;
+  return read_fd(fd);
+}
 
 sched::Status TaskCgroup::add_process(pid_t pid) const {
   return write_file(dir_ / "cgroup.procs", std::to_string(pid));
@@ -231,22 +253,24 @@ sched::Status TaskCgroup::set_memory_max(std::uint64_t bytes) const {
 }
 
 sched::Status TaskCgroup::set_frozen(bool frozen) const {
-  return write_file(dir_ / "cgroup.freeze", frozen ? "1" : "0");
+  const int fd = file(File::kFreeze);
+  if (fd < 0) return errno_error("open", dir_ / "cgroup.freeze", errno);
+  ssize_t n;
+  do {
+    n = ::pwrite(fd, frozen ? "1" : "0", 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno_error("write", dir_ / "cgroup.freeze", errno);
+  return sched::ok_status();
 }
 
 bool TaskCgroup::wait_frozen(std::chrono::microseconds bound) const {
-  const int fd = ::open((dir_ / "cgroup.events").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + bound;
-  bool frozen = false;
   for (;;) {
-    std::optional<std::string> text = read_fd(fd);
-    std::optional<std::int64_t> value = text ? keyed_value(*text, "frozen") : std::nullopt;
-    frozen = value && *value != 0;
-    if (frozen || !value || std::chrono::steady_clock::now() >= deadline) break;
+    const std::optional<bool> is_frozen = frozen();
+    if (!is_frozen) return false;
+    if (*is_frozen) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
   }
-  ::close(fd);
-  return frozen;
 }
 
 sched::Status TaskCgroup::kill_all() const {
@@ -286,13 +310,13 @@ std::optional<std::vector<pid_t>> TaskCgroup::read_pids() const {
 }
 
 std::optional<sched::Micros> TaskCgroup::cpu_usage_us() const {
-  std::optional<std::string> text = read_file(dir_ / "cpu.stat");
+  std::optional<std::string> text = read(File::kCpuStat);
   if (!text) return std::nullopt;
   return keyed_value(*text, "usage_usec");
 }
 
 std::optional<sched::Micros> TaskCgroup::cpu_wait_us() const {
-  std::optional<std::string> text = read_file(dir_ / "cpu.pressure");
+  std::optional<std::string> text = read(File::kCpuPressure);
   if (!text) return std::nullopt;
   return pressure_some_total_us(*text);
 }
@@ -306,11 +330,20 @@ std::optional<std::uint64_t> TaskCgroup::memory_current_bytes() const {
   return bytes;
 }
 
-std::optional<bool> TaskCgroup::populated() const { return events_flag(dir_, "populated"); }
+std::optional<bool> TaskCgroup::populated() const { return events_flag("populated"); }
 
-std::optional<bool> TaskCgroup::frozen() const { return events_flag(dir_, "frozen"); }
+std::optional<bool> TaskCgroup::frozen() const { return events_flag("frozen"); }
+
+std::optional<bool> TaskCgroup::events_flag(std::string_view key) const {
+  std::optional<std::string> text = read(File::kEvents);
+  if (!text) return std::nullopt;
+  std::optional<std::int64_t> value = keyed_value(*text, key);
+  if (!value) return std::nullopt;
+  return *value != 0;
+}
 
 sched::Status TaskCgroup::remove() const {
+  files_->close_all();
   if (::rmdir(dir_.c_str()) != 0) return errno_error("rmdir", dir_, errno);
   return sched::ok_status();
 }

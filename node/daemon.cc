@@ -137,6 +137,7 @@ void Daemon::arm_timer() {
     timer_due_us_ = sched::kNever;
     torus_.tick(now_us(), actions_);
     carry_out();
+    sample_cpu_at_tick();
   }));
 }
 

@@ -168,6 +168,10 @@ class Daemon final : public rpc::ControlBackend {
   bool samples_cpu() const;
   void arm_cpu_sampler();
   void sample_cpu();
+  // From the tick: samples now if the sampler's timer is armed and at least
+  // kCpuSampleEarlyUs have passed since the last sample, so that while
+  // slices end every quantum the sampler costs no wake-up of its own.
+  void sample_cpu_at_tick();
   sched::Result<std::vector<sched::TaskKey>> keys_of(const std::vector<std::string>& ids) const;
   rpc::TaskView view(sched::TaskKey key) const;
   // daemon_wait.cc: waiters, and what clients are told of task states.
@@ -201,6 +205,7 @@ class Daemon final : public rpc::ControlBackend {
   bool memory_timer_armed_ = false;
   asio::steady_timer cpu_timer_;
   bool cpu_timer_armed_ = false;
+  sched::Micros cpu_sampled_at_us_ = 0;  // clock_.monotonic_us() of the last sample
   sched::Micros timer_due_us_ = sched::kNever;
   sched::Actions actions_;
 

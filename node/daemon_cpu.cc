@@ -10,6 +10,8 @@ namespace {
 // slot 50-100 ms after it starts, and takes it back as soon after it turns
 // busy. One cpu.stat read per running task per period.
 constexpr std::chrono::milliseconds kCpuSamplePeriod{50};
+// A tick this long after the last sample takes the next one early.
+constexpr sched::Micros kCpuSampleEarlyUs = 40 * sched::kMicrosPerMilli;
 
 }  // namespace
 
@@ -33,7 +35,15 @@ void Daemon::arm_cpu_sampler() {
   }));
 }
 
+void Daemon::sample_cpu_at_tick() {
+  if (!cpu_timer_armed_ || clock_.monotonic_us() - cpu_sampled_at_us_ < kCpuSampleEarlyUs) return;
+  cpu_timer_.cancel();  // its handler sees operation_aborted and does nothing
+  cpu_timer_armed_ = false;
+  sample_cpu();
+}
+
 void Daemon::sample_cpu() {
+  cpu_sampled_at_us_ = clock_.monotonic_us();
   // Copied: set_task_cpu_demand may change the running set.
   const std::vector<sched::TaskKey> running = torus_.running();
   for (sched::TaskKey key : running) {

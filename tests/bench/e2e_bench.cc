@@ -158,6 +158,45 @@ void latency(int samples) {
               percentile(raw, 50) / 1000.0, percentile(raw, 99) / 1000.0);
 }
 
+// The least a slicer can do, as a floor for braidd's CPU: 32 busy processes,
+// a thread that wakes every 10 ms (both slots' quanta end together, as
+// braidd's do when the tasks start together), SIGSTOPs the 2 running ones
+// and SIGCONTs the next 2. Returns that thread's CPU in % of one core.
+double bare_slicer_cpu_percent(int seconds) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 32; ++i) pids.push_back(spawn({bin("braid-burn"), "3600000"}));
+  for (std::size_t i = 2; i < pids.size(); ++i) kill(pids[i], SIGSTOP);
+  double percent = 0;
+  std::thread slicer([&] {
+    timespec cpu0{}, cpu1{}, next{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    const auto start = Clock::now();
+    std::size_t oldest = 0;  // pids[oldest], pids[oldest + 1] run
+    while (seconds_since(start) < seconds) {
+      next.tv_nsec += 10'000'000;
+      if (next.tv_nsec >= 1'000'000'000) {
+        next.tv_nsec -= 1'000'000'000;
+        ++next.tv_sec;
+      }
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, nullptr);
+      for (std::size_t i = 0; i < 2; ++i) kill(pids[(oldest + i) % pids.size()], SIGSTOP);
+      for (std::size_t i = 2; i < 4; ++i) kill(pids[(oldest + i) % pids.size()], SIGCONT);
+      oldest += 2;
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+    const double cpu_s = static_cast<double>(cpu1.tv_sec - cpu0.tv_sec) +
+                         static_cast<double>(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
+    percent = 100.0 * cpu_s / seconds_since(start);
+  });
+  slicer.join();
+  for (pid_t pid : pids) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return percent;
+}
+
 void slicing(int seconds) {
   // All 32 started and rotated (started_max defaults to the slots), with the
   // CPU sampler of I/O-aware slots on, as braidd runs by default.
@@ -200,6 +239,10 @@ void slicing(int seconds) {
       "(%.0f switch-ins/s)\n",
       elapsed, 100.0 * static_cast<double>(daemon_cpu) / (elapsed * 1e6), switches_per_s);
   std::printf("  baseline   the tasks' share: 2 cores = 200%% of one core\n");
+  std::printf(
+      "  baseline   a bare slicer thread (wakes every 10 ms, SIGSTOP 2, SIGCONT 2), "
+      "same tasks: %.3f%% of one core\n",
+      bare_slicer_cpu_percent(seconds));
   std::vector<long long> errors_us;
   for (long long slice_us : observer.slices_us())
     errors_us.push_back(std::llabs(slice_us - 10'000));
