@@ -1,11 +1,12 @@
 // End-to-end benchmark of one real node: starts braidd in a temp dir and
 // measures, each beside this machine's own baseline from the same run:
 //   1. throughput: N x /bin/true submitted in one batch, until all completed,
-//      vs a raw posix_spawn + wait loop with `slots` in flight;
+//      vs xargs -P<slots> and a raw posix_spawn + wait loop with `slots` in
+//      flight; with the CPU per task of braidd, of the tasks, and of xargs;
 //   2. latency from submit to the task's first instruction on an idle node
 //      (p50, p99), vs raw posix_spawn to first instruction;
 //   3. braidd's own CPU while time-slicing 32 busy tasks on 2 slots at a
-//      10 ms quantum, vs the CPU those tasks got;
+//      10 ms quantum, vs the CPU those tasks got and a bare slicer thread;
 //   4. slice accuracy: |slice - quantum| as the task processes experienced
 //      it (an observer thread sees each stop only once the kernel confirms
 //      it: state T, or "frozen 1"; no folding to whole quanta), p50 and p99,
@@ -16,6 +17,7 @@
 //                             [--executor auto|cgroup|signals]
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +29,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -79,6 +82,39 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd = -1) {
   return pid;
 }
 
+// utime, stime, cutime, cstime of a process (fields 14-17 of /proc/PID/stat),
+// summed, in microseconds: its own CPU and that of the children it reaped.
+std::pair<long long, long long> own_and_children_cpu_us(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));  // from field 3
+  std::string field;
+  long long values[4] = {};
+  for (int i = 3; i <= 17 && fields >> field; ++i) {
+    if (i >= 14) values[i - 14] = std::atoll(field.c_str());
+  }
+  const long long tick_us = 1'000'000 / sysconf(_SC_CLK_TCK);
+  return {(values[0] + values[1]) * tick_us, (values[2] + values[3]) * tick_us};
+}
+
+// xargs -P<in_flight> -n1 /bin/true over `tasks` lines: its rate, and the CPU
+// of xargs and every process it ran (they are reaped: RUSAGE_CHILDREN).
+std::pair<double, long long> xargs_rate(int tasks, int in_flight) {
+  rusage before{}, after{};
+  getrusage(RUSAGE_CHILDREN, &before);
+  const auto start = Clock::now();
+  const pid_t pid = spawn({"/bin/sh", "-c",
+                           "seq " + std::to_string(tasks) + " | xargs -P" +
+                               std::to_string(in_flight) + " -n1 /bin/true"});
+  waitpid(pid, nullptr, 0);
+  const double rate = tasks / seconds_since(start);
+  getrusage(RUSAGE_CHILDREN, &after);
+  auto us = [](const timeval& t) { return t.tv_sec * 1'000'000LL + t.tv_usec; };
+  const long long cpu_us =
+      us(after.ru_utime) - us(before.ru_utime) + us(after.ru_stime) - us(before.ru_stime);
+  return {rate, cpu_us};
+}
+
 double raw_spawn_rate(int tasks, int in_flight) {
   const auto start = Clock::now();
   int started = 0, running = 0;
@@ -106,20 +142,30 @@ T must(braid::node::Reply<T> reply) {
 
 void throughput(int tasks, int slots) {
   const double raw = raw_spawn_rate(tasks, slots);
+  const auto [xargs, xargs_cpu_us] = xargs_rate(tasks, slots);
   Daemon d({"--slots", std::to_string(slots), "--log-level", "warn", "--executor", g_executor,
             "--io-aware", "on"});
   braid::node::ControlClient client(d.socket());
   std::vector<braid::sched::TaskSpec> specs(static_cast<std::size_t>(tasks));
   for (auto& s : specs) s.argv = {"/bin/true"};
+  const auto [own_before, children_before] = own_and_children_cpu_us(d.pid());
   const auto start = Clock::now();
   const auto ids = must(client.submit(specs));
   const auto outcome = must(client.wait(ids, 0));
   const double elapsed = seconds_since(start);
+  const auto [own_after, children_after] = own_and_children_cpu_us(d.pid());
   std::size_t completed = 0;
   for (const auto& t : outcome.tasks) completed += t.state == braid::sched::TaskState::kCompleted;
   const double rate = tasks / elapsed;
-  std::printf("throughput   %d x /bin/true, %d slots: %.0f tasks/s (%.2f s, %zu completed)\n",
-              tasks, slots, rate, elapsed, completed);
+  std::printf(
+      "throughput   %d x /bin/true, %d slots: %.0f tasks/s (%.2f s, %zu completed); CPU per "
+      "task: braidd %lld us + the task %lld us\n",
+      tasks, slots, rate, elapsed, completed, (own_after - own_before) / tasks,
+      (children_after - children_before) / tasks);
+  std::printf(
+      "  baseline   xargs -P%d -n1 /bin/true, same run: %.0f /s -> braid at %.2fx; CPU per "
+      "task: %lld us (xargs and the task)\n",
+      slots, xargs, rate / xargs, xargs_cpu_us / tasks);
   std::printf("  baseline   raw posix_spawn + wait, %d in flight: %.0f /s -> braid at %.0f%%\n",
               slots, raw, 100.0 * rate / raw);
 }

@@ -41,8 +41,10 @@ int decode(int status) {
 std::string bin(const std::string& name) { return std::string(BRAID_BIN_DIR) + "/" + name; }
 
 TempDir::TempDir() {
-  char pattern[] = "/tmp/braid-it-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/braid-it-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + pattern);
   path_ = pattern;
 }
 
