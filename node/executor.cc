@@ -233,22 +233,27 @@ void Executor::start(sched::TaskKey key, const std::string& task_id, const sched
     }
   }
 
-  sched::Result<pid_t> spawned = spawn_process(request);
+  // The child starts inside its cgroup (clone3 CLONE_INTO_CGROUP): no
+  // migration on the loop, and nothing it forks can escape.
+  const int cgroup_fd =
+      cgroup ? ::open(cgroup->dir().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+  request.cgroup_fd = cgroup_fd;
+  sched::Result<Spawned> spawned = spawn_process(request);
+  if (cgroup_fd >= 0) ::close(cgroup_fd);
   outputs.close();  // the child has its copies
   if (!spawned) {
     if (cgroup) warn_if_failed("task " + task_id, cgroup->remove());
     post_spawn_failure(key, spawned.error().message);
     return;
   }
-  const pid_t pid = spawned.value();
+  const pid_t pid = spawned.value().pid;
 
-  if (cgroup) {
-    // Race: the child has already exec'ed, and the move waits for an RCU
-    // grace period (milliseconds), so it may fork before it is moved;
-    // add_process_tree() then moves those children too. A process orphaned
-    // in that window stays outside, but in the task's process group, which
-    // the final SIGKILLs also reach. clone3(CLONE_INTO_CGROUP) would close
-    // the gap; glibc 2.36's posix_spawn cannot use it.
+  if (cgroup && !spawned.value().in_cgroup) {
+    // Where the kernel cannot spawn into a cgroup: moved after its exec.
+    // Race: the move waits for an RCU grace period (milliseconds), so it
+    // may fork before it is moved; add_process_tree() then moves those
+    // children too. A process orphaned in that window stays outside, but in
+    // the task's process group, which the final SIGKILLs also reach.
     sched::Status moved = cgroup->add_process_tree(pid);
     if (!moved) {
       spdlog::warn("task {}: {}; it runs without a cgroup", task_id, moved.error().message);

@@ -8,6 +8,7 @@ add_library(braid_executor
   output_files.cc
   proc_stat.cc
   spawn.cc
+  spawn_clone.cc
 )
 target_include_directories(braid_executor PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(braid_executor PUBLIC braid_sched Threads::Threads PRIVATE spdlog::spdlog)

@@ -360,6 +360,22 @@ TEST_P(ExecutorTest, EnvironmentAndWorkingDirectoryAreApplied) {
   EXPECT_EQ(read_text(out_log(1)), id(1) + "|inherited|task|new\n" + spec.cwd + "\n");
 }
 
+// The leader is spawned inside its cgroup (clone3 CLONE_INTO_CGROUP): its
+// very first read of /proc/self/cgroup names the task's cgroup. Moved after
+// its exec instead, it would often read the daemon's.
+TEST_P(ExecutorTest, TheLeaderRunsInItsCgroupFromItsFirstInstruction) {
+  if (!cgroup_mode()) GTEST_SKIP() << "cgroup mode only";
+  for (TaskKey key = 1; key <= 20; ++key) {
+    start(key, {"/bin/cat", "/proc/self/cgroup"});
+    ASSERT_TRUE(wait_exit(key));
+    const std::string text = read_text(out_log(key));
+    EXPECT_NE(text.find("0::"), std::string::npos) << text;
+    EXPECT_NE(text.find("/" + config_.cgroup_name + "/t"), std::string::npos)
+        << "attempt " << key << " started outside its cgroup:\n"
+        << text;
+  }
+}
+
 TEST_P(ExecutorTest, ChildStartsWithDefaultSignalsAndAnEmptyMask) {
   // Like a KJ daemon: SIGPIPE ignored process-wide, and a signal blocked.
   struct sigaction ignore = {};
@@ -569,8 +585,9 @@ TEST_P(ExecutorTest, StaleTaskCgroupsOfAPreviousRunAreEnded) {
   ASSERT_TRUE(stale) << stale.error().message;
   SpawnRequest request;
   request.argv = {"sleep", "30"};
-  sched::Result<pid_t> orphan = spawn_process(request);
-  ASSERT_TRUE(orphan) << orphan.error().message;
+  sched::Result<Spawned> spawned = spawn_process(request);
+  ASSERT_TRUE(spawned) << spawned.error().message;
+  const sched::Result<pid_t> orphan = spawned.value().pid;
   ASSERT_TRUE(stale.value().add_process(orphan.value()));
 
   make_executor();

@@ -3,13 +3,18 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 #include <utility>
+
+#include "node/spawn_clone.h"
 
 namespace braid::node {
 namespace {
@@ -65,15 +70,91 @@ std::string_view env_key(std::string_view entry) {
   return entry.substr(0, std::min(entry.find('='), entry.size()));
 }
 
+// Where execvp would look for `program`, in order: itself if it names a
+// path, else each directory of the daemon's PATH ("" is the current one).
+std::vector<std::string> exec_candidates(const std::string& program) {
+  if (program.find('/') != std::string::npos) return {program};
+  const char* path = std::getenv("PATH");
+  const std::string_view dirs = path != nullptr ? path : "/bin:/usr/bin";
+  std::vector<std::string> candidates;
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t end = std::min(dirs.find(':', begin), dirs.size());
+    const std::string_view dir = dirs.substr(begin, end - begin);
+    candidates.push_back((dir.empty() ? std::string(".") : std::string(dir)) + "/" + program);
+    if (end == dirs.size()) break;
+    begin = end + 1;
+  }
+  return candidates;
+}
+
+// /dev/null, close-on-exec, at 3 or above.
+class DevNull {
+ public:
+  explicit DevNull(int flags) {
+    fd_ = ::open("/dev/null", flags | O_CLOEXEC);
+    if (fd_ >= 0 && fd_ <= 2) {
+      const int high = ::fcntl(fd_, F_DUPFD_CLOEXEC, 3);
+      ::close(fd_);
+      fd_ = high;
+    }
+  }
+  DevNull(const DevNull&) = delete;
+  DevNull& operator=(const DevNull&) = delete;
+  ~DevNull() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+};
+
+// The spawn into request.cgroup_fd; nullopt when no child could be made
+// that way (the caller spawns without it).
+std::optional<sched::Result<Spawned>> spawn_into_cgroup(const SpawnRequest& request, int out_fd,
+                                                        int err_fd) {
+  const DevNull in(O_RDONLY);
+  std::optional<DevNull> null_out;
+  if (out_fd < 0 || err_fd < 0) null_out.emplace(O_WRONLY);
+  if (in.get() < 0 || (null_out && null_out->get() < 0)) return std::nullopt;
+  const std::vector<std::string> candidates = exec_candidates(request.argv.front());
+  std::vector<const char*> paths;
+  for (const std::string& c : candidates) paths.push_back(c.c_str());
+  paths.push_back(nullptr);
+  std::vector<char*> argv = c_strings(request.argv);
+  std::vector<char*> envp = c_strings(request.envp);
+  ChildPlan plan;
+  plan.paths = paths.data();
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.stdin_fd = in.get();
+  plan.stdout_fd = out_fd >= 0 ? out_fd : null_out->get();
+  plan.stderr_fd = err_fd >= 0 ? err_fd : null_out->get();
+  plan.cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
+  const long pid = clone_into_cgroup(plan, request.cgroup_fd);
+  if (pid < 0) return std::nullopt;
+  if (plan.error != 0) {
+    int status = 0;
+    while (::waitpid(static_cast<pid_t>(pid), &status, 0) < 0 && errno == EINTR) {
+    }
+    return sched::Result<Spawned>(sched::Error{std::strerror(plan.error)});
+  }
+  return sched::Result<Spawned>(Spawned{static_cast<pid_t>(pid), true});
+}
+
 }  // namespace
 
-sched::Result<pid_t> spawn_process(const SpawnRequest& request) {
+sched::Result<Spawned> spawn_process(const SpawnRequest& request) {
   if (request.argv.empty()) return sched::Error{std::strerror(EINVAL)};
 
   const HighFd out(request.stdout_fd);
   const HighFd err(request.stderr_fd);
   if ((request.stdout_fd >= 0 && out.get() < 0) || (request.stderr_fd >= 0 && err.get() < 0)) {
     return sched::Error{std::string("dup: ") + std::strerror(errno)};
+  }
+  if (request.cgroup_fd >= 0) {
+    if (auto spawned = spawn_into_cgroup(request, out.get(), err.get())) return *spawned;
   }
 
   SpawnAttributes spawn;
@@ -111,7 +192,7 @@ sched::Result<pid_t> spawn_process(const SpawnRequest& request) {
   pid_t pid = 0;
   rc = ::posix_spawnp(&pid, argv[0], &spawn.actions, &spawn.attr, argv.data(), envp.data());
   if (rc != 0) return sched::Error{std::strerror(rc)};
-  return pid;
+  return Spawned{pid, false};
 }
 
 std::vector<std::string> task_environment(const char* const* base,

@@ -21,6 +21,12 @@ struct SpawnRequest {
   std::string cwd;                // empty: the daemon's working directory
   int stdout_fd = -1;             // borrowed, stays open; -1 = /dev/null
   int stderr_fd = -1;             // borrowed (may equal stdout_fd: merged); -1 = /dev/null
+  int cgroup_fd = -1;             // borrowed cgroup v2 directory (O_PATH): start the child in it
+};
+
+struct Spawned {
+  pid_t pid = -1;
+  bool in_cgroup = false;  // started inside request.cgroup_fd (else the caller moves it)
 };
 
 // Starts the process described by `request`:
@@ -32,11 +38,14 @@ struct SpawnRequest {
 // The child inherits no descriptor this function opens (all are O_CLOEXEC
 // until dup'ed onto 0/1/2); other descriptors of the daemon must be
 // close-on-exec themselves.
-// Returns the child's pid once it has exec'ed (glibc's posix_spawn waits for
-// that), or an Error whose message is the reason, ready for
+// With a cgroup_fd, the child starts inside that cgroup (spawn_clone.h);
+// where the kernel or the platform cannot do that, it is spawned as without
+// one and in_cgroup is false.
+// Returns the child's pid once it has exec'ed (the spawn waits for that),
+// or an Error whose message is the reason, ready for
 // ExitStatus::spawn_failed: strerror text for a failed exec/chdir (e.g. "No
 // such file or directory").
-sched::Result<pid_t> spawn_process(const SpawnRequest& request);
+sched::Result<Spawned> spawn_process(const SpawnRequest& request);
 
 // The variable that marks every task process with its node and data dir
 // (see leftovers.h: end_marked_processes).
