@@ -69,6 +69,19 @@ inline Micros first_at(const SimNode& node, Action::Kind kind, TaskKey key, Micr
   return -1;
 }
 
+inline TaskSpec account_spec(std::string account) {
+  TaskSpec s = spec();
+  s.account = std::move(account);
+  return s;
+}
+
+// Feeds the torus a measured CPU demand of `key` (I/O-aware slots), now.
+inline void report_cpu(SimNode& node, TaskKey key, Micros cpu_us) {
+  Actions out;
+  node.torus().set_task_cpu_demand(key, cpu_us, node.now_us(), out);
+  node.apply(out);
+}
+
 inline TaskKey must(Result<TaskKey> r) {
   if (!r.ok()) throw std::runtime_error(r.error().message);
   return r.value();

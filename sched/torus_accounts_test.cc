@@ -11,6 +11,7 @@
 namespace braid::sched {
 namespace {
 
+using testing::account_spec;
 using testing::config;
 using testing::first_at;
 using testing::must;
@@ -19,12 +20,6 @@ using testing::work;
 
 constexpr Micros kMs = kMicrosPerMilli;
 constexpr Micros kSec = kMicrosPerSecond;
-
-TaskSpec account_spec(std::string account) {
-  TaskSpec s = spec();
-  s.account = std::move(account);
-  return s;
-}
 
 // One slot, one started task at a time: the order of starts is the order
 // in which queued tasks were chosen.

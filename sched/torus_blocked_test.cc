@@ -10,6 +10,7 @@ namespace {
 
 using testing::config;
 using testing::must;
+using testing::report_cpu;
 using testing::spec;
 using testing::work;
 
@@ -24,11 +25,6 @@ TorusConfig one_slot(Policy policy = Policy::kFair) {
 }
 
 // Reports `cpu_us` of measured CPU for `key` at the node's current time.
-void report_cpu(SimNode& node, TaskKey key, Micros cpu_us) {
-  Actions out;
-  node.torus().set_task_cpu_demand(key, cpu_us, node.now_us(), out);
-  node.apply(out);
-}
 
 TEST(TorusBlocked, AMostlyBlockedTaskLendsItsSlotAndStartedPlace) {
   SimNode node(one_slot());

@@ -15,26 +15,16 @@
 namespace braid::sched {
 namespace {
 
+using testing::account_spec;
 using testing::config;
 using testing::must;
+using testing::report_cpu;
 using testing::spec;
 using testing::work;
 
 constexpr Micros kMs = kMicrosPerMilli;
 constexpr Micros kSec = kMicrosPerSecond;
 constexpr Micros kForever = 3600 * kSec;
-
-void report_cpu(SimNode& node, TaskKey key, Micros cpu_us) {
-  Actions out;
-  node.torus().set_task_cpu_demand(key, cpu_us, node.now_us(), out);
-  node.apply(out);
-}
-
-TaskSpec account_spec(std::string account) {
-  TaskSpec s = spec();
-  s.account = std::move(account);
-  return s;
-}
 
 int starts_after(const SimNode& node, const std::set<TaskKey>& keys, Micros after_us) {
   int n = 0;
