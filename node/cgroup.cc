@@ -203,7 +203,7 @@ int TaskCgroup::file(File which) const {
   int& fd = files_->fds[static_cast<std::size_t>(which)];
   if (fd >= 0) return fd;
   static constexpr std::array<const char*, static_cast<std::size_t>(File::kCount)> kNames = {
-      "cgroup.freeze", "cgroup.events", "cpu.stat", "cpu.pressure"};
+      "cgroup.freeze", "cgroup.events"};
   const int flags = (which == File::kFreeze ? O_WRONLY : O_RDONLY) | O_CLOEXEC;
   fd = ::open((dir_ / kNames[static_cast<std::size_t>(which)]).c_str(), flags);
   return fd;
@@ -310,13 +310,13 @@ std::optional<std::vector<pid_t>> TaskCgroup::read_pids() const {
 }
 
 std::optional<sched::Micros> TaskCgroup::cpu_usage_us() const {
-  std::optional<std::string> text = read(File::kCpuStat);
+  std::optional<std::string> text = read_file(dir_ / "cpu.stat");
   if (!text) return std::nullopt;
   return keyed_value(*text, "usage_usec");
 }
 
 std::optional<sched::Micros> TaskCgroup::cpu_wait_us() const {
-  std::optional<std::string> text = read(File::kCpuPressure);
+  std::optional<std::string> text = read_file(dir_ / "cpu.pressure");
   if (!text) return std::nullopt;
   return pressure_some_total_us(*text);
 }

@@ -59,11 +59,12 @@ std::string cgroup_name_for(std::string_view task_id);
 // a hybrid host's /sys/fs/cgroup/unified) or the write was refused.
 bool enable_memory_controller(const std::filesystem::path& dir);
 
-// One task attempt's cgroup: its directory, and the files stop/resume and
-// the samplers use (cgroup.freeze, cgroup.events, cpu.stat, cpu.pressure),
-// each opened at its first use and kept open, so that a freeze or a sample
-// is one pwrite/pread, without a path lookup (those were ~30% of braidd's
-// CPU while slicing). Copies share the open files; they are closed by
+// One task attempt's cgroup: its directory, and the files stop/resume use
+// (cgroup.freeze, cgroup.events), each opened at its first use and kept
+// open, so that a freeze is one pwrite, without a path lookup (those were
+// ~30% of braidd's CPU while slicing). Only tasks that are sliced hold them:
+// the samplers' files (cpu.stat, cpu.pressure) are opened per read, since
+// with lent slots any number of tasks may run. Copies share the open files; they are closed by
 // remove() or when the last copy goes. Single-threaded, like the executor.
 class TaskCgroup {
  public:
@@ -116,7 +117,7 @@ class TaskCgroup {
 
  private:
   std::optional<std::vector<pid_t>> read_pids() const;
-  enum class File { kFreeze, kEvents, kCpuStat, kCpuPressure, kCount };
+  enum class File { kFreeze, kEvents, kCount };
   int file(File which) const;  // the open file, or -1 (errno set)
   std::optional<std::string> read(File which) const;
   std::optional<bool> events_flag(std::string_view key) const;  // of cgroup.events

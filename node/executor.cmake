@@ -19,5 +19,6 @@ braid_unit_test(braid_executor_test
     executor_test.cc
     memory_probe_test.cc
     output_files_test.cc
+    spawn_test.cc
   LIBS braid_executor
 )

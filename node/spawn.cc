@@ -114,6 +114,9 @@ class DevNull {
 // that way (the caller spawns without it).
 std::optional<sched::Result<Spawned>> spawn_into_cgroup(const SpawnRequest& request, int out_fd,
                                                         int err_fd) {
+  if (request.argv.front().empty()) {  // as execvp: no file has an empty name
+    return sched::Result<Spawned>(sched::Error{std::strerror(ENOENT)});
+  }
   const DevNull in(O_RDONLY);
   std::optional<DevNull> null_out;
   if (out_fd < 0 || err_fd < 0) null_out.emplace(O_WRONLY);

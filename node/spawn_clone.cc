@@ -53,10 +53,12 @@ bool try_next_path(int error) {
 
 // Sanitizers cannot follow a child that runs on the caller's memory and a
 // stack of its own: their builds spawn and then move the child.
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if BRAID_CLONES_INTO_CGROUP
 
 long clone_into_cgroup(ChildPlan& plan, int cgroup_fd) {
-  alignas(64) static thread_local char stack[64 * 1024];
+  // In this frame: the calling thread is suspended until the child execs
+  // or exits (CLONE_VFORK), so nothing else uses it meanwhile.
+  alignas(64) char stack[32 * 1024];
   clone_args args = {};
   args.flags = CLONE_VM | CLONE_VFORK | CLONE_INTO_CGROUP;
   args.exit_signal = SIGCHLD;

@@ -18,7 +18,19 @@
 
 #include <sys/types.h>
 
+// Sanitizers cannot follow a child that runs on the caller's memory and a
+// stack of its own: their builds spawn and then move the child.
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define BRAID_CLONES_INTO_CGROUP 1
+#else
+#define BRAID_CLONES_INTO_CGROUP 0
+#endif
+
 namespace braid::node {
+
+// Whether this build can spawn into a cgroup at all (the kernel may still
+// refuse: then clone_into_cgroup() returns -EINVAL or -ENOSYS).
+inline constexpr bool kClonesIntoCgroup = BRAID_CLONES_INTO_CGROUP;
 
 struct ChildPlan {
   const char* const* paths = nullptr;  // execve candidates, in order, nullptr-terminated

@@ -41,9 +41,12 @@ int decode(int status) {
 std::string bin(const std::string& name) { return std::string(BRAID_BIN_DIR) + "/" + name; }
 
 TempDir::TempDir() {
+  // $TMPDIR unless the control socket path below it would pass the 107
+  // bytes a unix socket allows.
   const char* tmpdir = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/braid-it-XXXXXX";
+  std::string base = tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp";
+  if (base.size() > 64) base = "/tmp";
+  std::string pattern = base + "/braid-it-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + pattern);
   path_ = pattern;
 }

@@ -17,7 +17,7 @@ namespace braid::testing {
 // Path of a binary built by this tree (build/bin/NAME).
 std::string bin(const std::string& name);
 
-// A fresh directory under /tmp (short: socket paths are limited), removed at exit.
+// A fresh directory under $TMPDIR, else /tmp (short: socket paths are limited), removed at exit.
 class TempDir {
  public:
   TempDir();
