@@ -12,12 +12,12 @@ namespace braid::node {
 namespace {
 
 // errno values after which execvp tries the next PATH entry.
-bool try_next_path(int error) {
+[[maybe_unused]] bool try_next_path(int error) {
   return error == ENOENT || error == ENOTDIR || error == EACCES || error == ENODEV ||
          error == ESTALE || error == ETIMEDOUT;
 }
 
-[[gnu::noinline]] int child_main(void* argument) {
+[[gnu::noinline, maybe_unused]] int child_main(void* argument) {
   ChildPlan& plan = *static_cast<ChildPlan*>(argument);
   // Handlers are the caller's code on the caller's memory: none may run here.
   struct sigaction default_action = {};
