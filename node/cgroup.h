@@ -64,8 +64,9 @@ bool enable_memory_controller(const std::filesystem::path& dir);
 // open, so that a freeze is one pwrite, without a path lookup (those were
 // ~30% of braidd's CPU while slicing). Only tasks that are sliced hold them:
 // the samplers' files (cpu.stat, cpu.pressure) are opened per read, since
-// with lent slots any number of tasks may run. Copies share the open files; they are closed by
-// remove() or when the last copy goes. Single-threaded, like the executor.
+// with lent slots any number of tasks may run. Copies share the open files;
+// they are closed by remove() or when the last copy goes. Single-threaded,
+// like the executor.
 class TaskCgroup {
  public:
   TaskCgroup(std::filesystem::path dir, bool has_kill_file);

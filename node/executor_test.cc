@@ -25,6 +25,7 @@
 #include "node/proc_stat.h"
 #include "node/spawn.h"
 #include "node/spawn_clone.h"
+#include "node/test_temp_dir.h"
 
 namespace braid::node {
 namespace {
@@ -83,21 +84,7 @@ bool is_held(pid_t pid) {
   return false;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/braid-exec-XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 struct Exit {
   TaskKey key;
@@ -202,7 +189,7 @@ class ExecutorTest : public ::testing::TestWithParam<Mode> {
 
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  TempDir logs_;
+  TempDir logs_{"braid-exec"};
   ExecutorConfig config_;
   std::vector<Exit> exits_;
   std::function<void(TaskKey)> on_exit_hook_;

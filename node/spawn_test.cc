@@ -22,25 +22,12 @@
 
 #include "node/cgroup.h"
 #include "node/spawn_clone.h"
+#include "node/test_temp_dir.h"
 
 namespace braid::node {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/braid-spawn-XXXXXX";
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using testing::TempDir;
 
 void write_file(const std::filesystem::path& path, const std::string& text, mode_t mode) {
   std::ofstream(path) << text;
@@ -117,7 +104,7 @@ class SpawnIntoCgroupTest : public ::testing::Test {
 // when nothing else is found), ENOEXEC not retried, "" as the current
 // directory, relative entries and programs after the chdir.
 TEST_F(SpawnIntoCgroupTest, PathSearchMatchesPosixSpawnp) {
-  TempDir tmp;
+  TempDir tmp{"braid-spawn"};
   const auto a = tmp.path() / "a";
   const auto b = tmp.path() / "b";
   std::filesystem::create_directories(a);
