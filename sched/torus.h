@@ -36,7 +36,8 @@
 //  - Accounts (spec.account): under Fair the next queued task to start comes
 //    from the account that has used the least CPU time (cpus x seconds),
 //    then in the account's own rank order. An account that starts to queue
-//    again is placed level with the least-used account with queued tasks:
+//    again is placed level with the least-used account with queued tasks
+//    that could start (not all parked beside a throttled array):
 //    one that was idle (nothing queued or started) at that usage, so neither
 //    idling nor past use counts; one that only ran what it had started at
 //    the higher of its own and that usage, so it banks no credit.

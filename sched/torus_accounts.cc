@@ -48,12 +48,11 @@ void Torus::enter_queued(TaskKey key) {
   Account& account = accounts_[index];
   if (account.queued++ > 0) return;
   // It competes for slots again. It is placed level with the least-used
-  // account that competes already, so what it did meanwhile earns nothing:
-  // an idle account comes back at that level (its past use does not count),
-  // one that only ran what it had started keeps its own usage if higher (a
-  // single long task leaves no credit to starve the others with later).
-  // With no account competing, an idle account comes back at the busiest
-  // started one's usage, so whoever competes next starts level with it.
+  // account that competes already (has a fresh task that is not parked), so what it did meanwhile
+  // earns nothing: an idle account comes back at that level (its past use does not count), one that
+  // only ran what it had started keeps its own usage if higher (a single long task leaves no credit
+  // to starve the others with later). With no account competing, an idle account comes back at the
+  // busiest started one's usage, so whoever competes next starts level with it.
   constexpr std::uint64_t kNone = std::numeric_limits<std::uint64_t>::max();
   std::uint64_t least_queued = kNone;
   std::uint64_t most_started = 0;
@@ -61,7 +60,10 @@ void Torus::enter_queued(TaskKey key) {
   for (std::uint32_t other = 0; other < accounts_.size(); ++other) {
     const Account& a = accounts_[other];
     if (other == index) continue;
-    if (a.queued > 0) least_queued = std::min(least_queued, a.used_ns);
+    // Only an account with a task that could start competes: one whose
+    // queued tasks are all parked beside a throttled array cannot take the
+    // slots it is owed, and its usage grows slower than the others'.
+    if (a.queued > 0 && !a.fresh.empty()) least_queued = std::min(least_queued, a.used_ns);
     if (a.started > 0) {
       most_started = std::max(most_started, a.used_ns);
       any_started = true;

@@ -13,6 +13,7 @@
 namespace braid::sched {
 namespace {
 
+using testing::account_spec;
 using testing::config;
 using testing::must;
 using testing::spec;
@@ -20,12 +21,6 @@ using testing::work;
 
 constexpr Micros kMs = kMicrosPerMilli;
 constexpr Micros kSec = kMicrosPerSecond;
-
-TaskSpec account_spec(std::string account) {
-  TaskSpec s = spec();
-  s.account = std::move(account);
-  return s;
-}
 
 int starts_after(const SimNode& node, const std::set<TaskKey>& keys, Micros after_us) {
   int n = 0;
