@@ -290,7 +290,7 @@ std::string default_socket() {
 std::string command_named(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--socket") {
+    if (arg == "--socket" || arg == "--answer-timeout") {
       ++i;  // its value
     } else if (!arg.starts_with("-")) {
       return std::string(arg);
@@ -363,6 +363,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string socket = default_socket();
   app.add_option("--socket", socket, "control socket (env BRAID_SOCKET)")->capture_default_str();
+  std::string answer_timeout = "30s";
+  app.add_option("--answer-timeout", answer_timeout,
+                 "how long to wait for braidd's answer before exiting 3 (a wait: on top of its "
+                 "--timeout), e.g. 500ms, 30s, 2m")
+      ->capture_default_str();
   Commands commands(app, command_named(argc, argv));
 
   SubmitFlags submit;
@@ -517,7 +522,12 @@ int main(int argc, char** argv) {
     return usage(e.what());
   }
 
-  ControlClient client(socket);
+  auto answer_timeout_us = sched::parse_duration(answer_timeout);
+  if (!answer_timeout_us || answer_timeout_us.value() <= 0) {
+    return usage("--answer-timeout: " + (answer_timeout_us ? std::string("must be above 0")
+                                                           : answer_timeout_us.error().message));
+  }
+  ControlClient client(socket, answer_timeout_us.value());
   int code = 0;
   if (ran(cmd_submit)) return run_submit(client, submit);
   if (ran(cmd_run)) return run_run(client, run);

@@ -1,10 +1,13 @@
 #include "node/control_client.h"
 
 #include <capnp/ez-rpc.h>
+#include <kj/async-io.h>
 #include <sys/stat.h>
 
 #include "rpc/control.capnp.h"
 #include "rpc/convert.h"
+#include "sched/duration.h"
+#include "sched/torus.h"
 
 namespace braid::node {
 
@@ -16,7 +19,38 @@ struct ControlClient::Impl {
   Control::Client control = client.getMain<Control>();
 };
 
-ControlClient::ControlClient(std::string socket_path) : socket_path_(std::move(socket_path)) {}
+// Waits for one answer for at most the client's answer timeout (plus the
+// extra time of a long poll); past it the call fails as DISCONNECTED, so a
+// stopped or wedged braidd makes the CLI report "unreachable", not hang.
+class ControlClient::Answer {
+ public:
+  Answer(capnp::EzRpcClient& client, sched::Micros timeout_us)
+      : client_(client), timeout_us_(timeout_us) {}
+
+  template <typename T>
+  capnp::Response<T> operator()(capnp::RemotePromise<T>&& promise, sched::Micros extra_us = 0) {
+    const sched::Micros due_us =
+        extra_us >= sched::kNever - timeout_us_ ? sched::kNever : timeout_us_ + extra_us;
+    kj::Promise<capnp::Response<T>> answer = kj::mv(promise);
+    if (due_us == sched::kNever) return answer.wait(client_.getWaitScope());
+    auto late = client_.getIoProvider()
+                    .getTimer()
+                    .afterDelay(due_us * kj::MICROSECONDS)
+                    .then([due_us]() -> capnp::Response<T> {
+                      kj::throwFatalException(KJ_EXCEPTION(
+                          DISCONNECTED, "no answer within " + sched::format_duration(due_us) +
+                                            " (is braidd stopped or overloaded?)"));
+                    });
+    return answer.exclusiveJoin(kj::mv(late)).wait(client_.getWaitScope());
+  }
+
+ private:
+  capnp::EzRpcClient& client_;
+  sched::Micros timeout_us_;
+};
+
+ControlClient::ControlClient(std::string socket_path, sched::Micros answer_timeout_us)
+    : socket_path_(std::move(socket_path)), answer_timeout_us_(answer_timeout_us) {}
 ControlClient::~ControlClient() = default;
 
 template <typename T, typename Call>
@@ -30,7 +64,8 @@ Reply<T> ControlClient::call(Call&& call) {
   }
   try {
     if (!impl_) impl_ = std::make_unique<Impl>(socket_path_);
-    return call(impl_->control, impl_->client.getWaitScope());
+    Answer answer(impl_->client, answer_timeout_us_);
+    return call(impl_->control, answer);
   } catch (const kj::Exception& e) {
     // A lost connection means nobody answers; anything else (a message over
     // the size limits, a remote exception) is a refusal of this request.
@@ -64,7 +99,7 @@ void set_ids(capnp::List<capnp::Text>::Builder out, const std::vector<std::strin
 
 Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::TaskSpec>& specs) {
   return call<std::vector<std::string>>(
-      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<std::string>> {
+      [&](Control::Client& c, Answer& answer) -> Reply<std::vector<std::string>> {
         auto req = c.submitRequest();
         auto list = req.initSpecs(static_cast<unsigned>(specs.size()));
         for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -79,7 +114,7 @@ Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::T
           }
           req.setHasEnv(true);
         }
-        auto res = req.send().wait(ws);
+        auto res = answer(req.send());
         if (auto r = refused(res)) return *r;
         std::vector<std::string> ids;
         for (auto id : res.getIds()) ids.emplace_back(id.cStr());
@@ -88,14 +123,14 @@ Reply<std::vector<std::string>> ControlClient::submit(const std::vector<sched::T
 }
 
 Reply<rpc::ListPage> ControlClient::list(const rpc::ListQuery& query, const std::string& state) {
-  return call<rpc::ListPage>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::ListPage> {
+  return call<rpc::ListPage>([&](Control::Client& c, Answer& answer) -> Reply<rpc::ListPage> {
     auto req = c.listRequest();
     req.setAll(query.all);
     req.setState(state);
     req.setName(query.name_glob);
     req.setAfter(query.after);
     req.setLimit(query.limit);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return rpc::ListPage{tasks_of(res), res.getNext()};
   });
@@ -103,10 +138,10 @@ Reply<rpc::ListPage> ControlClient::list(const rpc::ListQuery& query, const std:
 
 Reply<std::vector<rpc::TaskView>> ControlClient::show(const std::vector<std::string>& ids) {
   return call<std::vector<rpc::TaskView>>(
-      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::vector<rpc::TaskView>> {
+      [&](Control::Client& c, Answer& answer) -> Reply<std::vector<rpc::TaskView>> {
         auto req = c.showRequest();
         set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
-        auto res = req.send().wait(ws);
+        auto res = answer(req.send());
         if (auto r = refused(res)) return *r;
         return tasks_of(res);
       });
@@ -114,33 +149,33 @@ Reply<std::vector<rpc::TaskView>> ControlClient::show(const std::vector<std::str
 
 Reply<rpc::WaitOutcome> ControlClient::wait(const std::vector<std::string>& ids,
                                             sched::Micros timeout_us) {
-  return call<rpc::WaitOutcome>(
-      [&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::WaitOutcome> {
-        auto req = c.waitRequest();
-        set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
-        req.setTimeoutMicros(timeout_us);
-        auto res = req.send().wait(ws);
-        if (auto r = refused(res)) return *r;
-        return rpc::WaitOutcome{tasks_of(res), res.getTimedOut(), {}};
-      });
+  return call<rpc::WaitOutcome>([&](Control::Client& c, Answer& answer) -> Reply<rpc::WaitOutcome> {
+    auto req = c.waitRequest();
+    set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
+    req.setTimeoutMicros(timeout_us);
+    // A long poll: its answer is due when its own timeout ends (0: never).
+    auto res = answer(req.send(), timeout_us == 0 ? sched::kNever : timeout_us);
+    if (auto r = refused(res)) return *r;
+    return rpc::WaitOutcome{tasks_of(res), res.getTimedOut(), {}};
+  });
 }
 
 Reply<Done> ControlClient::cancel(const std::vector<std::string>& ids) {
-  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
     auto req = c.cancelRequest();
     set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return Done{};
   });
 }
 
 Reply<Done> ControlClient::hold(const std::vector<std::string>& ids, bool release) {
-  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
     auto req = c.holdRequest();
     set_ids(req.initIds(static_cast<unsigned>(ids.size())), ids);
     req.setRelease(release);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return Done{};
   });
@@ -148,13 +183,13 @@ Reply<Done> ControlClient::hold(const std::vector<std::string>& ids, bool releas
 
 Reply<rpc::LogChunk> ControlClient::read_log(const std::string& id, bool stderr_stream,
                                              std::uint64_t offset, std::uint32_t max_bytes) {
-  return call<rpc::LogChunk>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::LogChunk> {
+  return call<rpc::LogChunk>([&](Control::Client& c, Answer& answer) -> Reply<rpc::LogChunk> {
     auto req = c.readLogRequest();
     req.setId(id);
     req.setStderr(stderr_stream);
     req.setOffset(offset);
     req.setMaxBytes(max_bytes);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     auto data = res.getData();
     return rpc::LogChunk{std::string(reinterpret_cast<const char*>(data.begin()), data.size()),
@@ -163,49 +198,49 @@ Reply<rpc::LogChunk> ControlClient::read_log(const std::string& id, bool stderr_
 }
 
 Reply<rpc::StatsView> ControlClient::stats() {
-  return call<rpc::StatsView>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<rpc::StatsView> {
-    auto res = c.statsRequest().send().wait(ws);
+  return call<rpc::StatsView>([&](Control::Client& c, Answer& answer) -> Reply<rpc::StatsView> {
+    auto res = answer(c.statsRequest().send());
     return rpc::from_wire(res.getStats());
   });
 }
 
 Reply<Done> ControlClient::set_policy(const std::string& name) {
-  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
     auto req = c.setPolicyRequest();
     req.setName(name);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return Done{};
   });
 }
 
 Reply<Done> ControlClient::set_quantum(sched::Micros quantum_us) {
-  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
     auto req = c.setQuantumRequest();
     req.setMicros(quantum_us);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return Done{};
   });
 }
 
 Reply<int> ControlClient::priority(const std::string& id, rpc::PriorityOp op, int value) {
-  return call<int>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<int> {
+  return call<int>([&](Control::Client& c, Answer& answer) -> Reply<int> {
     auto req = c.priorityRequest();
     req.setId(id);
     req.setValue(value);
     req.setOp(rpc::to_wire(op));
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return static_cast<int>(res.getPriority());
   });
 }
 
 Reply<Done> ControlClient::scheduler(rpc::SchedulerOp op) {
-  return call<Done>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<Done> {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
     auto req = c.schedulerRequest();
     req.setOp(rpc::to_wire(op));
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return Done{};
   });
@@ -213,19 +248,19 @@ Reply<Done> ControlClient::scheduler(rpc::SchedulerOp op) {
 
 Reply<std::uint64_t> ControlClient::cancel_where(const std::string& state,
                                                  const std::string& name) {
-  return call<std::uint64_t>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::uint64_t> {
+  return call<std::uint64_t>([&](Control::Client& c, Answer& answer) -> Reply<std::uint64_t> {
     auto req = c.cancelWhereRequest();
     req.setState(state);
     req.setName(name);
-    auto res = req.send().wait(ws);
+    auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     return res.getCancelled();
   });
 }
 
 Reply<std::uint64_t> ControlClient::clear() {
-  return call<std::uint64_t>([&](Control::Client& c, kj::WaitScope& ws) -> Reply<std::uint64_t> {
-    auto res = c.clearRequest().send().wait(ws);
+  return call<std::uint64_t>([&](Control::Client& c, Answer& answer) -> Reply<std::uint64_t> {
+    auto res = answer(c.clearRequest().send());
     if (auto r = refused(res)) return *r;
     return res.getPurged();
   });

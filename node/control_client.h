@@ -3,7 +3,9 @@
 //
 // Every call returns the daemon's answer or one of two errors:
 //  - Refused: the daemon refused the input (bad usage; the CLI exits 2);
-//  - Unreachable: no daemon answers on the socket (the CLI exits 3).
+//  - Unreachable: no daemon answers on the socket, or it does not answer a
+//    call within answer_timeout_us (a wait: within its own timeout plus that);
+//    the CLI exits 3. A call that timed out may still be carried out.
 #pragma once
 
 #include <memory>
@@ -30,8 +32,12 @@ struct Done {};
 
 class ControlClient final {
  public:
+  static constexpr sched::Micros kDefaultAnswerTimeoutUs = 30 * sched::kMicrosPerSecond;
+
   // Connects lazily: the first call reports Unreachable if nobody listens.
-  explicit ControlClient(std::string socket_path);
+  // answer_timeout_us: sched::kNever waits for ever.
+  explicit ControlClient(std::string socket_path,
+                         sched::Micros answer_timeout_us = kDefaultAnswerTimeoutUs);
   ~ControlClient();
 
   Reply<std::vector<std::string>> submit(const std::vector<sched::TaskSpec>& specs);
@@ -54,10 +60,12 @@ class ControlClient final {
 
  private:
   struct Impl;
+  class Answer;
   template <typename T, typename Call>
   Reply<T> call(Call&& call);
 
   std::string socket_path_;
+  sched::Micros answer_timeout_us_;
   std::unique_ptr<Impl> impl_;
 };
 

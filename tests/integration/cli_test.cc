@@ -31,6 +31,30 @@ std::size_t count_tasks(const Daemon& d, const std::vector<std::string>& args) {
   return d.json(all).size();
 }
 
+// A stopped braidd (SIGSTOP: a wedged node) accepts the connection but never
+// answers: the CLI gives up after --answer-timeout with exit 3 and one line,
+// instead of hanging; a wait gets that time on top of its own --timeout.
+TEST(Cli, AStoppedDaemonMakesTheCliGiveUpAfterItsAnswerTimeout) {
+  Daemon d;
+  const std::string id = d.submit({"--", "sleep", "60"});
+  ASSERT_EQ(::kill(d.pid(), SIGSTOP), 0);
+  const RunResult stats = d.cli({"--answer-timeout", "300ms", "stats"});
+  const RunResult wait = d.cli({"--answer-timeout", "200ms", "wait", id, "--timeout", "200ms"});
+  ASSERT_EQ(::kill(d.pid(), SIGCONT), 0);
+  EXPECT_EQ(stats.exit_code, 3) << stats.err;
+  EXPECT_NE(stats.err.find("no answer within 300ms"), std::string::npos) << stats.err;
+  EXPECT_EQ(std::count(stats.err.begin(), stats.err.end(), '\n'), 1) << stats.err;
+  EXPECT_EQ(wait.exit_code, 3) << wait.err;
+  EXPECT_NE(wait.err.find("no answer within 400ms"), std::string::npos) << wait.err;
+  // Resumed, it answers again, and bad values are usage errors.
+  EXPECT_EQ(d.cli({"--answer-timeout", "5s", "stats"}).exit_code, 0);
+  for (const char* bad : {"0s", "-1s", "soon"}) {
+    const RunResult r = d.cli({"--answer-timeout", bad, "stats"});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--answer-timeout"), std::string::npos) << r.err;
+  }
+}
+
 // braid builds only the subcommand argv names (node/braid_main.cc,
 // Commands): help, usage errors and the options of every command still work.
 TEST(Cli, HelpAndUsageErrorsCoverEveryCommand) {
