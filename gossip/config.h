@@ -1,0 +1,49 @@
+// Every gossip tunable, in one documented place (docs/gossip.md explains the
+// trade-offs). lan() is memberlist's LAN profile where braid has no measured
+// reason to differ; fast() is for tests on one machine.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "gossip/types.h"
+
+namespace braid::gossip {
+
+struct GossipConfig {
+  // Failure detection (SWIM).
+  Micros probe_interval_us = 1 * kMicrosPerSecond;  // one probe per interval
+  Micros probe_timeout_us = 500 * kMicrosPerMilli;  // direct ack wait before indirect probes
+  int indirect_checks = 3;                          // k members asked to probe indirectly
+  // Lifeguard suspicion: the timeout starts at
+  //   suspicion_mult x max(1, log10(n)) x probe_interval x max_timeout_mult
+  // and shrinks towards suspicion_mult x ... x probe_interval (without the
+  // max multiplier) as independent suspicions arrive (suspicion_confirmations).
+  int suspicion_mult = 4;
+  int suspicion_max_timeout_mult = 6;
+  int suspicion_confirmations = 3;  // independent accusers that bring it to the minimum
+  // Lifeguard local health: missed acks, nacks not received and late timers
+  // raise a score 0..awareness_max-1; every probe timeout is scaled by
+  // (score + 1).
+  int awareness_max = 8;
+  // Dissemination.
+  Micros gossip_interval_us = 200 * kMicrosPerMilli;  // piggyback-only gossip round
+  int gossip_fanout = 3;                              // members per gossip round
+  int retransmit_mult = 4;  // an update is sent retransmit_mult x ceil(log10(n + 1)) times
+  Micros gossip_to_dead_us = 30 * kMicrosPerSecond;  // dead members still get gossip this long
+  // Anti-entropy.
+  Micros sync_interval_us = 30 * kMicrosPerSecond;  // push-pull with one random member
+  // Joining: seeds are retried with exponential backoff until one answers.
+  Micros join_retry_min_us = 500 * kMicrosPerMilli;
+  Micros join_retry_max_us = 30 * kMicrosPerSecond;
+  // A dead or left member is forgotten after this long (its name may then
+  // come back as new).
+  Micros reclaim_after_us = 10 * 60 * kMicrosPerSecond;
+
+  static GossipConfig lan();
+  static GossipConfig fast();  // ~10x faster timers: tests on loopback and the simulator
+  // What is wrong (naming the field and what is allowed), or nullopt.
+  std::optional<std::string> validate() const;
+};
+
+}  // namespace braid::gossip
