@@ -53,7 +53,7 @@ Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
       committer_(std::make_unique<storage::Committer>(*store_)),
       torus_(torus_config(config_.torus, meta_)),
       executor_(
-          io, config_.executor,
+          io, clock, config_.executor,
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
       tick_timer_(io),
       memory_timer_(io),

@@ -51,13 +51,11 @@ void end_attempt(sched::Task& task, const DaemonConfig& config, Interruption why
 
 sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const Clock& clock,
                                                     DaemonConfig config) {
-  const auto opening = std::chrono::steady_clock::now();
+  const Micros opening_us = clock.monotonic_us();
   auto store = storage::Store::open(config.data_dir / "db");
   if (!store) return store.error();
   spdlog::info("database {} opened in {}", store.value()->path().string(),
-               sched::format_duration(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::steady_clock::now() - opening)
-                                          .count()));
+               sched::format_duration(clock.monotonic_us() - opening_us));
   auto meta = store.value()->read_meta();
   if (!meta) return meta.error();
   if (!meta.value().node_name.empty() && meta.value().node_name != config.name) {
@@ -93,7 +91,7 @@ void Daemon::track(TaskKey key, std::uint64_t record_no) {
 }
 
 sched::Status Daemon::recover() {
-  const auto began = std::chrono::steady_clock::now();
+  const Micros began_us = clock_.monotonic_us();
   const Micros now = now_us();
   const std::string boot_id = current_boot_id();
   const bool same_boot = !boot_id.empty() && boot_id == meta_.boot_id;
@@ -171,10 +169,11 @@ sched::Status Daemon::recover() {
   changes.put_meta(meta_);
   // Leftovers first: once the write below clears their marks, a crash could
   // no longer find them.
-  std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
+  std::size_t killed = end_leftovers(leftovers, clock_, kLeftoverWaitUs);
   // Then what no record names: attempts spawned just before the crash whose
   // `running` record never reached the log (leftovers.h).
-  const MarkedSweep sweep = end_marked_processes(config_.executor.node_mark, kLeftoverWaitUs);
+  const MarkedSweep sweep =
+      end_marked_processes(config_.executor.node_mark, clock_, kLeftoverWaitUs);
   killed += sweep.signalled;
   spdlog::info("swept {} processes for BRAID_NODE_MARK={} in {}: {} ended{}",
                sweep.processes_scanned, config_.executor.node_mark,
@@ -184,13 +183,12 @@ sched::Status Daemon::recover() {
     return sched::Error{"cannot write to the database " + store_->path().string() + ": " +
                         s.error().message};
   }
-  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - began);
+  const Micros took_us = clock_.monotonic_us() - began_us;
   const sched::TorusStats stats = torus_.stats();
   spdlog::info(
       "node {} incarnation {}: restored {} tasks in {} ({} queued, {} pending, {} finished; "
       "{} interrupted by the last stop, {} leftover processes ended)",
-      config_.name, meta_.incarnation, torus_.task_count(), sched::format_duration(took.count()),
+      config_.name, meta_.incarnation, torus_.task_count(), sched::format_duration(took_us),
       stats.count(TaskState::kQueued), stats.count(TaskState::kPending), finished_.size(),
       interrupted, killed);
   spdlog::info("node {} ready: {} slots, policy {}, quantum {}, executor {}", config_.name,
