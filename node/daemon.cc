@@ -13,40 +13,29 @@ namespace {
 constexpr auto kShutdownFlush = std::chrono::milliseconds(50);
 }  // namespace
 
-sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const Clock& clock,
-                                                    DaemonConfig config) {
-  auto opened = Durability::open_store(clock, config);
-  if (!opened) return opened.error();
-  auto [store, meta] = std::move(opened).value();
-  std::unique_ptr<Daemon> daemon(
-      new Daemon(io, clock, std::move(config), std::move(store), std::move(meta)));
-  if (sched::Status s = daemon->durability_.recover(); !s) return s.error();
-  return daemon;
-}
-
-Daemon::Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
-               std::unique_ptr<storage::Store> store, storage::NodeMeta meta)
+Daemon::Daemon(asio::io_context& io, const DaemonConfig& config, Tasks& tasks, Waiters& waiters,
+               Durability& durability, Submissions& submissions)
     : io_(io),
-      config_(std::move(config)),
-      tasks_(io, clock, config_, meta.next_sequence),
-      waiters_(io, tasks_),
-      durability_(
-          io, clock, config_, std::move(store), std::move(meta), tasks_,
-          Durability::Hooks{
-              .in_use =
-                  [this](TaskKey key) {
-                    return submissions_.pinned(key) || waiters_.waited_on(key);
-                  },
-              .on_ends_stored =
-                  [this](const std::vector<std::pair<TaskKey, std::uint64_t>>& ended,
-                         const sched::Status& status) { waiters_.on_ends_stored(ended, status); },
-          }),
-      submissions_(io, clock, config_, tasks_, durability_, waiters_,
-                   [this] { check_shutdown_done(); }) {
+      config_(config),
+      tasks_(tasks),
+      waiters_(waiters),
+      durability_(durability),
+      submissions_(submissions) {
   tasks_.set_events(this);
+  durability_.set_hooks({
+      .in_use = [this](TaskKey key) { return submissions_.pinned(key) || waiters_.waited_on(key); },
+      .on_ends_stored =
+          [this](const std::vector<std::pair<TaskKey, std::uint64_t>>& ended,
+                 const sched::Status& status) { waiters_.on_ends_stored(ended, status); },
+  });
+  submissions_.set_on_idle([this] { check_shutdown_done(); });
 }
 
-Daemon::~Daemon() = default;
+Daemon::~Daemon() {
+  tasks_.set_events(nullptr);
+  durability_.set_hooks({});
+  submissions_.set_on_idle({});
+}
 
 void Daemon::on_started(TaskKey key) { durability_.note_started(key); }
 

@@ -1,12 +1,13 @@
-// Daemon: one braid node, wired from parts with one job each:
+// Daemon: one braid node, made of parts with one job each:
 //   Tasks        the torus, the executor and each task's side record; time,
 //                process actions, samplers, control operations (tasks.h)
 //   Durability   the store: what is written when, recovery, purge (durability.h)
 //   Waiters      `wait` calls and the state clients are shown (waiters.h)
 //   Submissions  check, encode, store, admit (submissions.h)
-// The Daemon owns them, routes Tasks' events (TaskEvents) to the others,
-// answers the control interface (rpc::ControlBackend) by delegating, and
-// runs the graceful shutdown. Everything runs on the one thread that runs
+// main() (braidd_main.cc) builds the parts; the Daemon routes Tasks' events
+// (TaskEvents) and the other parts' questions to each other, answers the
+// control interface (rpc::ControlBackend) by delegating, and runs the
+// graceful shutdown. Everything runs on the one thread that runs
 // the io_context; nothing here locks. Disk writes go through the
 // storage::Committer's thread, whose answers are posted back to the loop.
 //
@@ -34,12 +35,10 @@ namespace braid::node {
 
 class Daemon final : public rpc::ControlBackend, private TaskEvents {
  public:
-  // Opens <data_dir>/db, takes a new incarnation and restores every stored
-  // task (durability.h). An Error (unreadable or corrupt database, a
-  // database of another node) means the node must not start; nothing was
-  // changed. The clock must be the steady clock Asio's timers use.
-  static sched::Result<std::unique_ptr<Daemon>> open(asio::io_context& io, const Clock& clock,
-                                                     DaemonConfig config);
+  // Wires the parts to each other; they must outlive the Daemon. Then
+  // Durability::recover() restores the stored tasks.
+  Daemon(asio::io_context& io, const DaemonConfig& config, Tasks& tasks, Waiters& waiters,
+         Durability& durability, Submissions& submissions);
   ~Daemon() override;
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
@@ -76,9 +75,6 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   sched::Status hold(const std::vector<std::string>& ids, bool release) override;
 
  private:
-  Daemon(asio::io_context& io, const Clock& clock, DaemonConfig config,
-         std::unique_ptr<storage::Store> store, storage::NodeMeta meta);
-
   // TaskEvents
   void on_started(sched::TaskKey key) override;
   void on_state_changed(sched::TaskKey key) override;
@@ -89,11 +85,11 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   void check_shutdown_done();
 
   asio::io_context& io_;
-  const DaemonConfig config_;  // first: the parts keep a reference
-  Tasks tasks_;
-  Waiters waiters_;
-  Durability durability_;  // after tasks_: its committer drains while the executor lives
-  Submissions submissions_;
+  const DaemonConfig& config_;
+  Tasks& tasks_;
+  Waiters& waiters_;
+  Durability& durability_;
+  Submissions& submissions_;
   std::function<void()> on_shutdown_done_;
   // Every handler and posted callback holds a guard of it (declared last:
   // destroyed first, so no handler runs on a half-destroyed daemon).

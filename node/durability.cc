@@ -69,13 +69,11 @@ sched::Result<std::pair<std::unique_ptr<storage::Store>, storage::NodeMeta>> Dur
 }
 
 Durability::Durability(asio::io_context& io, const Clock& clock, const DaemonConfig& config,
-                       std::unique_ptr<storage::Store> store, storage::NodeMeta meta, Tasks& tasks,
-                       Hooks hooks)
+                       std::unique_ptr<storage::Store> store, storage::NodeMeta meta, Tasks& tasks)
     : io_(io),
       clock_(clock),
       config_(config),
       tasks_(tasks),
-      hooks_(std::move(hooks)),
       store_(std::move(store)),
       meta_(std::move(meta)),
       committer_(std::make_unique<storage::Committer>(*store_)),
@@ -276,7 +274,7 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
   committer_->commit(std::move(batch), /*durable=*/false,
                      on_loop([this, ended = std::move(ended)](const sched::Status& s) {
                        if (!s) spdlog::error("cannot store task ends: {}", s.error().message);
-                       hooks_.on_ends_stored(ended, s);
+                       if (hooks_.on_ends_stored) hooks_.on_ends_stored(ended, s);
                      }));
 }
 
@@ -337,7 +335,7 @@ void Durability::store_submission(storage::Batch batch,
 }
 
 bool Durability::in_use(TaskKey key) const {
-  return hooks_.in_use(key) || !sched::is_terminal(tasks_.shown_state(key));
+  return (hooks_.in_use && hooks_.in_use(key)) || !sched::is_terminal(tasks_.shown_state(key));
 }
 
 void Durability::purge() {

@@ -64,9 +64,10 @@ class Durability final {
   static sched::Result<std::pair<std::unique_ptr<storage::Store>, storage::NodeMeta>> open_store(
       const Clock& clock, const DaemonConfig& config);
 
+  // The meta's next_sequence is where Tasks' torus starts handing out ids.
   Durability(asio::io_context& io, const Clock& clock, const DaemonConfig& config,
-             std::unique_ptr<storage::Store> store, storage::NodeMeta meta, Tasks& tasks,
-             Hooks hooks);
+             std::unique_ptr<storage::Store> store, storage::NodeMeta meta, Tasks& tasks);
+  void set_hooks(Hooks hooks) { hooks_ = std::move(hooks); }  // before recover()
   Durability(const Durability&) = delete;
   Durability& operator=(const Durability&) = delete;
 

@@ -28,15 +28,13 @@ constexpr std::size_t kTasksPerClockCheck = 128;
 }  // namespace
 
 Submissions::Submissions(asio::io_context& io, const Clock& clock, const DaemonConfig& config,
-                         Tasks& tasks, Durability& durability, Waiters& waiters,
-                         std::function<void()> on_idle)
+                         Tasks& tasks, Durability& durability, Waiters& waiters)
     : io_(io),
       clock_(clock),
       config_(config),
       tasks_(tasks),
       durability_(durability),
-      waiters_(waiters),
-      on_idle_(std::move(on_idle)) {}
+      waiters_(waiters) {}
 
 kj::Promise<kj::Own<rpc::SubmitOutcome>> Submissions::submit(std::vector<sched::TaskSpec> specs) {
   auto refuse = [](std::string message) -> kj::Promise<kj::Own<rpc::SubmitOutcome>> {
@@ -219,7 +217,7 @@ void Submissions::end_submission(std::uint64_t serial, std::string error) {
   }
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);
-  if (submissions_.empty()) on_idle_();  // a shutdown may wait for it
+  if (submissions_.empty() && on_idle_) on_idle_();  // a shutdown may wait for it
 }
 
 // A task admitted as queued (or held) is already stored as such: its

@@ -36,9 +36,10 @@ namespace braid::node {
 
 class Submissions final {
  public:
-  // `on_idle` runs whenever the last pending submission was answered.
   Submissions(asio::io_context& io, const Clock& clock, const DaemonConfig& config, Tasks& tasks,
-              Durability& durability, Waiters& waiters, std::function<void()> on_idle);
+              Durability& durability, Waiters& waiters);
+  // `on_idle` runs whenever the last pending submission was answered.
+  void set_on_idle(std::function<void()> on_idle) { on_idle_ = std::move(on_idle); }
   Submissions(const Submissions&) = delete;
   Submissions& operator=(const Submissions&) = delete;
 
