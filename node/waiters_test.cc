@@ -31,9 +31,7 @@ class ToWaiters final : public TaskEvents {
 
 class WaitersTest : public ::testing::Test {
  protected:
-  WaitersTest() {
-    tasks_.set_events(&events_);
-  }
+  WaitersTest() { tasks_.set_events(&events_); }
 
   TaskKey submit(std::uint64_t sequence) {
     sched::TaskSpec spec;
