@@ -1,7 +1,9 @@
 // braidd: one braid node. main() builds every real object and wires them:
-// the Asio loop (one thread), Cap'n Proto on that loop, the daemon (torus +
-// executor) and the control socket. Reading this function shows the whole
-// daemon.
+// the Asio loop (one thread), Cap'n Proto on that loop, the clock, the
+// node's parts (tasks, waiters, durability, submissions: node/daemon.h), the
+// Daemon that joins them and answers the control socket. Reading this
+// function shows the whole daemon. A part that follows the node's load
+// (peers) is built after the Daemon and registers with add_load_listener().
 #include <capnp/rpc-twoparty.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +23,12 @@
 #include "rpc/unix_listener.h"
 
 namespace {
+
+bool sched_status_failed(const braid::sched::Status& status) {
+  if (status) return false;
+  spdlog::critical("{}", status.error().message);
+  return true;
+}
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_st("braidd", spdlog::color_mode::never);
@@ -69,13 +77,24 @@ int main(int argc, char** argv) {
     asio::io_context io(1);
     braid::rpc::AsioEventPort event_port(io);  // Cap'n Proto runs on this loop too
     {
-      braid::node::SystemClock clock;
-      auto opened = braid::node::Daemon::open(io, clock, config);
+      braid::node::SystemClock clock;  // the one clock every part reads
+      auto opened = braid::node::Durability::open_store(clock, config);
       if (!opened) {
         spdlog::critical("{}", opened.error().message);
         return 1;
       }
-      braid::node::Daemon& daemon = *opened.value();
+      auto [store, meta] = std::move(opened).value();
+      // Declared in dependency order, destroyed in reverse: the committer
+      // drains (Durability) while the executor (Tasks) still lives.
+      braid::node::Tasks tasks(io, clock, config, meta.next_sequence);
+      braid::node::Waiters waiters(io, tasks);
+      braid::node::Durability durability(io, clock, config, std::move(store), std::move(meta),
+                                         tasks);
+      braid::node::Submissions submissions(io, clock, config, tasks, durability, waiters);
+      braid::node::Daemon daemon(io, config, tasks, waiters, durability, submissions);
+      // Takes a new incarnation, restores every stored task; an Error means
+      // the node must not start (nothing was changed).
+      if (sched_status_failed(durability.recover())) return 1;
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));
       braid::rpc::UnixListener listener(io, config.socket_path().string());

@@ -263,22 +263,21 @@ sched::Status TaskCgroup::set_frozen(bool frozen) const {
   return sched::ok_status();
 }
 
-bool TaskCgroup::wait_frozen(std::chrono::microseconds bound) const {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
+bool TaskCgroup::wait_frozen(const Clock& clock, sched::Micros deadline_us) const {
   for (;;) {
     const std::optional<bool> is_frozen = frozen();
     if (!is_frozen) return false;
     if (*is_frozen) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (clock.monotonic_us() >= deadline_us) return false;
   }
 }
 
-sched::Status TaskCgroup::kill_all() const {
+sched::Status TaskCgroup::kill_all(const Clock& clock) const {
   if (has_kill_file_) return write_file(dir_ / "cgroup.kill", "1");
   // Kernels before 5.14: freeze so nothing forks behind the loop, SIGKILL
   // each process (a fatal signal ends frozen processes), thaw.
   sched::Status frozen = set_frozen(true);
-  if (frozen) wait_frozen(std::chrono::milliseconds(10));
+  if (frozen) wait_frozen(clock, clock.monotonic_us() + 10 * sched::kMicrosPerMilli);
   for (pid_t pid : pids()) ::kill(pid, SIGKILL);
   if (frozen) return set_frozen(false);
   return frozen;

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/clock.h"
 #include "sched/result.h"
 #include "sched/types.h"
 
@@ -87,14 +88,15 @@ class TaskCgroup {
   sched::Status set_memory_max(std::uint64_t bytes) const;
   // cgroup.freeze 1 / 0. Freezing completes asynchronously; see wait_frozen().
   sched::Status set_frozen(bool frozen) const;
-  // Re-reads cgroup.events until it shows "frozen 1" or `bound` has passed
-  // (a spin: poll(POLLPRI) on cgroup.events is rate limited to ~10 ms).
-  // True once frozen.
-  bool wait_frozen(std::chrono::microseconds bound) const;
+  // Re-reads cgroup.events until it shows "frozen 1" or `clock` passed
+  // `deadline_us` (its monotonic_us(); a spin: poll(POLLPRI) on cgroup.events
+  // is rate limited to ~10 ms). True once frozen.
+  bool wait_frozen(const Clock& clock, sched::Micros deadline_us) const;
   // SIGKILLs every process in the cgroup: cgroup.kill (kernel >= 5.14), else
   // freeze, SIGKILL each pid of cgroup.procs, thaw (freezing first keeps
-  // processes from forking past the loop).
-  sched::Status kill_all() const;
+  // processes from forking past the loop; it waits up to 10 ms of `clock`
+  // for the freeze).
+  sched::Status kill_all(const Clock& clock) const;
   // Sends `signal` to each pid in cgroup.procs (a process forked while the
   // list is read may be missed).
   sched::Status signal_all(int signal) const;

@@ -140,8 +140,10 @@ TEST(CgroupLive, CreatesDistinctCgroupsForTheSameTaskAndRemovesThem) {
   EXPECT_EQ(first.value().cpu_usage_us(), 0);
   EXPECT_TRUE(first.value().pids().empty());
   ASSERT_TRUE(first.value().set_frozen(true));
-  EXPECT_TRUE(first.value().wait_frozen(std::chrono::milliseconds(100)));
-  EXPECT_TRUE(first.value().kill_all());  // empty: nothing to do, no error
+  const SystemClock clock;
+  EXPECT_TRUE(
+      first.value().wait_frozen(clock, clock.monotonic_us() + 100 * sched::kMicrosPerMilli));
+  EXPECT_TRUE(first.value().kill_all(clock));  // empty: nothing to do, no error
   EXPECT_TRUE(first.value().remove());
   EXPECT_TRUE(second.value().remove());
   EXPECT_FALSE(second.value().remove());

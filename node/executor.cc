@@ -25,7 +25,7 @@ namespace {
 using Mode = ExecutorConfig::Mode;
 
 // How long the destructor waits for a killed task's cgroup to empty.
-constexpr std::chrono::milliseconds kCgroupRemoveBound{1'000};
+constexpr sched::Micros kCgroupRemoveBoundUs = sched::kMicrosPerSecond;
 
 int open_pidfd(pid_t pid) {
   // glibc 2.36's <sys/pidfd.h> lacks extern "C"; the raw syscall avoids it.
@@ -51,18 +51,18 @@ void reap_blocking(int pidfd, siginfo_t& info) {
 }
 
 // Removes a cgroup whose processes were SIGKILLed, waiting for them to go.
-void remove_cgroup_blocking(const TaskCgroup& cgroup,
-                            std::chrono::steady_clock::time_point deadline) {
+void remove_cgroup_blocking(const TaskCgroup& cgroup, const Clock& clock,
+                            sched::Micros deadline_us) {
   for (;;) {
     sched::Status removed = cgroup.remove();
     if (removed) return;
     const std::optional<bool> populated = cgroup.populated();
-    if (std::chrono::steady_clock::now() >= deadline || !populated) {  // gone, or the bound passed
+    if (clock.monotonic_us() >= deadline_us || !populated) {  // gone, or the bound passed
       spdlog::warn("executor: cgroup left behind: {}", removed.error().message);
       return;
     }
     // Busy: processes still inside, or the kernel still releasing the last.
-    if (*populated) warn_if_failed("executor", cgroup.kill_all());
+    if (*populated) warn_if_failed("executor", cgroup.kill_all(clock));
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 }
@@ -104,8 +104,9 @@ struct Executor::Draining {
   asio::posix::stream_descriptor events;
 };
 
-Executor::Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_exit)
-    : io_(io), config_(std::move(config)), on_exit_(std::move(on_exit)) {
+Executor::Executor(asio::io_context& io, const Clock& clock, ExecutorConfig config,
+                   ExitCallback on_exit)
+    : io_(io), clock_(clock), config_(std::move(config)), on_exit_(std::move(on_exit)) {
   std::error_code ec;
   daemon_cwd_ = std::filesystem::current_path(ec);
   if (!config_.log_dir.empty()) {
@@ -151,7 +152,7 @@ Executor::~Executor() {
   // Handlers still queued in the io_context become no-ops once lifetime_
   // (the last member) is destroyed, before any other member.
   for (auto& [key, process] : live_) {
-    if (process->cgroup) warn_if_failed("executor", process->cgroup->kill_all());
+    if (process->cgroup) warn_if_failed("executor", process->cgroup->kill_all(clock_));
     ::kill(-process->pid, SIGKILL);  // the unreaped leader keeps the pgid ours
   }
   std::vector<TaskCgroup> cgroups;
@@ -163,11 +164,11 @@ Executor::~Executor() {
   live_.clear();
   for (auto& [serial, draining] : draining_) cgroups.push_back(draining->cgroup);
   draining_.clear();
-  const auto deadline = std::chrono::steady_clock::now() + kCgroupRemoveBound;
-  for (const TaskCgroup& cgroup : cgroups) remove_cgroup_blocking(cgroup, deadline);
+  const sched::Micros deadline_us = clock_.monotonic_us() + kCgroupRemoveBoundUs;
+  for (const TaskCgroup& cgroup : cgroups) remove_cgroup_blocking(cgroup, clock_, deadline_us);
   // Right after its children's rmdir the parent can still be busy for a
   // moment; another executor's children keep it (then it stays).
-  while (cgroups_ && !cgroups_->remove_if_empty() && std::chrono::steady_clock::now() < deadline &&
+  while (cgroups_ && !cgroups_->remove_if_empty() && clock_.monotonic_us() < deadline_us &&
          cgroups_->children().empty()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -178,9 +179,9 @@ void Executor::end_stale_cgroups() {
   if (stale.empty()) return;
   spdlog::warn("executor: ending {} task cgroup(s) left below {} by a previous run", stale.size(),
                cgroups_->dir().string());
-  for (const TaskCgroup& cgroup : stale) warn_if_failed("executor", cgroup.kill_all());
-  const auto deadline = std::chrono::steady_clock::now() + kCgroupRemoveBound;
-  for (const TaskCgroup& cgroup : stale) remove_cgroup_blocking(cgroup, deadline);
+  for (const TaskCgroup& cgroup : stale) warn_if_failed("executor", cgroup.kill_all(clock_));
+  const sched::Micros deadline_us = clock_.monotonic_us() + kCgroupRemoveBoundUs;
+  for (const TaskCgroup& cgroup : stale) remove_cgroup_blocking(cgroup, clock_, deadline_us);
 }
 
 void Executor::start(sched::TaskKey key, const std::string& task_id, const sched::TaskSpec& spec,
@@ -265,7 +266,7 @@ void Executor::start(sched::TaskKey key, const std::string& task_id, const sched
   const int pidfd = open_pidfd(pid);
   if (pidfd < 0) {
     const int err = errno;
-    if (cgroup) warn_if_failed("task " + task_id, cgroup->kill_all());
+    if (cgroup) warn_if_failed("task " + task_id, cgroup->kill_all(clock_));
     ::kill(-pid, SIGKILL);
     siginfo_t info = {};
     while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED) != 0 && errno == EINTR) {
@@ -321,7 +322,8 @@ void Executor::stop(sched::TaskKey key) {
     sched::Status frozen = process->cgroup->set_frozen(true);
     if (frozen) {
       process->hold = Process::Hold::kFrozen;
-      if (!process->cgroup->wait_frozen(config_.freeze_confirm_bound)) {
+      if (!process->cgroup->wait_frozen(
+              clock_, clock_.monotonic_us() + config_.freeze_confirm_bound.count())) {
         spdlog::debug("task {}: freezing takes longer than {}us; it completes in the kernel",
                       process->task_id, config_.freeze_confirm_bound.count());
       }
@@ -386,7 +388,8 @@ void Executor::on_kill_grace_over(sched::TaskKey key, std::uint64_t serial) {
   if (process == nullptr || process->serial != serial) return;
   spdlog::info("task {}: still running {}ms after SIGTERM; SIGKILL", process->task_id,
                config_.kill_grace.count());
-  if (process->cgroup) warn_if_failed("task " + process->task_id, process->cgroup->kill_all());
+  if (process->cgroup)
+    warn_if_failed("task " + process->task_id, process->cgroup->kill_all(clock_));
   ::kill(-process->pid, SIGKILL);
 }
 
@@ -420,7 +423,8 @@ void Executor::on_leader_exit(sched::TaskKey key, std::uint64_t serial) {
   std::optional<sched::Micros> cpu_us;
   if (!process->cgroup) cpu_us = live_cpu_time_us(*process);
   // End whatever is left of the task, then reap the leader.
-  if (process->cgroup) warn_if_failed("task " + process->task_id, process->cgroup->kill_all());
+  if (process->cgroup)
+    warn_if_failed("task " + process->task_id, process->cgroup->kill_all(clock_));
   ::kill(-process->pid, SIGKILL);
   siginfo_t reaped;
   reap_blocking(pidfd, reaped);

@@ -84,7 +84,9 @@ class Executor final {
   // ExecutorConfig::end_stale_tasks). In kCgroup mode throws
   // std::runtime_error when cgroups cannot be used; in kAuto mode falls back
   // to signals mode (one warning in the log).
-  Executor(asio::io_context& io, ExecutorConfig config, ExitCallback on_exit);
+  // `clock` bounds the waits for cgroups to empty and freeze; it must outlive
+  // the executor.
+  Executor(asio::io_context& io, const Clock& clock, ExecutorConfig config, ExitCallback on_exit);
   // SIGKILLs every live task's group and cgroup, reaps the leaders, removes
   // the cgroups (waiting up to about a second for them to empty). No
   // callback is called.
@@ -171,6 +173,7 @@ class Executor final {
   Process* find(sched::TaskKey key) const;
 
   asio::io_context& io_;
+  const Clock& clock_;
   ExecutorConfig config_;
   ExitCallback on_exit_;
   std::optional<CgroupParent> cgroups_;  // set in cgroup mode

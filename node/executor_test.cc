@@ -108,8 +108,8 @@ class ExecutorTest : public ::testing::TestWithParam<Mode> {
   void make_executor() {
     executor_.reset();
     try {
-      executor_ =
-          std::make_unique<Executor>(io_, config_, [this](TaskKey key, const ExitStatus& s) {
+      executor_ = std::make_unique<Executor>(
+          io_, clock_, config_, [this](TaskKey key, const ExitStatus& s) {
             exits_.push_back({key, s, executor_->cpu_time_us(key)});
             if (on_exit_hook_) on_exit_hook_(key);
           });
@@ -188,6 +188,7 @@ class ExecutorTest : public ::testing::TestWithParam<Mode> {
   }
 
   asio::io_context io_;
+  SystemClock clock_;
   asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
   TempDir logs_{"braid-exec"};
   ExecutorConfig config_;

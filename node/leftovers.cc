@@ -109,11 +109,12 @@ std::vector<pid_t> find_marked_processes(std::string_view node_mark) {
   return marked;
 }
 
-MarkedSweep end_marked_processes(std::string_view node_mark, sched::Micros wait_us) {
+MarkedSweep end_marked_processes(std::string_view node_mark, const Clock& clock,
+                                 sched::Micros wait_us) {
   MarkedSweep sweep;
   if (node_mark.empty()) return sweep;
-  const auto began = std::chrono::steady_clock::now();
-  const auto deadline = began + std::chrono::microseconds(wait_us);
+  const sched::Micros began_us = clock.monotonic_us();
+  const sched::Micros deadline_us = began_us + wait_us;
   const std::string entry = std::string(kNodeMarkVariable) + "=" + std::string(node_mark);
   const pid_t own_group = ::getpgrp();
   std::set<pid_t> signalled;
@@ -134,7 +135,7 @@ MarkedSweep end_marked_processes(std::string_view node_mark, sched::Micros wait_
       if (process.marked || groups.count(process.pgrp) != 0) running.push_back(pid);
     }
     if (running.empty()) break;
-    if (std::chrono::steady_clock::now() >= deadline) break;
+    if (clock.monotonic_us() >= deadline_us) break;
     // The group first: members forked since the scan are in it too.
     for (pid_t group : groups) ::kill(-group, SIGKILL);
     for (pid_t pid : running) {
@@ -145,9 +146,7 @@ MarkedSweep end_marked_processes(std::string_view node_mark, sched::Micros wait_
   for (pid_t pid : running) spdlog::error("marked process {} survived SIGKILL", pid);
   sweep.signalled = signalled.size();
   sweep.survivors = running.size();
-  sweep.took_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - began)
-                      .count();
+  sweep.took_us = clock.monotonic_us() - began_us;
   return sweep;
 }
 
@@ -158,7 +157,8 @@ std::string current_boot_id() {
   return id;
 }
 
-std::size_t end_leftovers(const std::vector<storage::ProcessMark>& marks, sched::Micros wait_us) {
+std::size_t end_leftovers(const std::vector<storage::ProcessMark>& marks, const Clock& clock,
+                          sched::Micros wait_us) {
   std::vector<pid_t> signalled;
   for (const storage::ProcessMark& mark : marks) {
     for (pid_t pid : processes_of(mark)) {
@@ -166,9 +166,9 @@ std::size_t end_leftovers(const std::vector<storage::ProcessMark>& marks, sched:
       if (::kill(pid, SIGKILL) == 0) signalled.push_back(pid);
     }
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(wait_us);
+  const sched::Micros deadline_us = clock.monotonic_us() + wait_us;
   for (pid_t pid : signalled) {
-    while (still_runs(pid) && std::chrono::steady_clock::now() < deadline) {
+    while (still_runs(pid) && clock.monotonic_us() < deadline_us) {
       std::this_thread::sleep_for(kPollInterval);  // a SIGKILLed process has no event to wait on
     }
     if (still_runs(pid)) spdlog::error("leftover process {} survived SIGKILL", pid);

@@ -41,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "node/clock.h"
 #include "sched/types.h"
 #include "storage/task_record.h"
 
@@ -50,7 +51,9 @@ namespace braid::node {
 std::string current_boot_id();
 
 // Returns how many processes were signalled.
-std::size_t end_leftovers(const std::vector<storage::ProcessMark>& marks, sched::Micros wait_us);
+// `wait_us` is measured on `clock`.
+std::size_t end_leftovers(const std::vector<storage::ProcessMark>& marks, const Clock& clock,
+                          sched::Micros wait_us);
 
 // Whether an environment block as in /proc/<pid>/environ ("K=V\0K=V\0...",
 // the last terminator optional) holds the entry `entry` ("K=V") exactly.
@@ -72,6 +75,7 @@ struct MarkedSweep {
 // (a group the task joined, not its own); then scans again (catching
 // processes forked meanwhile) until none is left running, or `wait_us` passed
 // (each survivor is logged). An empty `node_mark` does nothing.
-MarkedSweep end_marked_processes(std::string_view node_mark, sched::Micros wait_us);
+MarkedSweep end_marked_processes(std::string_view node_mark, const Clock& clock,
+                                 sched::Micros wait_us);
 
 }  // namespace braid::node

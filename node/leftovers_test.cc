@@ -85,7 +85,7 @@ storage::ProcessMark mark_of(pid_t pid) {
 TEST(Leftovers, TheRecordedGroupIsKilled) {
   const pid_t pid = spawn_sleeper();
   ASSERT_GT(pid, 0);
-  EXPECT_EQ(end_leftovers({mark_of(pid)}, sched::kMicrosPerSecond), 1u);
+  EXPECT_EQ(end_leftovers({mark_of(pid)}, SystemClock{}, sched::kMicrosPerSecond), 1u);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFSIGNALED(status));
@@ -97,10 +97,10 @@ TEST(Leftovers, AProcessThatReusedThePidIsLeftAlone) {
   ASSERT_GT(pid, 0);
   storage::ProcessMark other = mark_of(pid);
   other.start_ticks -= 1;  // the recorded leader started earlier: this is someone else
-  EXPECT_EQ(end_leftovers({other}, sched::kMicrosPerSecond), 0u);
+  EXPECT_EQ(end_leftovers({other}, SystemClock{}, sched::kMicrosPerSecond), 0u);
   storage::ProcessMark unknown = mark_of(pid);
   unknown.start_ticks = 0;  // start time never recorded: nothing can be proven
-  EXPECT_EQ(end_leftovers({unknown}, sched::kMicrosPerSecond), 0u);
+  EXPECT_EQ(end_leftovers({unknown}, SystemClock{}, sched::kMicrosPerSecond), 0u);
   EXPECT_EQ(waitpid(pid, nullptr, WNOHANG), 0) << "the process was killed";
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
@@ -146,7 +146,7 @@ TEST(MarkedProcesses, AMarkedProcessAndItsGroupAreKilledOthersAreNot) {
   EXPECT_EQ(found, std::vector<pid_t>{marked});
   EXPECT_TRUE(find_marked_processes("").empty());
 
-  const MarkedSweep sweep = end_marked_processes(mark, 2 * sched::kMicrosPerSecond);
+  const MarkedSweep sweep = end_marked_processes(mark, SystemClock{}, 2 * sched::kMicrosPerSecond);
   EXPECT_EQ(sweep.signalled, 2u);  // the leader and the unmarked member of its group
   EXPECT_EQ(sweep.survivors, 0u);
   EXPECT_GT(sweep.processes_scanned, 3u);
@@ -158,7 +158,7 @@ TEST(MarkedProcesses, AMarkedProcessAndItsGroupAreKilledOthersAreNot) {
   EXPECT_EQ(waitpid(other_mark, nullptr, WNOHANG), 0) << "another node's process was killed";
   EXPECT_EQ(waitpid(unmarked, nullptr, WNOHANG), 0) << "an unmarked process was killed";
   EXPECT_TRUE(find_marked_processes(mark).empty());
-  EXPECT_EQ(end_marked_processes(mark, sched::kMicrosPerSecond).signalled, 0u);
+  EXPECT_EQ(end_marked_processes(mark, SystemClock{}, sched::kMicrosPerSecond).signalled, 0u);
   for (pid_t pid : {other_mark, unmarked}) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
@@ -180,7 +180,7 @@ TEST(MarkedProcesses, AGroupLedByAnUnmarkedProcessIsNotKilled) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // until the member exec'ed
   }
   EXPECT_EQ(find_marked_processes(mark), std::vector<pid_t>{member});
-  const MarkedSweep sweep = end_marked_processes(mark, 2 * sched::kMicrosPerSecond);
+  const MarkedSweep sweep = end_marked_processes(mark, SystemClock{}, 2 * sched::kMicrosPerSecond);
   EXPECT_EQ(sweep.signalled, 1u);
   EXPECT_FALSE(runs(member));
   EXPECT_EQ(waitpid(leader, nullptr, WNOHANG), 0) << "the unmarked leader was killed";

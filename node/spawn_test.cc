@@ -44,7 +44,7 @@ class SpawnIntoCgroupTest : public ::testing::Test {
   }
   void TearDown() override {
     for (const TaskCgroup& cgroup : cgroups_) {
-      (void)cgroup.kill_all();
+      (void)cgroup.kill_all(SystemClock{});
       for (int i = 0; i < 1000 && !cgroup.remove(); ++i) ::usleep(1000);
     }
     if (parent_) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds braid and runs every test, as CI does:
-#   1. clang-format check of every tracked C++ file, and no bare assert in sched/, storage/, node/;
+#   1. clang-format check of every tracked C++ file, no bare assert in sched/, storage/, node/,
+#      and no clock read outside node/clock.h in node/, gossip/, sched/;
 #   2. release build (RelWithDebInfo): unit tests, integration tests, benchmark smoke runs;
 #   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   4. the storage and committer unit tests under ThreadSanitizer (the
@@ -20,6 +21,14 @@ fi | xargs clang-format --dry-run --Werror
 if grep -nE '(^|[^A-Za-z0-9_])assert *\(|#include <cassert>' \
   $(find sched storage node -name '*.h' -o -name '*.cc' | grep -v '_test\.cc$'); then
   echo "use BRAID_CHECK (sched/check.h) instead of assert in sched/, storage/, node/" >&2
+  exit 1
+fi
+# Time comes from one injected clock (node/clock.h): no other clock reads in
+# node/ (tests aside), and none at all in the pure gossip/ and sched/.
+if grep -nE '(steady|system)_clock::now\(' \
+  $(find node gossip sched -name '*.h' -o -name '*.cc' 2>/dev/null | grep -v '_test\.cc$' |
+    grep -vx 'node/clock\.h'); then
+  echo "read time through node/clock.h's Clock (injected), not the std clocks" >&2
   exit 1
 fi
 

@@ -1,16 +1,9 @@
-// Daemon submissions: checked, stored durably (group commit), then admitted
-// to the torus and answered. See daemon.h for the contract.
-//
-// A submission may hold 100000 tasks. Each step (check, encode, admit) does
-// at most kTasksPerTurn of them (or kTurnBudgetUs of work) per loop turn and
-// posts the rest, so other clients' calls, timers and process exits are
-// served in between.
-// Admission follows id order (the order submissions reserved their ids).
+// Submissions: see submissions.h.
+#include "node/submissions.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-
-#include "node/daemon.h"
 
 namespace braid::node {
 
@@ -34,13 +27,22 @@ constexpr std::size_t kTasksPerClockCheck = 128;
 
 }  // namespace
 
-kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskSpec> specs) {
+Submissions::Submissions(asio::io_context& io, const Clock& clock, const DaemonConfig& config,
+                         Tasks& tasks, Durability& durability, Waiters& waiters)
+    : io_(io),
+      clock_(clock),
+      config_(config),
+      tasks_(tasks),
+      durability_(durability),
+      waiters_(waiters) {}
+
+kj::Promise<kj::Own<rpc::SubmitOutcome>> Submissions::submit(std::vector<sched::TaskSpec> specs) {
   auto refuse = [](std::string message) -> kj::Promise<kj::Own<rpc::SubmitOutcome>> {
     auto outcome = kj::heap<rpc::SubmitOutcome>();
     outcome->error = std::move(message);
     return kj::mv(outcome);
   };
-  if (shutting_down_) return refuse("node " + config_.name + " is shutting down");
+  if (tasks_.shutting_down()) return refuse("node " + config_.name + " is shutting down");
   if (tasks_being_stored_ + specs.size() > kTasksBeingStoredMax) {
     return refuse("node " + config_.name + " is still storing " +
                   std::to_string(tasks_being_stored_) + " submitted tasks (at most " +
@@ -50,7 +52,7 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
   // A throttled array is the submission's: its group is the first id's
   // sequence (set once the ids are reserved; non-zero until then).
   for (sched::TaskSpec& spec : specs) {
-    if (spec.array_throttle > 0) spec.array_group = torus_.next_sequence();
+    if (spec.array_throttle > 0) spec.array_group = tasks_.torus().next_sequence();
   }
   Submission& sub = submissions_.emplace_back();
   sub.serial = next_submission_serial_++;
@@ -62,15 +64,16 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Daemon::submit(std::vector<sched::TaskS
   return kj::mv(pair.promise);
 }
 
-Daemon::Submission* Daemon::find_submission(std::uint64_t serial) {
+Submissions::Submission* Submissions::find_submission(std::uint64_t serial) {
   auto it = std::find_if(submissions_.begin(), submissions_.end(),
                          [serial](const Submission& s) { return s.serial == serial; });
   return it == submissions_.end() ? nullptr : &*it;
 }
 
-void Daemon::prepare_some(std::uint64_t serial) {
+void Submissions::prepare_some(std::uint64_t serial) {
   Submission* sub = find_submission(serial);
   if (sub == nullptr) return;
+  sched::Torus& torus = tasks_.torus();
   const std::size_t count = sub->specs.size();
   std::size_t budget = kTasksPerTurn;
   const Micros stop_us = clock_.monotonic_us() + kTurnBudgetUs;
@@ -82,22 +85,22 @@ void Daemon::prepare_some(std::uint64_t serial) {
   for (; sub->checked < count && budget > 0; ++sub->checked, spend()) {
     const sched::TaskSpec& spec = sub->specs[sub->checked];
     const bool counted = sub->new_accounts.contains(spec.account);
-    if (sched::Status s = torus_.check(spec, sub->new_accounts.size() - (counted ? 1 : 0)); !s) {
+    if (sched::Status s = torus.check(spec, sub->new_accounts.size() - (counted ? 1 : 0)); !s) {
       end_submission(serial, count == 1 ? s.error().message
                                         : "task " + std::to_string(sub->checked + 1) + ": " +
                                               s.error().message);
       return;
     }
-    if (!torus_.holds_account(spec.account)) sub->new_accounts.insert(spec.account);
+    if (!torus.holds_account(spec.account)) sub->new_accounts.insert(spec.account);
     for (const std::string& dep : spec.after) {
-      const TaskKey key = *torus_.find(dep);  // check() saw it
+      const TaskKey key = *torus.find(dep);  // check() saw it
       ++pinned_[key];
       sub->pins.push_back(key);
     }
   }
   // 2. Every spec is fine: ids, then the records (one synced batch with the meta).
   if (sub->checked == count && sub->encoded == 0 && sub->first_sequence == 0) {
-    sub->first_sequence = torus_.reserve_sequences(count);
+    sub->first_sequence = torus.reserve_sequences(count);
     reserved_.push_back(serial);
     // The submitter's environment is stored once, under the first id's
     // sequence, and shared by every task (ControlServer gave them one copy).
@@ -115,10 +118,10 @@ void Daemon::prepare_some(std::uint64_t serial) {
   if (sub->checked == count) {
     storage::TaskRecord record;
     record.task.state = TaskState::kQueued;
-    record.task.submitted_at_us = now_us();
+    record.task.submitted_at_us = tasks_.now_us();
     for (; sub->encoded < count && budget > 0; ++sub->encoded, spend()) {
       record.record_no = sub->first_sequence + sub->encoded;
-      record.task.id = torus_.make_id(record.record_no);
+      record.task.id = torus.make_id(record.record_no);
       record.task.spec = sub->specs[sub->encoded];
       record.env_id = record.task.spec.base_env ? record.task.spec.base_env->id : 0;
       record.task.state = record.task.spec.hold ? TaskState::kHeld : TaskState::kQueued;
@@ -130,14 +133,12 @@ void Daemon::prepare_some(std::uint64_t serial) {
     asio::post(io_, lifetime_.guard([this, serial] { prepare_some(serial); }));
     return;
   }
-  meta_.next_sequence = std::max(meta_.next_sequence, torus_.next_sequence());
-  sub->batch.put_meta(meta_);
-  committer_->commit(
-      std::move(sub->batch), /*durable=*/true,
-      on_loop([this, serial](const sched::Status& s) { on_submission_stored(serial, s); }));
+  durability_.store_submission(std::move(sub->batch), [this, serial](const sched::Status& s) {
+    on_submission_stored(serial, s);
+  });
 }
 
-void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& status) {
+void Submissions::on_submission_stored(std::uint64_t serial, const sched::Status& status) {
   Submission* sub = find_submission(serial);
   if (sub == nullptr) return;
   if (!status) {
@@ -152,7 +153,7 @@ void Daemon::on_submission_stored(std::uint64_t serial, const sched::Status& sta
   admit_some();
 }
 
-void Daemon::admit_some() {
+void Submissions::admit_some() {
   admit_posted_ = false;
   // Admission follows id order (reservation order), not commit order: a big
   // submission reserves its ids, then encodes for several turns while a
@@ -164,7 +165,8 @@ void Daemon::admit_some() {
   const std::uint64_t serial = reserved_.front();
   Submission* sub = find_submission(serial);
   if (!sub->stored) return;  // its write's answer calls admit_some() again
-  const Micros now = now_us();
+  sched::Torus& torus = tasks_.torus();
+  const Micros now = tasks_.now_us();
   const Micros stop_us = clock_.monotonic_us() + kTurnBudgetUs;
   const std::size_t end = std::min(sub->specs.size(), sub->admitted + kTasksPerTurn);
   std::vector<TaskKey> admitted;
@@ -173,16 +175,16 @@ void Daemon::admit_some() {
   for (std::size_t n = 1; sub->admitted < end; ++sub->admitted, ++n) {
     if (n % kTasksPerClockCheck == 0 && clock_.monotonic_us() >= stop_us) break;
     const std::uint64_t sequence = sub->first_sequence + sub->admitted;
-    auto key = torus_.submit_as(torus_.make_id(sequence), std::move(sub->specs[sub->admitted]), now,
-                                actions_);
+    auto key = torus.submit_as(torus.make_id(sequence), std::move(sub->specs[sub->admitted]), now,
+                               tasks_.actions());
     if (!key) {  // checked before it was stored, and its dependencies pinned
       spdlog::critical("a stored submission no longer fits: {}", key.error().message);
       std::abort();
     }
-    track(key.value(), sequence);
-    note_state(key.value());  // stored as admitted (queued or held): shown so at once
+    durability_.track(key.value(), sequence);
+    waiters_.note_state(key.value());  // stored as admitted (queued or held): shown so at once
     admitted.push_back(key.value());
-    sub->outcome->ids.push_back(torus_.task(key.value()).id);
+    sub->outcome->ids.push_back(torus.task(key.value()).id);
   }
   drop_stored_queued(admitted);
   if (sub->admitted == sub->specs.size()) {
@@ -190,9 +192,9 @@ void Daemon::admit_some() {
     end_submission(serial, {});
     // Answer first, then start: the reply is written by the KJ turns already
     // queued ahead of this handler, so a client does not wait for the spawns.
-    asio::post(io_, lifetime_.guard([this] { carry_out(); }));
+    asio::post(io_, lifetime_.guard([this] { tasks_.carry_out(); }));
   } else {
-    carry_out();
+    tasks_.carry_out();
   }
   if (!reserved_.empty() && !admit_posted_) {
     admit_posted_ = true;
@@ -200,7 +202,7 @@ void Daemon::admit_some() {
   }
 }
 
-void Daemon::end_submission(std::uint64_t serial, std::string error) {
+void Submissions::end_submission(std::uint64_t serial, std::string error) {
   auto it = std::find_if(submissions_.begin(), submissions_.end(),
                          [serial](const Submission& s) { return s.serial == serial; });
   if (it == submissions_.end()) return;
@@ -215,20 +217,21 @@ void Daemon::end_submission(std::uint64_t serial, std::string error) {
   }
   it->fulfiller->fulfill(kj::mv(outcome));
   submissions_.erase(it);
-  if (submissions_.empty()) check_shutdown_done();  // a shutdown may wait for it
+  if (submissions_.empty() && on_idle_) on_idle_();  // a shutdown may wait for it
 }
 
 // A task admitted as queued (or held) is already stored as such: its
 // kPersist would write the same record a second time.
-void Daemon::drop_stored_queued(const std::vector<TaskKey>& admitted) {
+void Submissions::drop_stored_queued(const std::vector<TaskKey>& admitted) {
   if (admitted.empty()) return;
   const TaskKey highest = *std::max_element(admitted.begin(), admitted.end());
   std::vector<bool> fresh(highest + 1, false);
   for (TaskKey key : admitted) fresh[key] = true;
-  std::erase_if(actions_, [&](const sched::Action& a) {
+  const sched::Torus& torus = tasks_.torus();
+  std::erase_if(tasks_.actions(), [&](const sched::Action& a) {
     return a.kind == sched::Action::Kind::kPersist && a.key <= highest && fresh[a.key] &&
-           (torus_.task(a.key).state == TaskState::kQueued ||
-            torus_.task(a.key).state == TaskState::kHeld);
+           (torus.task(a.key).state == TaskState::kQueued ||
+            torus.task(a.key).state == TaskState::kHeld);
   });
 }
 

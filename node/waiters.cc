@@ -1,45 +1,42 @@
-// Daemon waiters: `wait` calls, answered once every task they name has an
-// end that is in the log. A task end is reported to anyone (wait, run, show,
-// ps) only once its record is written, so a client that saw a task finish
-// never sees it run again after a crash of braidd.
-//
-// Cost: registering a waiter is O(ids); each durable end costs O(waiters of
-// that task), never O(ids of every waiter).
+// Waiters: see waiters.h.
+#include "node/waiters.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "node/daemon.h"
-
 namespace braid::node {
+
+Waiters::Waiters(asio::io_context& io, Tasks& tasks) : io_(io), tasks_(tasks) {}
 
 using sched::Micros;
 using sched::TaskKey;
 using sched::TaskState;
 
-kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids,
-                                                    Micros timeout_us) {
-  auto keys = keys_of(ids);
+kj::Promise<kj::Own<rpc::WaitOutcome>> Waiters::wait(std::vector<std::string> ids,
+                                                     Micros timeout_us) {
+  auto keys = tasks_.keys_of(ids);
   if (!keys) {
     auto refused = kj::heap<rpc::WaitOutcome>();
     refused->error = keys.error().message;
     return kj::mv(refused);
   }
   for (TaskKey key : keys.value()) {
-    if (auto failed = unstored_ends_.find(key); failed != unstored_ends_.end()) {
+    auto failed = unstored_ends_.find(key);
+    if (failed != unstored_ends_.end() && failed->second.record_no == tasks_.side(key).record_no) {
       auto refused = kj::heap<rpc::WaitOutcome>();
-      refused->error = failed->second;
+      refused->error = failed->second.error;
       return kj::mv(refused);
     }
   }
   const std::size_t remaining = static_cast<std::size_t>(
       std::count_if(keys.value().begin(), keys.value().end(),
-                    [this](TaskKey key) { return !sched::is_terminal(shown_state(key)); }));
+                    [this](TaskKey key) { return !sched::is_terminal(tasks_.shown_state(key)); }));
   if (remaining == 0) return outcome_of(keys.value());  // answered now: nothing to register
   const std::uint64_t serial = next_waiter_serial_++;
   for (TaskKey key : keys.value()) {
     ++waited_on_[key];  // kept from purge while the waiter exists
-    if (!sched::is_terminal(shown_state(key))) watchers_[key].push_back(serial);
+    if (!sched::is_terminal(tasks_.shown_state(key))) watchers_[key].push_back(serial);
   }
   auto pair = kj::newPromiseAndFulfiller<kj::Own<rpc::WaitOutcome>>();
   Waiter& w = waiters_[serial];
@@ -59,36 +56,36 @@ kj::Promise<kj::Own<rpc::WaitOutcome>> Daemon::wait(std::vector<std::string> ids
   }));
 }
 
-kj::Own<rpc::WaitOutcome> Daemon::outcome_of(const std::vector<TaskKey>& keys) const {
+kj::Own<rpc::WaitOutcome> Waiters::outcome_of(const std::vector<TaskKey>& keys) const {
   auto outcome = kj::heap<rpc::WaitOutcome>();
   outcome->tasks.reserve(keys.size());
-  for (TaskKey key : keys) outcome->tasks.push_back(view(key));
+  for (TaskKey key : keys) outcome->tasks.push_back(tasks_.view(key));
   return outcome;
 }
 
-void Daemon::note_state(TaskKey key) {
-  const TaskState state = torus_.task(key).state;
-  if (!sched::is_terminal(state)) shown_state_[key] = static_cast<std::uint8_t>(state);
+void Waiters::note_state(TaskKey key) {
+  const TaskState state = tasks_.torus().task(key).state;
+  if (!sched::is_terminal(state)) tasks_.side(key).shown_state = state;
 }
 
-void Daemon::on_ends_stored(const std::vector<std::pair<TaskKey, std::uint64_t>>& ended,
-                            const sched::Status& status) {
+void Waiters::on_ends_stored(const std::vector<std::pair<TaskKey, std::uint64_t>>& ended,
+                             const sched::Status& status) {
   for (const auto& [key, record_no] : ended) {
     // The key may have been purged and reused since: that is another task.
-    if (!torus_.exists(key) || record_no_[key] != record_no) continue;
+    if (!tasks_.torus().exists(key) || tasks_.side(key).record_no != record_no) continue;
     if (!status) {
-      std::string error = "the end of task " + torus_.task(key).id +
+      std::string error = "the end of task " + tasks_.torus().task(key).id +
                           " could not be stored: " + status.error().message;
       fail_watchers(key, error);
-      unstored_ends_[key] = std::move(error);  // later waiters learn it too
+      unstored_ends_[key] = {record_no, std::move(error)};  // later waiters learn it too
       continue;
     }
     on_end_durable(key);
   }
 }
 
-void Daemon::on_end_durable(TaskKey key) {
-  shown_state_[key] = static_cast<std::uint8_t>(torus_.task(key).state);
+void Waiters::on_end_durable(TaskKey key) {
+  tasks_.side(key).shown_state = tasks_.torus().task(key).state;
   auto it = watchers_.find(key);
   if (it == watchers_.end()) return;
   std::vector<std::uint64_t> serials = std::move(it->second);
@@ -100,14 +97,14 @@ void Daemon::on_end_durable(TaskKey key) {
   }
 }
 
-void Daemon::fail_watchers(TaskKey key, const std::string& error) {
+void Waiters::fail_watchers(TaskKey key, const std::string& error) {
   auto it = watchers_.find(key);
   if (it == watchers_.end()) return;
   std::vector<std::uint64_t> serials = it->second;
   for (std::uint64_t serial : serials) finish_waiter(serial, /*timed_out=*/false, error);
 }
 
-void Daemon::finish_waiter(std::uint64_t serial, bool timed_out, const std::string& error) {
+void Waiters::finish_waiter(std::uint64_t serial, bool timed_out, const std::string& error) {
   auto it = waiters_.find(serial);
   if (it == waiters_.end()) return;
   unwatch(serial, it->second);
@@ -122,7 +119,7 @@ void Daemon::finish_waiter(std::uint64_t serial, bool timed_out, const std::stri
   w.fulfiller->fulfill(kj::mv(outcome));
 }
 
-void Daemon::forget_waiter(std::uint64_t serial) {
+void Waiters::forget_waiter(std::uint64_t serial) {
   auto it = waiters_.find(serial);
   if (it == waiters_.end()) return;
   unwatch(serial, it->second);
@@ -130,7 +127,7 @@ void Daemon::forget_waiter(std::uint64_t serial) {
   waiters_.erase(it);
 }
 
-void Daemon::unwatch(std::uint64_t serial, const Waiter& w) {
+void Waiters::unwatch(std::uint64_t serial, const Waiter& w) {
   for (TaskKey key : w.keys) unreference(key);
   if (w.remaining == 0) return;  // every key's list gave it up already
   for (TaskKey key : w.keys) {
@@ -141,7 +138,13 @@ void Daemon::unwatch(std::uint64_t serial, const Waiter& w) {
   }
 }
 
-void Daemon::unreference(TaskKey key) {
+void Waiters::finish_all(const std::string& error) {
+  std::vector<std::uint64_t> serials;
+  for (const auto& [serial, w] : waiters_) serials.push_back(serial);
+  for (std::uint64_t serial : serials) finish_waiter(serial, /*timed_out=*/false, error);
+}
+
+void Waiters::unreference(TaskKey key) {
   auto it = waited_on_.find(key);
   if (it != waited_on_.end() && --it->second == 0) waited_on_.erase(it);
 }

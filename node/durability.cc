@@ -1,11 +1,12 @@
-// Daemon durability: state changes written in order, recovery at start, the
-// history purge. (Submissions: daemon_submit.cc.)
+// Durability: state changes written in order, recovery at start, the history
+// purge. See durability.h.
+#include "node/durability.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
-#include "node/daemon.h"
 #include "node/leftovers.h"
 #include "node/proc_stat.h"
 #include "sched/duration.h"
@@ -49,15 +50,13 @@ void end_attempt(sched::Task& task, const DaemonConfig& config, Interruption why
 
 }  // namespace
 
-sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const Clock& clock,
-                                                    DaemonConfig config) {
-  const auto opening = std::chrono::steady_clock::now();
+sched::Result<std::pair<std::unique_ptr<storage::Store>, storage::NodeMeta>> Durability::open_store(
+    const Clock& clock, const DaemonConfig& config) {
+  const Micros opening_us = clock.monotonic_us();
   auto store = storage::Store::open(config.data_dir / "db");
   if (!store) return store.error();
   spdlog::info("database {} opened in {}", store.value()->path().string(),
-               sched::format_duration(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::steady_clock::now() - opening)
-                                          .count()));
+               sched::format_duration(clock.monotonic_us() - opening_us));
   auto meta = store.value()->read_meta();
   if (!meta) return meta.error();
   if (!meta.value().node_name.empty() && meta.value().node_name != config.name) {
@@ -66,42 +65,38 @@ sched::Result<std::unique_ptr<Daemon>> Daemon::open(asio::io_context& io, const 
                         "\": start with --name " + meta.value().node_name +
                         ", or give this node its own --data-dir"};
   }
-  std::unique_ptr<Daemon> daemon(
-      new Daemon(io, clock, std::move(config), std::move(store).value(), meta.value()));
-  if (sched::Status s = daemon->recover(); !s) return s.error();
-  return daemon;
+  return std::make_pair(std::move(store).value(), meta.value());
 }
 
-void Daemon::track(TaskKey key, std::uint64_t record_no) {
-  if (record_no_.size() <= key) {
-    cpu_done_us_.grow_to(key + 1, 0);
-    slice_began_us_.grow_to(key + 1, -1);
-    record_no_.grow_to(key + 1, 0);
-    processes_.grow_to(key + 1);
-    stored_started_.grow_to(key + 1, 0);
-    shown_state_.grow_to(key + 1, 0);
-  }
-  shown_state_[key] = static_cast<std::uint8_t>(TaskState::kQueued);
-  stored_started_[key] = 0;
-  cpu_done_us_[key] = 0;
-  slice_began_us_[key] = -1;
-  record_no_[key] = record_no;
-  processes_[key] = {};
-  admission_.emplace_back(record_no, key);  // record numbers only grow
-  if (const auto& env = torus_.task(key).spec.base_env) ++env_users_[env->id];
-  unstored_ends_.erase(key);
+Durability::Durability(asio::io_context& io, const Clock& clock, const DaemonConfig& config,
+                       std::unique_ptr<storage::Store> store, storage::NodeMeta meta, Tasks& tasks)
+    : io_(io),
+      clock_(clock),
+      config_(config),
+      tasks_(tasks),
+      store_(std::move(store)),
+      meta_(std::move(meta)),
+      committer_(std::make_unique<storage::Committer>(*store_)),
+      flip_timer_(io),
+      purge_timer_(io) {}
+
+void Durability::track(TaskKey key, std::uint64_t record_no) {
+  tasks_.track(key, record_no);
+  if (const auto& env = tasks_.torus().task(key).spec.base_env) ++env_users_[env->id];
 }
 
-sched::Status Daemon::recover() {
-  const auto began = std::chrono::steady_clock::now();
-  const Micros now = now_us();
+sched::Status Durability::recover() {
+  const Micros began_us = clock_.monotonic_us();
+  sched::Torus& torus = tasks_.torus();
+  sched::Actions& actions = tasks_.actions();
+  const Micros now = tasks_.now_us();
   const std::string boot_id = current_boot_id();
   const bool same_boot = !boot_id.empty() && boot_id == meta_.boot_id;
   storage::Batch changes;
   std::vector<storage::ProcessMark> leftovers;
   std::vector<std::pair<Micros, TaskKey>> finished;
   std::uint64_t max_record = 0, interrupted = 0;
-  torus_.reserve(store_->estimated_task_count());
+  torus.reserve(store_->estimated_task_count());
   std::unordered_map<std::uint64_t, std::shared_ptr<const sched::Environment>> envs;
   if (sched::Status s =
           store_->load_envs([&](std::uint64_t id, std::vector<std::string>&& entries) {
@@ -134,47 +129,47 @@ sched::Status Daemon::recover() {
       stored_terminal = sched::is_terminal(record.task.state);  // failed by the restart rule
     }
     const TaskState state_stored = record.task.state;  // or stored before the socket opens
-    auto key = torus_.restore(std::move(record.task), now, actions_);
+    auto key = torus.restore(std::move(record.task), now, actions);
     if (!key) {
       restored = sched::Error{"task record " + std::to_string(record.record_no) + " in " +
                               store_->path().string() + ": " + key.error().message};
       return;
     }
     track(key.value(), record.record_no);
-    cpu_done_us_[key.value()] = record.measured_cpu_us;
+    tasks_.side(key.value()).cpu_done_us = record.measured_cpu_us;
     // Clients see what is durable: the restored state, unless the restore
     // itself ended the task (a failed dependency) and that end is written
     // only later, through carry_out(). (A started one's record is rewritten
     // in the synced batch below, before the socket opens.)
-    const TaskState state_now = torus_.task(key.value()).state;
+    const TaskState state_now = torus.task(key.value()).state;
     const bool end_not_stored = sched::is_terminal(state_now) && !stored_terminal && !was_started;
-    shown_state_[key.value()] =
-        static_cast<std::uint8_t>(end_not_stored ? state_stored : state_now);
+    tasks_.side(key.value()).shown_state = end_not_stored ? state_stored : state_now;
     if (was_started) changes.put_task(record_of(key.value()));
     // Tasks the restore itself ended (a failed dependency) come through
     // carry_out() like any other end; only stored ends are listed here.
-    const sched::Task& task = torus_.task(key.value());
+    const sched::Task& task = torus.task(key.value());
     if (stored_terminal) finished.emplace_back(task.finished_at_us, key.value());
   });
   if (!loaded) return loaded;
   if (!restored) return restored;
 
-  if (max_record >= torus_.next_sequence()) {
-    (void)torus_.reserve_sequences(max_record + 1 - torus_.next_sequence());
+  if (max_record >= torus.next_sequence()) {
+    (void)torus.reserve_sequences(max_record + 1 - torus.next_sequence());
   }
   std::stable_sort(finished.begin(), finished.end());
   for (const auto& [at_us, key] : finished) finished_.push_back(key);
   meta_.node_name = config_.name;
   meta_.incarnation += 1;
   meta_.boot_id = boot_id;
-  meta_.next_sequence = torus_.next_sequence();
+  meta_.next_sequence = torus.next_sequence();
   changes.put_meta(meta_);
   // Leftovers first: once the write below clears their marks, a crash could
   // no longer find them.
-  std::size_t killed = end_leftovers(leftovers, kLeftoverWaitUs);
+  std::size_t killed = end_leftovers(leftovers, clock_, kLeftoverWaitUs);
   // Then what no record names: attempts spawned just before the crash whose
   // `running` record never reached the log (leftovers.h).
-  const MarkedSweep sweep = end_marked_processes(config_.executor.node_mark, kLeftoverWaitUs);
+  const MarkedSweep sweep =
+      end_marked_processes(config_.executor.node_mark, clock_, kLeftoverWaitUs);
   killed += sweep.signalled;
   spdlog::info("swept {} processes for BRAID_NODE_MARK={} in {}: {} ended{}",
                sweep.processes_scanned, config_.executor.node_mark,
@@ -184,45 +179,72 @@ sched::Status Daemon::recover() {
     return sched::Error{"cannot write to the database " + store_->path().string() + ": " +
                         s.error().message};
   }
-  const auto took = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::steady_clock::now() - began);
-  const sched::TorusStats stats = torus_.stats();
+  const Micros took_us = clock_.monotonic_us() - began_us;
+  const sched::TorusStats stats = torus.stats();
   spdlog::info(
       "node {} incarnation {}: restored {} tasks in {} ({} queued, {} pending, {} finished; "
       "{} interrupted by the last stop, {} leftover processes ended)",
-      config_.name, meta_.incarnation, torus_.task_count(), sched::format_duration(took.count()),
+      config_.name, meta_.incarnation, torus.task_count(), sched::format_duration(took_us),
       stats.count(TaskState::kQueued), stats.count(TaskState::kPending), finished_.size(),
       interrupted, killed);
   spdlog::info("node {} ready: {} slots, policy {}, quantum {}, executor {}", config_.name,
                config_.torus.slots, sched::to_string(config_.torus.policy),
-               sched::format_duration(config_.torus.quantum_us), executor_.mode_name());
-  torus_.trigger(now_us(), actions_);
-  carry_out();
+               sched::format_duration(config_.torus.quantum_us), tasks_.executor().mode_name());
+  torus.trigger(tasks_.now_us(), actions);
+  tasks_.carry_out();
   purge();
   arm_purge_timer();
   return sched::ok_status();
 }
 
-storage::TaskRecord Daemon::record_of(TaskKey key) const {
+storage::TaskRecord Durability::record_of(TaskKey key) const {
+  const TaskSide& side = tasks_.side(key);
   storage::TaskRecord record;
-  record.record_no = record_no_[key];
-  record.task = torus_.task(key);
+  record.record_no = side.record_no;
+  record.task = tasks_.torus().task(key);
   record.task.dependents.clear();  // torus bookkeeping, not stored
-  record.process = processes_[key];
-  record.measured_cpu_us = cpu_done_us_[key];
+  record.process = side.process;
+  record.measured_cpu_us = side.cpu_done_us;
   record.env_id = record.task.spec.base_env ? record.task.spec.base_env->id : 0;
   return record;
 }
 
-storage::Committer::Done Daemon::on_loop(std::function<void(const sched::Status&)> done) {
-  // Runs on the committer's thread, maybe while ~Daemon runs: it touches
-  // only the io_context (which outlives the daemon) and its own captures.
+storage::Committer::Done Durability::on_loop(std::function<void(const sched::Status&)> done) {
+  // Runs on the committer's thread, maybe while ~Durability runs: it touches
+  // only the io_context (which outlives it) and its own captures.
   return [&io = io_, guarded = lifetime_.guard(std::move(done))](const sched::Status& status) {
     asio::post(io, [guarded, status]() mutable { guarded(status); });
   };
 }
 
-void Daemon::persist(const std::vector<TaskKey>& keys) {
+void Durability::on_state_changed(TaskKey key) {
+  const sched::Task& task = tasks_.torus().task(key);
+  // Shutting down, only ends are stored: what did not start stays queued,
+  // what the shutdown interrupts is stored by persist_interrupted().
+  if (!tasks_.shutting_down() || sched::is_terminal(task.state)) {
+    if (is_flip(key)) {
+      defer_flip(key);
+    } else {
+      changed_.push_back(key);
+    }
+  }
+  if (sched::is_terminal(task.state)) {
+    tasks_.side(key).process = {};
+    finished_.push_back(key);  // on_actions_done() purges once the actions are done
+    if (task.state != TaskState::kCompleted) {
+      spdlog::info("task {} {}: {}", task.id, sched::to_string(task.state), task.reason);
+    }
+  }
+}
+
+void Durability::on_actions_done() {
+  std::vector<TaskKey> changed;
+  changed.swap(changed_);
+  persist(changed);
+  if (finished_.size() > config_.retention_max_tasks) purge();
+}
+
+void Durability::persist(const std::vector<TaskKey>& keys) {
   if (keys.empty()) return;
   storage::Batch batch;
   std::vector<TaskKey> unique = keys;
@@ -230,13 +252,14 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   std::vector<std::pair<TaskKey, std::uint64_t>> ended;  // reported once written
   for (TaskKey key : unique) {
-    if (!torus_.exists(key)) continue;
-    const TaskState state = torus_.task(key).state;
+    if (!tasks_.torus().exists(key)) continue;
+    const TaskState state = tasks_.torus().task(key).state;
     const bool started = sched::is_started(state);
-    if (!started) processes_[key] = {};
-    stored_started_[key] = started ? 1 : 0;
+    TaskSide& side = tasks_.side(key);
+    if (!started) side.process = {};
+    side.stored_started = started;
     batch.put_task(record_of(key));
-    if (sched::is_terminal(state)) ended.emplace_back(key, record_no_[key]);
+    if (sched::is_terminal(state)) ended.emplace_back(key, side.record_no);
   }
   if (ended.empty()) {
     auto report = on_loop([](const sched::Status& s) {
@@ -251,15 +274,19 @@ void Daemon::persist(const std::vector<TaskKey>& keys) {
   committer_->commit(std::move(batch), /*durable=*/false,
                      on_loop([this, ended = std::move(ended)](const sched::Status& s) {
                        if (!s) spdlog::error("cannot store task ends: {}", s.error().message);
-                       on_ends_stored(ended, s);
+                       if (hooks_.on_ends_stored) hooks_.on_ends_stored(ended, s);
                      }));
 }
 
-bool Daemon::is_flip(TaskKey key) const {
-  return sched::is_started(torus_.task(key).state) && stored_started_[key] != 0;
+bool Durability::is_flip(TaskKey key) const {
+  return sched::is_started(tasks_.torus().task(key).state) && tasks_.side(key).stored_started;
 }
 
-void Daemon::defer_flip(TaskKey key) {
+void Durability::store_now_if_flip(TaskKey key) {
+  if (is_flip(key)) persist({key});
+}
+
+void Durability::defer_flip(TaskKey key) {
   deferred_flips_.push_back(key);
   if (flip_timer_armed_) return;
   flip_timer_armed_ = true;
@@ -271,56 +298,58 @@ void Daemon::defer_flip(TaskKey key) {
   }));
 }
 
-void Daemon::flush_flips() {
+void Durability::flush_flips() {
   std::vector<TaskKey> keys;
   keys.swap(deferred_flips_);
-  if (shutting_down_) return;  // interrupted attempts are stored by persist_interrupted()
+  if (tasks_.shutting_down()) return;  // interrupted attempts are stored by persist_interrupted()
   // A key may have ended (stored already) or been reused since: its current
   // record is what gets written, which is never older than what is stored.
   persist(keys);
 }
 
-void Daemon::note_started(TaskKey key) {
-  storage::ProcessMark& mark = processes_[key];
+void Durability::note_started(TaskKey key) {
+  storage::ProcessMark& mark = tasks_.side(key).process;
   mark = {};
-  const std::optional<pid_t> pid = executor_.pid(key);
+  const std::optional<pid_t> pid = tasks_.executor().pid(key);
   if (!pid) return;  // did not spawn; its exit is on the way
   mark.pgid = *pid;
   if (const std::optional<ProcStat> stat = read_proc_stat(*pid))
     mark.start_ticks = stat->start_ticks;
-  if (auto cgroup = executor_.cgroup_path(key)) mark.cgroup = cgroup->string();
+  if (auto cgroup = tasks_.executor().cgroup_path(key)) mark.cgroup = cgroup->string();
 }
 
-void Daemon::note_finished(TaskKey key) {
-  processes_[key] = {};
-  finished_.push_back(key);  // carry_out() purges once the actions are done
-}
-
-void Daemon::persist_interrupted(TaskKey key) {
+void Durability::persist_interrupted(TaskKey key) {
   storage::TaskRecord record = record_of(key);
-  end_attempt(record.task, config_, Interruption::kShutdown, now_us());
+  end_attempt(record.task, config_, Interruption::kShutdown, tasks_.now_us());
   record.process = {};
   storage::Batch batch;
   batch.put_task(record);
   committer_->commit(std::move(batch), /*durable=*/false, {});
 }
 
-bool Daemon::in_use(TaskKey key) const {
-  return pinned_.count(key) != 0 || waited_on_.count(key) != 0 ||
-         !sched::is_terminal(shown_state(key));
+void Durability::store_submission(storage::Batch batch,
+                                  std::function<void(const sched::Status&)> done) {
+  meta_.next_sequence = std::max(meta_.next_sequence, tasks_.torus().next_sequence());
+  batch.put_meta(meta_);
+  committer_->commit(std::move(batch), /*durable=*/true, on_loop(std::move(done)));
 }
 
-void Daemon::purge() {
-  const Micros horizon = now_us() - config_.retention_us;
+bool Durability::in_use(TaskKey key) const {
+  return (hooks_.in_use && hooks_.in_use(key)) || !sched::is_terminal(tasks_.shown_state(key));
+}
+
+void Durability::purge() {
+  const Micros horizon = tasks_.now_us() - config_.retention_us;
+  const sched::Torus& torus = tasks_.torus();
   storage::Batch batch;
   while (!finished_.empty()) {
     const TaskKey key = finished_.front();
-    if (!torus_.exists(key) || !sched::is_terminal(torus_.task(key).state)) {
+    if (!torus.exists(key) || !sched::is_terminal(torus.task(key).state)) {
       spdlog::error("purge: task key {} is not a finished task; skipped", key);  // a bug
       finished_.pop_front();
       continue;
     }
-    const sched::Task& task = torus_.task(key);
+    const sched::Task& task = torus.task(key);
     const bool too_many = finished_.size() > config_.retention_max_tasks;
     if ((!too_many && task.finished_at_us > horizon) || in_use(key)) break;
     forget_finished(key, batch);
@@ -331,47 +360,62 @@ void Daemon::purge() {
   committer_->commit(std::move(batch), /*durable=*/false, {});
 }
 
-void Daemon::forget_finished(TaskKey key, storage::Batch& batch) {
-  batch.delete_task(record_no_[key]);
+std::uint64_t Durability::clear() {
+  const sched::Torus& torus = tasks_.torus();
+  storage::Batch batch;
+  std::uint64_t purged = 0;
+  for (TaskKey key : finished_) {
+    if (torus.exists(key) && sched::is_terminal(torus.task(key).state) && !in_use(key)) {
+      forget_finished(key, batch);
+      ++purged;
+    }
+  }
+  std::erase_if(finished_, [&torus](TaskKey key) { return !torus.exists(key); });
+  if (purged > 0) {
+    committer_->commit(std::move(batch), /*durable=*/false, {});
+    spdlog::info("cleared {} finished tasks", purged);
+  }
+  return purged;
+}
+
+void Durability::forget_finished(TaskKey key, storage::Batch& batch) {
+  const sched::Task& task = tasks_.torus().task(key);
+  batch.delete_task(tasks_.side(key).record_no);
   // The last task of a submission takes its stored environment along.
-  if (const auto& env = torus_.task(key).spec.base_env) {
+  if (const auto& env = task.spec.base_env) {
     auto users = env_users_.find(env->id);
     if (users != env_users_.end() && --users->second == 0) {
       batch.delete_env(env->id);
       env_users_.erase(users);
     }
   }
-  remove_logs(torus_.task(key));
-  if (sched::Status s = torus_.forget(key); !s) {
-    spdlog::critical("purge: {}", s.error().message);
-    std::abort();
-  }
-  // Compact the listing index once most of it is stale.
-  if (++admission_stale_ > 1024 && admission_stale_ > admission_.size() / 2) {
-    std::erase_if(admission_, [this](const std::pair<std::uint64_t, TaskKey>& e) {
-      return !torus_.exists(e.second) || record_no_[e.second] != e.first;
-    });
-    admission_stale_ = 0;
-  }
+  remove_logs(task);
+  tasks_.forget(key);
 }
 
-void Daemon::remove_logs(const sched::Task& task) {
+void Durability::remove_logs(const sched::Task& task) {
   // Only braid's own files, in the logs dir: an --output file is the user's.
-  const LogDir* logs = executor_.log_dir();
+  const LogDir* logs = tasks_.executor().log_dir();
   if (logs == nullptr || !sched::validate_task_id(task.id)) return;
   logs->remove({true, task.id + ".out"});
   logs->remove({true, task.id + ".err"});
 }
 
-void Daemon::arm_purge_timer() {
+void Durability::arm_purge_timer() {
   const Micros period_us =
       std::clamp(config_.retention_us / 4, kPurgePeriodMinUs, kPurgePeriodMaxUs);
   purge_timer_.expires_after(std::chrono::microseconds(period_us));
   purge_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
-    if (ec || shutting_down_) return;
+    if (ec || tasks_.shutting_down()) return;
     purge();
     arm_purge_timer();
   }));
+}
+
+void Durability::stop_timers() {
+  purge_timer_.cancel();
+  flip_timer_.cancel();
+  flip_timer_armed_ = false;
 }
 
 }  // namespace braid::node

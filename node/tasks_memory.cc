@@ -1,8 +1,8 @@
 // The memory sampler: what started tasks use and what the machine has left,
 // for the torus's memory-aware starting (sched/torus.h, "Memory").
 
-#include "node/daemon.h"
 #include "node/memory_probe.h"
+#include "node/tasks.h"
 
 namespace braid::node {
 namespace {
@@ -13,7 +13,7 @@ constexpr std::chrono::milliseconds kMemorySamplePeriod{500};
 
 }  // namespace
 
-void Daemon::arm_memory_sampler() {
+void Tasks::arm_memory_sampler() {
   if (memory_timer_armed_ || shutting_down_) return;
   memory_timer_armed_ = true;
   memory_timer_.expires_after(kMemorySamplePeriod);
@@ -24,7 +24,7 @@ void Daemon::arm_memory_sampler() {
   }));
 }
 
-void Daemon::sample_memory() {
+void Tasks::sample_memory() {
   for (const auto& [key, bytes] : executor_.memory_bytes()) torus_.set_task_memory(key, bytes);
   if (std::optional<std::uint64_t> available = read_mem_available()) {
     torus_.set_memory_available(*available, now_us(), actions_);

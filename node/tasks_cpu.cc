@@ -1,7 +1,7 @@
 // The CPU sampler: the measured CPU demand of running tasks, for the torus's
 // I/O-aware slots (sched/torus.h, "I/O-aware slots").
 
-#include "node/daemon.h"
+#include "node/tasks.h"
 
 namespace braid::node {
 namespace {
@@ -15,7 +15,7 @@ constexpr sched::Micros kCpuSampleEarlyUs = 40 * sched::kMicrosPerMilli;
 
 }  // namespace
 
-bool Daemon::samples_cpu() const {
+bool Tasks::samples_cpu() const {
   // Only a cgroup counts a whole process tree's CPU while it runs (in signals
   // mode a shell's busy child is invisible until it exits, and the shell
   // would look blocked), and only PSI tells a task that waits for a CPU on a
@@ -24,7 +24,7 @@ bool Daemon::samples_cpu() const {
   return torus_.io_aware() && executor_.measures_cpu_demand();
 }
 
-void Daemon::arm_cpu_sampler() {
+void Tasks::arm_cpu_sampler() {
   if (cpu_timer_armed_ || shutting_down_ || !samples_cpu()) return;
   cpu_timer_armed_ = true;
   cpu_timer_.expires_after(kCpuSamplePeriod);
@@ -35,14 +35,14 @@ void Daemon::arm_cpu_sampler() {
   }));
 }
 
-void Daemon::sample_cpu_at_tick() {
+void Tasks::sample_cpu_at_tick() {
   if (!cpu_timer_armed_ || clock_.monotonic_us() - cpu_sampled_at_us_ < kCpuSampleEarlyUs) return;
   cpu_timer_.cancel();  // its handler sees operation_aborted and does nothing
   cpu_timer_armed_ = false;
   sample_cpu();
 }
 
-void Daemon::sample_cpu() {
+void Tasks::sample_cpu() {
   cpu_sampled_at_us_ = clock_.monotonic_us();
   // Copied: set_task_cpu_demand may change the running set.
   const std::vector<sched::TaskKey> running = torus_.running();

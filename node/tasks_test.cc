@@ -1,0 +1,117 @@
+// Tasks without processes: every task is submitted held, so none starts.
+#include "node/tasks.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "node/manual_clock.h"
+
+namespace braid::node {
+namespace {
+
+using sched::TaskKey;
+
+class RecordingEvents final : public TaskEvents {
+ public:
+  void on_started(TaskKey key) override { log.push_back("started " + std::to_string(key)); }
+  void on_state_changed(TaskKey key) override { log.push_back("changed " + std::to_string(key)); }
+  void on_actions_done() override { log.push_back("done"); }
+  void on_interrupted(TaskKey key) override { log.push_back("interrupted " + std::to_string(key)); }
+  void on_exit_handled() override { log.push_back("exit"); }
+  std::vector<std::string> log;
+};
+
+class TasksTest : public ::testing::Test {
+ protected:
+  TasksTest() {
+    tasks_.set_events(&events_);
+    events_.log.clear();
+  }
+
+  TaskKey submit(std::uint64_t sequence) {
+    sched::TaskSpec spec;
+    spec.argv = {"true"};
+    spec.hold = true;  // never started: no process in these tests
+    auto key = tasks_.torus().submit_as(tasks_.torus().make_id(sequence), spec, tasks_.now_us(),
+                                        tasks_.actions());
+    EXPECT_TRUE(key) << key.error().message;
+    tasks_.track(key.value(), sequence);
+    return key.value();
+  }
+
+  std::vector<std::pair<std::uint64_t, TaskKey>> admitted(std::uint64_t after) const {
+    std::vector<std::pair<std::uint64_t, TaskKey>> out;
+    tasks_.for_each_admitted(after, [&](std::uint64_t record_no, TaskKey key) {
+      out.emplace_back(record_no, key);
+      return true;
+    });
+    return out;
+  }
+
+  asio::io_context io_;
+  ManualClock clock_;
+  DaemonConfig config_ = [] {
+    DaemonConfig c;
+    c.executor.mode = ExecutorConfig::Mode::kSignals;
+    return c;
+  }();
+  RecordingEvents events_;
+  Tasks tasks_{io_, clock_, config_, 1};
+};
+
+TEST_F(TasksTest, TorusTimeIsWallAnchoredAndMovesWithTheMonotonicClockOnly) {
+  const sched::Micros start = clock_.wall_us();
+  EXPECT_EQ(tasks_.now_us(), start);
+  clock_.advance_us(250);
+  EXPECT_EQ(tasks_.now_us(), start + 250);
+  clock_.step_wall_us(-3'600 * sched::kMicrosPerSecond);  // the wall clock steps back
+  EXPECT_EQ(tasks_.now_us(), start + 250);
+  EXPECT_EQ(tasks_.uptime_us(), 250);
+}
+
+TEST_F(TasksTest, CarryOutReportsStateChangesThenTheBatchEndThenLoadListeners) {
+  int load_changes = 0;
+  tasks_.add_load_listener([&] {
+    ++load_changes;
+    events_.log.push_back("load");
+  });
+  const TaskKey key = submit(1);
+  tasks_.carry_out();
+  const std::string changed = "changed " + std::to_string(key);
+  EXPECT_EQ(events_.log, (std::vector<std::string>{changed, "done", "load"}));
+  EXPECT_EQ(load_changes, 1);
+  EXPECT_TRUE(tasks_.actions().empty());
+}
+
+TEST_F(TasksTest, TrackResetsTheSideRecordAndListsInAdmissionOrder) {
+  const TaskKey first = submit(7);
+  const TaskKey second = submit(9);
+  tasks_.carry_out();
+  EXPECT_EQ(tasks_.side(first).record_no, 7u);
+  tasks_.side(second).cpu_done_us = 42;
+  tasks_.side(second).stored_started = true;
+  EXPECT_EQ(admitted(0), (std::vector<std::pair<std::uint64_t, TaskKey>>{{7, first}, {9, second}}));
+  EXPECT_EQ(admitted(7), (std::vector<std::pair<std::uint64_t, TaskKey>>{{9, second}}));
+
+  ASSERT_TRUE(tasks_.cancel({tasks_.torus().task(first).id}));
+  tasks_.forget(first);  // purged: its listing entry is stale from now on
+  EXPECT_EQ(admitted(0), (std::vector<std::pair<std::uint64_t, TaskKey>>{{9, second}}));
+
+  tasks_.track(second, 11);  // a reused key starts afresh
+  EXPECT_EQ(tasks_.side(second).cpu_done_us, 0);
+  EXPECT_FALSE(tasks_.side(second).stored_started);
+  EXPECT_EQ(tasks_.side(second).slice_began_us, -1);
+  EXPECT_EQ(tasks_.shown_state(second), sched::TaskState::kQueued);
+  EXPECT_EQ(admitted(0), (std::vector<std::pair<std::uint64_t, TaskKey>>{{11, second}}));
+}
+
+TEST_F(TasksTest, UnknownIdsAreNamed) {
+  auto keys = tasks_.keys_of({"nope:1"});
+  ASSERT_FALSE(keys);
+  EXPECT_NE(keys.error().message.find("unknown task \"nope:1\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace braid::node
