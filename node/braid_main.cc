@@ -471,6 +471,8 @@ int main(int argc, char** argv) {
 
   auto* cmd_stats = commands.add("stats", "scheduler statistics");
   if (cmd_stats != nullptr) cmd_stats->add_flag("--json", json, "JSON output");
+  auto* cmd_peers = commands.add("peers", "the cluster's members as this node knows them");
+  if (cmd_peers != nullptr) cmd_peers->add_flag("--json", json, "JSON output");
 
   std::string verb, name;
   auto* cmd_policy = commands.add("policy", "policy get | policy set NAME");
@@ -590,6 +592,19 @@ int main(int argc, char** argv) {
     return ok(reply, code) ? 0 : code;
   }
   if (ran(cmd_logs)) return braid::node::logs_command(client, id, log_stderr, follow);
+  if (ran(cmd_peers)) {
+    auto reply = client.peers();
+    const auto* peers = ok(reply, code);
+    if (!peers) return code;
+    if (json) {
+      print_json(braid::node::peers_json(*peers));
+    } else if (peers->listen.empty()) {
+      std::cout << "no peer listener (braidd runs alone)\n";
+    } else {
+      std::cout << braid::node::peers_table(*peers);
+    }
+    return 0;
+  }
   if (ran(cmd_stats)) {
     auto reply = client.stats();
     const auto* stats = ok(reply, code);

@@ -204,4 +204,38 @@ std::string stats_table(const rpc::StatsView& v) {
   return aligned(rows);
 }
 
+nlohmann::json peers_json(const rpc::PeersView& peers) {
+  nlohmann::json members = nlohmann::json::array();
+  for (const rpc::PeerView& m : peers.members) {
+    members.push_back({{"name", m.name},
+                       {"address", m.address},
+                       {"state", m.state},
+                       {"incarnation", m.incarnation},
+                       {"queued", m.queued},
+                       {"running", m.running},
+                       {"blocked", m.blocked},
+                       {"slots", m.slots},
+                       {"free_slots", m.free_slots},
+                       {"top_queued_priority", m.top_queued_priority},
+                       {"accepting", m.accepting},
+                       {"age_ms", m.age_us < 0 ? nlohmann::json(nullptr)
+                                               : nlohmann::json(m.age_us / sched::kMicrosPerMilli)},
+                       {"self", m.is_self}});
+  }
+  return members;
+}
+
+std::string peers_table(const rpc::PeersView& peers) {
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "ADDRESS", "STATE", "INC", "QUEUED", "RUNNING", "SLOTS", "FREE", "AGE"}};
+  for (const rpc::PeerView& m : peers.members) {
+    rows.push_back({m.name + (m.is_self ? " (self)" : ""), m.address, m.state,
+                    std::to_string(m.incarnation), std::to_string(m.queued),
+                    std::to_string(m.running), std::to_string(m.slots),
+                    std::to_string(m.free_slots),
+                    m.age_us < 0 ? "-" : fmt::format("{}ms", m.age_us / sched::kMicrosPerMilli)});
+  }
+  return aligned(rows);
+}
+
 }  // namespace braid::node

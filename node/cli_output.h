@@ -16,11 +16,14 @@ std::string iso_time(sched::Micros epoch_us);
 nlohmann::json task_json(const rpc::TaskView& task);
 nlohmann::json tasks_json(const std::vector<rpc::TaskView>& tasks);  // an array of task_json
 nlohmann::json stats_json(const rpc::StatsView& stats);
+nlohmann::json peers_json(const rpc::PeersView& peers);
 
 // One row per task: ID STATE PRI CPU ATTEMPTS NAME COMMAND.
 std::string task_table(const std::vector<rpc::TaskView>& tasks);
 // "key: value" lines, aligned.
 std::string task_details(const rpc::TaskView& task);
 std::string stats_table(const rpc::StatsView& stats);
+// One row per member: NAME ADDRESS STATE INC QUEUED RUNNING SLOTS FREE AGE.
+std::string peers_table(const rpc::PeersView& peers);
 
 }  // namespace braid::node

@@ -266,4 +266,14 @@ Reply<std::uint64_t> ControlClient::clear() {
   });
 }
 
+Reply<rpc::PeersView> ControlClient::peers() {
+  return call<rpc::PeersView>([&](Control::Client& c, Answer& answer) -> Reply<rpc::PeersView> {
+    auto res = answer(c.peersRequest().send());
+    rpc::PeersView view;
+    view.listen = res.getListen().cStr();
+    for (auto m : res.getMembers()) view.members.push_back(rpc::from_wire(m));
+    return view;
+  });
+}
+
 }  // namespace braid::node

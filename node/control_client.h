@@ -57,6 +57,7 @@ class ControlClient final {
   Reply<std::uint64_t> cancel_where(const std::string& state, const std::string& name);
   Reply<std::uint64_t> clear();
   Reply<Done> hold(const std::vector<std::string>& ids, bool release);
+  Reply<rpc::PeersView> peers();
 
  private:
   struct Impl;

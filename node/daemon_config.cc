@@ -11,6 +11,8 @@
 #include "node/memory_probe.h"
 #include "node/proc_stat.h"
 #include "node/toml_config.h"
+#include "rpc/peer_auth.h"
+#include "rpc/peer_endpoint.h"
 #include "sched/duration.h"
 
 namespace braid::node {
@@ -79,8 +81,34 @@ std::uint64_t machine_memory_bytes() {
   return text ? parse_meminfo_total(*text).value_or(0) : 0;
 }
 
+// The peer flags: addresses, the secret, and the rule that a node reachable
+// from other machines must have a secret (or be told --insecure).
+sched::Status finish_peers(DaemonConfig& config) {
+  if (config.listen == "off") return sched::ok_status();
+  auto listen = rpc::parse_endpoint(config.listen, /*allow_any_port=*/true);
+  if (!listen) return sched::Error{"--listen: " + listen.error().message + " or off"};
+  if (!config.advertise.empty()) {
+    if (auto a = rpc::parse_endpoint(config.advertise); !a) {
+      return sched::Error{"--advertise: " + a.error().message};
+    }
+  }
+  if (config.gossip_profile != "lan" && config.gossip_profile != "fast") {
+    return sched::Error{"--gossip-profile: \"" + config.gossip_profile + "\" (allowed: lan, fast)"};
+  }
+  if (!config.cluster_secret_file.empty()) {
+    auto secret = rpc::read_secret_file(config.cluster_secret_file);
+    if (!secret) return sched::Error{"--cluster-secret-file: " + secret.error().message};
+    config.cluster_secret = std::move(secret).value();
+  } else if (!rpc::is_loopback(listen.value()) && !config.insecure) {
+    return sched::Error{"--listen " + config.listen +
+                        ": peers beyond this machine need --cluster-secret-file (or --insecure "
+                        "to run an open cluster)"};
+  }
+  return sched::ok_status();
+}
+
 sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
-  if (sched::Status s = check_host_port("listen", config.listen); !s) return s;
+  if (sched::Status s = finish_peers(config); !s) return s;
   if (sched::Status s = check_host_port("metrics", config.metrics); !s) return s;
   for (const std::string& peer : config.join) {
     if (sched::Status s = check_host_port("join", peer); !s) return s;
@@ -184,9 +212,24 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
                  "memory that started tasks' --memory is admitted against, e.g. 16G "
                  "(default: MemTotal)")
       ->transform(CLI::AsSizeValue(false));
-  app.add_option("--listen", config.listen, "peer address HOST:PORT (used by gossip)")
+  auto* listen_option =
+      app.add_option("--listen", config.listen,
+                     "peer address HOST:PORT (port 0: any), or off; a non-loopback address "
+                     "needs --cluster-secret-file")
+          ->capture_default_str();
+  app.add_option("--advertise", config.advertise,
+                 "the HOST:PORT peers reach this node at (default: --listen's)");
+  app.add_option("--join", config.join, "seed peer HOST:PORT (repeatable)");
+  app.add_option("--cluster-secret-file", config.cluster_secret_file,
+                 "file holding the cluster secret (16..4096 bytes, mode 0600) peers must prove");
+  app.add_flag("--insecure", config.insecure,
+               "allow a non-loopback --listen without a cluster secret");
+  app.add_option("--gossip-profile", config.gossip_profile,
+                 "gossip timers: lan (memberlist's LAN defaults) or fast (tests on one machine)")
       ->capture_default_str();
-  app.add_option("--join", config.join, "seed peer HOST:PORT (repeatable; used by gossip)");
+  app.add_option("--peer-drop-permille", config.peer_drop_permille,
+                 "tests: drop this many of every 1000 gossip messages sent (fault injection)")
+      ->check(CLI::Range(0, 1000));
   app.add_option("--metrics", config.metrics, "Prometheus address HOST:PORT")
       ->capture_default_str();
   app.add_option("--slots", raw.slots, "tasks running at once (default: cores)");
@@ -246,6 +289,7 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
         data_dir_option->count() > 0 ? config.data_dir / "braidd.sock" : defaults.socket;
   }
   if (config.data_dir.empty()) config.data_dir = defaults.data_dir;
+  config.listen_given = listen_option->count() > 0;
   if (sched::Status s = finish(raw, config); !s) {
     return ExitNow{2, "braidd: " + s.error().message + "\n"};
   }

@@ -24,8 +24,19 @@ struct DaemonConfig {
   // the config's data_dir) was given, else default_paths().socket, so that
   // a braidd on defaults and the CLI on defaults meet from any cwd.
   std::filesystem::path socket;
-  std::string listen = "127.0.0.1:7420";   // peer address (gossip, later issues)
-  std::vector<std::string> join;           // seed peers (later issues)
+  // Peers (gossip): the TCP address peers reach this node at, "off" for
+  // none. The default is loopback; when it is taken (several nodes on one
+  // host) braidd runs without peers and says so once; an address given
+  // explicitly that cannot be bound is a startup error. Port 0: any.
+  std::string listen = "127.0.0.1:7420";
+  bool listen_given = false;               // --listen (or the config key) named it
+  std::string advertise;                   // address peers are told; default: listen's
+  std::vector<std::string> join;           // seed peers
+  std::string cluster_secret_file;         // peers must prove this secret
+  std::string cluster_secret;              // its contents (read at parse time)
+  bool insecure = false;                   // allow a non-loopback listen without a secret
+  std::string gossip_profile = "lan";      // lan or fast (tests)
+  int peer_drop_permille = 0;              // tests: drop this many of 1000 sent messages
   std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
   std::string log_level = "info";          // trace debug info warn error
   sched::TorusConfig torus;                // slots, policy, quantum, started_max

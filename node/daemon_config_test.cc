@@ -1,6 +1,7 @@
 #include "node/daemon_config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -174,10 +175,44 @@ TEST(DaemonConfig, BadValuesAreNamedWithWhatIsAllowed) {
             "braidd: --executor: unknown mode \"docker\": use auto, cgroup or signals\n");
   EXPECT_NE(error_of(parse({"--bogus"})).find("--bogus"), std::string::npos);
   EXPECT_EQ(error_of(parse({"--name", "a", "--listen", "nohost"})),
-            "braidd: --listen: \"nohost\" must look like HOST:PORT with a port 1..65535\n");
+            "braidd: --listen: address \"nohost\": no HOST:PORT (allowed: HOST:PORT, HOST a "
+            "name, an IPv4 address or [IPv6], PORT 1..65535) or off\n");
   EXPECT_EQ(error_of(parse({"--name", "a", "--join", "h:99999"})),
             "braidd: --join: \"h:99999\" must look like HOST:PORT with a port 1..65535\n");
   EXPECT_TRUE(std::holds_alternative<RunDaemon>(parse({"--name", "a", "--listen", "[::1]:7420"})));
+}
+
+// Peers beyond this machine must prove a secret; loopback needs none.
+TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
+  auto loopback = parse({"--name", "a", "--listen", "127.0.0.1:0", "--gossip-profile", "fast"});
+  ASSERT_TRUE(std::holds_alternative<RunDaemon>(loopback)) << error_of(loopback);
+  EXPECT_TRUE(std::get<RunDaemon>(loopback).config.listen_given);
+  auto defaults = parse({"--name", "a"});
+  ASSERT_TRUE(std::holds_alternative<RunDaemon>(defaults));
+  EXPECT_FALSE(std::get<RunDaemon>(defaults).config.listen_given);
+  EXPECT_EQ(std::get<RunDaemon>(defaults).config.gossip_profile, "lan");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--listen", "0.0.0.0:7420"})),
+            "braidd: --listen 0.0.0.0:7420: peers beyond this machine need "
+            "--cluster-secret-file (or --insecure to run an open cluster)\n");
+  EXPECT_TRUE(std::holds_alternative<RunDaemon>(
+      parse({"--name", "a", "--listen", "0.0.0.0:7420", "--insecure"})));
+  EXPECT_TRUE(std::holds_alternative<RunDaemon>(parse({"--name", "a", "--listen", "off"})));
+  EXPECT_EQ(error_of(parse({"--name", "a", "--gossip-profile", "wan"})),
+            "braidd: --gossip-profile: \"wan\" (allowed: lan, fast)\n");
+  const std::string secret = ::testing::TempDir() + "/braidd-secret";
+  std::ofstream(secret) << "a secret of enough bytes\n";
+  ::chmod(secret.c_str(), 0600);
+  auto with_secret =
+      parse({"--name", "a", "--listen", "10.0.0.1:7420", "--cluster-secret-file", secret});
+  ASSERT_TRUE(std::holds_alternative<RunDaemon>(with_secret)) << error_of(with_secret);
+  EXPECT_EQ(std::get<RunDaemon>(with_secret).config.cluster_secret, "a secret of enough bytes");
+  ::chmod(secret.c_str(), 0644);
+  EXPECT_NE(error_of(parse({"--name", "a", "--cluster-secret-file", secret}))
+                .find("--cluster-secret-file: cluster secret file"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(parse({"--name", "a", "--peer-drop-permille", "1001"})).find("--peer-drop-permille"),
+      std::string::npos);
 }
 
 TEST(DaemonConfig, BadConfigFilesAreRefused) {

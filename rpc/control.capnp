@@ -126,4 +126,23 @@ interface Control {
   clear @12 () -> (purged :UInt64, error :Text);
   # Hold pending/queued tasks (never started until released), or release held ones.
   hold @13 (ids :List(Text), release :Bool) -> (error :Text);
+  # Every member this node knows (itself included), in name order; `listen`
+  # is empty when the node has no peer listener.
+  peers @14 () -> (members :List(PeerInfo), listen :Text);
+}
+
+struct PeerInfo {
+  name @0 :Text;
+  address @1 :Text;
+  state @2 :Text;                 # alive, suspect, dead or left
+  incarnation @3 :UInt64;
+  queued @4 :UInt32;
+  running @5 :UInt32;
+  blocked @6 :UInt32;
+  slots @7 :UInt32;
+  freeSlots @8 :UInt32;
+  topQueuedPriority @9 :Int32;    # -1: nothing queued
+  accepting @10 :Bool;
+  ageMicros @11 :Int64;           # age of the load figure; -1: none known yet
+  isSelf @12 :Bool;
 }

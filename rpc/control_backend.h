@@ -57,6 +57,28 @@ struct StatsView {
   bool io_aware = false;                 // blocked tasks lend their slots (torus.h)
 };
 
+// A member as `braid peers` shows it.
+struct PeerView {
+  std::string name;
+  std::string address;
+  std::string state;  // alive, suspect, dead, left
+  std::uint64_t incarnation = 0;
+  std::uint32_t queued = 0;
+  std::uint32_t running = 0;
+  std::uint32_t blocked = 0;
+  std::uint32_t slots = 0;
+  std::uint32_t free_slots = 0;
+  std::int32_t top_queued_priority = -1;
+  bool accepting = true;
+  sched::Micros age_us = -1;  // of the load figure; -1: none known
+  bool is_self = false;
+};
+
+struct PeersView {
+  std::vector<PeerView> members;
+  std::string listen;  // empty: no peer listener
+};
+
 struct WaitOutcome {
   std::vector<TaskView> tasks;
   bool timed_out = false;
@@ -126,6 +148,8 @@ class ControlBackend {
   // Holds (release = false) or releases every task named; all are checked
   // first, so a refusal changes nothing.
   virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
+  // The cluster as this node knows it (a node without peers: none).
+  virtual PeersView peers() { return {}; }
 };
 
 }  // namespace braid::rpc

@@ -208,6 +208,17 @@ kj::Promise<void> ControlServer::readLog(ReadLogContext context) {
   return kj::READY_NOW;
 }
 
+kj::Promise<void> ControlServer::peers(PeersContext context) {
+  const PeersView view = backend_.peers();
+  auto results = context.getResults();
+  results.setListen(view.listen);
+  auto members = results.initMembers(static_cast<unsigned>(view.members.size()));
+  for (std::size_t i = 0; i < view.members.size(); ++i) {
+    to_wire(view.members[i], members[static_cast<unsigned>(i)]);
+  }
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> ControlServer::stats(StatsContext context) {
   to_wire(backend_.stats(), context.getResults().initStats());
   return kj::READY_NOW;

@@ -381,4 +381,38 @@ schema::SchedulerOp to_wire(SchedulerOp op) {
   return schema::SchedulerOp::TRIGGER;
 }
 
+PeerView from_wire(schema::PeerInfo::Reader info) {
+  PeerView v;
+  v.name = text(info.getName());
+  v.address = text(info.getAddress());
+  v.state = text(info.getState());
+  v.incarnation = info.getIncarnation();
+  v.queued = info.getQueued();
+  v.running = info.getRunning();
+  v.blocked = info.getBlocked();
+  v.slots = info.getSlots();
+  v.free_slots = info.getFreeSlots();
+  v.top_queued_priority = info.getTopQueuedPriority();
+  v.accepting = info.getAccepting();
+  v.age_us = info.getAgeMicros();
+  v.is_self = info.getIsSelf();
+  return v;
+}
+
+void to_wire(const PeerView& v, schema::PeerInfo::Builder out) {
+  out.setName(v.name);
+  out.setAddress(v.address);
+  out.setState(v.state);
+  out.setIncarnation(v.incarnation);
+  out.setQueued(v.queued);
+  out.setRunning(v.running);
+  out.setBlocked(v.blocked);
+  out.setSlots(v.slots);
+  out.setFreeSlots(v.free_slots);
+  out.setTopQueuedPriority(v.top_queued_priority);
+  out.setAccepting(v.accepting);
+  out.setAgeMicros(v.age_us);
+  out.setIsSelf(v.is_self);
+}
+
 }  // namespace braid::rpc

@@ -35,6 +35,8 @@ sched::Result<std::string> name_glob_from_wire(capnp::Text::Reader glob);
 sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
     capnp::List<capnp::Text>::Reader env);
 TaskView from_wire(schema::TaskInfo::Reader info);
+PeerView from_wire(schema::PeerInfo::Reader info);
+void to_wire(const PeerView& view, schema::PeerInfo::Builder out);
 StatsView from_wire(schema::Stats::Reader stats);
 
 // Operation enums, both ways. An enum value this build does not know (a newer

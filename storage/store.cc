@@ -245,6 +245,19 @@ void Batch::delete_env(std::uint64_t env_id) {
   ops_.push_back({Family::kMeta, true, std::string(kEnvKeyPrefix) + task_key(env_id), {}});
 }
 
+void Batch::put_member(const MemberRecord& member) {
+  std::string value;
+  put_string(value, member.address);
+  put_varint(value, member.incarnation);
+  put_varint(value, member.state);
+  put_varint(value, zigzag_encode(member.updated_at_us));
+  ops_.push_back({Family::kMembers, false, member.name, value});
+}
+
+void Batch::delete_member(const std::string& name) {
+  ops_.push_back({Family::kMembers, true, name, {}});
+}
+
 void Batch::append(const Batch& other) {
   if (&other == this) {  // insert() may not take a range of the vector it grows
     const std::vector<Op> copy = other.ops_;
@@ -373,6 +386,30 @@ sched::Status Store::load_envs(
     visit(env_id, std::move(entries));
   }
   if (!it->status().ok()) return store_error("cannot read environments in", dir_, it->status());
+  return sched::ok_status();
+}
+
+sched::Status Store::load_members(const std::function<void(MemberRecord&&)>& visit) const {
+  const std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(
+      rocksdb::ReadOptions(), families_[static_cast<std::size_t>(Batch::Family::kMembers)]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    MemberRecord member;
+    member.name = it->key().ToString();
+    FieldReader in(view(it->value()));
+    in.str("address", member.address);
+    in.u64("incarnation", member.incarnation);
+    std::uint64_t state = 0;
+    in.u64("state", state);
+    member.state = static_cast<std::uint8_t>(std::min<std::uint64_t>(state, 255));
+    in.i64("updated_at", member.updated_at_us);
+    in.expect_end();
+    if (!in.ok() || state > 3) {
+      return sched::Error{"member " + hex(it->key()) + " in " + dir_.string() + ": " +
+                          (in.ok() ? std::string("state out of range") : in.error())};
+    }
+    visit(std::move(member));
+  }
+  if (!it->status().ok()) return store_error("cannot read members in", dir_, it->status());
   return sched::ok_status();
 }
 

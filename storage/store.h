@@ -7,7 +7,8 @@
 //   tasks    TaskRecord by record number (8-byte big-endian key, so
 //            iteration is admission order)
 //   journal  reserved for the handoff journal (gossip issue); empty for now
-//   members  reserved for cluster membership; empty for now
+//   members  MemberRecord by member name: the peers this node knew, so a
+//            restarted node rejoins without its seeds
 //
 // Contract:
 //  - open() never repairs, recreates or wipes anything. A missing directory
@@ -48,6 +49,18 @@ struct NodeMeta {
   bool operator==(const NodeMeta&) const = default;
 };
 
+// A peer as the members family keeps it. State: 0 alive, 1 suspect, 2 dead,
+// 3 left (gossip::MemberState's values).
+struct MemberRecord {
+  std::string name;
+  std::string address;
+  std::uint64_t incarnation = 0;
+  std::uint8_t state = 0;
+  std::int64_t updated_at_us = 0;  // wall clock, when this record was written
+
+  bool operator==(const MemberRecord&) const = default;
+};
+
 // One atomic group of writes.
 class Batch {
  public:
@@ -63,6 +76,8 @@ class Batch {
   // its tasks (TaskRecord::env_id); deleted once no task refers to it.
   void put_env(std::uint64_t env_id, const std::vector<std::string>& entries);
   void delete_env(std::uint64_t env_id);
+  void put_member(const MemberRecord& member);
+  void delete_member(const std::string& name);
   // Appends every write of `other` after this batch's own.
   void append(const Batch& other);
 
@@ -113,6 +128,8 @@ class Store {
       const;
   // RocksDB's estimate of the task records stored (for sizing before a load).
   std::uint64_t estimated_task_count() const;
+  // Every stored member, in name order; an undecodable record is an Error.
+  sched::Status load_members(const std::function<void(MemberRecord&&)>& visit) const;
 
   // Writes the batch atomically; with sync, returns after it is durable.
   // An Error (disk full, read-only, ...) means nothing of the batch is

@@ -134,6 +134,35 @@ TEST(Store, EnvironmentsAreStoredBesideTheMetaAndDeletedByBatch) {
   EXPECT_EQ(store->read_meta().value(), sample_meta());  // the meta key is not an environment
 }
 
+TEST(Store, MembersSurviveReopenAndAreReplacedOrDeletedByName) {
+  TempDir tmp;
+  const MemberRecord a{"node-a", "10.0.0.1:7946", 3, 0, 1'700'000'000'000'000};
+  const MemberRecord b{"node-b", "[::1]:7000", 9, 2, -5};
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_member(b);
+    batch.put_member(a);
+    batch.put_member(MemberRecord{"node-c", "10.0.0.3:7946", 1, 1, 0});
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+    Batch change;
+    change.put_member(MemberRecord{"node-a", "10.0.0.1:7946", 3, 0, 1'700'000'000'000'000});
+    change.delete_member("node-c");
+    ASSERT_TRUE(store->write(change, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  std::vector<MemberRecord> seen;
+  ASSERT_TRUE(store->load_members([&](MemberRecord&& m) { seen.push_back(std::move(m)); }));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], a);  // name order
+  EXPECT_EQ(seen[1], b);
+  std::uint64_t tasks = 0;
+  ASSERT_TRUE(store->load_tasks([&](TaskRecord&&) { ++tasks; }));
+  EXPECT_EQ(tasks, 0u);  // members are not tasks
+}
+
 TEST(Store, LaterWritesReplaceAndDeleteRemoves) {
   TempDir tmp;
   {

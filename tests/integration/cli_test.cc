@@ -62,7 +62,7 @@ TEST(Cli, HelpAndUsageErrorsCoverEveryCommand) {
   EXPECT_EQ(help.exit_code, 0) << help.err;
   for (const char* command :
        {"submit", "run", "ps", "show", "wait", "cancel", "clear", "hold", "release", "logs",
-        "stats", "policy", "quantum", "priority", "scheduler", "schedule-next"}) {
+        "stats", "policy", "quantum", "priority", "scheduler", "schedule-next", "peers"}) {
     EXPECT_NE(help.out.find(std::string("\n  ") + command + " "), std::string::npos) << command;
   }
   const RunResult submit_help = run({bin("braid"), "submit", "--help"});

@@ -1,0 +1,179 @@
+#include "node/peers.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+#include "rpc/peer_endpoint.h"
+
+namespace braid::node {
+
+namespace {
+
+// How long a leave is given to spread before the node goes.
+constexpr int kLeaveGossipRounds = 3;
+
+// Link deadlines follow the protocol's pace: a call slower than a probe
+// interval is as good as lost to it.
+std::chrono::milliseconds call_deadline_of(const gossip::GossipConfig& config) {
+  return std::chrono::milliseconds(
+      std::max<sched::Micros>(200, config.probe_interval_us / sched::kMicrosPerMilli));
+}
+
+}  // namespace
+
+Peers::Peers(asio::io_context& io, const Clock& clock, PeersOptions options, Persist persist)
+    : io_(io),
+      clock_(clock),
+      options_(std::move(options)),
+      persist_(std::move(persist)),
+      timer_(io) {}
+
+Peers::~Peers() {
+  *alive_ = false;
+  timer_.cancel();
+}
+
+sched::Result<std::unique_ptr<Peers>> Peers::start(asio::io_context& io, const Clock& clock,
+                                                   PeersOptions options,
+                                                   std::vector<storage::MemberRecord> known,
+                                                   Persist persist) {
+  if (auto why = options.gossip.validate()) return sched::Error{"gossip config: " + *why};
+  auto listen = rpc::parse_endpoint(options.listen, /*allow_any_port=*/true);
+  if (!listen) return sched::Error{"--listen: " + listen.error().message};
+  std::unique_ptr<Peers> peers(new Peers(io, clock, std::move(options), std::move(persist)));
+  PeersOptions& o = peers->options_;
+  rpc::PeerTransportConfig transport;
+  transport.listen = o.listen;
+  transport.name = o.name;
+  transport.secret = o.secret;
+  transport.call_deadline = call_deadline_of(o.gossip);
+  transport.faults = o.faults;
+  Peers* raw = peers.get();
+  try {
+    peers->transport_ = std::make_unique<rpc::PeerTransport>(
+        io, transport, [raw](gossip::Message m) { raw->on_message(std::move(m)); });
+  } catch (const std::system_error& e) {
+    return sched::Error{"cannot listen for peers on " + o.listen + ": " + e.what()};
+  }
+  if (o.advertise.empty()) {
+    const std::string& host = listen.value().host;
+    if (host == "0.0.0.0" || host == "::") {
+      return sched::Error{"--listen " + o.listen +
+                          ": peers cannot reach a wildcard address; give --advertise HOST:PORT"};
+    }
+    const std::string shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    o.advertise = shown + ":" + std::to_string(peers->transport_->port());
+  }
+  if (!gossip::valid_address(o.advertise)) {
+    return sched::Error{"advertised peer address \"" + o.advertise + "\" is not HOST:PORT"};
+  }
+  if (!gossip::valid_name(o.name)) {
+    return sched::Error{"node name \"" + o.name +
+                        "\" cannot be a peer name (allowed: 1..64 of A-Z a-z 0-9 . _ -)"};
+  }
+  const std::uint64_t seed = o.seed != 0 ? o.seed
+                                         : static_cast<std::uint64_t>(clock.wall_us()) ^
+                                               (static_cast<std::uint64_t>(::getpid()) << 32);
+  peers->node_ = std::make_unique<gossip::Node>(
+      o.gossip, gossip::Self{o.name, o.advertise, o.incarnation}, seed, clock.monotonic_us());
+  std::vector<std::string> addresses = o.join;
+  std::set<std::string> seen(addresses.begin(), addresses.end());
+  for (const storage::MemberRecord& member : known) {
+    if (member.name == o.name || member.address == o.advertise) continue;
+    if (seen.insert(member.address).second) addresses.push_back(member.address);
+  }
+  if (!addresses.empty()) {
+    spdlog::info("peers: {} joining through {} address(es)", o.advertise, addresses.size());
+    peers->node_->join(addresses, peers->now_us(), peers->outbox_);
+  } else {
+    spdlog::info("peers: listening on {}, no seeds", o.advertise);
+  }
+  peers->flush();
+  return peers;
+}
+
+void Peers::on_message(gossip::Message message) {
+  node_->receive(message, now_us(), outbox_);
+  flush();
+}
+
+void Peers::flush() {
+  for (const gossip::Outgoing& out : outbox_.messages) transport_->send(out);
+  storage::Batch batch;
+  for (const gossip::Event& event : outbox_.events) {
+    if (event.name == options_.name) continue;
+    switch (event.kind) {
+      case gossip::Event::Kind::kJoined:
+      case gossip::Event::Kind::kState: {
+        if (auto m = node_->member(event.name)) {
+          batch.put_member(storage::MemberRecord{m->name, m->address, m->incarnation,
+                                                 static_cast<std::uint8_t>(m->state),
+                                                 clock_.wall_us()});
+        }
+        if (event.state == gossip::MemberState::kDead ||
+            event.kind == gossip::Event::Kind::kJoined) {
+          spdlog::info("peer {} {} (incarnation {})", event.name, gossip::to_string(event.state),
+                       event.incarnation);
+        }
+        break;
+      }
+      case gossip::Event::Kind::kRemoved:
+        batch.delete_member(event.name);
+        break;
+      case gossip::Event::Kind::kLoad:
+        break;
+    }
+  }
+  outbox_.clear();
+  if (!batch.empty() && persist_) persist_(std::move(batch));
+  arm_timer();
+}
+
+void Peers::arm_timer() {
+  const sched::Micros due = node_->next_tick_us();
+  if (timer_armed_ && due >= timer_due_us_) return;
+  timer_armed_ = true;
+  timer_due_us_ = due;
+  timer_.expires_after(std::chrono::microseconds(std::max<sched::Micros>(0, due - now_us())));
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const std::error_code& ec) {
+    if (ec || alive.expired()) return;
+    timer_armed_ = false;
+    node_->tick(now_us(), outbox_);
+    flush();
+  });
+}
+
+void Peers::set_load(const gossip::Load& load) {
+  node_->set_load(load, now_us());
+  arm_timer();  // the change rides on the next gossip round
+}
+
+std::vector<gossip::Member> Peers::members() const { return node_->members(); }
+
+const std::string& Peers::address() const { return options_.advertise; }
+
+const gossip::NodeStats& Peers::gossip_stats() const { return node_->stats(); }
+
+rpc::PeerTransportStats Peers::transport_stats() const { return transport_->stats(); }
+
+void Peers::set_faults(rpc::PeerFaults faults) { transport_->set_faults(std::move(faults)); }
+
+void Peers::leave(std::function<void()> done) {
+  if (leaving_) return;
+  leaving_ = true;
+  node_->leave(now_us(), outbox_);
+  flush();
+  if (node_->alive_count() <= 1) {
+    done();
+    return;
+  }
+  auto wait = std::make_shared<asio::steady_timer>(
+      io_, std::chrono::microseconds(kLeaveGossipRounds * options_.gossip.gossip_interval_us));
+  wait->async_wait([wait, done = std::move(done)](const std::error_code&) { done(); });
+}
+
+}  // namespace braid::node

@@ -1,0 +1,77 @@
+# The peer interface: what braidd nodes say to each other over TCP
+# (--listen HOST:PORT). A connection's bootstrap capability is a Gate: a peer
+# must prove it holds the cluster secret before it gets a Peer. Nothing here
+# can submit, cancel or change policy: the control interface stays on the
+# local Unix socket.
+#
+# Every field is checked at the edge (rpc/peer_convert.h) against the named
+# limits of gossip/message.h before the protocol sees it.
+@0xcb03bce5619aaafa;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("braid::rpc::schema");
+
+struct Load {
+  queued @0 :UInt32;
+  running @1 :UInt32;
+  blocked @2 :UInt32;
+  slots @3 :UInt32;
+  freeSlots @4 :UInt32;
+  topQueuedPriority @5 :Int32 = -1;   # -1: nothing queued
+  accepting @6 :Bool = true;
+}
+
+enum MemberState { alive @0; suspect @1; dead @2; left @3; }
+
+struct Update {
+  enum Kind { alive @0; suspect @1; dead @2; left @3; load @4; }
+  kind @0 :Kind;
+  name @1 :Text;
+  address @2 :Text;         # alive only
+  incarnation @3 :UInt64;
+  accuser @4 :Text;         # suspect and dead only
+  load @5 :Load;            # load only
+  loadVersion @6 :UInt64;
+  loadAgeMs @7 :UInt32;
+}
+
+struct SyncMember {
+  name @0 :Text;
+  address @1 :Text;
+  incarnation @2 :UInt64;
+  state @3 :MemberState;
+  load @4 :Load;
+  loadVersion @5 :UInt64;
+  loadAgeMs @6 :UInt32;
+}
+
+struct GossipMessage {
+  from @0 :Text;
+  fromAddress @1 :Text;
+  fromIncarnation @2 :UInt64;
+  updates @3 :List(Update);
+  body :union {
+    ping :group { seq @4 :UInt32; target @5 :Text; }
+    ack :group { seq @6 :UInt32; }
+    pingReq :group { seq @7 :UInt32; target @8 :Text; targetAddress @9 :Text; }
+    nack :group { seq @10 :UInt32; }
+    sync :group { join @11 :Bool; reply @12 :Bool; members @13 :List(SyncMember); }
+  }
+}
+
+# Authentication, HMAC-SHA256 challenge-response (rpc/peer_auth.h): the
+# client asks for a nonce, answers with its own nonce and
+# mac = HMAC(secret, "braid-peer-v1 client" | serverNonce | clientNonce | name);
+# the server answers with its proof HMAC(secret, "braid-peer-v1 server" | ...)
+# and the Peer capability. A wrong mac gets an error and nothing else; the
+# server closes the connection.
+interface Gate {
+  challenge @0 () -> (serverNonce :Data);
+  prove @1 (clientNonce :Data, name :Text, mac :Data) -> (peer :Peer, serverMac :Data);
+}
+
+interface Peer {
+  # One gossip message. The answer only says it was taken (or why not: a
+  # one-line error); replies of the protocol travel as their own messages.
+  deliver @0 (message :GossipMessage) -> (error :Text);
+}
