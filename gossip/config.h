@@ -39,6 +39,14 @@ struct GossipConfig {
   // A dead or left member is forgotten after this long (its name may then
   // come back as new).
   Micros reclaim_after_us = 10 * 60 * kMicrosPerSecond;
+  // Lifeguard: tick() called more than this after its work was due means our
+  // own loop stalled: raise the local health score, and give messages that
+  // queued meanwhile a chance before failing a probe or a suspicion.
+  Micros stall_threshold_us = 500 * kMicrosPerMilli;
+  // A join sync is answered with this many pages of the table at most (each
+  // kMaxSyncMembers members), so that a joiner learns the cluster at once;
+  // periodic syncs walk the rest.
+  int join_reply_max_pages = 8;
 
   static GossipConfig lan();
   static GossipConfig fast();  // ~10x faster timers: tests on loopback and the simulator

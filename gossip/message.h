@@ -49,6 +49,8 @@ struct Ping {
   std::string target;
   friend bool operator==(const Ping&, const Ping&) = default;
 };
+// Ack{seq = 0} answers nothing: it only carries piggybacked updates (a
+// gossip round's message). Probes never use seq 0.
 struct Ack {
   std::uint32_t seq = 0;
   friend bool operator==(const Ack&, const Ack&) = default;
@@ -108,6 +110,10 @@ struct Outgoing {
 std::size_t encoded_size_bound(const Message& message);
 std::size_t encoded_size_bound(const Update& update);
 std::size_t encoded_size_bound(const SyncMember& member);
+// The bound of the message without its updates: encoded_size_bound(message)
+// is this plus the sum of its updates' bounds (so a sender fills updates
+// until that sum would pass kMaxMessageBytes).
+std::size_t encoded_size_without_updates(const Message& message);
 
 // Why the message is not acceptable (a bad name, address, load, too many
 // updates or members, an update kind's fields out of place), or nullopt.

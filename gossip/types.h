@@ -65,6 +65,10 @@ struct Member {
   // Local time the load's version was learned, minus its age then: now minus
   // this is the figure's age (the origin's measurement, not our receipt).
   Micros load_measured_us = 0;
+  // The origin's incarnation when it sent this load: a load of a higher
+  // incarnation is newer whatever its version (the origin restarted and
+  // counts versions from 1 again).
+  Incarnation load_incarnation = 0;
 };
 
 }  // namespace braid::gossip
