@@ -29,15 +29,18 @@ ClusterOptions options(std::uint64_t seed, double drop_probability = 0) {
   return o;
 }
 
-// Starts `n` nodes within 200 ms, all joining through node 0.
+// Starts `n` nodes within 200 ms, all joining through node 0; returns after
+// the last start.
 void start_all(Cluster& cluster, std::size_t n) {
   cluster.add_nodes(n);
+  const Micros begin = cluster.now();
   cluster.start(0, {});
   for (NodeIndex i = 1; i < n; ++i) {
     const Micros at =
         cluster.now() + (static_cast<Micros>(i) * 200 * kMicrosPerMilli) / static_cast<Micros>(n);
     cluster.at(at, [&cluster, i] { cluster.start(i, {0}); });
   }
+  cluster.run_until(begin + 200 * kMicrosPerMilli);
 }
 
 bool converge(Cluster& cluster, Micros within_us) {
