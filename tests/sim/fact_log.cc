@@ -123,12 +123,13 @@ void FactLog::collect(std::size_t id, std::vector<Micros>& values, std::size_t& 
   const Fact& fact = facts_[id];
   for (NodeIndex o = 0; o < cluster_.size(); ++o) {
     if (o == fact.subject || !cluster_.up(o)) continue;
+    // A node that started after a join learns of it by joining, not by gossip.
+    if (fact.kind == FactKind::kAlive && cluster_.started_us(o) > fact.since_us) continue;
     if (o >= fact.learned_us.size() || fact.learned_us[o] < 0) {
       ++missing;
       continue;
     }
-    const Micros from = std::max(fact.since_us, cluster_.started_us(o));
-    values.push_back(std::max<Micros>(0, fact.learned_us[o] - from));
+    values.push_back(std::max<Micros>(0, fact.learned_us[o] - fact.since_us));
   }
 }
 

@@ -5,7 +5,8 @@
 // at least the given incarnation), dead (state dead), left (state left), or
 // its load reached a version (kLoad, checked against the observer's view).
 // For each observer it keeps the first time it learned; a delay is measured
-// from the later of the fact's `since` and the observer's own start.
+// from the fact's `since`. Observers that started after an alive fact's
+// `since` are left out of its delays (they learn of it by joining).
 //
 // False positives: a node that is up (not crashed, not left) being declared
 // dead by anyone, counted per observer event and per distinct (subject,
