@@ -60,13 +60,14 @@ void print_row(const ScenarioOptions& o, const std::string& profile, const Scena
     note += " REJECTED " + std::to_string(r.counters.rejected) + ": " + r.counters.first_rejection;
   if (!r.false_positives.first.empty()) note += " first fp: " + r.false_positives.first;
   std::printf(
-      "%-8s %-4s %6zu %4.0f%% | %8.3f %8.3f %8.3f %7.2f %7zu | %4llu/%-4llu %8llu | %9.0f %7zu | "
-      "%8.1f %8.2f  %s\n",
+      "%-8s %-4s %6zu %4.0f%% | %8.3f %8.3f %8.3f %7.2f %7zu | %4llu/%-4llu %8llu %8llu | %9.0f "
+      "%7zu | %8.1f %8.2f  %s\n",
       o.scenario.c_str(), profile.c_str(), o.nodes, o.faults.drop_probability * 100, median,
       seconds(r.learn.p99_us), seconds(r.learn.max_us), ratio, r.learn.missing,
       static_cast<unsigned long long>(r.false_positives.dead_events),
       static_cast<unsigned long long>(r.false_positives.dead_subjects),
-      static_cast<unsigned long long>(r.false_positives.stalled_dead_events), r.bytes_per_node_s,
+      static_cast<unsigned long long>(r.false_positives.stalled_dead_events),
+      static_cast<unsigned long long>(r.false_positives.suspect_events), r.bytes_per_node_s,
       r.largest_message_bytes, r.wall_s > 0 ? r.sim_s / r.wall_s : 0,
       r.converge_us >= 0 ? seconds(r.converge_us) : -1.0, note.c_str());
   std::fflush(stdout);
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   std::printf(
       "delays: per observer from the fact (joins: per observer and joiner); fp_dead: live nodes "
-      "declared dead (events/distinct); fp_stall: deaths of a stalled node; sim_x: simulated s "
+      "declared dead (events/distinct); fp_stall: deaths of a stalled node; suspect: live nodes suspected (events); sim_x: simulated s "
       "per wall s; setup_s: from the last start until converged\n");
   print_header();
 
