@@ -47,9 +47,10 @@ GossipConfig profile_config(const std::string& profile, const Overrides& o) {
 double seconds(braid::gossip::Micros us) { return static_cast<double>(us) / 1e6; }
 
 void print_header() {
-  std::printf("%-8s %-4s %6s %5s | %8s %8s %8s %7s %7s | %9s %8s | %9s %7s | %8s %8s  %s\n",
+  std::printf("%-8s %-4s %6s %5s | %8s %8s %8s %7s %7s | %9s %8s %8s | %9s %7s | %8s %8s  %s\n",
               "scenario", "prof", "nodes", "loss", "median_s", "p99_s", "max_s", "max/med",
-              "missing", "fp_dead", "fp_stall", "B/node/s", "max_msg", "sim_x", "setup_s", "note");
+              "missing", "fp_dead", "fp_stall", "suspect", "B/node/s", "max_msg", "sim_x",
+              "setup_s", "note");
 }
 
 void print_row(const ScenarioOptions& o, const std::string& profile, const ScenarioReport& r) {
@@ -62,7 +63,7 @@ void print_row(const ScenarioOptions& o, const std::string& profile, const Scena
   std::printf(
       "%-8s %-4s %6zu %4.0f%% | %8.3f %8.3f %8.3f %7.2f %7zu | %4llu/%-4llu %8llu %8llu | %9.0f "
       "%7zu | %8.1f %8.2f  %s\n",
-      o.scenario.c_str(), profile.c_str(), o.nodes, o.faults.drop_probability * 100, median,
+      r.scenario.c_str(), profile.c_str(), o.nodes, o.faults.drop_probability * 100, median,
       seconds(r.learn.p99_us), seconds(r.learn.max_us), ratio, r.learn.missing,
       static_cast<unsigned long long>(r.false_positives.dead_events),
       static_cast<unsigned long long>(r.false_positives.dead_subjects),
@@ -140,7 +141,8 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   std::printf(
       "delays: per observer from the fact (joins: per observer and joiner); fp_dead: live nodes "
-      "declared dead (events/distinct); fp_stall: deaths of a stalled node; suspect: live nodes suspected (events); sim_x: simulated s "
+      "declared dead (events/distinct); fp_stall: deaths of a stalled node; suspect: live nodes "
+      "suspected (events); sim_x: simulated s "
       "per wall s; setup_s: from the last start until converged\n");
   print_header();
 
@@ -171,37 +173,39 @@ int main(int argc, char** argv) {
     run_and_print(o, profile);
     return 0;
   }
+  // Per size and loss: a join run, then one converged cluster for idle,
+  // load and fail (and at 1000 nodes a mass join).
   for (const std::string& p : profiles) {
     for (std::size_t nodes : sweep_nodes) {
+      bool too_slow = false;
       for (double l : {0.0, 0.05, 0.2}) {
-        for (const char* scenario : {"join", "fail", "load", "idle"}) {
-          ScenarioOptions run = o;
-          run.nodes = nodes;
-          run.faults.drop_probability = l;
-          run.scenario = scenario;
-          run.config = profile_config(p, overrides);
-          if (run.wall_budget_s <= 0) run.wall_budget_s = 600;
-          ScenarioReport report = run_and_print(run, p);
-          if (report.gave_up) {
-            std::printf(
-                "   %zu nodes: too slow (%.1f simulated s in %.1f wall s); skipping the rest\n",
-                nodes, report.sim_s, report.wall_s);
-            goto next_size;
+        ScenarioOptions run = o;
+        run.nodes = nodes;
+        run.faults.drop_probability = l;
+        run.config = profile_config(p, overrides);
+        if (run.wall_budget_s <= 0) run.wall_budget_s = 600;
+        std::vector<ScenarioReport> reports;
+        run.scenario = "join";
+        reports.push_back(run_and_print(run, p));
+        if (!reports.back().gave_up) {
+          for (const ScenarioReport& r : braid::sim::run_phases(run, {"idle", "load", "fail"})) {
+            print_row(run, p, r);
+            reports.push_back(r);
           }
         }
-      }
-      if (nodes == 1000) {
-        for (double l : {0.0, 0.05, 0.2}) {
-          ScenarioOptions run = o;
-          run.nodes = 1000;
-          run.faults.drop_probability = l;
+        if (nodes == 1000 && !reports.back().gave_up) {
           run.scenario = "massjoin";
-          run.config = profile_config(p, overrides);
-          if (run.wall_budget_s <= 0) run.wall_budget_s = 600;
-          run_and_print(run, p);
+          reports.push_back(run_and_print(run, p));
+        }
+        if (reports.back().gave_up) {
+          std::printf(
+              "   %zu nodes: too slow (%.1f simulated s in %.1f wall s); skipping the rest\n",
+              nodes, reports.back().sim_s, reports.back().wall_s);
+          too_slow = true;
+          break;
         }
       }
-    next_size:;
+      if (too_slow) continue;
     }
   }
   return 0;

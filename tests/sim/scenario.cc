@@ -30,15 +30,44 @@ class Run {
       join(/*mass=*/false);
     } else if (s == "massjoin") {
       join(/*mass=*/true);
-    } else if (s == "fail") {
-      if (converge()) fail();
-    } else if (s == "load") {
-      if (converge()) load();
-    } else if (s == "idle") {
-      if (converge()) idle();
+    } else if (s == "fail" || s == "load" || s == "idle") {
+      if (converge()) phase(s);
     } else {
       report_.note = "unknown scenario " + s;
     }
+    return finish(s);
+  }
+
+  std::vector<ScenarioReport> go(const std::vector<std::string>& phases) {
+    std::vector<ScenarioReport> reports;
+    const bool converged = converge();
+    const ScenarioReport setup = report_;
+    for (const std::string& name : phases) {
+      report_ = setup;
+      if (converged && !setup.gave_up) phase(name);
+      reports.push_back(finish(name));
+      if (report_.gave_up) break;
+    }
+    return reports;
+  }
+
+ private:
+  void phase(const std::string& name) {
+    report_.everywhere_us = -1;
+    everywhere_missing_ = false;
+    if (name == "fail") {
+      fail();
+    } else if (name == "load") {
+      load();
+    } else if (name == "idle") {
+      idle();
+    } else {
+      report_.note = "unknown phase " + name;
+    }
+  }
+
+  ScenarioReport finish(const std::string& name) {
+    report_.scenario = name;
     report_.false_positives = log_.false_positives();
     report_.largest_message_bytes = cluster_.counters().largest_message_bytes;
     report_.counters = cluster_.counters();
@@ -48,7 +77,6 @@ class Run {
     return report_;
   }
 
- private:
   double wall_elapsed_s() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   }
@@ -230,5 +258,10 @@ class Run {
 }  // namespace
 
 ScenarioReport run_scenario(const ScenarioOptions& options) { return Run(options).go(); }
+
+std::vector<ScenarioReport> run_phases(const ScenarioOptions& options,
+                                       const std::vector<std::string>& phases) {
+  return Run(options).go(phases);
+}
 
 }  // namespace braid::sim
