@@ -1,5 +1,7 @@
 #include "gossip/membership.h"
 
+#include <utility>
+
 namespace braid::gossip {
 namespace {
 
@@ -19,7 +21,8 @@ bool overrides(MemberState known_state, Incarnation known_incarnation, MemberSta
 
 MembershipTable::MembershipTable(Member self) : self_(self.name) {
   count(self, +1);
-  members_.emplace(self.name, std::move(self));
+  auto [it, inserted] = members_.emplace(self.name, std::move(self));
+  self_member_ = &it->second;
 }
 
 void MembershipTable::count(const Member& m, int sign) {
@@ -67,14 +70,16 @@ void MembershipTable::set(const std::string& name, MemberState state, Incarnatio
   count(*m, +1);
 }
 
+// Hash lookups: find() is on every message's path, and names in a large
+// cluster often share long prefixes (slow to compare in the ordered map).
 const Member* MembershipTable::find(const std::string& name) const {
-  auto it = members_.find(name);
-  return it == members_.end() ? nullptr : &it->second;
+  if (name == self_) return self_member_;
+  auto it = position_.find(name);
+  return it == position_.end() ? nullptr : others_[it->second];
 }
 
 Member* MembershipTable::find_mutable(const std::string& name) {
-  auto it = members_.find(name);
-  return it == members_.end() ? nullptr : &it->second;
+  return const_cast<Member*>(std::as_const(*this).find(name));
 }
 
 void MembershipTable::erase(const std::string& name) {

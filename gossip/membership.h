@@ -61,6 +61,7 @@ class MembershipTable {
  private:
   void count(const Member& m, int sign);
   std::string self_;
+  const Member* self_member_ = nullptr;
   std::map<std::string, Member> members_;
   // Random access for sampling: others_ holds every member but self;
   // position_ maps a name to its index there.

@@ -1,1 +1,47 @@
+#include "gossip/probe_order.h"
+
 #include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace braid::gossip {
+namespace {
+
+TEST(ProbeOrder, EveryMemberOncePerPassInShuffledOrders) {
+  std::mt19937_64 rng(7);
+  ProbeOrder order;
+  std::set<std::string> live = {"a", "b", "c", "d", "e"};
+  auto probeable = [&](const std::string& n) { return live.count(n) > 0; };
+  auto members = [&] { return std::vector<std::string>(live.begin(), live.end()); };
+  std::set<std::vector<std::string>> passes;
+  for (int pass = 0; pass < 6; ++pass) {
+    std::vector<std::string> seen;
+    for (int i = 0; i < 5; ++i) seen.push_back(*order.next(rng, probeable, members));
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), live);
+    passes.insert(seen);
+  }
+  EXPECT_GT(passes.size(), 1u);  // reshuffled
+}
+
+TEST(ProbeOrder, SkipsTheDeadAndProbesNewMembers) {
+  std::mt19937_64 rng(1);
+  ProbeOrder order;
+  std::set<std::string> live = {"a", "b", "c"};
+  auto probeable = [&](const std::string& n) { return live.count(n) > 0; };
+  auto members = [&] { return std::vector<std::string>(live.begin(), live.end()); };
+  order.next(rng, probeable, members);
+  live.erase("b");
+  live.insert("z");
+  order.add("z", rng);
+  std::map<std::string, int> counts;
+  for (int i = 0; i < 30; ++i) ++counts[*order.next(rng, probeable, members)];
+  EXPECT_EQ(counts.count("b"), 0u);
+  EXPECT_GE(counts["z"], 9);
+  EXPECT_GE(counts["a"], 9);
+  live.clear();
+  EXPECT_EQ(order.next(rng, probeable, members), std::nullopt);
+}
+
+}  // namespace
+}  // namespace braid::gossip
