@@ -15,10 +15,19 @@ std::string range_error(const char* field, long long lo, long long hi, const cha
 
 GossipConfig GossipConfig::lan() { return GossipConfig{}; }
 
+GossipConfig GossipConfig::memberlist() {
+  GossipConfig c;
+  c.probe_interval_us = 1 * kMicrosPerSecond;
+  c.probe_timeout_us = 500 * kMicrosPerMilli;
+  c.suspicion_mult = 4;
+  return c;
+}
+
 GossipConfig GossipConfig::fast() {
   GossipConfig c;
   c.probe_interval_us = 100 * kMicrosPerMilli;
   c.probe_timeout_us = 50 * kMicrosPerMilli;
+  c.suspicion_mult = 4;  // tests share a busy machine: room to refute
   c.gossip_interval_us = 20 * kMicrosPerMilli;
   c.sync_interval_us = 2 * kMicrosPerSecond;
   c.join_retry_min_us = 50 * kMicrosPerMilli;
@@ -26,6 +35,7 @@ GossipConfig GossipConfig::fast() {
   c.gossip_to_dead_us = 3 * kMicrosPerSecond;
   c.reclaim_after_us = 60 * kMicrosPerSecond;
   c.stall_threshold_us = 50 * kMicrosPerMilli;
+  c.reconnect_interval_us = 1 * kMicrosPerSecond;
   return c;
 }
 
@@ -56,6 +66,7 @@ std::optional<std::string> GossipConfig::validate() const {
        " us (at least gossip_to_dead_us)"},
       {"stall_threshold_us", stall_threshold_us, 1'000, kHour, " us"},
       {"join_reply_max_pages", join_reply_max_pages, 1, 64, ""},
+      {"reconnect_interval_us", reconnect_interval_us, 1'000, kDay, " us"},
   };
   for (const Range& r : ranges) {
     if (r.value < r.lo || r.value > r.hi) return range_error(r.field, r.lo, r.hi, r.unit);

@@ -1,6 +1,7 @@
 // Every gossip tunable, in one documented place (docs/gossip.md explains the
-// trade-offs). lan() is memberlist's LAN profile where braid has no measured
-// reason to differ; fast() is for tests on one machine.
+// trade-offs). lan() is memberlist's LAN profile with faster probes and
+// shorter suspicion, memberlist() its exact timers, fast() for tests on one
+// machine.
 #pragma once
 
 #include <optional>
@@ -12,14 +13,14 @@ namespace braid::gossip {
 
 struct GossipConfig {
   // Failure detection (SWIM).
-  Micros probe_interval_us = 1 * kMicrosPerSecond;  // one probe per interval
-  Micros probe_timeout_us = 500 * kMicrosPerMilli;  // direct ack wait before indirect probes
-  int indirect_checks = 3;                          // k members asked to probe indirectly
+  Micros probe_interval_us = 300 * kMicrosPerMilli;  // one probe per interval
+  Micros probe_timeout_us = 150 * kMicrosPerMilli;   // direct ack wait before indirect probes
+  int indirect_checks = 3;                           // k members asked to probe indirectly
   // Lifeguard suspicion: the timeout starts at
   //   suspicion_mult x max(1, log10(n)) x probe_interval x max_timeout_mult
   // and shrinks towards suspicion_mult x ... x probe_interval (without the
   // max multiplier) as independent suspicions arrive (suspicion_confirmations).
-  int suspicion_mult = 4;
+  int suspicion_mult = 2;
   int suspicion_max_timeout_mult = 6;
   int suspicion_confirmations = 3;  // independent accusers that bring it to the minimum
   // Lifeguard local health: missed acks, nacks not received and late timers
@@ -47,8 +48,19 @@ struct GossipConfig {
   // kMaxSyncMembers members), so that a joiner learns the cluster at once;
   // periodic syncs walk the rest.
   int join_reply_max_pages = 8;
+  // Partitions: every reconnect_interval a sync goes to one random member we
+  // hold dead (not left), until it is reclaimed, so that two halves that
+  // declared each other dead find each other again (Serf's reconnect).
+  Micros reconnect_interval_us = 10 * kMicrosPerSecond;
 
+  // braid's LAN defaults: memberlist's, except probes every 300 ms (150 ms
+  // timeout) and suspicion_mult 2, chosen from the simulator's curve of
+  // detection time against bytes (docs/gossip.md) to detect a failure
+  // everywhere within 3 s at 100 nodes.
   static GossipConfig lan();
+  // memberlist's DefaultLANConfig timers (probe 1 s, timeout 500 ms,
+  // suspicion_mult 4): half the probe traffic, ~13 s detection at 100 nodes.
+  static GossipConfig memberlist();
   static GossipConfig fast();  // ~10x faster timers: tests on loopback and the simulator
   // What is wrong (naming the field and what is allowed), or nullopt.
   std::optional<std::string> validate() const;

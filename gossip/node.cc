@@ -44,6 +44,7 @@ Node::State::State(GossipConfig config_in, Self self_in, std::uint64_t seed, Mic
   next_probe_us = now + uniform_us(rng, config.probe_interval_us);
   next_gossip_us = now + uniform_us(rng, config.gossip_interval_us);
   next_sync_us = now + config.sync_interval_us + uniform_us(rng, config.sync_interval_us);
+  next_reconnect_us = now + config.reconnect_interval_us;
 }
 
 std::uint32_t Node::State::new_seq() {
@@ -84,7 +85,7 @@ void Node::State::send(const std::string& to, decltype(Message::body) body, Outb
 Micros Node::State::earliest_due() const {
   Micros due = next_gossip_us;
   if (!left) {
-    due = std::min({due, next_probe_us, next_sync_us});
+    due = std::min({due, next_probe_us, next_sync_us, next_reconnect_us});
     if (probe && !probe->acked && !probe->indirect_sent)
       due = std::min(due, probe->ack_deadline_us);
   }
@@ -109,9 +110,11 @@ void Node::State::gossip_round(Outbox& out) {
   }
 }
 
-// One page: ourselves first, then members in name order after the cursor
-// (from_cursor), or from the first-th other member (a join reply's pages).
-std::vector<SyncMember> Node::State::sync_page(bool from_cursor, std::size_t first, bool& more) {
+// One page: ourselves first, the recipient's entry next, then members in
+// name order after the cursor (from_cursor), or from the first-th other
+// member (a join reply's pages).
+std::vector<SyncMember> Node::State::sync_page(bool from_cursor, std::size_t& first, bool& more,
+                                               const std::string& recipient) {
   std::vector<SyncMember> page;
   auto add = [&](const Member& m) {
     SyncMember s;
@@ -127,14 +130,16 @@ std::vector<SyncMember> Node::State::sync_page(bool from_cursor, std::size_t fir
     page.push_back(std::move(s));
   };
   add(*table.find(self.name));
+  const Member* them =
+      recipient.empty() || recipient == self.name ? nullptr : table.find(recipient);
+  if (them != nullptr) add(*them);
   const auto& all = table.all();
-  const std::size_t others = all.size() - 1;
   more = false;
   if (from_cursor) {
     auto it = all.upper_bound(sync_cursor);
     for (std::size_t seen = 0; seen < all.size() && page.size() < kMaxSyncMembers; ++seen) {
       if (it == all.end()) it = all.begin();
-      if (it->first != self.name) {
+      if (it->first != self.name && it->first != recipient) {
         add(it->second);
         sync_cursor = it->first;
       }
@@ -142,29 +147,35 @@ std::vector<SyncMember> Node::State::sync_page(bool from_cursor, std::size_t fir
     }
     return page;
   }
+  // Members other than us and the recipient, from index `first` on; `first`
+  // moves past what this page took.
   std::size_t index = 0;
   for (const auto& [name, m] : all) {
-    if (name == self.name) continue;
+    if (name == self.name || (them != nullptr && name == recipient)) continue;
     if (index++ < first) continue;
-    if (page.size() == kMaxSyncMembers) break;
+    if (page.size() == kMaxSyncMembers) {
+      more = true;
+      break;
+    }
     add(m);
+    ++first;
   }
-  more = first + (kMaxSyncMembers - 1) < others;
   return page;
 }
 
-void Node::State::send_sync(const std::string& to, bool join, bool reply, Outbox& out) {
+void Node::State::send_sync(const std::string& to, bool join, bool reply, Outbox& out,
+                            const std::string& recipient) {
   bool more = false;
   if (!join || !reply) {
-    send(to, Sync{join, reply, sync_page(true, 0, more)}, out);
+    std::size_t unused = 0;
+    send(to, Sync{join, reply, sync_page(true, unused, more, recipient)}, out);
     return;
   }
   // A join's reply: the whole table, page by page, up to join_reply_max_pages.
   std::size_t first = 0;
   for (int page = 0; page < config.join_reply_max_pages; ++page) {
-    send(to, Sync{join, reply, sync_page(false, first, more)}, out);
+    send(to, Sync{join, reply, sync_page(false, first, more, recipient)}, out);
     if (!more) break;
-    first += kMaxSyncMembers - 1;
   }
 }
 
@@ -280,8 +291,14 @@ void Node::tick(Micros now_us, Outbox& out) {
   if (!s.left && s.now_us >= s.next_sync_us) {
     auto peer =
         s.table.sample(s.rng, 1, [](const Member& m) { return m.state == MemberState::kAlive; });
-    if (!peer.empty()) s.send_sync(peer.front()->address, false, false, out);
+    if (!peer.empty()) s.send_sync(peer.front()->address, false, false, out, peer.front()->name);
     s.next_sync_us = s.now_us + s.config.sync_interval_us;
+  }
+  if (!s.left && s.now_us >= s.next_reconnect_us) {
+    auto dead =
+        s.table.sample(s.rng, 1, [](const Member& m) { return m.state == MemberState::kDead; });
+    if (!dead.empty()) s.send_sync(dead.front()->address, false, false, out, dead.front()->name);
+    s.next_reconnect_us = s.now_us + s.config.reconnect_interval_us;
   }
   s.reclaim(out);
 }

@@ -161,7 +161,7 @@ void Node::State::merge_sync(const Message& m, const Sync& sync, Outbox& out) {
   if (sync.reply) {
     joining = false;
   } else {
-    send_sync(m.from_address, sync.join, true, out);
+    send_sync(m.from_address, sync.join, true, out, m.from);
   }
 }
 

@@ -68,6 +68,7 @@ struct Node::State {
   Micros next_probe_us = 0;
   Micros next_gossip_us = 0;
   Micros next_sync_us = 0;
+  Micros next_reconnect_us = 0;
 
   bool joining = false;
   std::vector<std::string> seeds;
@@ -84,8 +85,13 @@ struct Node::State {
   void enqueue(Update update);
   Micros earliest_due() const;
   void gossip_round(Outbox& out);
-  void send_sync(const std::string& to, bool join, bool reply, Outbox& out);
-  std::vector<SyncMember> sync_page(bool from_cursor, std::size_t first, bool& more);
+  // `recipient` (a member's name, or empty): its own entry as we see it
+  // rides along, so that a member we hold suspect or dead learns it and
+  // refutes, even across a healed partition.
+  void send_sync(const std::string& to, bool join, bool reply, Outbox& out,
+                 const std::string& recipient = "");
+  std::vector<SyncMember> sync_page(bool from_cursor, std::size_t& first, bool& more,
+                                    const std::string& recipient = "");
   void reclaim(Outbox& out);
 
   // node_probe.cc

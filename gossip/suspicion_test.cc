@@ -6,8 +6,8 @@ namespace braid::gossip {
 namespace {
 
 TEST(Suspicion, BoundsFollowTheClusterSize) {
-  GossipConfig c = GossipConfig::lan();  // mult 4, max mult 6, 3 confirmations, 1 s
-  auto b = suspicion_bounds(c, 5);       // log10(5) < 1
+  GossipConfig c = GossipConfig::memberlist();  // mult 4, max mult 6, 3 confirmations, 1 s
+  auto b = suspicion_bounds(c, 5);              // log10(5) < 1
   EXPECT_EQ(b.min_us, 4'000'000);
   EXPECT_EQ(b.max_us, 24'000'000);
   EXPECT_EQ(b.confirmations, 3);

@@ -92,8 +92,10 @@ sched::Status finish_peers(DaemonConfig& config) {
       return sched::Error{"--advertise: " + a.error().message};
     }
   }
-  if (config.gossip_profile != "lan" && config.gossip_profile != "fast") {
-    return sched::Error{"--gossip-profile: \"" + config.gossip_profile + "\" (allowed: lan, fast)"};
+  if (config.gossip_profile != "lan" && config.gossip_profile != "memberlist" &&
+      config.gossip_profile != "fast") {
+    return sched::Error{"--gossip-profile: \"" + config.gossip_profile +
+                        "\" (allowed: lan, memberlist, fast)"};
   }
   if (!config.cluster_secret_file.empty()) {
     auto secret = rpc::read_secret_file(config.cluster_secret_file);
@@ -225,7 +227,8 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_flag("--insecure", config.insecure,
                "allow a non-loopback --listen without a cluster secret");
   app.add_option("--gossip-profile", config.gossip_profile,
-                 "gossip timers: lan (memberlist's LAN defaults) or fast (tests on one machine)")
+                 "gossip timers: lan (probes every 300 ms), memberlist (its LAN timers) or fast "
+                 "(tests on one machine)")
       ->capture_default_str();
   app.add_option("--peer-drop-permille", config.peer_drop_permille,
                  "tests: drop this many of every 1000 gossip messages sent (fault injection)")

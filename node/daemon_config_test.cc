@@ -198,7 +198,7 @@ TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
       parse({"--name", "a", "--listen", "0.0.0.0:7420", "--insecure"})));
   EXPECT_TRUE(std::holds_alternative<RunDaemon>(parse({"--name", "a", "--listen", "off"})));
   EXPECT_EQ(error_of(parse({"--name", "a", "--gossip-profile", "wan"})),
-            "braidd: --gossip-profile: \"wan\" (allowed: lan, fast)\n");
+            "braidd: --gossip-profile: \"wan\" (allowed: lan, memberlist, fast)\n");
   const std::string secret = ::testing::TempDir() + "/braidd-secret";
   std::ofstream(secret) << "a secret of enough bytes\n";
   ::chmod(secret.c_str(), 0600);

@@ -32,7 +32,9 @@ struct Overrides {
 };
 
 GossipConfig profile_config(const std::string& profile, const Overrides& o) {
-  GossipConfig config = profile == "fast" ? GossipConfig::fast() : GossipConfig::lan();
+  GossipConfig config = profile == "fast"         ? GossipConfig::fast()
+                        : profile == "memberlist" ? GossipConfig::memberlist()
+                                                  : GossipConfig::lan();
   if (o.probe_interval_ms > 0) config.probe_interval_us = o.probe_interval_ms * kMicrosPerMilli;
   if (o.probe_timeout_ms > 0) config.probe_timeout_us = o.probe_timeout_ms * kMicrosPerMilli;
   if (o.suspicion_mult > 0) config.suspicion_mult = o.suspicion_mult;
