@@ -105,8 +105,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "the run's seed (0: pick one and print it)");
   app.add_option("--scenario", o.scenario, "join | massjoin | fail | load | idle")
       ->check(CLI::IsMember({"join", "massjoin", "fail", "load", "idle"}));
-  app.add_option("--profile", profile, "gossip config profile: lan | fast")
-      ->check(CLI::IsMember({"lan", "fast"}));
+  app.add_option("--profile", profile, "gossip config profile: lan | memberlist | fast")
+      ->check(CLI::IsMember({"lan", "memberlist", "fast"}));
   app.add_option("--duration-s", duration_s, "idle: the window measured (simulated seconds)")
       ->check(CLI::PositiveNumber);
   app.add_option("--trials", o.trials, "fail, load: facts measured one after another")
