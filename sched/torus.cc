@@ -79,6 +79,13 @@ Torus::Torus(TorusConfig config)
 
 std::optional<TaskKey> Torus::find(std::string_view id) const { return index_.find(id); }
 
+int Torus::top_queued_priority() const {
+  for (int p = kPriorityMax; p >= kPriorityMin; --p) {
+    if (queued_by_priority_[static_cast<std::size_t>(p - kPriorityMin)] > 0) return p;
+  }
+  return -1;
+}
+
 TorusStats Torus::stats() const {
   TorusStats s = stats_;
   s.active_processes = started_count_;
@@ -306,6 +313,10 @@ Status Torus::set_priority(TaskKey key, int priority, Micros now_us, Actions& ou
                  ": its priority can no longer change"};
   }
   advance(now_us, out);
+  if (task.state == TaskState::kQueued) {
+    --queued_by_priority_[static_cast<std::size_t>(task.spec.priority - kPriorityMin)];
+    ++queued_by_priority_[static_cast<std::size_t>(priority - kPriorityMin)];
+  }
   task.spec.priority = priority;
   if (task.queue_seq != 0) enqueue(key);  // re-rank; the old entry goes stale
   out.push_back({Action::Kind::kPersist, key});
@@ -360,9 +371,14 @@ void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   BRAID_CHECK(!is_terminal(task.state), task.id, task.state, state);
   --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
   ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
-  if (state == TaskState::kQueued && task.state != TaskState::kQueued) enter_queued(key);
+  const std::size_t priority = static_cast<std::size_t>(task.spec.priority - kPriorityMin);
+  if (state == TaskState::kQueued && task.state != TaskState::kQueued) {
+    enter_queued(key);
+    ++queued_by_priority_[priority];
+  }
   if (task.state == TaskState::kQueued && state != TaskState::kQueued) {
     --accounts_[task.account].queued;
+    --queued_by_priority_[priority];
   }
   task.state = state;
   out.push_back({Action::Kind::kPersist, key});

@@ -252,6 +252,9 @@ class Torus final {
   std::size_t task_count() const { return tasks_.size(); }
   const std::vector<TaskKey>& running() const { return running_; }
   TorusStats stats() const;
+  // The highest priority among queued tasks (what a load projection says a
+  // peer could take first), or -1 when none is queued. O(priority levels).
+  int top_queued_priority() const;
   Policy policy() const { return policy_; }
   bool io_aware() const { return config_.io_aware; }
   Micros quantum_us() const { return quantum_us_; }
@@ -415,6 +418,7 @@ class Torus final {
   TaskKey forced_yield_ = kNoTask;  // during schedule_next(): the slice it ends
 
   TorusStats stats_;
+  std::array<std::uint32_t, kPriorityLevels> queued_by_priority_{};  // by priority - kPriorityMin
 };
 
 }  // namespace braid::sched

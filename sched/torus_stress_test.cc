@@ -84,10 +84,12 @@ class Checker {
     std::array<std::uint64_t, kTaskStates> by_state{};
     std::map<std::uint64_t, std::uint32_t> started_by_array;
     std::uint64_t attempts = 0, preemptions = 0;
+    int top_queued = -1;
     for (TaskKey k = 0; k < torus.task_count(); ++k) {
       if (!torus.exists(k)) continue;
       const Task& t = torus.task(k);
       ++by_state[static_cast<std::size_t>(t.state)];
+      if (t.state == TaskState::kQueued) top_queued = std::max(top_queued, t.spec.priority);
       attempts += static_cast<std::uint64_t>(t.attempts);
       preemptions += static_cast<std::uint64_t>(t.preemptions);
       ASSERT_LE(t.attempts, t.spec.retries + 1) << t.id;
@@ -105,6 +107,7 @@ class Checker {
         ASSERT_LE(++started_by_array[t.spec.array_group], t.spec.array_throttle) << t.id;
       }
     }
+    ASSERT_EQ(torus.top_queued_priority(), top_queued);
     ASSERT_EQ(by_state, s.tasks_by_state);
     ASSERT_EQ(attempts + forgotten_attempts_, s.total_scheduled + base_attempts_);
     ASSERT_EQ(preemptions + forgotten_preemptions_, s.preemptions + base_preemptions_);
