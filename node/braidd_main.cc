@@ -18,6 +18,7 @@
 #include "node/daemon_config.h"
 #include "node/data_dir.h"
 #include "node/default_paths.h"
+#include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
 #include "rpc/control_server.h"
 #include "rpc/unix_listener.h"
@@ -85,7 +86,9 @@ int main(int argc, char** argv) {
       }
       auto [store, meta] = std::move(opened).value();
       // Declared in dependency order, destroyed in reverse: the committer
-      // drains (Durability) while the executor (Tasks) still lives.
+      // drains (Durability) while the executor (Tasks) still lives. Peers
+      // (gossip) go last: Tasks tells them of load changes to the end.
+      std::unique_ptr<braid::node::Peers> peers;
       braid::node::Tasks tasks(io, clock, config, meta.next_sequence);
       braid::node::Waiters waiters(io, tasks);
       braid::node::Durability durability(io, clock, config, std::move(store), std::move(meta),
@@ -95,6 +98,19 @@ int main(int argc, char** argv) {
       // Takes a new incarnation, restores every stored task; an Error means
       // the node must not start (nothing was changed).
       if (sched_status_failed(durability.recover())) return 1;
+      auto started = braid::node::start_peers(io, clock, config, durability);
+      if (!started) {
+        spdlog::critical("{}", started.error().message);
+        return 1;
+      }
+      peers = std::move(started).value();
+      bool accepting = true;
+      if (peers) {
+        daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
+        daemon.add_load_listener(
+            [&] { peers->set_load(braid::node::load_of(tasks.torus(), accepting)); });
+        peers->set_load(braid::node::load_of(tasks.torus(), accepting));
+      }
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));
       braid::rpc::UnixListener listener(io, config.socket_path().string());
@@ -109,7 +125,16 @@ int main(int argc, char** argv) {
         if (ec) return;
         spdlog::info("signal {}: stopping (again to stop at once)", signal);
         listener.close();
-        daemon.shutdown([&io] { io.stop(); });
+        // Stops once the tasks are ended and the leave had a moment to spread.
+        auto pending = std::make_shared<int>(peers ? 2 : 1);
+        auto one_done = [&io, pending] {
+          if (--*pending == 0) io.stop();
+        };
+        if (peers) {
+          accepting = false;
+          peers->leave(one_done);
+        }
+        daemon.shutdown(one_done);
         signals.async_wait([&](const std::error_code& ec2, int again) {
           if (ec2) return;
           spdlog::warn("signal {}: stopping at once, killing every task", again);

@@ -65,6 +65,9 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   sched::Result<rpc::LogChunk> read_log(const std::string& id, bool stderr_stream,
                                         std::uint64_t offset, std::uint32_t max_bytes) override;
   rpc::StatsView stats() override;
+  rpc::PeersView peers() override { return peers_view_ ? peers_view_() : rpc::PeersView{}; }
+  // What `peers` answers (braidd_main wires the peers part in; none: alone).
+  void set_peers_view(std::function<rpc::PeersView()> view) { peers_view_ = std::move(view); }
   sched::Status set_policy(sched::Policy policy) override;
   sched::Status set_quantum(sched::Micros quantum_us) override;
   sched::Result<int> priority(const std::string& id, rpc::PriorityOp op, int value) override;
@@ -91,6 +94,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   Durability& durability_;
   Submissions& submissions_;
   std::function<void()> on_shutdown_done_;
+  std::function<rpc::PeersView()> peers_view_;
   // Every handler and posted callback holds a guard of it (declared last:
   // destroyed first, so no handler runs on a half-destroyed daemon).
   Lifetime lifetime_;

@@ -418,4 +418,18 @@ void Durability::stop_timers() {
   flip_timer_armed_ = false;
 }
 
+sched::Result<std::vector<storage::MemberRecord>> Durability::stored_members() const {
+  std::vector<storage::MemberRecord> members;
+  if (sched::Status s =
+          store_->load_members([&](storage::MemberRecord&& m) { members.push_back(std::move(m)); });
+      !s) {
+    return s.error();
+  }
+  return members;
+}
+
+void Durability::store_members(storage::Batch batch) {
+  committer_->commit(std::move(batch), /*durable=*/false, {});
+}
+
 }  // namespace braid::node

@@ -90,6 +90,13 @@ class Durability final {
   void store_submission(storage::Batch batch, std::function<void(const sched::Status&)> done);
   // Drops every finished task not in use now; returns how many.
   std::uint64_t clear();
+
+  // This run's incarnation (after recover(): above every earlier run's).
+  std::uint64_t incarnation() const { return meta_.incarnation; }
+  // The peers an earlier run stored (the members family).
+  sched::Result<std::vector<storage::MemberRecord>> stored_members() const;
+  // Membership changes, unsynced, in order after what is queued before them.
+  void store_members(storage::Batch batch);
   void stop_timers();  // at shutdown
 
  private:

@@ -57,6 +57,7 @@ class Peers {
   void set_load(const gossip::Load& load);
   std::vector<gossip::Member> members() const;
   const std::string& address() const;  // what we advertise
+  const std::string& name() const { return options_.name; }
   const gossip::NodeStats& gossip_stats() const;
   rpc::PeerTransportStats transport_stats() const;
   // Gossips that we leave; `done` runs once the leave had a moment to spread

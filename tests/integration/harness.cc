@@ -113,7 +113,10 @@ bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds ti
 }
 
 Daemon::Daemon(std::vector<std::string> extra) {
-  argv_ = {bin("braidd"), "--name", "it", "--data-dir", dir_.path()};
+  argv_ = {bin("braidd"), "--data-dir", dir_.path()};
+  if (std::find(extra.begin(), extra.end(), "--name") == extra.end()) {
+    argv_.insert(argv_.end(), {"--name", "it"});
+  }
   if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
     argv_.insert(argv_.end(), {"--log-level", "debug"});
   }

@@ -1,0 +1,228 @@
+// Peers (issue 10 §7): real braidd processes on loopback gossiping over real
+// TCP and Cap'n Proto, on the fast profile. Faults: kill -9 (a crash),
+// SIGTERM (a leave), SIGSTOP (a stalled node), dropped messages injected in
+// the transport (no netem on this machine class).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <memory>
+
+#include "tests/integration/harness.h"
+
+namespace braid::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The fast profile's bound for a crash to be known everywhere: the probe
+// rotation reaches it within n probe intervals, Lifeguard's suspicion lasts at
+// most suspicion_mult x max(1, log10 n) x probe_interval x max_timeout_mult,
+// and the news spreads in a few gossip rounds (docs/gossip.md).
+constexpr auto kFastDetectionBound = 6s;
+
+std::vector<std::string> peer_args(const std::string& name, const std::vector<std::string>& join,
+                                   std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"--name",           name,  "--listen", "127.0.0.1:0",
+                                   "--gossip-profile", "fast"};
+  for (const auto& seed : join) args.insert(args.end(), {"--join", seed});
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+nlohmann::json peers_of(const Daemon& d) { return d.json({"peers", "--json"}); }
+
+std::string address_of(const Daemon& d) {
+  for (const auto& m : peers_of(d)) {
+    if (m.at("self").get<bool>()) return m.at("address").get<std::string>();
+  }
+  return "";
+}
+
+// name -> state, as d sees them.
+std::map<std::string, std::string> states(const Daemon& d) {
+  std::map<std::string, std::string> out;
+  const RunResult r = d.cli({"peers", "--json"});
+  if (r.exit_code != 0) return out;
+  for (const auto& m : nlohmann::json::parse(r.out)) {
+    out[m.at("name").get<std::string>()] = m.at("state").get<std::string>();
+  }
+  return out;
+}
+
+nlohmann::json member(const Daemon& d, const std::string& name) {
+  for (const auto& m : peers_of(d)) {
+    if (m.at("name") == name) return m;
+  }
+  return nullptr;
+}
+
+bool all_see(const std::vector<Daemon*>& observers, const std::string& name,
+             const std::string& state) {
+  for (const Daemon* d : observers) {
+    auto s = states(*d);
+    if (!s.contains(name) || s[name] != state) return false;
+  }
+  return true;
+}
+
+struct Cluster {
+  explicit Cluster(int n, std::vector<std::string> more = {}) {
+    nodes.push_back(std::make_unique<Daemon>(peer_args("n0", {}, more)));
+    seed = address_of(*nodes[0]);
+    for (int i = 1; i < n; ++i) {
+      nodes.push_back(std::make_unique<Daemon>(peer_args("n" + std::to_string(i), {seed}, more)));
+    }
+  }
+  std::vector<Daemon*> all() const {
+    std::vector<Daemon*> out;
+    for (const auto& d : nodes) out.push_back(d.get());
+    return out;
+  }
+  std::vector<Daemon*> all_but(std::size_t skip) const {
+    std::vector<Daemon*> out;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (i != skip) out.push_back(nodes[i].get());
+    }
+    return out;
+  }
+  bool converged(std::chrono::milliseconds within = 10s) const {
+    return eventually(
+        [&] {
+          for (const auto& d : nodes) {
+            auto s = states(*d);
+            if (s.size() != nodes.size()) return false;
+            for (const auto& [name, state] : s) {
+              if (state != "alive") return false;
+            }
+          }
+          return true;
+        },
+        within, 50ms);
+  }
+  std::vector<std::unique_ptr<Daemon>> nodes;
+  std::string seed;
+};
+
+TEST(Peers, FiveNodesJoinedThroughOneSeedAllSeeFiveAlive) {
+  Cluster c(5);
+  ASSERT_TRUE(c.converged()) << peers_of(*c.nodes[4]).dump(2);
+  const auto table = c.nodes[2]->cli_ok({"peers"});
+  EXPECT_NE(table.find("n2 (self)"), std::string::npos) << table;
+  EXPECT_NE(table.find("alive"), std::string::npos) << table;
+}
+
+TEST(Peers, AKilledNodeIsDeadEverywhereAndComesBackWithAHigherIncarnation) {
+  Cluster c(4);
+  ASSERT_TRUE(c.converged());
+  const auto before = member(*c.nodes[0], "n3").at("incarnation").get<std::uint64_t>();
+  c.nodes[3]->kill9();
+  ASSERT_TRUE(
+      eventually([&] { return all_see(c.all_but(3), "n3", "dead"); }, kFastDetectionBound, 50ms))
+      << peers_of(*c.nodes[0]).dump(2);
+  // No live node was declared dead meanwhile.
+  for (Daemon* d : c.all_but(3)) {
+    for (const auto& [name, state] : states(*d)) {
+      if (name != "n3") {
+        EXPECT_EQ(state, "alive") << name;
+      }
+    }
+  }
+  c.nodes[3]->restart();  // a new port; it rejoins through the members it stored
+  ASSERT_TRUE(eventually([&] { return all_see(c.all(), "n3", "alive"); }, 10s, 50ms))
+      << peers_of(*c.nodes[0]).dump(2);
+  EXPECT_GT(member(*c.nodes[0], "n3").at("incarnation").get<std::uint64_t>(), before);
+  EXPECT_EQ(member(*c.nodes[0], "n3").at("address"), address_of(*c.nodes[3]));
+}
+
+TEST(Peers, ASigtermedNodeShowsAsLeft) {
+  Cluster c(3);
+  ASSERT_TRUE(c.converged());
+  EXPECT_EQ(c.nodes[2]->terminate(), 0);
+  ASSERT_TRUE(eventually([&] { return all_see(c.all_but(2), "n2", "left"); }, 3s, 20ms))
+      << peers_of(*c.nodes[0]).dump(2);
+}
+
+TEST(Peers, QueuedTasksShowInEveryPeersView) {
+  Cluster c(3, {"--slots", "1"});
+  ASSERT_TRUE(c.converged());
+  c.nodes[1]->cli_ok({"submit", "--array", "0-49", "--", "sleep", "60"});
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (Daemon* d : c.all()) {
+          auto m = member(*d, "n1");
+          if (m.is_null() || m.at("queued") != 49 || m.at("running") != 1) return false;
+        }
+        return true;
+      },
+      3s, 20ms))
+      << peers_of(*c.nodes[0]).dump(2);
+  auto m = member(*c.nodes[0], "n1");
+  EXPECT_EQ(m.at("slots"), 1);
+  EXPECT_EQ(m.at("free_slots"), 0);
+  EXPECT_LT(m.at("age_ms").get<long long>(), 2000);
+}
+
+TEST(Peers, APeerWithoutTheSecretIsRefused) {
+  TempDir secrets;
+  const std::string good = secrets.path() + "/good";
+  const std::string bad = secrets.path() + "/bad";
+  std::ofstream(good) << "the cluster's shared secret\n";
+  std::ofstream(bad) << "not the cluster's secret at all\n";
+  ::chmod(good.c_str(), 0600);
+  ::chmod(bad.c_str(), 0600);
+  Daemon a(peer_args("a", {}, {"--cluster-secret-file", good}));
+  Daemon b(peer_args("b", {address_of(a)}, {"--cluster-secret-file", good}));
+  Daemon intruder(peer_args("x", {address_of(a)}, {"--cluster-secret-file", bad}));
+  Daemon open(peer_args("y", {address_of(a)}));
+  ASSERT_TRUE(eventually([&] { return states(a)["b"] == "alive"; }, 5s, 20ms));
+  ASSERT_TRUE(eventually(
+      [&] { return a.log().find("without the cluster secret") != std::string::npos; }, 5s, 20ms));
+  EXPECT_FALSE(states(a).contains("x"));
+  EXPECT_FALSE(states(a).contains("y"));
+  EXPECT_FALSE(states(intruder).contains("a") && states(intruder)["a"] == "alive");
+}
+
+TEST(Peers, NoLiveNodeIsDeclaredDeadAtTenPercentLoss) {
+  Cluster c(4, {"--peer-drop-permille", "100"});
+  ASSERT_TRUE(c.converged(15s));
+  // 20 s of the fast profile are 200 probe intervals (200 s on the LAN profile).
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < end) {
+    for (Daemon* d : c.all()) {
+      for (const auto& [name, state] : states(*d)) {
+        ASSERT_NE(state, "dead") << name << " seen dead";
+      }
+    }
+    eventually([] { return false; }, 200ms, 200ms);  // pace the polling
+  }
+}
+
+TEST(Peers, AStalledNodeRefutesAndNobodyElseIsDeclaredDead) {
+  Cluster c(4);
+  ASSERT_TRUE(c.converged());
+  ASSERT_EQ(::kill(c.nodes[3]->pid(), SIGSTOP), 0);
+  std::map<std::string, int> others_dead;
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < end) {
+    for (Daemon* d : c.all_but(3)) {
+      for (const auto& [name, state] : states(*d)) {
+        if (name != "n3" && state == "dead") ++others_dead[name];
+      }
+    }
+    eventually([] { return false; }, 100ms, 100ms);
+  }
+  ASSERT_EQ(::kill(c.nodes[3]->pid(), SIGCONT), 0);
+  EXPECT_TRUE(others_dead.empty());
+  ASSERT_TRUE(eventually([&] { return all_see(c.all(), "n3", "alive"); }, 5s, 50ms))
+      << peers_of(*c.nodes[0]).dump(2);
+  for (Daemon* d : c.all()) {
+    for (const auto& [name, state] : states(*d)) EXPECT_EQ(state, "alive") << name;
+  }
+}
+
+}  // namespace
+}  // namespace braid::testing
