@@ -609,10 +609,17 @@ int main(int argc, char** argv) {
     auto reply = client.stats();
     const auto* stats = ok(reply, code);
     if (!stats) return code;
+    auto peers_reply = client.peers();  // the gossip counters, when the node has peers
+    const auto* peers = ok(peers_reply, code);
+    if (!peers) return code;
     if (json) {
-      print_json(braid::node::stats_json(*stats));
+      nlohmann::json out = braid::node::stats_json(*stats);
+      out["gossip"] =
+          peers->listen.empty() ? nlohmann::json(nullptr) : braid::node::gossip_json(peers->gossip);
+      print_json(out);
     } else {
       std::cout << braid::node::stats_table(*stats);
+      if (!peers->listen.empty()) std::cout << braid::node::gossip_line(peers->gossip);
     }
     return 0;
   }

@@ -238,4 +238,27 @@ std::string peers_table(const rpc::PeersView& peers) {
   return aligned(rows);
 }
 
+nlohmann::json gossip_json(const rpc::GossipCounters& g) {
+  return {{"messages_sent", g.messages_sent},
+          {"messages_received", g.messages_received},
+          {"bytes_sent", g.bytes_sent},
+          {"bytes_received", g.bytes_received},
+          {"dropped", g.dropped},
+          {"probes", g.probes},
+          {"suspicions_raised", g.suspicions_raised},
+          {"deaths_declared", g.deaths_declared},
+          {"refutations", g.refutations},
+          {"refused_auth", g.refused_auth},
+          {"invalid", g.invalid},
+          {"health_score", g.health_score}};
+}
+
+std::string gossip_line(const rpc::GossipCounters& g) {
+  return fmt::format(
+      "gossip:            {} messages / {} bytes sent, {} / {} received, {} dropped, {} "
+      "suspicions raised, {} deaths declared, {} refutations, health {}\n",
+      g.messages_sent, g.bytes_sent, g.messages_received, g.bytes_received, g.dropped,
+      g.suspicions_raised, g.deaths_declared, g.refutations, g.health_score);
+}
+
 }  // namespace braid::node

@@ -17,6 +17,7 @@ nlohmann::json task_json(const rpc::TaskView& task);
 nlohmann::json tasks_json(const std::vector<rpc::TaskView>& tasks);  // an array of task_json
 nlohmann::json stats_json(const rpc::StatsView& stats);
 nlohmann::json peers_json(const rpc::PeersView& peers);
+nlohmann::json gossip_json(const rpc::GossipCounters& gossip);
 
 // One row per task: ID STATE PRI CPU ATTEMPTS NAME COMMAND.
 std::string task_table(const std::vector<rpc::TaskView>& tasks);
@@ -25,5 +26,7 @@ std::string task_details(const rpc::TaskView& task);
 std::string stats_table(const rpc::StatsView& stats);
 // One row per member: NAME ADDRESS STATE INC QUEUED RUNNING SLOTS FREE AGE.
 std::string peers_table(const rpc::PeersView& peers);
+// "gossip: ..." (one line, for `braid stats`).
+std::string gossip_line(const rpc::GossipCounters& gossip);
 
 }  // namespace braid::node

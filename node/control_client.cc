@@ -271,6 +271,7 @@ Reply<rpc::PeersView> ControlClient::peers() {
     auto res = answer(c.peersRequest().send());
     rpc::PeersView view;
     view.listen = res.getListen().cStr();
+    view.gossip = rpc::from_wire(res.getGossip());
     for (auto m : res.getMembers()) view.members.push_back(rpc::from_wire(m));
     return view;
   });

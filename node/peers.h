@@ -59,6 +59,7 @@ class Peers {
   const std::string& address() const;  // what we advertise
   const std::string& name() const { return options_.name; }
   const gossip::NodeStats& gossip_stats() const;
+  int health_score() const { return node_->health_score(); }
   rpc::PeerTransportStats transport_stats() const;
   // Gossips that we leave; `done` runs once the leave had a moment to spread
   // (at most a few gossip intervals), or at once when alone.

@@ -41,6 +41,12 @@ gossip::Load load_of(const sched::Torus& torus, bool accepting) {
 rpc::PeersView peers_view(const Peers& peers, const Clock& clock) {
   rpc::PeersView view;
   view.listen = peers.address();
+  const gossip::NodeStats& g = peers.gossip_stats();
+  const rpc::PeerTransportStats t = peers.transport_stats();
+  view.gossip = rpc::GossipCounters{g.messages_sent,     g.messages_received, t.bytes_sent,
+                                    t.bytes_received,    t.dropped,           g.probes,
+                                    g.suspicions_raised, g.deaths_declared,   g.refutations,
+                                    t.refused_auth,      t.invalid,           peers.health_score()};
   const sched::Micros now_us = clock.monotonic_us();
   for (const gossip::Member& m : peers.members()) {
     rpc::PeerView v;

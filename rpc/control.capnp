@@ -128,7 +128,24 @@ interface Control {
   hold @13 (ids :List(Text), release :Bool) -> (error :Text);
   # Every member this node knows (itself included), in name order; `listen`
   # is empty when the node has no peer listener.
-  peers @14 () -> (members :List(PeerInfo), listen :Text);
+  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters);
+}
+
+# Since start. Bytes are gossip messages as encoded on the wire (without
+# Cap'n Proto's RPC framing).
+struct GossipCounters {
+  messagesSent @0 :UInt64;
+  messagesReceived @1 :UInt64;
+  bytesSent @2 :UInt64;
+  bytesReceived @3 :UInt64;
+  dropped @4 :UInt64;           # could not be sent (queue full, link down, injected faults)
+  probes @5 :UInt64;
+  suspicionsRaised @6 :UInt64;
+  deathsDeclared @7 :UInt64;
+  refutations @8 :UInt64;
+  refusedAuth @9 :UInt64;       # connections without the cluster secret
+  invalid @10 :UInt64;          # messages that failed validation
+  healthScore @11 :Int32;       # Lifeguard local health, 0 = healthy
 }
 
 struct PeerInfo {

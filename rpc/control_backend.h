@@ -74,9 +74,25 @@ struct PeerView {
   bool is_self = false;
 };
 
+struct GossipCounters {
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_received = 0;
+  std::uint64_t bytes_sent = 0;  // as encoded on the wire
+  std::uint64_t bytes_received = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t probes = 0;
+  std::uint64_t suspicions_raised = 0;
+  std::uint64_t deaths_declared = 0;
+  std::uint64_t refutations = 0;
+  std::uint64_t refused_auth = 0;
+  std::uint64_t invalid = 0;
+  int health_score = 0;
+};
+
 struct PeersView {
   std::vector<PeerView> members;
   std::string listen;  // empty: no peer listener
+  GossipCounters gossip;
 };
 
 struct WaitOutcome {

@@ -212,6 +212,7 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
   const PeersView view = backend_.peers();
   auto results = context.getResults();
   results.setListen(view.listen);
+  to_wire(view.gossip, results.initGossip());
   auto members = results.initMembers(static_cast<unsigned>(view.members.size()));
   for (std::size_t i = 0; i < view.members.size(); ++i) {
     to_wire(view.members[i], members[static_cast<unsigned>(i)]);

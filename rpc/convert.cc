@@ -415,4 +415,36 @@ void to_wire(const PeerView& v, schema::PeerInfo::Builder out) {
   out.setIsSelf(v.is_self);
 }
 
+GossipCounters from_wire(schema::GossipCounters::Reader in) {
+  GossipCounters c;
+  c.messages_sent = in.getMessagesSent();
+  c.messages_received = in.getMessagesReceived();
+  c.bytes_sent = in.getBytesSent();
+  c.bytes_received = in.getBytesReceived();
+  c.dropped = in.getDropped();
+  c.probes = in.getProbes();
+  c.suspicions_raised = in.getSuspicionsRaised();
+  c.deaths_declared = in.getDeathsDeclared();
+  c.refutations = in.getRefutations();
+  c.refused_auth = in.getRefusedAuth();
+  c.invalid = in.getInvalid();
+  c.health_score = in.getHealthScore();
+  return c;
+}
+
+void to_wire(const GossipCounters& c, schema::GossipCounters::Builder out) {
+  out.setMessagesSent(c.messages_sent);
+  out.setMessagesReceived(c.messages_received);
+  out.setBytesSent(c.bytes_sent);
+  out.setBytesReceived(c.bytes_received);
+  out.setDropped(c.dropped);
+  out.setProbes(c.probes);
+  out.setSuspicionsRaised(c.suspicions_raised);
+  out.setDeathsDeclared(c.deaths_declared);
+  out.setRefutations(c.refutations);
+  out.setRefusedAuth(c.refused_auth);
+  out.setInvalid(c.invalid);
+  out.setHealthScore(c.health_score);
+}
+
 }  // namespace braid::rpc

@@ -37,6 +37,8 @@ sched::Result<std::shared_ptr<const sched::Environment>> env_from_wire(
 TaskView from_wire(schema::TaskInfo::Reader info);
 PeerView from_wire(schema::PeerInfo::Reader info);
 void to_wire(const PeerView& view, schema::PeerInfo::Builder out);
+GossipCounters from_wire(schema::GossipCounters::Reader in);
+void to_wire(const GossipCounters& counters, schema::GossipCounters::Builder out);
 StatsView from_wire(schema::Stats::Reader stats);
 
 // Operation enums, both ways. An enum value this build does not know (a newer

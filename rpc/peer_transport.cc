@@ -165,6 +165,7 @@ class PeerImpl final : public schema::Peer::Server {
     auto state = state_.lock();
     if (!state || state->closed) return kj::READY_NOW;
     conn_->last_used = Clock::now();
+    state->stats.bytes_received += context.getParams().totalSize().wordCount * 8;
     auto message = from_wire(context.getParams().getMessage());
     if (!message) {
       ++state->stats.invalid;
@@ -469,6 +470,7 @@ void PeerTransport::State::pump(Link* link) {
     while (!link->queue.empty() && link->calls.size() < kMaxInFlightPerLink) {
       auto req = peer->deliverRequest();
       to_wire(link->queue.front(), req.initMessage());
+      stats.bytes_sent += req.totalSize().wordCount * 8;
       link->queue.pop_front();
       link->calls.push_back(Clock::now());
       link->last_used = Clock::now();

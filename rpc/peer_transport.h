@@ -66,8 +66,10 @@ struct PeerTransportStats {
   std::uint64_t invalid = 0;           // incoming messages that failed validation
   std::uint64_t connect_failures = 0;  // links that failed to connect or authenticate
   std::uint64_t links_closed = 0;      // by deadline, idle or failure
-  std::size_t links = 0;               // outgoing, now
-  std::size_t incoming = 0;            // connections, now
+  std::uint64_t bytes_sent = 0;        // gossip messages as encoded (Cap'n Proto words x 8)
+  std::uint64_t bytes_received = 0;
+  std::size_t links = 0;     // outgoing, now
+  std::size_t incoming = 0;  // connections, now
 };
 
 class PeerTransport {

@@ -113,10 +113,12 @@ bool eventually(const std::function<bool()>& ready, std::chrono::milliseconds ti
 }
 
 Daemon::Daemon(std::vector<std::string> extra) {
-  argv_ = {bin("braidd"), "--data-dir", dir_.path()};
+  // argv_[2] is the name unless extra names one (tests edit it there).
+  argv_ = {bin("braidd")};
   if (std::find(extra.begin(), extra.end(), "--name") == extra.end()) {
     argv_.insert(argv_.end(), {"--name", "it"});
   }
+  argv_.insert(argv_.end(), {"--data-dir", dir_.path()});
   if (std::find(extra.begin(), extra.end(), "--log-level") == extra.end()) {
     argv_.insert(argv_.end(), {"--log-level", "debug"});
   }

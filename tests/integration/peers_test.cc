@@ -224,5 +224,30 @@ TEST(Peers, AStalledNodeRefutesAndNobodyElseIsDeclaredDead) {
   }
 }
 
+// Every core saturated by the nodes' own tasks (3 nodes x 2 burners on this
+// machine's cores): nobody is declared dead, and braidd keeps answering.
+TEST(Peers, NoFalsePositivesWhileTheTasksSaturateEveryCore) {
+  Cluster c(3, {"--slots", "2"});
+  ASSERT_TRUE(c.converged());
+  for (const auto& d : c.nodes) {
+    d->cli_ok({"submit", "--array", "0-1", "--", bin("braid-burn"), "20000"});
+  }
+  const auto end = std::chrono::steady_clock::now() + 15s;
+  int polls = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    for (Daemon* d : c.all()) {
+      const auto s = states(*d);
+      ASSERT_EQ(s.size(), 3u);  // the CLI got an answer from every node
+      for (const auto& [name, state] : s) ASSERT_NE(state, "dead") << name;
+    }
+    ++polls;
+    eventually([] { return false; }, 200ms, 200ms);
+  }
+  EXPECT_GT(polls, 10);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(member(*c.nodes[0], "n" + std::to_string(i)).at("running"), 2) << i;
+  }
+}
+
 }  // namespace
 }  // namespace braid::testing
