@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -67,6 +68,18 @@ inline Micros first_at(const SimNode& node, Action::Kind kind, TaskKey key, Micr
     }
   }
   return -1;
+}
+
+// How many of `keys` were started after `after_us`.
+inline int starts_after(const SimNode& node, const std::set<TaskKey>& keys, Micros after_us) {
+  int n = 0;
+  for (const auto& logged : node.log()) {
+    if (logged.at_us > after_us && logged.action.kind == Action::Kind::kStart &&
+        keys.contains(logged.action.key)) {
+      ++n;
+    }
+  }
+  return n;
 }
 
 inline TaskSpec account_spec(std::string account) {

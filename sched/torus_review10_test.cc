@@ -17,21 +17,11 @@ using testing::account_spec;
 using testing::config;
 using testing::must;
 using testing::spec;
+using testing::starts_after;
 using testing::work;
 
 constexpr Micros kMs = kMicrosPerMilli;
 constexpr Micros kSec = kMicrosPerSecond;
-
-int starts_after(const SimNode& node, const std::set<TaskKey>& keys, Micros after_us) {
-  int n = 0;
-  for (const auto& logged : node.log()) {
-    if (logged.at_us > after_us && logged.action.kind == Action::Kind::kStart &&
-        keys.contains(logged.action.key)) {
-      ++n;
-    }
-  }
-  return n;
-}
 
 // torus.h: "An account that starts to queue again is placed level with the
 // least-used account with queued tasks: one that was idle ... at that usage,

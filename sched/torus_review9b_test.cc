@@ -20,22 +20,12 @@ using testing::config;
 using testing::must;
 using testing::report_cpu;
 using testing::spec;
+using testing::starts_after;
 using testing::work;
 
 constexpr Micros kMs = kMicrosPerMilli;
 constexpr Micros kSec = kMicrosPerSecond;
 constexpr Micros kForever = 3600 * kSec;
-
-int starts_after(const SimNode& node, const std::set<TaskKey>& keys, Micros after_us) {
-  int n = 0;
-  for (const auto& logged : node.log()) {
-    if (logged.at_us > after_us && logged.action.kind == Action::Kind::kStart &&
-        keys.contains(logged.action.key)) {
-      ++n;
-    }
-  }
-  return n;
-}
 
 // "An account that was idle comes back at the least usage of the busy ones,
 // so neither idling nor past use counts" (torus.h). The reference includes
