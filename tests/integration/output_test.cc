@@ -111,6 +111,10 @@ TEST(Output, AnAttemptRequeuedAfterACrashAppendsAfterAHeader) {
   Daemon d;
   const std::string id = d.submit({"--retries", "1", "--", "sh", "-c", "echo run; exec sleep 600"});
   ASSERT_TRUE(eventually([&] { return d.cli_ok({"logs", id}) == "run\n"; }));
+  // A barrier: the committer writes in order, so once this synced submission
+  // is acknowledged the (unsynced) record of the start above is written too.
+  // Without it a kill in between finds the task never started (no header).
+  d.submit({"--hold", "--", "true"});
   d.kill9();
   d.restart();
   EXPECT_TRUE(eventually([&] {
