@@ -27,8 +27,9 @@ constexpr std::size_t kMessageFixedWords = 2 + 2 + 6 + 5 + 1 + 12;
 // 2 spare), and the Load struct (7 fields of 4 bytes and a bool: 5, 1 spare).
 constexpr std::size_t kUpdateFixedWords = 4 + 6 + 6;
 // Fixed words of a SyncMember: data (incarnation, state, load_version,
-// load_age_ms: 4), pointers (name, address, load: 3, 2 spare), Load (6).
-constexpr std::size_t kSyncMemberFixedWords = 4 + 5 + 6;
+// load_age_ms, load_incarnation: 5), pointers (name, address, load: 3, 2
+// spare), Load (6).
+constexpr std::size_t kSyncMemberFixedWords = 5 + 5 + 6;
 // A list's tag word.
 constexpr std::size_t kListTagWords = 1;
 
@@ -57,6 +58,7 @@ std::optional<std::string> validate_update(const Update& u, std::size_t index) {
     return at + "kind " + std::to_string(static_cast<int>(u.kind)) + " is not 0..4";
   }
   if (!valid_name(u.name)) return at + "name is not 1..64 of [A-Za-z0-9._-]";
+  if (u.incarnation > kIncarnationMax) return at + "incarnation above 2^62";
   const bool alive = u.kind == Update::Kind::kAlive;
   const bool accused = u.kind == Update::Kind::kSuspect || u.kind == Update::Kind::kDead;
   const bool load = u.kind == Update::Kind::kLoad;
@@ -79,6 +81,9 @@ std::optional<std::string> validate_sync_member(const SyncMember& m, std::size_t
   if (!valid_name(m.name)) return at + "name is not 1..64 of [A-Za-z0-9._-]";
   if (!valid_address(m.address)) return at + "address is not HOST:PORT";
   if (!valid_state(m.state)) return at + "state is not 0..3";
+  if (m.incarnation > kIncarnationMax || m.load_incarnation > kIncarnationMax) {
+    return at + "incarnation above 2^62";
+  }
   if (!valid_load(m.load)) return at + "load out of range";
   if (m.load_age_ms > kLoadAgeMaxMs) return at + "load_age_ms above 86400000";
   return std::nullopt;
@@ -114,6 +119,7 @@ std::size_t encoded_size_bound(const Message& message) {
 std::optional<std::string> validate_message(const Message& message) {
   if (!valid_name(message.from)) return "from is not 1..64 of [A-Za-z0-9._-]";
   if (!valid_address(message.from_address)) return "from_address is not HOST:PORT";
+  if (message.from_incarnation > kIncarnationMax) return "from_incarnation above 2^62";
   if (message.updates.size() > kMaxUpdatesPerMessage) {
     return "more than " + std::to_string(kMaxUpdatesPerMessage) + " updates";
   }

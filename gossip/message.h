@@ -20,6 +20,9 @@ constexpr std::size_t kMaxUpdatesPerMessage = 12;
 constexpr std::size_t kMaxSyncMembers = 24;
 constexpr std::size_t kMaxMessageBytes = 16 * 1024;
 constexpr std::uint32_t kLoadAgeMaxMs = 24u * 3600u * 1000u;
+// Incarnations above this are refused at the edge, so a refutation (one
+// above the accusation) can never wrap around to 0.
+constexpr Incarnation kIncarnationMax = Incarnation{1} << 62;
 
 // A change of one member, spread by piggybacking on other messages, each
 // retransmitted a bounded number of times (config retransmit_mult x log n).
@@ -76,6 +79,9 @@ struct SyncMember {
   Load load;
   std::uint64_t load_version = 0;
   std::uint32_t load_age_ms = 0;
+  // The origin's incarnation when it set this load (a load of a higher
+  // incarnation is newer whatever its version: a restart counts from 1).
+  Incarnation load_incarnation = 0;
   friend bool operator==(const SyncMember&, const SyncMember&) = default;
 };
 // Push-pull anti-entropy, one page of the sender's members (paged so the

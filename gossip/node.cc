@@ -126,6 +126,7 @@ std::vector<SyncMember> Node::State::sync_page(bool from_cursor, std::size_t& fi
       s.load = m.load;
       s.load_version = m.load_version;
       s.load_age_ms = age_ms(now_us, m.load_measured_us);
+      s.load_incarnation = m.load_incarnation;
     }
     page.push_back(std::move(s));
   };

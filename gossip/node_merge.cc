@@ -100,7 +100,8 @@ void Node::State::claim_about_self(MemberState state, Incarnation incarnation, O
 }
 
 void Node::State::refute(Incarnation above, Outbox& out) {
-  self.incarnation = above + 1;
+  // The edge refuses incarnations above kIncarnationMax; saturate anyway.
+  self.incarnation = std::min(above, kIncarnationMax) + 1;
   table.set(self.name, MemberState::kAlive, self.incarnation, now_us);
   ++stats.refutations;
   awareness.apply(+1);  // being suspected hints that we are the slow one
@@ -155,7 +156,7 @@ void Node::State::merge_sync(const Message& m, const Sync& sync, Outbox& out) {
     const MemberState state = s.state == MemberState::kDead ? MemberState::kSuspect : s.state;
     claim(s.name, state, s.incarnation, state == MemberState::kAlive ? s.address : "", m.from, out);
     if (s.load_version > 0) {
-      load_claim(s.name, s.incarnation, s.load, s.load_version, s.load_age_ms, out);
+      load_claim(s.name, s.load_incarnation, s.load, s.load_version, s.load_age_ms, out);
     }
   }
   if (sync.reply) {

@@ -107,13 +107,16 @@ void Node::State::on_ping_req(const Message& m, const PingReq& req, Outbox& out)
     send(m.from_address, Ack{req.seq}, out);
     return;
   }
-  if (relays.size() >= kMaxRelays) {
+  // Only members we know, at the address we know: a requester cannot make
+  // us connect wherever it likes.
+  const Member* target = table.find(req.target);
+  if (relays.size() >= kMaxRelays || target == nullptr || !is_live(target->state)) {
     ++stats.messages_ignored;
     return;
   }
   const std::uint32_t seq = new_seq();
   relays[seq] = Relay{m.from_address, req.seq, now_us + config.probe_timeout_us * 4 / 5};
-  send(req.target_address, Ping{seq, req.target}, out);
+  send(target->address, Ping{seq, req.target}, out);
 }
 
 void Node::State::relay_tick(Outbox& out) {

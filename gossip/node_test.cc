@@ -418,6 +418,14 @@ TEST(Node, AnIntermediaryForwardsTheAckOrNacksInTime) {
   const GossipConfig config = GossipConfig::fast();
   Node n(config, Self{"mid", "10.0.0.1:1", 1}, 1, 0);
   Outbox out;
+  // The target is a member we know (a ping-req for a stranger is ignored).
+  Message hello;
+  hello.from = "target";
+  hello.from_address = "10.0.0.3:1";
+  hello.from_incarnation = 1;
+  hello.body = Ack{0};
+  n.receive(hello, 0, out);
+  out.clear();
   Message req;
   req.from = "asker";
   req.from_address = "10.0.0.2:1";

@@ -43,7 +43,7 @@ void deliver(Node& node, const Message& m, Micros now_us, Outbox& out) {
 // holds, so x stays dead everywhere for good and cannot ever refute again.
 // Incarnations are not bounded at the edge (gossip/message.cc validate_*).
 // Should hold: a refutation never lowers the node's incarnation.
-TEST(GossipReview11, RefutingADeathAtTheMaximumIncarnationWrapsToZero) {
+TEST(GossipReview11, ADeathAtAHugeIncarnationIsRefusedAndCannotWrapTheRefutation) {
   Node x(GossipConfig::fast(), Self{"x", "10.0.0.1:7946", 3}, 1, 0);
   Outbox out;
   Message m = from("c", "10.0.0.3:7946", 1);
@@ -53,7 +53,8 @@ TEST(GossipReview11, RefutingADeathAtTheMaximumIncarnationWrapsToZero) {
   dead.incarnation = std::numeric_limits<Incarnation>::max();
   dead.accuser = "c";
   m.updates.push_back(dead);
-  deliver(x, m, 1000, out);
+  EXPECT_NE(validate_message(m), std::nullopt);  // the edge refuses it
+  x.receive(m, 1000, out);                       // and fed anyway, the refutation saturates
   EXPECT_GE(x.incarnation(), 3u) << "x refuted its death with incarnation " << x.incarnation();
 }
 
@@ -110,6 +111,25 @@ TEST(GossipReview11, AThirdPartysSyncReplacesARestartedNodesLoadWithItsOldOne) {
   Outbox ignored;
   deliver(b, next, 4000, ignored);
   EXPECT_EQ(b.member("x")->load.queued, 1u);
+}
+
+// Review 11: a ping-req made us connect to any address the requester named.
+// Now only a live member we know is pinged, at the address we know.
+TEST(GossipReview11, APingReqGoesOnlyToAKnownMemberAtItsKnownAddress) {
+  Node mid(GossipConfig::fast(), Self{"mid", "10.0.0.1:7946", 1}, 1, 0);
+  Outbox out;
+  Message req = from("asker", "10.0.0.2:7946", 1);
+  req.body = PingReq{5, "nobody", "203.0.113.9:1"};
+  deliver(mid, req, 0, out);
+  EXPECT_TRUE(out.messages.empty());
+  Message hello = from("target", "10.0.0.3:7946", 1);
+  hello.body = Ack{0};
+  deliver(mid, hello, 0, out);
+  out.clear();
+  req.body = PingReq{6, "target", "203.0.113.9:1"};
+  deliver(mid, req, 0, out);
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_EQ(out.messages[0].to_address, "10.0.0.3:7946");
 }
 
 }  // namespace

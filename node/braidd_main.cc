@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
       // drains (Durability) while the executor (Tasks) still lives. Peers
       // (gossip) go last: Tasks tells them of load changes to the end.
       std::unique_ptr<braid::node::Peers> peers;
+      bool accepting = true;  // false once shutting down (the load listener reads it)
       braid::node::Tasks tasks(io, clock, config, meta.next_sequence);
       braid::node::Waiters waiters(io, tasks);
       braid::node::Durability durability(io, clock, config, std::move(store), std::move(meta),
@@ -104,7 +105,6 @@ int main(int argc, char** argv) {
         return 1;
       }
       peers = std::move(started).value();
-      bool accepting = true;
       if (peers) {
         daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
         daemon.add_load_listener(

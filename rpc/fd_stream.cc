@@ -155,12 +155,14 @@ kj::Promise<void> FdStream::write_bytes(const kj::byte* data, std::size_t size) 
     int err = errno;
     if (err == EINTR) continue;
     if (would_block(err)) {
+      write_blocked_ = true;
       return ready(WaitType::wait_write).then([this, data, size]() {
         return write_bytes(data, size);
       });
     }
     return errno_exception(err, "send");
   }
+  write_blocked_ = false;
   return kj::READY_NOW;
 }
 
@@ -176,7 +178,10 @@ kj::Promise<void> FdStream::write_some(kj::ArrayPtr<const kj::ArrayPtr<const kj:
       skip -= pieces[0].size();
       pieces = pieces.slice(1, pieces.size());
     }
-    if (pieces.size() == 0) return kj::READY_NOW;
+    if (pieces.size() == 0) {
+      write_blocked_ = false;
+      return kj::READY_NOW;
+    }
 
     struct iovec iov[kMaxIov];
     std::size_t count = std::min(pieces.size(), kMaxIov);
@@ -196,6 +201,7 @@ kj::Promise<void> FdStream::write_some(kj::ArrayPtr<const kj::ArrayPtr<const kj:
     int err = errno;
     if (err == EINTR) continue;
     if (would_block(err)) {
+      write_blocked_ = true;
       return ready(WaitType::wait_write).then([this, pieces, skip]() {
         return write_some(pieces, skip);
       });

@@ -57,6 +57,11 @@ class FdStream final : public kj::AsyncIoStream {
   // times; all callers share one Asio wait.
   kj::Promise<void> whenWriteDisconnected() override;
 
+  // Whether a write waits for the peer to read (the socket buffer is full).
+  // A peer that never reads makes the writer queue answers without bound:
+  // callers that serve untrusted peers watch this and close such streams.
+  bool write_blocked() const { return write_blocked_; }
+
   // kj::AsyncIoStream
   void shutdownWrite() override;  // shutdown(SHUT_WR): the peer reads EOF
   void abortRead() override;      // shutdown(SHUT_RD)
@@ -81,6 +86,7 @@ class FdStream final : public kj::AsyncIoStream {
   std::size_t read_begin_ = 0;  // unread bytes are read_buffer_[read_begin_, read_end_)
   std::size_t read_end_ = 0;
   kj::Maybe<kj::ForkedPromise<void>> hangup_;
+  bool write_blocked_ = false;
 };
 
 }  // namespace braid::rpc

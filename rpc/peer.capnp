@@ -43,6 +43,7 @@ struct SyncMember {
   load @4 :Load;
   loadVersion @5 :UInt64;
   loadAgeMs @6 :UInt32;
+  loadIncarnation @7 :UInt64;
 }
 
 struct GossipMessage {

@@ -137,6 +137,7 @@ sched::Result<gossip::SyncMember> member_from_wire(schema::SyncMember::Reader in
   m.load = load_from_wire(in.getLoad());
   m.load_version = in.getLoadVersion();
   m.load_age_ms = in.getLoadAgeMs();
+  m.load_incarnation = in.getLoadIncarnation();
   return m;
 }
 
@@ -233,6 +234,7 @@ void to_wire(const gossip::Message& message, schema::GossipMessage::Builder out)
       load_to_wire(m.load, wm.initLoad());
       wm.setLoadVersion(m.load_version);
       wm.setLoadAgeMs(m.load_age_ms);
+      wm.setLoadIncarnation(m.load_incarnation);
     }
   }
 }

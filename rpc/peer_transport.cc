@@ -16,6 +16,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "rpc/fd_stream.h"
@@ -40,7 +41,7 @@ capnp::ReaderOptions peer_reader_options() {
 
 // A connected TCP socket's fd, as a stream on the loop; TCP_NODELAY, since
 // gossip messages are small and Nagle would hold them back.
-kj::Own<kj::AsyncIoStream> stream_of(asio::io_context& io, asio::ip::tcp::socket& socket) {
+kj::Own<FdStream> stream_of(asio::io_context& io, asio::ip::tcp::socket& socket) {
   std::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   const int fd = ::dup(socket.native_handle());
@@ -105,6 +106,13 @@ struct Incoming {
   Clock::time_point last_used;
   bool authenticated = false;
   bool closing = false;
+  int gate_calls = 0;  // challenge and prove: one each
+  // Token bucket of deliver calls (kDeliverBurst, refilled kDeliversPerSecond).
+  double deliver_tokens = PeerTransport::kDeliverBurst;
+  Clock::time_point tokens_at;
+  // Since when our answers wait for the peer to read (it never reads: close).
+  std::optional<Clock::time_point> write_blocked_since;
+  FdStream* fd_stream = nullptr;  // = stream
   kj::Own<kj::AsyncIoStream> stream;
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<VatId>> rpc;
@@ -163,8 +171,20 @@ class PeerImpl final : public schema::Peer::Server {
 
   kj::Promise<void> deliver(DeliverContext context) override {
     auto state = state_.lock();
-    if (!state || state->closed) return kj::READY_NOW;
-    conn_->last_used = Clock::now();
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    const auto now = Clock::now();
+    const double refill = PeerTransport::kDeliversPerSecond *
+                          std::chrono::duration<double>(now - conn_->tokens_at).count();
+    conn_->deliver_tokens =
+        std::min<double>(PeerTransport::kDeliverBurst, conn_->deliver_tokens + refill);
+    conn_->tokens_at = now;
+    if (conn_->deliver_tokens < 1) {
+      ++state->stats.flooded;
+      state->close_incoming(conn_);
+      return KJ_EXCEPTION(FAILED, "too many messages: the connection is closed");
+    }
+    conn_->deliver_tokens -= 1;
+    conn_->last_used = now;
     state->stats.bytes_received += context.getParams().totalSize().wordCount * 8;
     auto message = from_wire(context.getParams().getMessage());
     if (!message) {
@@ -188,6 +208,15 @@ class GateImpl final : public schema::Gate::Server {
       : state_(std::move(state)), conn_(conn) {}
 
   kj::Promise<void> challenge(ChallengeContext context) override {
+    auto state = state_.lock();
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    // One challenge, then one proof: anything more is a peer that floods
+    // (its unread answers would pile up in memory), and it is shut out.
+    if (++conn_->gate_calls > 1 || conn_->authenticated) {
+      state->note_refusal("(a second challenge)");
+      state->close_incoming(conn_);
+      return KJ_EXCEPTION(FAILED, "refused: one challenge per connection");
+    }
     server_nonce_ = random_nonce();
     challenged_ = true;
     context.getResults().setServerNonce(bytes(*server_nonce_));
@@ -196,7 +225,8 @@ class GateImpl final : public schema::Gate::Server {
 
   kj::Promise<void> prove(ProveContext context) override {
     auto state = state_.lock();
-    if (!state || state->closed) return kj::READY_NOW;
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    ++conn_->gate_calls;
     auto params = context.getParams();
     const std::string name(params.getName().cStr(),
                            std::min<std::size_t>(params.getName().size(), gossip::kNameMaxBytes));
@@ -275,8 +305,10 @@ void PeerTransport::State::on_accepted(asio::ip::tcp::socket socket) {
   if (incoming.size() >= kMaxIncoming) return;  // closed by socket's destructor
   auto conn = std::make_unique<Incoming>();
   Incoming* raw = conn.get();
-  conn->accepted_at = conn->last_used = Clock::now();
-  conn->stream = stream_of(io, socket);
+  conn->accepted_at = conn->last_used = conn->tokens_at = Clock::now();
+  auto stream = stream_of(io, socket);
+  conn->fd_stream = stream.get();
+  conn->stream = kj::mv(stream);
   conn->network = kj::heap<capnp::TwoPartyVatNetwork>(
       *conn->stream, capnp::rpc::twoparty::Side::SERVER, peer_reader_options());
   conn->rpc =
@@ -555,7 +587,16 @@ void PeerTransport::State::sweep() {
     const bool unproven =
         !conn->authenticated && now - conn->accepted_at > 2 * config.call_deadline;
     const bool unused = now - conn->last_used > 2 * config.idle_close;
-    if (unproven || unused) close_incoming(conn.get());
+    // A peer that does not read our answers for a call deadline.
+    if (!conn->fd_stream->write_blocked()) {
+      conn->write_blocked_since.reset();
+    } else if (!conn->write_blocked_since) {
+      conn->write_blocked_since = now;
+    }
+    const bool not_reading =
+        conn->write_blocked_since && now - *conn->write_blocked_since > config.call_deadline;
+    if (not_reading && !conn->closing) ++stats.flooded;
+    if (unproven || unused || not_reading) close_incoming(conn.get());
   }
   // Forget retry delays that have passed.
   std::erase_if(retry_after, [&](const auto& entry) { return entry.second <= now; });

@@ -62,6 +62,7 @@ struct PeerTransportStats {
   std::uint64_t sent = 0;              // messages delivered to a peer (its answer came)
   std::uint64_t received = 0;          // valid messages handed to on_message
   std::uint64_t dropped = 0;           // could not be sent (queue full, link failed, faults)
+  std::uint64_t flooded = 0;           // connections closed: too many calls, or answers unread
   std::uint64_t refused_auth = 0;      // incoming handshakes without the secret
   std::uint64_t invalid = 0;           // incoming messages that failed validation
   std::uint64_t connect_failures = 0;  // links that failed to connect or authenticate
@@ -81,6 +82,11 @@ class PeerTransport {
   static constexpr std::size_t kMaxInFlightPerLink = 8;
   static constexpr std::size_t kMaxIncoming = 256;
   static constexpr std::chrono::seconds kRefusalLogPeriod{10};
+  // Deliver calls per incoming connection: a burst, then a rate. Gossip
+  // sends a peer a few messages per probe interval; a connection above this
+  // (or one that stops reading our answers for a call deadline) is closed.
+  static constexpr int kDeliverBurst = 256;
+  static constexpr int kDeliversPerSecond = 256;
 
   PeerTransport(asio::io_context& io, PeerTransportConfig config, OnMessage on_message);
   ~PeerTransport();

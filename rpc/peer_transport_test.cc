@@ -194,5 +194,24 @@ TEST_F(PeerTransportTest, ARefusedConnectIsCountedAndRetriedLater) {
   ASSERT_TRUE(run_until([&] { return inbox.size() == 1; }));
 }
 
+// An authenticated peer that sends faster than any gossip would (here: as
+// fast as the link goes) is cut off once past the burst, so its unread
+// answers cannot pile up; what arrived before was delivered.
+TEST_F(PeerTransportTest, APeerAboveTheCallRateIsCutOff) {
+  std::vector<gossip::Message> inbox;
+  PeerTransport& a = make("a", kSecret, nullptr);
+  PeerTransport& b = make("b", kSecret, &inbox);
+  std::uint32_t seq = 0;
+  ASSERT_TRUE(run_until([&] {
+    while (a.stats().links <= 1 && seq < 100'000 &&
+           a.stats().sent + a.stats().dropped + PeerTransport::kMaxQueuedPerLink > seq) {
+      a.send({address(b), ping_from("a", a.port(), ++seq)});
+    }
+    return b.stats().flooded >= 1;
+  }));
+  EXPECT_GE(inbox.size(), static_cast<std::size_t>(PeerTransport::kDeliverBurst));
+  EXPECT_LT(inbox.size(), 4u * PeerTransport::kDeliverBurst);
+}
+
 }  // namespace
 }  // namespace braid::rpc
