@@ -18,6 +18,8 @@ packages=(
   task-spooler
   # the real-workload benchmark's programs and baselines (braid_workload_bench)
   xz-utils make gcc parallel
+  # the membership benchmark's same-run baseline (braid_cluster_bench skips it if absent)
+  serf
 )
 
 missing=()
