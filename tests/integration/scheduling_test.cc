@@ -85,8 +85,11 @@ TEST(Scheduling, FairSharesCpuEquallyAtTheMidpoint) {
         return cpu.size() == ids.size() && total >= 3'000'000;
       },
       milliseconds(20'000), milliseconds(250)));
+  // Within 15%: a fair slicer keeps them within a few quanta (~5% here), a
+  // broken one lets some starve (spread near 100%); on this 2-core VM the
+  // noise of the machine itself once reached 12% in CI (2026-12-01).
   auto [lo, hi] = std::minmax_element(cpu.begin(), cpu.end());
-  EXPECT_LT(static_cast<double>(*hi - *lo) / static_cast<double>(*hi), 0.10)
+  EXPECT_LT(static_cast<double>(*hi - *lo) / static_cast<double>(*hi), 0.15)
       << "min " << *lo << "us max " << *hi << "us";
 }
 
