@@ -23,59 +23,19 @@
 #include "rpc/asio_event_port.h"
 #include "rpc/peer.capnp.h"
 #include "rpc/peer_transport.h"
+#include "rpc/raw_peer_client_test_util.h"
 
 namespace braid::rpc {
 namespace {
 
+using testing::bootstrap_bytes;
+using testing::challenge_bytes;
+using testing::connect_loopback;
+using testing::write_all;
+
 using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "a cluster secret of some length";
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-// Builds the raw Cap'n Proto RPC bytes an unauthenticated client sends:
-// Bootstrap (question 0), then `calls` x Gate.challenge() on the bootstrap
-// promise, never sending Finish and never reading a byte back.
-kj::Array<capnp::word> bootstrap_bytes() {
-  capnp::MallocMessageBuilder message;
-  auto boot = message.initRoot<capnp::rpc::Message>().initBootstrap();
-  boot.setQuestionId(0);
-  return capnp::messageToFlatArray(message);
-}
-
-kj::Array<capnp::word> challenge_bytes(std::uint32_t question) {
-  capnp::MallocMessageBuilder message;
-  auto call = message.initRoot<capnp::rpc::Message>().initCall();
-  call.setQuestionId(question);
-  call.initTarget().initPromisedAnswer().setQuestionId(0);
-  call.setInterfaceId(capnp::typeId<schema::Gate>());
-  call.setMethodId(0);
-  call.initParams().getContent().initAs<schema::Gate::ChallengeParams>();
-  return capnp::messageToFlatArray(message);
-}
-
-bool write_all(int fd, const kj::Array<capnp::word>& words) {
-  const auto bytes = words.asBytes();
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.begin() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 // The flooder: one connection without the secret pipelines challenge()
 // calls on the bootstrap Gate and never reads a byte back (a tiny receive

@@ -16,38 +16,18 @@
 #include <string>
 #include <thread>
 
-#include "rpc/peer.capnp.h"
+#include "rpc/raw_peer_client_test_util.h"
 #include "tests/integration/harness.h"
 
 namespace braid::testing {
 namespace {
 
+using rpc::testing::bootstrap_bytes;
+using rpc::testing::challenge_bytes;
+using rpc::testing::connect_loopback;
+using rpc::testing::write_all;
+
 using namespace std::chrono_literals;
-
-int connect_loopback(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool write_all(int fd, const kj::Array<capnp::word>& words) {
-  const auto bytes = words.asBytes();
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::send(fd, bytes.begin() + done, bytes.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return false;
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
 
 // Attack on the default configuration (loopback, no secret): any local
 // process pipelines Gate.challenge() calls and never reads the answers.
@@ -74,19 +54,8 @@ TEST(Review11, AChallengeFloodThatNeverReadsDoesNotHurtBraidd) {
       if (fd < 0) return;
       int small = 4096;
       ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-      capnp::MallocMessageBuilder boot;
-      boot.initRoot<capnp::rpc::Message>().initBootstrap().setQuestionId(0);
-      bool ok = write_all(fd, capnp::messageToFlatArray(boot));
-      for (std::uint32_t q = 1; ok && !stop; ++q) {
-        capnp::MallocMessageBuilder message;
-        auto call = message.initRoot<capnp::rpc::Message>().initCall();
-        call.setQuestionId(q);
-        call.initTarget().initPromisedAnswer().setQuestionId(0);
-        call.setInterfaceId(capnp::typeId<rpc::schema::Gate>());
-        call.setMethodId(0);
-        call.initParams().getContent().initAs<rpc::schema::Gate::ChallengeParams>();
-        ok = write_all(fd, capnp::messageToFlatArray(message));
-      }
+      bool ok = write_all(fd, bootstrap_bytes());
+      for (std::uint32_t q = 1; ok && !stop; ++q) ok = write_all(fd, challenge_bytes(q));
       ::close(fd);
     }
   });
