@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "node/manual_clock.h"
+#include "node/tasks_test_util.h"
 
 namespace braid::node {
 namespace {
@@ -31,14 +32,8 @@ class TasksTest : public ::testing::Test {
   }
 
   TaskKey submit(std::uint64_t sequence) {
-    sched::TaskSpec spec;
-    spec.argv = {"true"};
-    spec.hold = true;  // never started: no process in these tests
-    auto key = tasks_.torus().submit_as(tasks_.torus().make_id(sequence), spec, tasks_.now_us(),
-                                        tasks_.actions());
-    EXPECT_TRUE(key) << key.error().message;
-    tasks_.track(key.value(), sequence);
-    return key.value();
+    const TaskKey key = node::testing::submit_held(tasks_, sequence);
+    return key;
   }
 
   std::vector<std::pair<std::uint64_t, TaskKey>> admitted(std::uint64_t after) const {

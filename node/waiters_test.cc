@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "node/manual_clock.h"
+#include "node/tasks_test_util.h"
 
 namespace braid::node {
 namespace {
@@ -34,15 +35,9 @@ class WaitersTest : public ::testing::Test {
   WaitersTest() { tasks_.set_events(&events_); }
 
   TaskKey submit(std::uint64_t sequence) {
-    sched::TaskSpec spec;
-    spec.argv = {"true"};
-    spec.hold = true;  // never started: no process in these tests
-    auto key = tasks_.torus().submit_as(tasks_.torus().make_id(sequence), spec, tasks_.now_us(),
-                                        tasks_.actions());
-    EXPECT_TRUE(key) << key.error().message;
-    tasks_.track(key.value(), sequence);
+    const TaskKey key = node::testing::submit_held(tasks_, sequence);
     tasks_.carry_out();
-    return key.value();
+    return key;
   }
   std::string id(TaskKey key) const { return tasks_.torus().task(key).id; }
 
