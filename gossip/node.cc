@@ -52,7 +52,26 @@ std::uint32_t Node::State::new_seq() {
   return last_seq;
 }
 
-void Node::State::enqueue(Update update) { queue.push(std::move(update)); }
+// Eager push: news goes out at the next tick instead of waiting for the
+// gossip timer, so a hop costs the network's delay rather than half a gossip
+// interval on average. Membership news (rare: a join, a suspicion, a death, a
+// leave) goes to as many members at once as its retransmit limit allows: the
+// same bytes as spreading those sends over several rounds, but the first wave
+// reaches nearly everyone, so the last node to learn is not a straggler that
+// waited for later rounds. Load news waits for a quarter interval since the
+// last round, so a churning load does not multiply the rounds.
+void Node::State::enqueue(Update update) {
+  const bool membership = update.kind != Update::Kind::kLoad;
+  queue.push(std::move(update));
+  if (membership) {
+    flood_pending = true;
+    next_gossip_us = std::min(next_gossip_us, now_us);
+    return;
+  }
+  const Micros earliest =
+      last_gossip_us < 0 ? now_us : last_gossip_us + config.gossip_interval_us / 4;
+  next_gossip_us = std::min(next_gossip_us, std::max(now_us, earliest));
+}
 
 void Node::State::send(const std::string& to, decltype(Message::body) body, Outbox& out) {
   Outgoing o;
@@ -100,10 +119,15 @@ void Node::State::gossip_round(Outbox& out) {
   if (queue.empty()) return;
   const Micros now = now_us;
   const Micros to_dead_us = config.gossip_to_dead_us;
-  auto targets = table.sample(rng, static_cast<std::size_t>(config.gossip_fanout),
-                              [now, to_dead_us](const Member& m) {
-                                return is_live(m.state) || now - m.state_since_us < to_dead_us;
-                              });
+  std::size_t fanout = static_cast<std::size_t>(config.gossip_fanout);
+  if (flood_pending && fanout > 0) {
+    fanout = std::max(fanout, static_cast<std::size_t>(
+                                  retransmit_limit(config.retransmit_mult, table.live_count())));
+  }
+  flood_pending = false;
+  auto targets = table.sample(rng, fanout, [now, to_dead_us](const Member& m) {
+    return is_live(m.state) || now - m.state_since_us < to_dead_us;
+  });
   for (const Member* m : targets) {
     if (queue.empty()) break;
     send(m->address, Ack{0}, out);
@@ -287,6 +311,7 @@ void Node::tick(Micros now_us, Outbox& out) {
   s.suspicion_tick(out);
   if (s.now_us >= s.next_gossip_us) {
     s.gossip_round(out);
+    s.last_gossip_us = s.now_us;
     s.next_gossip_us = s.now_us + s.config.gossip_interval_us;
   }
   if (!s.left && s.now_us >= s.next_sync_us) {

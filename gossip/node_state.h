@@ -67,6 +67,8 @@ struct Node::State {
   Micros now_us = 0;
   Micros next_probe_us = 0;
   Micros next_gossip_us = 0;
+  Micros last_gossip_us = -1;  // the last gossip round; -1: none yet
+  bool flood_pending = false;  // membership news queued since the last round
   Micros next_sync_us = 0;
   Micros next_reconnect_us = 0;
 
@@ -84,6 +86,8 @@ struct Node::State {
   void send(const std::string& to, decltype(Message::body) body, Outbox& out);
   void enqueue(Update update);
   Micros earliest_due() const;
+  // Sends the queued updates to gossip_fanout members, or to as many as an
+  // update's retransmit limit when membership news is pending (flood_pending).
   void gossip_round(Outbox& out);
   // `recipient` (a member's name, or empty): its own entry as we see it
   // rides along, so that a member we hold suspect or dead learns it and
@@ -117,6 +121,7 @@ struct Node::State {
                   std::uint64_t version, std::uint32_t age_ms, Outbox& out);
   void apply_update(const Update& update, Outbox& out);
   void merge_sync(const Message& m, const Sync& sync, Outbox& out);
+  void check_suspect_soon(const std::string& name);
   void start_suspicion(const std::string& name, const std::string& accuser);
   Update membership_update(const Member& m, const std::string& accuser) const;
 };

@@ -12,6 +12,8 @@
 #include <memory>
 #include <set>
 
+#include "gossip/broadcast_queue.h"
+
 namespace braid::gossip {
 namespace {
 
@@ -291,6 +293,101 @@ TEST(Node, ALoadChangeReachesEveryone) {
   // An unchanged figure does not bump the version.
   c.at(1).set_load(load, c.now_us);
   EXPECT_EQ(c.at(1).member("n1")->load_version, 1u);
+}
+
+// Membership news is not held for the gossip timer: the node gossips at its
+// next tick, to as many members as the update's retransmit limit, so one
+// wave reaches nearly everyone (the join tail of issue 10 §9).
+TEST(Node, MembershipNewsFloodsAtTheNextTick) {
+  GossipConfig config = GossipConfig::fast();
+  config.gossip_interval_us = 10 * kMicrosPerSecond;  // the timer alone would wait 10 s
+  config.probe_interval_us = 10 * kMicrosPerSecond;
+  config.sync_interval_us = 60 * kMicrosPerSecond;
+  Cluster c(12, config);
+  c.join_all_via(0);
+  ASSERT_TRUE(c.run_until(30 * kMicrosPerSecond, [&] { return c.converged(12); }));
+  c.run_until(c.now_us + 25 * kMicrosPerSecond);  // the joining gossip is spent
+  c.sent.clear();
+  Outbox out;
+  Node& newcomer = c.add("n12", address_of(12), 99, config);
+  newcomer.join({address_of(0)}, c.now_us, out);
+  c.take(out);
+  c.deliver();
+  EXPECT_LE(c.at(0).next_tick_us(), c.now_us);  // due now, not at the gossip timer
+  const Micros joined_us = c.now_us;
+  ASSERT_TRUE(c.run_until(joined_us + kMicrosPerMilli, [&] { return c.converged(13); }));
+  std::size_t carrying = 0;
+  for (const Sent& sent : c.sent) {
+    if (sent.message.from != "n0") continue;
+    for (const Update& u : sent.message.updates) carrying += u.name == "n12" ? 1 : 0;
+  }
+  // retransmit_limit(4, 12 live) = 8 sends at once, not the fanout of 3.
+  EXPECT_GE(carrying, static_cast<std::size_t>(retransmit_limit(config.retransmit_mult, 12)));
+}
+
+// A load change is gossiped early too, but at most once per quarter gossip
+// interval: a churning load does not multiply the rounds.
+TEST(Node, LoadNewsGoesOutEarlyButAtMostOncePerQuarterInterval) {
+  GossipConfig config = GossipConfig::fast();
+  config.gossip_interval_us = 1 * kMicrosPerSecond;
+  config.probe_interval_us = 10 * kMicrosPerSecond;
+  Cluster c(3, config);
+  c.join_all_via(0);
+  ASSERT_TRUE(c.run_until(30 * kMicrosPerSecond, [&] { return c.converged(3); }));
+  c.run_until(c.now_us + 20 * kMicrosPerSecond);
+  Load load;
+  load.slots = 4;
+  for (std::uint32_t q = 1; q <= 20; ++q) {
+    load.queued = q;
+    c.at(1).set_load(load, c.now_us);
+    c.run_until(c.now_us + 50 * kMicrosPerMilli);  // 20 changes in 1 s
+  }
+  std::set<Micros> rounds;
+  for (const Sent& sent : c.sent) {
+    if (sent.message.from != "n1" || sent.message.updates.empty()) continue;
+    if (sent.at_us >= c.now_us - kMicrosPerSecond) rounds.insert(sent.at_us);
+  }
+  EXPECT_GE(rounds.size(), 3u);  // early, not once per second
+  EXPECT_LE(rounds.size(), 5u);  // but not once per change
+  ASSERT_TRUE(c.run_until(c.now_us + kMicrosPerSecond,
+                          [&] { return c.at(2).member("n1")->load.queued == 20; }));
+}
+
+// A member that hears of a suspicion in a small cluster probes the suspect
+// next, so the accusation is confirmed (or refuted) within about one probe.
+TEST(Node, HearingOfASuspicionMakesTheSuspectTheNextProbe) {
+  GossipConfig config = GossipConfig::fast();
+  Cluster c(4, config);
+  c.join_all_via(0);
+  ASSERT_TRUE(c.run_until(2 * kMicrosPerSecond, [&] { return c.converged(4); }));
+  Message m;
+  m.from = "n1";
+  m.from_address = address_of(1);
+  m.from_incarnation = 1;
+  m.body = Ack{0};
+  Update u;
+  u.kind = Update::Kind::kSuspect;
+  u.name = "n3";
+  u.incarnation = c.at(2).member("n3")->incarnation;
+  u.accuser = "n1";
+  m.updates.push_back(u);
+  c.sent.clear();
+  Outbox out;
+  c.nodes[address_of(2)]->receive(m, c.now_us, out);
+  c.take(out);
+  const Micros next_probe_us = c.at(2).next_tick_us() + config.probe_interval_us;
+  c.crashed.insert(address_of(3));  // keep its refutation out of the way
+  c.run_until(next_probe_us);
+  const Ping* first = nullptr;
+  for (const Sent& sent : c.sent) {
+    if (sent.message.from != "n2") continue;
+    if (const auto* ping = std::get_if<Ping>(&sent.message.body)) {
+      first = ping;
+      break;
+    }
+  }
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->target, "n3");
 }
 
 TEST(Node, AStalledNodeRefutesAndAccusesNobody) {

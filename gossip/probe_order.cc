@@ -11,6 +11,10 @@ void ProbeOrder::add(const std::string& name, std::mt19937_64& rng) {
   if (pos < index_) ++index_;
 }
 
+void ProbeOrder::probe_next(const std::string& name) {
+  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(index_), name);
+}
+
 std::optional<std::string> ProbeOrder::next(
     std::mt19937_64& rng, const std::function<bool(const std::string&)>& probeable,
     const std::function<std::vector<std::string>()>& members) {

@@ -22,6 +22,8 @@ class ProbeOrder {
   std::optional<std::string> next(std::mt19937_64& rng,
                                   const std::function<bool(const std::string&)>& probeable,
                                   const std::function<std::vector<std::string>()>& members);
+  // Makes name the next one probed (the rest of the pass is unchanged).
+  void probe_next(const std::string& name);
   std::size_t size() const { return order_.size(); }
 
  private:

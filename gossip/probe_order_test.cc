@@ -43,5 +43,22 @@ TEST(ProbeOrder, SkipsTheDeadAndProbesNewMembers) {
   EXPECT_EQ(order.next(rng, probeable, members), std::nullopt);
 }
 
+TEST(ProbeOrder, ProbeNextPutsAMemberFirstWithoutLosingTheRestOfThePass) {
+  std::mt19937_64 rng(3);
+  ProbeOrder order;
+  std::set<std::string> live = {"a", "b", "c", "d"};
+  auto probeable = [&](const std::string& n) { return live.count(n) > 0; };
+  auto members = [&] { return std::vector<std::string>(live.begin(), live.end()); };
+  const std::string first = *order.next(rng, probeable, members);
+  const std::string suspect = first == "a" ? "b" : "a";
+  order.probe_next(suspect);
+  EXPECT_EQ(*order.next(rng, probeable, members), suspect);
+  std::set<std::string> rest;
+  for (int i = 0; i < 3; ++i) rest.insert(*order.next(rng, probeable, members));
+  std::set<std::string> expected = live;
+  expected.erase(first);
+  EXPECT_EQ(rest, expected);  // the pass goes on: every other member once
+}
+
 }  // namespace
 }  // namespace braid::gossip

@@ -49,8 +49,8 @@ GossipConfig profile_config(const std::string& profile, const Overrides& o) {
 double seconds(braid::gossip::Micros us) { return static_cast<double>(us) / 1e6; }
 
 void print_header() {
-  std::printf("%-8s %-4s %6s %5s | %8s %8s %8s %7s %7s | %9s %8s %8s | %9s %7s | %8s %8s  %s\n",
-              "scenario", "prof", "nodes", "loss", "median_s", "p99_s", "max_s", "max/med",
+  std::printf("%-8s %-4s %6s %5s | %8s %8s %8s %7s %6s %7s | %9s %8s %8s | %9s %7s | %8s %8s  %s\n",
+              "scenario", "prof", "nodes", "loss", "median_s", "p99_s", "max_s", "max/med", "tail",
               "missing", "fp_dead", "fp_stall", "suspect", "B/node/s", "max_msg", "sim_x",
               "setup_s", "note");
 }
@@ -63,10 +63,11 @@ void print_row(const ScenarioOptions& o, const std::string& profile, const Scena
     note += " REJECTED " + std::to_string(r.counters.rejected) + ": " + r.counters.first_rejection;
   if (!r.false_positives.first.empty()) note += " first fp: " + r.false_positives.first;
   std::printf(
-      "%-8s %-4s %6zu %4.0f%% | %8.3f %8.3f %8.3f %7.2f %7zu | %4llu/%-4llu %8llu %8llu | %9.0f "
+      "%-8s %-4s %6zu %4.0f%% | %8.3f %8.3f %8.3f %7.2f %6.2f %7zu | %4llu/%-4llu %8llu %8llu | "
+      "%9.0f "
       "%7zu | %8.1f %8.2f  %s\n",
       r.scenario.c_str(), profile.c_str(), o.nodes, o.faults.drop_probability * 100, median,
-      seconds(r.learn.p99_us), seconds(r.learn.max_us), ratio, r.learn.missing,
+      seconds(r.learn.p99_us), seconds(r.learn.max_us), ratio, r.worst_tail, r.learn.missing,
       static_cast<unsigned long long>(r.false_positives.dead_events),
       static_cast<unsigned long long>(r.false_positives.dead_subjects),
       static_cast<unsigned long long>(r.false_positives.stalled_dead_events),

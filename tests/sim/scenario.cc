@@ -27,9 +27,9 @@ class Run {
   ScenarioReport go() {
     const std::string& s = options_.scenario;
     if (s == "join") {
-      join(/*mass=*/false);
+      join();
     } else if (s == "massjoin") {
-      join(/*mass=*/true);
+      massjoin();
     } else if (s == "fail" || s == "load" || s == "idle") {
       if (converge()) phase(s);
     } else {
@@ -121,38 +121,61 @@ class Run {
            std::max<Micros>(300 * kMicrosPerSecond, 300 * options_.config.probe_interval_us);
   }
 
-  // join (staggered through node 0) or massjoin (all at once through 0, 1, 2).
-  void join(bool mass) {
+  // join: a converged cluster of all but `trials` nodes; then each of those
+  // joins through node 0 in turn (the cluster settled in between), and the
+  // delay is until each member learns it is alive: what an operator sees when
+  // adding a node (Serf's "joins" of issue 10 §9).
+  void join() {
+    const NodeIndex joiners = static_cast<NodeIndex>(
+        std::clamp<std::size_t>(static_cast<std::size_t>(options_.trials), 1, cluster_.size() - 1));
+    if (!converge(cluster_.size() - joiners)) return;
     std::vector<std::size_t> facts;
-    Micros last_start = 0;
-    std::uniform_int_distribution<Micros> offset(0, mass ? 0 : options_.stagger_us);
-    for (NodeIndex i = 0; i < cluster_.size(); ++i) {
-      const Micros start = i == 0 ? 0 : offset(cluster_.rng());
-      last_start = std::max(last_start, start);
-      facts.push_back(log_.watch(FactKind::kAlive, i, start, 1));
-      std::vector<NodeIndex> seeds;
-      if (mass) {
-        for (NodeIndex s = 0; s < 3 && s < cluster_.size(); ++s) seeds.push_back(s);
-      } else if (i != 0) {
-        seeds.push_back(0);
+    window_begin();
+    for (NodeIndex j = static_cast<NodeIndex>(cluster_.size() - joiners); j < cluster_.size();
+         ++j) {
+      const std::size_t fact = log_.watch(FactKind::kAlive, j, cluster_.now(), 1);
+      cluster_.start(j, {0});
+      if (!run([&] { return log_.known_everywhere(fact); }, fact_deadline())) {
+        report_.note = report_.gave_up ? "wall budget exceeded" : "a join was not known everywhere";
       }
-      cluster_.at(start, [this, i, seeds] { cluster_.start(i, seeds); });
+      pool(facts, fact);
+      if (report_.gave_up) break;
+      if (!run([&] { return cluster_.converged(); }, setup_deadline())) break;
+      cluster_.run_until(cluster_.now() + 10 * options_.config.probe_interval_us);
+    }
+    window_end();
+    report_.learn = log_.delays(facts);
+    report_.worst_tail = worst_tail(facts);
+  }
+
+  // massjoin: every node starts at once, joining through nodes 0, 1 and 2.
+  void massjoin() {
+    std::vector<std::size_t> facts;
+    for (NodeIndex i = 0; i < cluster_.size(); ++i) {
+      facts.push_back(log_.watch(FactKind::kAlive, i, 0, 1));
+      std::vector<NodeIndex> seeds;
+      for (NodeIndex s = 0; s < 3 && s < cluster_.size(); ++s) {
+        if (s != i) seeds.push_back(s);
+      }
+      cluster_.start(i, seeds);
     }
     window_begin();
-    cluster_.run_until(last_start);
     const bool done = run([&] { return cluster_.converged(); }, setup_deadline());
     window_end();
-    if (done) report_.converge_us = cluster_.now() - last_start;
+    if (done) report_.converge_us = cluster_.now();
     if (!done) report_.note = report_.gave_up ? "wall budget exceeded" : "did not converge";
     report_.learn = log_.delays(facts);
+    report_.worst_tail = worst_tail(facts);
     report_.everywhere_us = report_.learn.missing > 0 ? -1 : report_.learn.max_us;
   }
 
-  // A converged cluster (staggered join), settled so joining gossip is spent.
-  bool converge() {
+  // A converged cluster of the first `count` nodes (staggered join through
+  // node 0; all nodes by default), settled so joining gossip is spent.
+  bool converge(std::size_t count = 0) {
+    if (count == 0) count = cluster_.size();
     Micros last_start = 0;
     std::uniform_int_distribution<Micros> offset(0, options_.stagger_us);
-    for (NodeIndex i = 0; i < cluster_.size(); ++i) {
+    for (NodeIndex i = 0; i < count; ++i) {
       const Micros start = i == 0 ? 0 : offset(cluster_.rng());
       last_start = std::max(last_start, start);
       std::vector<NodeIndex> seeds;
@@ -176,6 +199,18 @@ class Run {
     const Micros suspicion =
         c.probe_interval_us * c.suspicion_mult * 4 * c.suspicion_max_timeout_mult;  // log10(n) <= 4
     return cluster_.now() + std::max(options_.duration_us, 2 * suspicion + 60 * kMicrosPerSecond);
+  }
+
+  double worst_tail(const std::vector<std::size_t>& facts) const {
+    double worst = 0;
+    for (std::size_t fact : facts) {
+      const Summary one = log_.delays(fact);
+      if (one.median_us > 0) {
+        worst =
+            std::max(worst, static_cast<double>(one.max_us) / static_cast<double>(one.median_us));
+      }
+    }
+    return worst;
   }
 
   void pool(std::vector<std::size_t>& facts, std::size_t fact) {
@@ -210,6 +245,7 @@ class Run {
     }
     window_end();
     report_.learn = log_.delays(facts);
+    report_.worst_tail = worst_tail(facts);
   }
 
   void load() {
@@ -236,6 +272,7 @@ class Run {
     }
     window_end();
     report_.learn = log_.delays(facts);
+    report_.worst_tail = worst_tail(facts);
   }
 
   void idle() {

@@ -36,8 +36,11 @@ struct ScenarioOptions {
 
 struct ScenarioReport {
   std::string scenario;
-  Summary learn;                   // delay until each observer learned
-  Micros everywhere_us = -1;       // the worst fact's delay until known everywhere; -1: never
+  Summary learn;              // delay until each observer learned
+  Micros everywhere_us = -1;  // the worst fact's delay until known everywhere; -1: never
+  // The worst fact's last observer over its median observer (issue 10 §9's
+  // tail goal: at most 2); 0 when no fact has a nonzero median.
+  double worst_tail = 0;
   Micros converge_us = -1;         // setup: from the last start until converged; -1: never
   FalsePositives false_positives;  // over the whole run
   double bytes_per_node_s = 0;     // encoded bytes sent per up node per second, measured window

@@ -54,5 +54,23 @@ TEST(SimScenario, ASeedReplaysTheSameRun) {
   EXPECT_NE(a.trace_hash, run_scenario(small("fail", 34)).trace_hash);
 }
 
+// Issue 10 §9: the last member to learn of a join into a converged cluster is
+// at most 2x the median late (Serf's stragglers were 10-97 s late).
+TEST(SimScenario, TheLastMemberLearnsOfAJoinWithinTwiceTheMedian) {
+  for (std::uint64_t seed : {41, 42, 43}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    ScenarioOptions o = small("join", seed);
+    o.nodes = 60;
+    o.trials = 3;
+    o.config = gossip::GossipConfig::lan();
+    o.faults.drop_probability = 0;
+    const ScenarioReport r = run_scenario(o);
+    EXPECT_EQ(r.note, "");
+    EXPECT_EQ(r.learn.missing, 0u);
+    EXPECT_GT(r.worst_tail, 0);
+    EXPECT_LE(r.worst_tail, 2.0) << "median " << r.learn.median_us << " max " << r.learn.max_us;
+  }
+}
+
 }  // namespace
 }  // namespace braid::sim
