@@ -28,14 +28,17 @@ void BroadcastQueue::push(Update update) {
   by_key_.emplace(std::move(key), std::move(entry));
 }
 
-void BroadcastQueue::fill(std::size_t budget_bytes, std::size_t max_count, int limit,
+void BroadcastQueue::fill(std::size_t budget_bytes, std::size_t max_count, Limits limits,
                           std::vector<Update>& out) {
+  auto limit_of = [&limits](const Entry* e) {
+    return e->update.kind == Update::Kind::kLoad ? limits.load : limits.membership;
+  };
   std::vector<Entry*> sent;
   std::vector<Entry*> spent;
   std::size_t taken = 0;
   for (Entry* e : order_) {
     if (taken >= max_count) break;
-    if (e->transmits >= limit) {
+    if (e->transmits >= limit_of(e)) {
       spent.push_back(e);
       continue;
     }
@@ -48,7 +51,7 @@ void BroadcastQueue::fill(std::size_t budget_bytes, std::size_t max_count, int l
   }
   for (Entry* e : sent) {
     order_.erase(e);
-    if (++e->transmits >= limit) {
+    if (++e->transmits >= limit_of(e)) {
       spent.push_back(e);
     } else {
       order_.insert(e);

@@ -33,11 +33,16 @@ class BroadcastQueue {
   // Queues update (sent 0 times so far), replacing a queued update about the
   // same member and topic.
   void push(Update update);
+  // How often an update is sent, by topic.
+  struct Limits {
+    int membership = 0;
+    int load = 0;
+  };
   // Appends to out at most max_count updates (least-sent, then newest first)
   // whose encoded_size_bound()s add up to at most budget_bytes, counts each
-  // as sent once, and drops the ones sent retransmit_limit times (and any
-  // already at the limit, which a shrinking cluster lowers).
-  void fill(std::size_t budget_bytes, std::size_t max_count, int retransmit_limit,
+  // as sent once, and drops the ones sent as often as their topic's limit
+  // (and any already past it, which a shrinking cluster lowers).
+  void fill(std::size_t budget_bytes, std::size_t max_count, Limits limits,
             std::vector<Update>& out);
   std::size_t size() const { return by_key_.size(); }
   bool empty() const { return by_key_.empty(); }

@@ -35,7 +35,7 @@ TEST(BroadcastQueue, EachUpdateIsSentExactlyTheLimit) {
   int sent_a = 0, sent_b = 0;
   for (int i = 0; i < 20; ++i) {
     std::vector<Update> out;
-    q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, 4, out);
+    q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {4, 4}, out);
     for (const Update& u : out) (u.name == "a" ? sent_a : sent_b)++;
   }
   EXPECT_EQ(sent_a, 4);
@@ -47,11 +47,11 @@ TEST(BroadcastQueue, LeastSentThenNewestFirstWithinCountAndBytes) {
   BroadcastQueue q;
   for (int i = 0; i < 20; ++i) q.push(alive("m" + std::to_string(i)));
   std::vector<Update> out;
-  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, 10, out);
+  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {10, 10}, out);
   ASSERT_EQ(out.size(), kMaxUpdatesPerMessage);
   EXPECT_EQ(out.front().name, "m19");  // newest first
   out.clear();
-  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, 10, out);
+  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {10, 10}, out);
   ASSERT_EQ(out.size(), kMaxUpdatesPerMessage);
   EXPECT_EQ(out.front().name, "m7");  // the 8 never sent come before the resent
   EXPECT_EQ(out[7].name, "m0");
@@ -59,7 +59,7 @@ TEST(BroadcastQueue, LeastSentThenNewestFirstWithinCountAndBytes) {
   // A byte budget for exactly two.
   out.clear();
   const std::size_t one = encoded_size_bound(alive("m0"));
-  q.fill(2 * one + one / 2, kMaxUpdatesPerMessage, 10, out);
+  q.fill(2 * one + one / 2, kMaxUpdatesPerMessage, {10, 10}, out);
   EXPECT_EQ(out.size(), 2u);
 }
 
@@ -68,14 +68,14 @@ TEST(BroadcastQueue, NewerNewsAboutAMemberSupersedesOnItsTopic) {
   q.push(alive("a", 1));
   q.push(load("a", 1));
   std::vector<Update> out;
-  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, 4, out);
+  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {4, 4}, out);
   EXPECT_EQ(q.transmits("a", Update::Kind::kAlive), 1);
   q.push(Update{Update::Kind::kSuspect, "a", "", 1, "x", {}, 0, 0});  // replaces alive
   q.push(load("a", 2));                                               // replaces load 1
   EXPECT_EQ(q.size(), 2u);
   EXPECT_EQ(q.transmits("a", Update::Kind::kDead), 0);
   out.clear();
-  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, 4, out);
+  q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {4, 4}, out);
   ASSERT_EQ(out.size(), 2u);
   for (const Update& u : out) {
     if (u.kind == Update::Kind::kLoad)
@@ -89,12 +89,31 @@ TEST(BroadcastQueue, ALowerLimitDropsUpdatesAlreadySentThatOften) {
   BroadcastQueue q;
   q.push(alive("a"));
   std::vector<Update> out;
-  for (int i = 0; i < 3; ++i) q.fill(kMaxMessageBytes, 1, 8, out);
+  for (int i = 0; i < 3; ++i) q.fill(kMaxMessageBytes, 1, {8, 8}, out);
   EXPECT_EQ(q.transmits("a", Update::Kind::kAlive), 3);
   out.clear();
-  q.fill(kMaxMessageBytes, 1, 2, out);  // the cluster shrank
+  q.fill(kMaxMessageBytes, 1, {2, 2}, out);  // the cluster shrank
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(q.empty());
+}
+
+TEST(BroadcastQueue, MembershipAndLoadUpdatesHaveTheirOwnLimits) {
+  BroadcastQueue q;
+  Update join;
+  join.kind = Update::Kind::kAlive;
+  join.name = "a";
+  Update load;
+  load.kind = Update::Kind::kLoad;
+  load.name = "a";
+  q.push(join);
+  q.push(load);
+  std::vector<Update> out;
+  for (int i = 0; i < 2; ++i) q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {6, 2}, out);
+  EXPECT_EQ(q.transmits("a", Update::Kind::kLoad), std::nullopt);  // spent at 2
+  EXPECT_EQ(q.transmits("a", Update::Kind::kAlive), 2);
+  for (int i = 0; i < 4; ++i) q.fill(kMaxMessageBytes, kMaxUpdatesPerMessage, {6, 2}, out);
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(out.size(), 8u);
 }
 
 }  // namespace

@@ -57,6 +57,7 @@ std::optional<std::string> GossipConfig::validate() const {
       {"gossip_interval_us", gossip_interval_us, 1'000, kMinute, " us"},
       {"gossip_fanout", gossip_fanout, 0, 64, ""},
       {"retransmit_mult", retransmit_mult, 1, 64, ""},
+      {"membership_retransmit_mult", membership_retransmit_mult, 1, 64, ""},
       {"gossip_to_dead_us", gossip_to_dead_us, 0, kDay, " us"},
       {"sync_interval_us", sync_interval_us, 1'000, kDay, " us"},
       {"join_retry_min_us", join_retry_min_us, 1'000, kHour, " us"},

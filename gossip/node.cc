@@ -54,16 +54,20 @@ std::uint32_t Node::State::new_seq() {
 
 // Eager push: news goes out at the next tick instead of waiting for the
 // gossip timer, so a hop costs the network's delay rather than half a gossip
-// interval on average. Membership news (rare: a join, a suspicion, a death, a
-// leave) goes to as many members at once as its retransmit limit allows: the
-// same bytes as spreading those sends over several rounds, but the first wave
-// reaches nearly everyone, so the last node to learn is not a straggler that
-// waited for later rounds. Load news waits for a quarter interval since the
-// last round, so a churning load does not multiply the rounds.
+// interval on average. Membership news (a join, a suspicion, a death, a
+// leave) is flooded: sent at once to as many members as its retransmit limit
+// allows. That is the same number of sends as spreading them over several
+// rounds, but the first wave reaches nearly everyone, so the last node to
+// learn is not a straggler that waited for later rounds. Floods are
+// rate-limited to the message rate of ordinary rounds (one per
+// limit / fanout gossip intervals): under churn (a lossy network's stream of
+// suspicions and refutations) news is batched into ordinary rounds instead of
+// multiplying the messages. Other news (load) and membership news past the
+// rate goes out early at most once per quarter interval.
 void Node::State::enqueue(Update update) {
   const bool membership = update.kind != Update::Kind::kLoad;
   queue.push(std::move(update));
-  if (membership) {
+  if (membership && now_us >= next_flood_us) {
     flood_pending = true;
     next_gossip_us = std::min(next_gossip_us, now_us);
     return;
@@ -84,7 +88,10 @@ void Node::State::send(const std::string& to, decltype(Message::body) body, Outb
   const std::size_t base = encoded_size_without_updates(m);
   if (base < kMaxMessageBytes) {
     queue.fill(kMaxMessageBytes - base, kMaxUpdatesPerMessage,
-               retransmit_limit(config.retransmit_mult, table.live_count()), m.updates);
+               BroadcastQueue::Limits{
+                   retransmit_limit(config.membership_retransmit_mult, table.live_count()),
+                   retransmit_limit(config.retransmit_mult, table.live_count())},
+               m.updates);
   }
   for (Update& u : m.updates) {  // a load's age is the figure's age now
     if (u.kind != Update::Kind::kLoad) continue;
@@ -121,8 +128,11 @@ void Node::State::gossip_round(Outbox& out) {
   const Micros to_dead_us = config.gossip_to_dead_us;
   std::size_t fanout = static_cast<std::size_t>(config.gossip_fanout);
   if (flood_pending && fanout > 0) {
-    fanout = std::max(fanout, static_cast<std::size_t>(
-                                  retransmit_limit(config.retransmit_mult, table.live_count())));
+    const auto limit = static_cast<std::size_t>(
+        retransmit_limit(config.membership_retransmit_mult, table.live_count()));
+    const auto rounds = static_cast<Micros>((limit + fanout - 1) / fanout);
+    next_flood_us = now + rounds * config.gossip_interval_us;
+    fanout = std::max(fanout, limit);
   }
   flood_pending = false;
   auto targets = table.sample(rng, fanout, [now, to_dead_us](const Member& m) {

@@ -302,11 +302,13 @@ TEST(Node, MembershipNewsFloodsAtTheNextTick) {
   GossipConfig config = GossipConfig::fast();
   config.gossip_interval_us = 10 * kMicrosPerSecond;  // the timer alone would wait 10 s
   config.probe_interval_us = 10 * kMicrosPerSecond;
-  config.sync_interval_us = 60 * kMicrosPerSecond;
+  config.sync_interval_us = 600 * kMicrosPerSecond;
   Cluster c(12, config);
   c.join_all_via(0);
   ASSERT_TRUE(c.run_until(30 * kMicrosPerSecond, [&] { return c.converged(12); }));
-  c.run_until(c.now_us + 25 * kMicrosPerSecond);  // the joining gossip is spent
+  // The joining gossip is spent and the flood budget back (one flood per
+  // ceil(12 / 3) = 4 gossip intervals).
+  c.run_until(c.now_us + 60 * kMicrosPerSecond);
   c.sent.clear();
   Outbox out;
   Node& newcomer = c.add("n12", address_of(12), 99, config);
@@ -321,10 +323,27 @@ TEST(Node, MembershipNewsFloodsAtTheNextTick) {
     if (sent.message.from != "n0") continue;
     for (const Update& u : sent.message.updates) carrying += u.name == "n12" ? 1 : 0;
   }
-  // retransmit_limit(4, 12 live) = 8 sends at once, not the fanout of 3.
-  EXPECT_GE(carrying, static_cast<std::size_t>(retransmit_limit(config.retransmit_mult, 12)));
-}
+  // retransmit_limit(6, 12 live) = 12 sends at once, not the fanout of 3.
+  EXPECT_GE(carrying,
+            static_cast<std::size_t>(retransmit_limit(config.membership_retransmit_mult, 12)));
 
+  // A second join right after: no flood budget left, so n0 sends it in an
+  // ordinary (early) round of gossip_fanout messages.
+  c.sent.clear();
+  Node& second = c.add("n13", address_of(13), 98, config);
+  second.join({address_of(0)}, c.now_us, out);
+  c.take(out);
+  c.deliver();
+  c.run_until(c.now_us + config.gossip_interval_us / 2);
+  std::size_t first_round = 0;
+  for (const Sent& sent : c.sent) {
+    const auto* gossip = std::get_if<Ack>(&sent.message.body);  // Ack{0}: a gossip round's
+    if (sent.message.from != "n0" || gossip == nullptr || gossip->seq != 0) continue;
+    for (const Update& u : sent.message.updates) first_round += u.name == "n13" ? 1 : 0;
+  }
+  EXPECT_LE(first_round, static_cast<std::size_t>(config.gossip_fanout));
+  EXPECT_GE(first_round, 1u);
+}
 // A load change is gossiped early too, but at most once per quarter gossip
 // interval: a churning load does not multiply the rounds.
 TEST(Node, LoadNewsGoesOutEarlyButAtMostOncePerQuarterInterval) {

@@ -250,15 +250,20 @@ nlohmann::json gossip_json(const rpc::GossipCounters& g) {
           {"refutations", g.refutations},
           {"refused_auth", g.refused_auth},
           {"invalid", g.invalid},
-          {"health_score", g.health_score}};
+          {"health_score", g.health_score},
+          {"timer_fires", g.timer_fires},
+          {"timer_late_10ms", g.timer_late_10ms},
+          {"timer_late_max_us", g.timer_late_max_us}};
 }
 
 std::string gossip_line(const rpc::GossipCounters& g) {
   return fmt::format(
       "gossip:            {} messages / {} bytes sent, {} / {} received, {} dropped, {} "
-      "suspicions raised, {} deaths declared, {} refutations, health {}\n",
+      "suspicions raised, {} deaths declared, {} refutations, health {}, timer late max "
+      "{:.1f} ms\n",
       g.messages_sent, g.bytes_sent, g.messages_received, g.bytes_received, g.dropped,
-      g.suspicions_raised, g.deaths_declared, g.refutations, g.health_score);
+      g.suspicions_raised, g.deaths_declared, g.refutations, g.health_score,
+      static_cast<double>(g.timer_late_max_us) / 1000.0);
 }
 
 }  // namespace braid::node

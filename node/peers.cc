@@ -142,7 +142,12 @@ void Peers::arm_timer() {
   timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](const std::error_code& ec) {
     if (ec || alive.expired()) return;
     timer_armed_ = false;
-    node_->tick(now_us(), outbox_);
+    const sched::Micros now = now_us();
+    const sched::Micros late_us = std::max<sched::Micros>(0, now - timer_due_us_);
+    ++timer_stats_.fires;
+    if (late_us > 10'000) ++timer_stats_.late_10ms;
+    timer_stats_.late_max_us = std::max(timer_stats_.late_max_us, late_us);
+    node_->tick(now, outbox_);
     flush();
   });
 }

@@ -60,6 +60,14 @@ class Peers {
   const std::string& name() const { return options_.name; }
   const gossip::NodeStats& gossip_stats() const;
   int health_score() const { return node_->health_score(); }
+  // How late the loop ran the gossip timer (lateness = fire time - due time):
+  // a measure of braidd's loop responsiveness under its own tasks.
+  struct TimerStats {
+    std::uint64_t fires = 0;
+    std::uint64_t late_10ms = 0;  // fired more than 10 ms late
+    sched::Micros late_max_us = 0;
+  };
+  const TimerStats& timer_stats() const { return timer_stats_; }
   rpc::PeerTransportStats transport_stats() const;
   // Gossips that we leave; `done` runs once the leave had a moment to spread
   // (at most a few gossip intervals), or at once when alone.
@@ -83,6 +91,7 @@ class Peers {
   asio::steady_timer timer_;
   sched::Micros timer_due_us_ = 0;
   bool timer_armed_ = false;
+  TimerStats timer_stats_;
   bool leaving_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

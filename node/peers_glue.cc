@@ -47,6 +47,10 @@ rpc::PeersView peers_view(const Peers& peers, const Clock& clock) {
                                     t.bytes_received,    t.dropped,           g.probes,
                                     g.suspicions_raised, g.deaths_declared,   g.refutations,
                                     t.refused_auth,      t.invalid,           peers.health_score()};
+  const Peers::TimerStats timer = peers.timer_stats();
+  view.gossip.timer_fires = timer.fires;
+  view.gossip.timer_late_10ms = timer.late_10ms;
+  view.gossip.timer_late_max_us = static_cast<std::uint64_t>(timer.late_max_us);
   const sched::Micros now_us = clock.monotonic_us();
   for (const gossip::Member& m : peers.members()) {
     rpc::PeerView v;

@@ -146,6 +146,10 @@ struct GossipCounters {
   refusedAuth @9 :UInt64;       # connections without the cluster secret
   invalid @10 :UInt64;          # messages that failed validation
   healthScore @11 :Int32;       # Lifeguard local health, 0 = healthy
+  # How late braidd's loop ran the gossip timer: its responsiveness.
+  timerFires @12 :UInt64;
+  timerLate10ms @13 :UInt64;    # fires more than 10 ms after they were due
+  timerLateMaxUs @14 :UInt64;
 }
 
 struct PeerInfo {

@@ -87,6 +87,9 @@ struct GossipCounters {
   std::uint64_t refused_auth = 0;
   std::uint64_t invalid = 0;
   int health_score = 0;
+  std::uint64_t timer_fires = 0;  // the gossip timer, run on braidd's loop
+  std::uint64_t timer_late_10ms = 0;
+  std::uint64_t timer_late_max_us = 0;
 };
 
 struct PeersView {

@@ -429,6 +429,9 @@ GossipCounters from_wire(schema::GossipCounters::Reader in) {
   c.refused_auth = in.getRefusedAuth();
   c.invalid = in.getInvalid();
   c.health_score = in.getHealthScore();
+  c.timer_fires = in.getTimerFires();
+  c.timer_late_10ms = in.getTimerLate10ms();
+  c.timer_late_max_us = in.getTimerLateMaxUs();
   return c;
 }
 
@@ -445,6 +448,9 @@ void to_wire(const GossipCounters& c, schema::GossipCounters::Builder out) {
   out.setRefusedAuth(c.refused_auth);
   out.setInvalid(c.invalid);
   out.setHealthScore(c.health_score);
+  out.setTimerFires(c.timer_fires);
+  out.setTimerLate10ms(c.timer_late_10ms);
+  out.setTimerLateMaxUs(c.timer_late_max_us);
 }
 
 }  // namespace braid::rpc

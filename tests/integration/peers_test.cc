@@ -6,7 +6,9 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -189,8 +191,8 @@ TEST(Peers, APeerWithoutTheSecretIsRefused) {
 TEST(Peers, NoLiveNodeIsDeclaredDeadAtTenPercentLoss) {
   Cluster c(4, {"--peer-drop-permille", "100"});
   ASSERT_TRUE(c.converged(15s));
-  // 20 s of the fast profile are 200 probe intervals (200 s on the LAN profile).
-  const auto end = std::chrono::steady_clock::now() + 20s;
+  // 60 s of the fast profile are 600 probe intervals (180 s on the LAN profile).
+  const auto end = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < end) {
     for (Daemon* d : c.all()) {
       for (const auto& [name, state] : states(*d)) {
@@ -232,11 +234,16 @@ TEST(Peers, NoFalsePositivesWhileTheTasksSaturateEveryCore) {
   for (const auto& d : c.nodes) {
     d->cli_ok({"submit", "--array", "0-1", "--", bin("braid-burn"), "20000"});
   }
-  const auto end = std::chrono::steady_clock::now() + 15s;
+  const auto end = std::chrono::steady_clock::now() + 60s;
   int polls = 0;
+  std::vector<double> answer_ms;  // the CLI's round trip through braidd's loop
   while (std::chrono::steady_clock::now() < end) {
     for (Daemon* d : c.all()) {
+      const auto asked = std::chrono::steady_clock::now();
       const auto s = states(*d);
+      answer_ms.push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - asked)
+              .count());
       ASSERT_EQ(s.size(), 3u);  // the CLI got an answer from every node
       for (const auto& [name, state] : s) ASSERT_NE(state, "dead") << name;
     }
@@ -246,6 +253,21 @@ TEST(Peers, NoFalsePositivesWhileTheTasksSaturateEveryCore) {
   EXPECT_GT(polls, 10);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(member(*c.nodes[0], "n" + std::to_string(i)).at("running"), 2) << i;
+  }
+  // The loop's responsiveness, measured (reported, not asserted: a speed
+  // figure belongs in a benchmark): the CLI's answer times, and how late each
+  // braidd ran its gossip timer.
+  std::sort(answer_ms.begin(), answer_ms.end());
+  std::printf("busy machine: %zu CLI answers, median %.1f ms, p99 %.1f ms, max %.1f ms\n",
+              answer_ms.size(), answer_ms[answer_ms.size() / 2],
+              answer_ms[answer_ms.size() * 99 / 100], answer_ms.back());
+  for (Daemon* d : c.all()) {
+    const auto g = d->json({"stats", "--json"}).at("gossip");
+    EXPECT_GT(g.at("timer_fires").get<std::uint64_t>(), 100u);  // the timer ran all along
+    std::printf("  %s gossip timer: %llu fires, %llu late > 10 ms, max %.1f ms late\n",
+                address_of(*d).c_str(), g.at("timer_fires").get<unsigned long long>(),
+                g.at("timer_late_10ms").get<unsigned long long>(),
+                g.at("timer_late_max_us").get<double>() / 1000.0);
   }
 }
 
