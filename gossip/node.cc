@@ -339,6 +339,8 @@ void Node::tick(Micros now_us, Outbox& out) {
   s.reclaim(out);
 }
 
+std::size_t Node::queued_updates() const { return state_->queue.size(); }
+
 Micros Node::next_tick_us() const { return std::max(state_->now_us, state_->earliest_due()); }
 
 void Node::set_load(const Load& load, Micros now_us) {

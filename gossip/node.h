@@ -113,8 +113,9 @@ class Node {
   // Every known member, ourselves included, in name order.
   std::vector<Member> members() const;
   std::optional<Member> member(const std::string& name) const;
-  std::size_t alive_count() const;  // alive + suspect, ourselves included
-  int health_score() const;         // Lifeguard local health, 0 = healthy
+  std::size_t alive_count() const;     // alive + suspect, ourselves included
+  int health_score() const;            // Lifeguard local health, 0 = healthy
+  std::size_t queued_updates() const;  // news still to piggyback (0: quiet)
   const NodeStats& stats() const;
   const GossipConfig& config() const;
 

@@ -188,7 +188,16 @@ class Run {
       return false;
     }
     report_.converge_us = cluster_.now() - last_start;
+    // Settled: the joining news is spent, so the phases measure only their own.
+    run([&] { return quiet(); }, setup_deadline());
     cluster_.run_until(cluster_.now() + 10 * options_.config.probe_interval_us);
+    return true;
+  }
+
+  bool quiet() const {
+    for (NodeIndex i = 0; i < cluster_.size(); ++i) {
+      if (cluster_.up(i) && cluster_.node(i)->queued_updates() > 0) return false;
+    }
     return true;
   }
 
