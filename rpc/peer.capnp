@@ -10,6 +10,7 @@
 
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("braid::rpc::schema");
+using Control = import "control.capnp";
 
 struct Load {
   queued @0 :UInt32;
@@ -71,8 +72,54 @@ interface Gate {
   prove @1 (clientNonce :Data, name :Text, mac :Data) -> (peer :Peer, serverMac :Data);
 }
 
+# Migration (docs/migration.md, sched/migration_message.h): one-way
+# messages like gossip's; the handoff state machines retry and resolve what
+# is lost. Checked at the edge by rpc/migration_convert.h.
+struct MigratingTask {
+  id @0 :Text;
+  spec @1 :Control.TaskSpec;       # dependencies already met: none travel
+  hasEnv @2 :Bool;                 # the submitter's environment travels with it
+  env @3 :List(Text);
+  submittedAtMicros @4 :Int64;
+  attempts @5 :Int32;
+  nodeRequeues @6 :Int32;
+  hops @7 :Int32;
+}
+
+enum HandoffAnswerKind { accepted @0; refused @1; have @2; notHave @3; }
+
+struct Outcome {
+  taskId @0 :Text;
+  executor @1 :Text;
+  state @2 :Text;                  # completed, failed or cancelled
+  hasExit @3 :Bool;
+  exitKind @4 :UInt8;              # 0 exited, 1 signaled, 2 spawn failed
+  exitCode @5 :Int32;
+  exitError @6 :Text;
+  reason @7 :Text;
+  startedAtMicros @8 :Int64;
+  finishedAtMicros @9 :Int64;
+  attempts @10 :Int32;
+  cpuTimeMicros @11 :Int64;
+}
+
+struct MigrationMessage {
+  from @0 :Text;
+  fromAddress @1 :Text;
+  body :union {
+    offer :group { epoch @2 :UInt64; task @3 :MigratingTask; }
+    answer :group { taskId @4 :Text; epoch @5 :UInt64; kind @6 :HandoffAnswerKind; reason @7 :Text; }
+    query :group { taskId @8 :Text; epoch @9 :UInt64; }
+    outcome @10 :Outcome;
+    outcomeAck :group { taskId @11 :Text; }
+    workRequest :group { slots @12 :UInt32; }
+  }
+}
+
 interface Peer {
   # One gossip message. The answer only says it was taken (or why not: a
   # one-line error); replies of the protocol travel as their own messages.
   deliver @0 (message :GossipMessage) -> (error :Text);
+  # One migration message; the same contract.
+  migrate @1 (message :MigrationMessage) -> (error :Text);
 }
