@@ -8,13 +8,15 @@
 
 #include "gossip/message.h"
 #include "rpc/peer.capnp.h"
+#include "sched/migration_message.h"
 #include "sched/result.h"
 
 namespace braid::rpc {
 
 // Reader limits for a peer connection: a message larger than the largest
-// valid gossip message is refused by Cap'n Proto before we read it.
-constexpr std::uint64_t kPeerTraversalLimitWords = 4 * gossip::kMaxMessageBytes / 8;
+// valid one (a migration offer, sched::kMaxMigrationMessageBytes, with room
+// for Cap'n Proto's framing) is refused by Cap'n Proto before we read it.
+constexpr std::uint64_t kPeerTraversalLimitWords = 2 * sched::kMaxMigrationMessageBytes / 8;
 constexpr int kPeerNestingLimit = 16;
 
 void to_wire(const gossip::Message& message, schema::GossipMessage::Builder out);

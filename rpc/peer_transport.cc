@@ -18,8 +18,10 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <variant>
 
 #include "rpc/fd_stream.h"
+#include "rpc/migration_convert.h"
 #include "rpc/peer.capnp.h"
 #include "rpc/peer_auth.h"
 #include "rpc/peer_convert.h"
@@ -93,7 +95,7 @@ struct Link {
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<VatId>> rpc;
   kj::Maybe<schema::Peer::Client> peer;
-  std::deque<gossip::Message> queue;
+  std::deque<std::variant<gossip::Message, sched::MigrationMessage>> queue;
   std::deque<Clock::time_point> calls;  // start of each call in flight
   bool failed = false;
   std::unique_ptr<TaskErrors> errors;
@@ -132,6 +134,7 @@ struct PeerTransport::State : std::enable_shared_from_this<PeerTransport::State>
   asio::io_context& io;
   PeerTransportConfig config;
   OnMessage on_message;
+  OnMigration on_migration;
   asio::ip::tcp::acceptor acceptor;
   asio::steady_timer sweep_timer;
   bool sweep_armed = false;
@@ -150,7 +153,11 @@ struct PeerTransport::State : std::enable_shared_from_this<PeerTransport::State>
   void close_incoming(Incoming* conn);
   void note_refusal(const std::string& name);
 
-  void send(const gossip::Outgoing& outgoing);
+  void send(const std::string& address,
+            std::variant<gossip::Message, sched::MigrationMessage> message);
+  // Starts one call on the link and pumps the next when it is answered.
+  template <typename Response>
+  void call(Link* link, capnp::RemotePromise<Response> promise);
   Link* link_to(const std::string& address);
   bool make_room();
   void connect(Link* link);
@@ -172,19 +179,9 @@ class PeerImpl final : public schema::Peer::Server {
   kj::Promise<void> deliver(DeliverContext context) override {
     auto state = state_.lock();
     if (!state || state->closed || conn_->closing) return kj::READY_NOW;
-    const auto now = Clock::now();
-    const double refill = PeerTransport::kDeliversPerSecond *
-                          std::chrono::duration<double>(now - conn_->tokens_at).count();
-    conn_->deliver_tokens =
-        std::min<double>(PeerTransport::kDeliverBurst, conn_->deliver_tokens + refill);
-    conn_->tokens_at = now;
-    if (conn_->deliver_tokens < 1) {
-      ++state->stats.flooded;
-      state->close_incoming(conn_);
+    if (!take_token(*state)) {
       return KJ_EXCEPTION(FAILED, "too many messages: the connection is closed");
     }
-    conn_->deliver_tokens -= 1;
-    conn_->last_used = now;
     state->stats.bytes_received += context.getParams().totalSize().wordCount * 8;
     auto message = from_wire(context.getParams().getMessage());
     if (!message) {
@@ -197,7 +194,44 @@ class PeerImpl final : public schema::Peer::Server {
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> migrate(MigrateContext context) override {
+    auto state = state_.lock();
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    if (!take_token(*state)) {
+      return KJ_EXCEPTION(FAILED, "too many messages: the connection is closed");
+    }
+    state->stats.migration_bytes_received += context.getParams().totalSize().wordCount * 8;
+    auto message = from_wire(context.getParams().getMessage());
+    if (!message) {
+      ++state->stats.invalid;
+      context.getResults().setError(message.error().message);
+      return kj::READY_NOW;
+    }
+    ++state->stats.migration_received;
+    if (state->on_migration) state->on_migration(std::move(message).value());
+    return kj::READY_NOW;
+  }
+
  private:
+  // One call from the connection's token bucket (kDeliverBurst, refilled at
+  // kDeliversPerSecond); a connection past it is closed as a flood.
+  bool take_token(PeerTransport::State& state) {
+    const auto now = Clock::now();
+    const double refill = PeerTransport::kDeliversPerSecond *
+                          std::chrono::duration<double>(now - conn_->tokens_at).count();
+    conn_->deliver_tokens =
+        std::min<double>(PeerTransport::kDeliverBurst, conn_->deliver_tokens + refill);
+    conn_->tokens_at = now;
+    if (conn_->deliver_tokens < 1) {
+      ++state.stats.flooded;
+      state.close_incoming(conn_);
+      return false;
+    }
+    conn_->deliver_tokens -= 1;
+    conn_->last_used = now;
+    return true;
+  }
+
   std::weak_ptr<PeerTransport::State> state_;
   Incoming* conn_;
 };
@@ -346,20 +380,21 @@ void PeerTransport::State::note_refusal(const std::string& name) {
   refusal_logged_at = now;
 }
 
-void PeerTransport::State::send(const gossip::Outgoing& outgoing) {
+void PeerTransport::State::send(const std::string& address,
+                                std::variant<gossip::Message, sched::MigrationMessage> message) {
   if (closed) return;
   const PeerFaults& faults = config.faults;
-  if (faults.blocked.contains(outgoing.to_address) ||
+  if (faults.blocked.contains(address) ||
       (faults.drop_permille > 0 && static_cast<int>(rng() % 1000) < faults.drop_permille)) {
     ++stats.dropped;
     return;
   }
-  Link* link = link_to(outgoing.to_address);
+  Link* link = link_to(address);
   if (link == nullptr || link->queue.size() >= kMaxQueuedPerLink) {
     ++stats.dropped;
     return;
   }
-  link->queue.push_back(outgoing.message);
+  link->queue.push_back(std::move(message));
   link->last_used = Clock::now();
   pump(link);
 }
@@ -500,26 +535,37 @@ void PeerTransport::State::pump(Link* link) {
   if (link->failed || link->phase != Link::Phase::kReady) return;
   KJ_IF_MAYBE (peer, link->peer) {
     while (!link->queue.empty() && link->calls.size() < kMaxInFlightPerLink) {
-      auto req = peer->deliverRequest();
-      to_wire(link->queue.front(), req.initMessage());
-      stats.bytes_sent += req.totalSize().wordCount * 8;
+      if (const auto* gossip = std::get_if<gossip::Message>(&link->queue.front())) {
+        auto req = peer->deliverRequest();
+        to_wire(*gossip, req.initMessage());
+        stats.bytes_sent += req.totalSize().wordCount * 8;
+        call(link, req.send());
+      } else {
+        auto req = peer->migrateRequest();
+        to_wire(std::get<sched::MigrationMessage>(link->queue.front()), req.initMessage());
+        stats.migration_bytes_sent += req.totalSize().wordCount * 8;
+        call(link, req.send());
+      }
       link->queue.pop_front();
-      link->calls.push_back(Clock::now());
-      link->last_used = Clock::now();
-      const std::string address = link->address;
-      link->tasks->add(req.send().then(
-          [weak = weak_from_this(), address](capnp::Response<schema::Peer::DeliverResults>) {
-            auto self = weak.lock();
-            if (!self) return;
-            auto it = self->links.find(address);
-            if (it == self->links.end()) return;
-            Link* link = it->second.get();
-            if (!link->calls.empty()) link->calls.pop_front();
-            ++self->stats.sent;
-            self->pump(link);
-          }));
     }
   }
+}
+
+template <typename Response>
+void PeerTransport::State::call(Link* link, capnp::RemotePromise<Response> promise) {
+  link->calls.push_back(Clock::now());
+  link->last_used = Clock::now();
+  link->tasks->add(
+      promise.then([weak = weak_from_this(), address = link->address](capnp::Response<Response>) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto it = self->links.find(address);
+        if (it == self->links.end()) return;
+        Link* link = it->second.get();
+        if (!link->calls.empty()) link->calls.pop_front();
+        ++self->stats.sent;
+        self->pump(link);
+      }));
 }
 
 void PeerTransport::State::fail(Link* link, const std::string& why) {
@@ -620,7 +666,17 @@ PeerTransport::~PeerTransport() {
   state_->incoming.clear();
 }
 
-void PeerTransport::send(const gossip::Outgoing& outgoing) { state_->send(outgoing); }
+void PeerTransport::send(const gossip::Outgoing& outgoing) {
+  state_->send(outgoing.to_address, outgoing.message);
+}
+
+void PeerTransport::send(const std::string& address, sched::MigrationMessage message) {
+  state_->send(address, std::move(message));
+}
+
+void PeerTransport::set_on_migration(OnMigration on_migration) {
+  state_->on_migration = std::move(on_migration);
+}
 
 std::uint16_t PeerTransport::port() const {
   std::error_code ec;

@@ -39,6 +39,7 @@
 #include <string>
 
 #include "gossip/message.h"
+#include "sched/migration_message.h"
 
 namespace braid::rpc {
 
@@ -69,6 +70,9 @@ struct PeerTransportStats {
   std::uint64_t links_closed = 0;      // by deadline, idle or failure
   std::uint64_t bytes_sent = 0;        // gossip messages as encoded (Cap'n Proto words x 8)
   std::uint64_t bytes_received = 0;
+  std::uint64_t migration_received = 0;  // valid migration messages handed to on_migration
+  std::uint64_t migration_bytes_sent = 0;
+  std::uint64_t migration_bytes_received = 0;
   std::size_t links = 0;     // outgoing, now
   std::size_t incoming = 0;  // connections, now
 };
@@ -76,6 +80,7 @@ struct PeerTransportStats {
 class PeerTransport {
  public:
   using OnMessage = std::function<void(gossip::Message)>;
+  using OnMigration = std::function<void(sched::MigrationMessage)>;
 
   static constexpr std::size_t kMaxLinks = 64;
   static constexpr std::size_t kMaxQueuedPerLink = 32;
@@ -94,6 +99,11 @@ class PeerTransport {
   PeerTransport& operator=(const PeerTransport&) = delete;
 
   void send(const gossip::Outgoing& outgoing);
+  // A migration message: the same links, bounds, deadlines and faults as
+  // gossip (the handoff state machines retry what is lost).
+  void send(const std::string& address, sched::MigrationMessage message);
+  // Where valid incoming migration messages go (none: they are dropped).
+  void set_on_migration(OnMigration on_migration);
   std::uint16_t port() const;  // the bound port
   PeerTransportStats stats() const;
   // Tests: change the injected faults while running.

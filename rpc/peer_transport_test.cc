@@ -87,6 +87,44 @@ TEST_F(PeerTransportTest, MessagesArriveInOrderOverOneAuthenticatedLink) {
   ASSERT_TRUE(run_until([&] { return a.stats().sent == 20; }));
 }
 
+// Migration messages share the links with gossip, in order, and a big
+// offer (an environment of 200 KiB) gets through the reader limits.
+TEST_F(PeerTransportTest, MigrationMessagesTravelBesideGossip) {
+  std::vector<gossip::Message> inbox;
+  std::vector<sched::MigrationMessage> migrations;
+  PeerTransport& a = make("a", kSecret, nullptr);
+  PeerTransport& b = make("b", kSecret, &inbox);
+  b.set_on_migration([&](sched::MigrationMessage m) { migrations.push_back(std::move(m)); });
+  sched::MigrationMessage offer;
+  offer.from = "a";
+  offer.from_address = address(a);
+  sched::HandoffOffer o;
+  o.epoch = 1;
+  o.task.id = "a:1";
+  o.task.spec.argv = {"true"};
+  o.task.hops = 1;
+  auto env = std::make_shared<sched::Environment>();
+  for (int i = 0; i < 200; ++i)
+    env->entries.push_back("K" + std::to_string(i) + "=" + std::string(1024, 'v'));
+  o.task.spec.base_env = env;
+  offer.body = o;
+  a.send({address(b), ping_from("a", a.port(), 1)});
+  a.send(address(b), offer);
+  sched::MigrationMessage bad = offer;
+  bad.from = "bad name";
+  a.send(address(b), bad);
+  a.send({address(b), ping_from("a", a.port(), 2)});
+  ASSERT_TRUE(run_until([&] { return inbox.size() == 2 && migrations.size() == 1; }));
+  const auto& got = std::get<sched::HandoffOffer>(migrations[0].body);
+  EXPECT_EQ(got.task.id, "a:1");
+  ASSERT_NE(got.task.spec.base_env, nullptr);
+  EXPECT_EQ(got.task.spec.base_env->entries.size(), 200u);
+  EXPECT_EQ(b.stats().migration_received, 1u);
+  EXPECT_EQ(b.stats().invalid, 1u);
+  EXPECT_GT(a.stats().migration_bytes_sent, 200u * 1024);
+  EXPECT_EQ(a.stats().links, 1u);
+}
+
 TEST_F(PeerTransportTest, APeerWithoutTheSecretGetsNothingThrough) {
   std::vector<gossip::Message> inbox;
   PeerTransport& intruder = make("x", "not the cluster secret at all", nullptr);
