@@ -1,0 +1,247 @@
+#include "sched/balance.h"
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "sched/check.h"
+
+namespace braid::sched {
+namespace {
+
+Status in_range(const char* field, std::int64_t value, std::int64_t lo, std::int64_t hi) {
+  if (value >= lo && value <= hi) return ok_status();
+  return Error{std::string(field) + " must be " + std::to_string(lo) + ".." + std::to_string(hi) +
+               ", got " + std::to_string(value)};
+}
+
+std::int64_t backlog_of(std::uint32_t queued, std::uint32_t free_slots) {
+  return static_cast<std::int64_t>(queued) - static_cast<std::int64_t>(free_slots);
+}
+
+// Heap order: the top is the task to offer first.
+bool offered_later(const MovableTask& a, const MovableTask& b) {
+  if (a.priority != b.priority) return a.priority < b.priority;
+  if (a.queued_since_us != b.queued_since_us) return a.queued_since_us > b.queued_since_us;
+  return a.key > b.key;
+}
+
+}  // namespace
+
+Status validate_balance_config(const BalanceConfig& c) {
+  const Status checks[] = {
+      in_range("choices", c.choices, 1, kBalanceChoicesMax),
+      // 0 would let a task move back at once (ping-pong).
+      in_range("hysteresis", c.hysteresis, 1, 1'000'000),
+      in_range("max_hops", c.max_hops, 0, kBalanceHopsMax),
+      in_range("stale_after_us", c.stale_after_us, 1, kBalanceDurationMaxUs),
+      in_range("promise_ttl_us", c.promise_ttl_us, 1, kBalanceDurationMaxUs),
+      in_range("max_offers", c.max_offers, 1, kBalanceOffersMax),
+      in_range("pull_interval_us", c.pull_interval_us, 0, kBalanceDurationMaxUs),
+  };
+  for (const Status& s : checks) {
+    if (!s) return s;
+  }
+  return ok_status();
+}
+
+bool may_migrate(const Task& task, int hops, const BalanceConfig& config) {
+  return task.state == TaskState::kQueued && !task.started_this_attempt && !task.spec.pinned &&
+         hops < config.max_hops;
+}
+
+Balancer::Balancer(BalanceConfig config, std::uint64_t seed)
+    : config_(std::move(config)), rng_(seed) {
+  const Status valid = validate_balance_config(config_);
+  BRAID_CHECK(valid.ok(), valid.error().message);
+}
+
+std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTask> movable,
+                                  const std::vector<PeerLoad>& peers, Micros now_us) {
+  forget_expired(now_us);
+  forget_shown(peers, now_us);
+  std::vector<Candidate> pool;
+  for (const PeerLoad& p : peers) {
+    const Micros age_us = std::max<Micros>(0, p.age_us);
+    if (!p.accepting || age_us >= config_.stale_after_us) continue;
+    const std::int64_t promised = promised_now(p.name, false);
+    const std::int64_t free_room = std::max<std::int64_t>(0, -backlog_of(p.queued, p.free_slots));
+    // Both factors are bounded (uint32 and kBalanceDurationMaxUs): no overflow.
+    const std::int64_t room =
+        free_room * (config_.stale_after_us - age_us) / config_.stale_after_us - promised;
+    if (room < 1) continue;
+    pool.push_back({p.name, room, backlog_of(p.queued, p.free_slots) + promised, p.version});
+  }
+  return place(backlog_of(local.queued, local.free_slots), std::move(movable), std::move(pool),
+               now_us);
+}
+
+std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<MovableTask> movable,
+                                         const PullRequest& from, Micros now_us) {
+  forget_expired(now_us);
+  const std::int64_t unanswered = promised_now(from.peer, true);
+  const std::int64_t slots = from.slots;
+  std::vector<Candidate> pool{{from.peer, slots - unanswered, unanswered - slots, 0}};
+  return place(backlog_of(local.queued, local.free_slots), std::move(movable), std::move(pool),
+               now_us);
+}
+
+std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
+                                          const std::vector<PeerLoad>& peers, Micros now_us) {
+  forget_expired(now_us);
+  forget_shown(peers, now_us);
+  if (local.queued > 0 || local.free_slots == 0) return std::nullopt;
+  if (last_pull_us_ && now_us - *last_pull_us_ < config_.pull_interval_us) return std::nullopt;
+  const std::int64_t local_backlog = backlog_of(0, local.free_slots);
+  std::vector<const PeerLoad*> pool;
+  for (const PeerLoad& p : peers) {
+    if (std::max<Micros>(0, p.age_us) >= config_.stale_after_us) continue;
+    const std::int64_t backlog = backlog_of(p.queued, p.free_slots) + promised_now(p.name, false);
+    if (backlog > 0 && backlog - local_backlog >= 1 + config_.hysteresis) pool.push_back(&p);
+  }
+  const PeerLoad* best = nullptr;
+  std::int64_t best_backlog = 0;
+  for (std::size_t i = 0; i < pool.size() && i < static_cast<std::size_t>(config_.choices); ++i) {
+    std::swap(pool[i], pool[i + below(pool.size() - i)]);
+    const PeerLoad& p = *pool[i];
+    const std::int64_t backlog = backlog_of(p.queued, p.free_slots) + promised_now(p.name, false);
+    if (best == nullptr || backlog > best_backlog ||
+        (backlog == best_backlog && p.top_queued_priority > best->top_queued_priority)) {
+      best = &p;
+      best_backlog = backlog;
+    }
+  }
+  if (best == nullptr) return std::nullopt;
+  last_pull_us_ = now_us;
+  return PullRequest{best->name, local.free_slots};
+}
+
+std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::vector<MovableTask> movable,
+                                   std::vector<Candidate> pool, Micros now_us) {
+  std::vector<Offer> offers;
+  std::make_heap(movable.begin(), movable.end(), offered_later);
+  // Rooms only shrink and the local backlog only drops during a round, so a
+  // task size no peer fits rules out every task at least that large.
+  int unplaceable_cpus = std::numeric_limits<int>::max();
+  while (local_backlog > 0 && !movable.empty() && !pool.empty() &&
+         offers.size() < static_cast<std::size_t>(config_.max_offers) &&
+         promise_count_ < kBalancePromisesMax) {
+    std::pop_heap(movable.begin(), movable.end(), offered_later);
+    const MovableTask task = movable.back();
+    movable.pop_back();
+    BRAID_CHECK(task.cpus >= 1, task.key, task.cpus);
+    if (task.hops >= config_.max_hops || task.cpus >= unplaceable_cpus) continue;
+    const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog);
+    if (!chosen) {
+      unplaceable_cpus = task.cpus;
+      continue;
+    }
+    Candidate& peer = pool[*chosen];
+    peer.room_slots -= task.cpus;
+    peer.backlog += task.cpus;
+    local_backlog -= 1;
+    promises_[peer.name].push_back({task.key, task.cpus, now_us, false, peer.version});
+    ++promise_count_;
+    offers.push_back({task.key, peer.name});
+  }
+  return offers;
+}
+
+bool Balancer::fits(const Candidate& c, int cpus, std::int64_t local_backlog) const {
+  return c.room_slots >= cpus && local_backlog - c.backlog >= cpus + config_.hysteresis;
+}
+
+// Draws peers without replacement until `choices` of them fit the task (or
+// the pool is spent) and keeps the one with the most room; the first drawn
+// wins ties. A peer that no longer fits even one cpu leaves the pool.
+std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, int cpus,
+                                            std::int64_t local_backlog) {
+  std::optional<std::size_t> best;
+  int fitting = 0;
+  std::size_t i = 0;
+  while (i < pool.size() && fitting < config_.choices) {
+    std::swap(pool[i], pool[i + below(pool.size() - i)]);
+    if (!fits(pool[i], 1, local_backlog)) {
+      if (i + 1 < pool.size()) pool[i] = std::move(pool.back());
+      pool.pop_back();
+      continue;
+    }
+    if (fits(pool[i], cpus, local_backlog)) {
+      ++fitting;
+      if (!best || pool[i].room_slots > pool[*best].room_slots) best = i;
+    }
+    ++i;
+  }
+  return best;
+}
+
+void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us) {
+  const auto it = promises_.find(peer);
+  if (it == promises_.end()) return;
+  std::vector<Promise>& list = it->second;
+  const auto p = std::find_if(list.begin(), list.end(),
+                              [&](const Promise& x) { return x.key == key && !x.accepted; });
+  if (p == list.end()) return;
+  if (accepted) {
+    p->accepted = true;
+    p->since_us = now_us;
+    return;
+  }
+  list.erase(p);
+  --promise_count_;
+  if (list.empty()) promises_.erase(it);
+}
+
+std::uint32_t Balancer::promised_slots(const std::string& peer, Micros now_us) const {
+  const auto it = promises_.find(peer);
+  if (it == promises_.end()) return 0;
+  std::uint32_t slots = 0;
+  for (const Promise& p : it->second) {
+    if (now_us - p.since_us < config_.promise_ttl_us) slots += static_cast<std::uint32_t>(p.cpus);
+  }
+  return slots;
+}
+
+std::int64_t Balancer::promised_now(const std::string& peer, bool unanswered_only) const {
+  const auto it = promises_.find(peer);
+  if (it == promises_.end()) return 0;
+  std::int64_t slots = 0;
+  for (const Promise& p : it->second) {
+    if (!unanswered_only || !p.accepted) slots += p.cpus;
+  }
+  return slots;
+}
+
+void Balancer::forget_expired(Micros now_us) {
+  for (auto it = promises_.begin(); it != promises_.end();) {
+    std::vector<Promise>& list = it->second;
+    const std::size_t before = list.size();
+    std::erase_if(list,
+                  [&](const Promise& p) { return now_us - p.since_us >= config_.promise_ttl_us; });
+    promise_count_ -= before - list.size();
+    it = list.empty() ? promises_.erase(it) : std::next(it);
+  }
+}
+
+void Balancer::forget_shown(const std::vector<PeerLoad>& peers, Micros now_us) {
+  for (const PeerLoad& peer : peers) {
+    const auto it = promises_.find(peer.name);
+    if (it == promises_.end()) continue;
+    const Micros measured_us = now_us - std::max<Micros>(0, peer.age_us);
+    std::vector<Promise>& list = it->second;
+    const std::size_t before = list.size();
+    std::erase_if(list, [&](const Promise& p) {
+      return p.accepted && peer.version > p.version_at_offer && measured_us >= p.since_us;
+    });
+    promise_count_ -= before - list.size();
+    if (list.empty()) promises_.erase(it);
+  }
+}
+
+std::uint64_t Balancer::below(std::uint64_t n) {
+  // Modulo, not uniform_int_distribution: the same draws on every standard
+  // library, so a seed replays anywhere; the bias (n / 2^64) is negligible.
+  return rng_() % n;
+}
+
+}  // namespace braid::sched

@@ -1,0 +1,182 @@
+// The balancing decision (issue 11 §1, docs/migration.md): which queued tasks
+// this node offers to which peers (push), and which peer an idle node asks
+// for work (pull). Pure: loads and time in, offers out. Its only randomness
+// is a std::mt19937_64 it owns, seeded by the caller: one seed, one run.
+//
+// Units. A node's backlog is `queued - free_slots` (tasks minus slots, as the
+// projections count them): > 0 means work waits there for a slot. A peer's
+// room is in slots, from its projection (age < stale_after, else unused):
+//   room = floor(max(0, free_slots - queued) * (stale_after - age) / stale_after)
+//          - promised_slots
+//   backlog(peer) = queued + promised_slots - free_slots
+// where promised_slots are the cpus of the tasks this node offered the peer
+// that its figure does not show yet (see offer_ended).
+//
+// A task (cpus c) is offered to a peer only if all hold:
+//   - the local backlog is > 0 (it drops by 1 with each offer of the round);
+//   - the peer is accepting and its room is >= c (never to a full peer);
+//   - local backlog - backlog(peer) >= c + hysteresis. With hysteresis >= 1 a
+//     move never leaves the donor emptier than the receiver, so the same
+//     task can never be worth moving back (no ping-pong).
+// A receiver therefore ends a round with backlog <= 0, the donor with >= 0.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "sched/result.h"
+#include "sched/task.h"
+#include "sched/types.h"
+
+namespace braid::sched {
+
+// Named limits of a BalanceConfig (validate_balance_config checks them).
+constexpr int kBalanceChoicesMax = 16;
+constexpr int kBalanceOffersMax = 1024;
+constexpr int kBalanceHopsMax = 100;
+constexpr Micros kBalanceDurationMaxUs = 3600 * kMicrosPerSecond;
+// Promises held at once; at the limit push offers nothing until some end.
+constexpr std::size_t kBalancePromisesMax = 1u << 16;
+
+struct BalanceConfig {
+  // Power of d choices: random peers compared per task, 1..kBalanceChoicesMax.
+  int choices = 2;
+  // Backlog difference, beyond the task's cpus, a move needs; >= 1 (see above).
+  int hysteresis = 1;
+  // Migrations a task may make in its life; 0 = never migrates.
+  int max_hops = 3;
+  // A projection this old is not used; younger ones' room is discounted.
+  Micros stale_after_us = 3 * kMicrosPerSecond;
+  // A promise not seen in the peer's figure is dropped after this long.
+  Micros promise_ttl_us = 2 * kMicrosPerSecond;
+  // Offers per push or answer_pull, 1..kBalanceOffersMax.
+  int max_offers = 32;
+  // Least time between two pull requests; 0 = every round.
+  Micros pull_interval_us = 500 * kMicrosPerMilli;
+};
+
+// The error names the field and its allowed range.
+Status validate_balance_config(const BalanceConfig& config);
+
+// One live peer's load projection (gossip::Load plus what the member knows).
+struct PeerLoad {
+  std::string name;
+  std::uint32_t queued = 0;
+  std::uint32_t running = 0;
+  std::uint32_t slots = 0;
+  std::uint32_t free_slots = 0;
+  int top_queued_priority = -1;  // -1: nothing queued
+  bool accepting = true;
+  Micros age_us = 0;          // how long ago the peer measured this figure
+  std::uint64_t version = 0;  // the figure's load version (higher: newer)
+};
+
+// This node's own load. queued counts every queued task, movable or not.
+struct LocalLoad {
+  std::uint32_t queued = 0;
+  std::uint32_t slots = 0;
+  std::uint32_t free_slots = 0;
+};
+
+// A queued task that may_migrate() allows to move.
+struct MovableTask {
+  TaskKey key = kNoTask;
+  int priority = kPriorityDefault;
+  int cpus = 1;  // >= 1
+  Micros queued_since_us = 0;
+  int hops = 0;  // migrations so far
+};
+
+// "Offer task `key` to `peer`": the handoff (sched/handoff.h) carries it out
+// and reports the outcome with Balancer::offer_ended.
+struct Offer {
+  TaskKey key = kNoTask;
+  std::string peer;
+};
+
+// "Send me up to `slots` slots of work", from an idle node to `peer`.
+struct PullRequest {
+  std::string peer;
+  std::uint32_t slots = 0;
+};
+
+// Whether a task may migrate: queued and never started this attempt (so not
+// pending, held, running or stopped), not pinned, and hops < max_hops.
+bool may_migrate(const Task& task, int hops, const BalanceConfig& config);
+
+class Balancer final {
+ public:
+  // Requires validate_balance_config(config).ok().
+  Balancer(BalanceConfig config, std::uint64_t seed);
+
+  // This round's offers, at most max_offers, each task at most once: movable
+  // tasks highest priority first, then oldest (queued_since_us), then lowest
+  // key; tasks with hops >= max_hops are skipped. Each goes to the peer with
+  // the most room among `choices` random peers where it may go (see above),
+  // and counts as promised to it. Peers listed twice are not supported.
+  std::vector<Offer> push(const LocalLoad& local, std::vector<MovableTask> movable,
+                          const std::vector<PeerLoad>& peers, Micros now_us);
+
+  // An idle node (free slots, nothing queued) asks for work: of `choices`
+  // random peers with a fresh projection, a backlog > 0 and backlog(peer) -
+  // local backlog >= 1 + hysteresis, the one with the largest backlog (then
+  // highest top queued priority) for local.free_slots. At most one request
+  // per pull_interval_us; no candidate: nullopt, and the next round may ask.
+  std::optional<PullRequest> pull(const LocalLoad& local, const std::vector<PeerLoad>& peers,
+                                  Micros now_us);
+
+  // `from` asked us for work: push toward it alone, as toward a fresh peer
+  // with nothing queued and `from.slots` free, less the offers to it still
+  // unanswered (accepted ones are in its figure already).
+  std::vector<Offer> answer_pull(const LocalLoad& local, std::vector<MovableTask> movable,
+                                 const PullRequest& from, Micros now_us);
+
+  // The outcome of an offer. Refused or failed: the promise is withdrawn at
+  // once. Accepted: it stays until a projection of the peer with a newer
+  // version than at the offer, measured (now - age) at or after this call,
+  // shows it, or promise_ttl_us after this call.
+  void offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us);
+
+  // Slots (the tasks' cpus) promised to `peer` and not expired at now_us.
+  std::uint32_t promised_slots(const std::string& peer, Micros now_us) const;
+
+  const BalanceConfig& config() const { return config_; }
+
+ private:
+  struct Promise {
+    TaskKey key;
+    int cpus;
+    Micros since_us;  // offered, or accepted once accepted
+    bool accepted;
+    std::uint64_t version_at_offer;  // 0: unknown (answer_pull)
+  };
+  // A peer a task may go to this round; room and backlog as defined above.
+  struct Candidate {
+    std::string name;
+    std::int64_t room_slots;
+    std::int64_t backlog;
+    std::uint64_t version;
+  };
+
+  void forget_expired(Micros now_us);
+  void forget_shown(const std::vector<PeerLoad>& peers, Micros now_us);
+  std::int64_t promised_now(const std::string& peer, bool unanswered_only) const;
+  std::vector<Offer> place(std::int64_t local_backlog, std::vector<MovableTask> movable,
+                           std::vector<Candidate> pool, Micros now_us);
+  std::optional<std::size_t> choose(std::vector<Candidate>& pool, int cpus,
+                                    std::int64_t local_backlog);
+  bool fits(const Candidate& c, int cpus, std::int64_t local_backlog) const;
+  std::uint64_t below(std::uint64_t n);  // uniform in [0, n), n > 0
+
+  BalanceConfig config_;
+  std::mt19937_64 rng_;
+  std::unordered_map<std::string, std::vector<Promise>> promises_;
+  std::size_t promise_count_ = 0;
+  std::optional<Micros> last_pull_us_;
+};
+
+}  // namespace braid::sched
