@@ -8,7 +8,10 @@
 // later send (a batch of consecutive persists may be one write). The machines
 // have already changed their memory as if every action succeeded; a crash is
 // modelled by building a new machine and calling restore() with what the
-// store holds.
+// store holds. Two writes must be atomic: a donor's kPersist(moved) and the
+// kDropLocal after it (or restart must treat a task with a moved entry as
+// gone). At a donor's restart a task with a migrating entry stays off the run
+// queue until answered; a task with a reclaimed entry, or none, is queued.
 //
 // Protocol (D = donor, R = receiver, e = epoch):
 //   D: journal migrating(task, R, e)        -> offer(task, e) to R
