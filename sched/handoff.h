@@ -127,7 +127,11 @@ class HandoffDonor {
                DonorActions& out);
 
   // An answer from `peer`. Ignored (stale_answers) unless it matches a
-  // journal entry (task_id, epoch, peer).
+  // journal entry (task_id, epoch, peer). To a migrating entry:
+  //   accepted, have   -> kPersist(moved), kDropLocal
+  //   refused          -> kErase, kRequeue, kRecordRefusal(reason)
+  //   not_have         -> kErase, kRequeue
+  // To a reclaimed entry: accepted, have -> kDuplicate, kErase; else kErase.
   void on_answer(const std::string& task_id, Epoch epoch, const std::string& peer, Answer answer,
                  const std::string& reason, Micros now_us, DonorActions& out);
 
