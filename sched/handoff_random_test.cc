@@ -6,6 +6,7 @@
 // must have counted the duplicate.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <map>
 #include <optional>
 #include <random>
