@@ -81,6 +81,19 @@ void TaskSpec::add_dependency(std::string id, DepKind kind) {
   after.push_back(std::move(id));
 }
 
+void Task::add_refusal(std::string node, std::string reason) {
+  if (reason.size() > kRefusalReasonBytesMax) {
+    std::size_t size = kRefusalReasonBytesMax;
+    // Never end inside a UTF-8 sequence: back off over continuation bytes.
+    while (size > 0 && (static_cast<unsigned char>(reason[size]) & 0xc0) == 0x80) --size;
+    reason.resize(size);
+  }
+  if (refusals.size() >= kRefusalsKept) {
+    refusals.erase(refusals.begin(), refusals.end() - (kRefusalsKept - 1));
+  }
+  refusals.push_back({std::move(node), std::move(reason)});
+}
+
 bool is_env_entry(std::string_view entry) {
   const std::size_t eq = entry.find('=');
   return eq != std::string_view::npos && eq != 0;

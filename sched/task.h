@@ -156,6 +156,16 @@ struct ExitStatus {
 // Why the torus asked for a task's processes to end.
 enum class KillCause : std::uint8_t { kNone, kCancel, kTimeLimit };
 
+// A node that refused a task offered to it in a migration, and why.
+struct Refusal {
+  std::string node;
+  std::string reason;
+
+  bool operator==(const Refusal&) const = default;
+};
+constexpr std::size_t kRefusalsKept = 8;              // Task::refusals keeps the last this many
+constexpr std::size_t kRefusalReasonBytesMax = 1024;  // longer reasons are cut (add_refusal)
+
 // The torus's record of one task. Read-only outside the torus.
 struct Task {
   // Fields the scheduler touches on every decision come first, beside the
@@ -186,6 +196,18 @@ struct Task {
   std::uint32_t deps_remaining = 0;  // torus: dependencies not yet completed
   std::vector<TaskKey> dependents;   // torus: tasks whose `after` names this one
   int node_requeues = 0;             // attempts requeued because the node crashed (bounded)
+  // Appended (issue 11, migration; docs/migration.md). Stored by the record
+  // codec only when not the default.
+  int hops = 0;                   // migrations so far (0..255)
+  std::string moved_to;           // forwarding pointer: the node it was handed to; non-empty
+                                  // only in state kMoved
+  std::string adopted_from;       // the donor, when this node adopted it; "" = submitted here
+  std::vector<Refusal> refusals;  // nodes that refused it and why, oldest first; at most
+                                  // kRefusalsKept (the last ones)
+
+  // Records a refusal: appends it, reason cut to kRefusalReasonBytesMax (at
+  // a UTF-8 character boundary), and drops the oldest beyond kRefusalsKept.
+  void add_refusal(std::string node, std::string reason);
 };
 
 }  // namespace braid::sched

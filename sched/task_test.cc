@@ -81,5 +81,32 @@ TEST(ExitStatus, DescribesLikeOperatorsReadIt) {
   EXPECT_FALSE(ExitStatus::signaled(0).success());
 }
 
+TEST(Task, MigrationFieldsDefaultToNeverMoved) {
+  const Task t;
+  EXPECT_EQ(t.hops, 0);
+  EXPECT_TRUE(t.moved_to.empty());
+  EXPECT_TRUE(t.adopted_from.empty());
+  EXPECT_TRUE(t.refusals.empty());
+}
+
+TEST(Task, AddRefusalKeepsTheLastEight) {
+  Task t;
+  for (int i = 0; i < 11; ++i) t.add_refusal("n" + std::to_string(i), "full");
+  ASSERT_EQ(t.refusals.size(), kRefusalsKept);
+  EXPECT_EQ(t.refusals.front(), (Refusal{"n3", "full"}));
+  EXPECT_EQ(t.refusals.back(), (Refusal{"n10", "full"}));
+}
+
+TEST(Task, AddRefusalCutsLongReasonsAtACharacterBoundary) {
+  Task t;
+  t.add_refusal("a", std::string(2000, 'x'));
+  EXPECT_EQ(t.refusals[0].reason.size(), kRefusalReasonBytesMax);
+  // "\xc3\xa9" (é) straddling the limit is dropped whole, not split.
+  t.add_refusal("b", std::string(kRefusalReasonBytesMax - 1, 'x') + "\xc3\xa9tail");
+  EXPECT_EQ(t.refusals[1].reason, std::string(kRefusalReasonBytesMax - 1, 'x'));
+  t.add_refusal("c", "no such program: foo");
+  EXPECT_EQ(t.refusals[2].reason, "no such program: foo");
+}
+
 }  // namespace
 }  // namespace braid::sched

@@ -5,7 +5,9 @@
 // directory must already hold a RocksDB database with exactly braid's column
 // families, which is checked by reading CURRENT and the MANIFEST only
 // (DB::ListColumnFamilies writes nothing) before the read-write open, which
-// would otherwise first rotate RocksDB's LOG and create a LOCK file.
+// would otherwise first rotate RocksDB's LOG and create a LOCK file. A
+// database of an earlier braid may lack the families added since
+// (kAddedFamilies); the open creates them, empty, and nothing else.
 //
 // Options are sized for a small daemon that cares about its RSS: one 8 MB
 // block cache shared by every family (index blocks included), a bounded WAL,
@@ -21,6 +23,7 @@
 #include <array>
 #include <cstdarg>
 #include <cstdio>
+#include <iterator>
 #include <system_error>
 
 #include "sched/check.h"
@@ -32,7 +35,11 @@ namespace {
 namespace fs = std::filesystem;
 
 // Indexed by Batch::Family; "default" is opened too because RocksDB requires it.
-constexpr std::array<const char*, 4> kFamilyNames = {"meta", "tasks", "journal", "members"};
+constexpr std::array<const char*, 6> kFamilyNames = {"meta",    "tasks",  "journal",
+                                                     "members", "fences", "outbox"};
+// The families added after the first release (issue 11): an existing database
+// may lack them, and the open creates them. Every other one must be there.
+constexpr std::array<const char*, 2> kAddedFamilies = {"fences", "outbox"};
 
 constexpr std::string_view kMetaKey = "node";
 constexpr std::uint64_t kMetaFormatVersion = 1;
@@ -152,9 +159,14 @@ std::vector<std::string> family_names_with_default() {
   return names;
 }
 
-// Checks, without writing anything, that `dir` holds a database with exactly
-// braid's column families.
-sched::Status check_existing(const fs::path& dir) {
+bool is_added_family(const std::string& name) {
+  return std::find(kAddedFamilies.begin(), kAddedFamilies.end(), name) != kAddedFamilies.end();
+}
+
+// Checks, without writing anything, that `dir` holds a database with braid's
+// column families, except perhaps some of kAddedFamilies. True when some are
+// missing (the open must create them).
+sched::Result<bool> check_existing(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir / "CURRENT", ec)) {
     return open_error(dir, "the directory is not empty but holds no database (no CURRENT file)");
@@ -165,11 +177,21 @@ sched::Status check_existing(const fs::path& dir) {
   std::vector<std::string> expected = family_names_with_default();
   std::sort(found.begin(), found.end());
   std::sort(expected.begin(), expected.end());
-  if (found != expected) {
+  std::vector<std::string> missing;
+  std::set_difference(expected.begin(), expected.end(), found.begin(), found.end(),
+                      std::back_inserter(missing));
+  const bool unknown = !std::includes(expected.begin(), expected.end(), found.begin(), found.end());
+  if (unknown || !std::all_of(missing.begin(), missing.end(), is_added_family)) {
+    std::vector<std::string> needed;
+    std::copy_if(expected.begin(), expected.end(), std::back_inserter(needed),
+                 [](const std::string& name) { return !is_added_family(name); });
     return open_error(
-        dir, "column families are [" + join(found) + "], braid needs [" + join(expected) + "]");
+        dir, "column families are [" + join(found) + "], braid needs [" + join(needed) +
+                 "] and adds [" +
+                 join(std::vector<std::string>(kAddedFamilies.begin(), kAddedFamilies.end())) +
+                 "] when missing");
   }
-  return sched::ok_status();
+  return !missing.empty();
 }
 
 // RocksDB's own diagnostics. Its default logger writes a LOG file in the
@@ -192,11 +214,11 @@ class StderrErrorLogger final : public rocksdb::Logger {
   }
 };
 
-rocksdb::DBOptions db_options(const StoreOptions& options, bool fresh) {
+rocksdb::DBOptions db_options(const StoreOptions& options, bool fresh, bool add_families) {
   rocksdb::DBOptions db;
   db.info_log = std::make_shared<StderrErrorLogger>();
   db.create_if_missing = fresh;
-  db.create_missing_column_families = fresh;
+  db.create_missing_column_families = fresh || add_families;
   db.error_if_exists = fresh;  // a database appearing since prepare_dir is not ours to reuse
   db.paranoid_checks = true;
   db.max_total_wal_size = kWalBytesPerWriteBuffer * options.write_buffer_bytes;
@@ -258,6 +280,30 @@ void Batch::delete_member(const std::string& name) {
   ops_.push_back({Family::kMembers, true, name, {}});
 }
 
+void Batch::put_handoff(const HandoffRecord& record) {
+  ops_.push_back({Family::kJournal, false, record.task_id, encode_handoff(record)});
+}
+
+void Batch::delete_handoff(const std::string& task_id) {
+  ops_.push_back({Family::kJournal, true, task_id, {}});
+}
+
+void Batch::put_fence(const FenceRecord& record) {
+  ops_.push_back({Family::kFences, false, record.task_id, encode_fence(record)});
+}
+
+void Batch::delete_fence(const std::string& task_id) {
+  ops_.push_back({Family::kFences, true, task_id, {}});
+}
+
+void Batch::put_outcome(const OutcomeReport& report) {
+  ops_.push_back({Family::kOutbox, false, report.task_id, encode_outcome(report)});
+}
+
+void Batch::delete_outcome(const std::string& task_id) {
+  ops_.push_back({Family::kOutbox, true, task_id, {}});
+}
+
 void Batch::append(const Batch& other) {
   if (&other == this) {  // insert() may not take a range of the vector it grows
     const std::vector<Op> copy = other.ops_;
@@ -273,8 +319,11 @@ sched::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& d
                                                   const StoreOptions& options) {
   const sched::Result<bool> fresh = prepare_dir(dir);
   if (!fresh) return fresh.error();
+  bool add_families = false;
   if (!fresh.value()) {
-    if (sched::Status existing = check_existing(dir); !existing) return existing.error();
+    const sched::Result<bool> existing = check_existing(dir);
+    if (!existing) return existing.error();
+    add_families = existing.value();
   }
 
   const rocksdb::ColumnFamilyOptions family = family_options(options);
@@ -283,8 +332,8 @@ sched::Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& d
     descriptors.emplace_back(name, family);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  const rocksdb::Status status = rocksdb::DB::Open(db_options(options, fresh.value()), dir.string(),
-                                                   descriptors, &handles, &db);
+  const rocksdb::Status status = rocksdb::DB::Open(db_options(options, fresh.value(), add_families),
+                                                   dir.string(), descriptors, &handles, &db);
   if (!status.ok()) {
     return fresh.value() ? create_error(dir, status.ToString())
                          : open_error(dir, status.ToString());
@@ -411,6 +460,43 @@ sched::Status Store::load_members(const std::function<void(MemberRecord&&)>& vis
   }
   if (!it->status().ok()) return store_error("cannot read members in", dir_, it->status());
   return sched::ok_status();
+}
+
+template <typename Record>
+sched::Status Store::load_by_task_id(int family, const char* what,
+                                     sched::Status (*decode)(std::string_view, Record&),
+                                     const std::function<void(Record&&)>& visit) const {
+  const std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), families_[static_cast<std::size_t>(family)]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Record record;
+    record.task_id = it->key().ToString();
+    if (sched::Status decoded = decode(view(it->value()), record); !decoded) {
+      const bool printable = sched::validate_task_id(record.task_id).ok();
+      return sched::Error{std::string(what) + " " +
+                          (printable ? record.task_id : "key " + hex(it->key())) + " in " +
+                          dir_.string() + ": " + decoded.error().message};
+    }
+    visit(std::move(record));
+  }
+  if (!it->status().ok()) {
+    return store_error(std::string("cannot read ") + what + " entries in", dir_, it->status());
+  }
+  return sched::ok_status();
+}
+
+sched::Status Store::load_handoffs(const std::function<void(HandoffRecord&&)>& visit) const {
+  return load_by_task_id(static_cast<int>(Batch::Family::kJournal), "handoff", &decode_handoff,
+                         visit);
+}
+
+sched::Status Store::load_fences(const std::function<void(FenceRecord&&)>& visit) const {
+  return load_by_task_id(static_cast<int>(Batch::Family::kFences), "fence", &decode_fence, visit);
+}
+
+sched::Status Store::load_outbox(const std::function<void(OutcomeReport&&)>& visit) const {
+  return load_by_task_id(static_cast<int>(Batch::Family::kOutbox), "outcome report",
+                         &decode_outcome, visit);
 }
 
 sched::Status Store::write(const Batch& batch, bool sync) { return write_all({&batch}, sync); }

@@ -6,18 +6,26 @@
 //            one per submission, which its tasks refer to by id
 //   tasks    TaskRecord by record number (8-byte big-endian key, so
 //            iteration is admission order)
-//   journal  reserved for the handoff journal (gossip issue); empty for now
+//   journal  the handoff journal: HandoffRecord by task id, one per task this
+//            node offered to a peer (migrating, moved or reclaimed)
 //   members  MemberRecord by member name: the peers this node knew, so a
 //            restarted node rejoins without its seeds
+//   fences   FenceRecord by task id: offers this node answered `not have`,
+//            so a late offer of that epoch is refused (issue 11)
+//   outbox   OutcomeReport by task id: outcomes of adopted tasks not yet
+//            acknowledged by their origin (issue 11)
+// (migration_records.h has the journal's, fences' and outbox's records.)
 //
 // Contract:
 //  - open() never repairs, recreates or wipes anything. A missing directory
 //    is created as a new, empty database; anything unreadable (corruption,
 //    a wrong format, no permission, another process holding it) is an Error
-//    whose one-line message names the path and RocksDB's reason.
+//    whose one-line message names the path and RocksDB's reason. The one
+//    thing it adds: the families a database of an earlier braid lacks
+//    (fences, outbox) are created, empty, at open.
 //  - Writes are whole Batches (one RocksDB WriteBatch each: all or nothing).
 //    write() with sync=true returns only once the batch is on disk.
-//  - Thread-safety: load_tasks() and meta() on one thread before writing
+//  - Thread-safety: the load_*() calls and read_meta() on one thread before writing
 //    starts; afterwards write() may be called from any single thread (the
 //    Committer's). RocksDB itself is thread-safe; this contract keeps the
 //    order of a task's writes obvious.
@@ -31,6 +39,7 @@
 #include <vector>
 
 #include "sched/result.h"
+#include "storage/migration_records.h"
 #include "storage/task_record.h"
 
 namespace rocksdb {
@@ -78,6 +87,14 @@ class Batch {
   void delete_env(std::uint64_t env_id);
   void put_member(const MemberRecord& member);
   void delete_member(const std::string& name);
+  // The handoff journal, fences and outbox, each keyed by task id (a put
+  // replaces the task's entry).
+  void put_handoff(const HandoffRecord& record);
+  void delete_handoff(const std::string& task_id);
+  void put_fence(const FenceRecord& record);
+  void delete_fence(const std::string& task_id);
+  void put_outcome(const OutcomeReport& report);
+  void delete_outcome(const std::string& task_id);
   // Appends every write of `other` after this batch's own.
   void append(const Batch& other);
 
@@ -88,7 +105,7 @@ class Batch {
   friend class Store;
   // Column families are resolved when the Store writes; the batch records
   // (family, key, value) in this order.
-  enum class Family : std::uint8_t { kMeta, kTasks, kJournal, kMembers };
+  enum class Family : std::uint8_t { kMeta, kTasks, kJournal, kMembers, kFences, kOutbox };
   struct Op {
     Family family = Family::kMeta;
     bool is_delete = false;
@@ -130,6 +147,11 @@ class Store {
   std::uint64_t estimated_task_count() const;
   // Every stored member, in name order; an undecodable record is an Error.
   sched::Status load_members(const std::function<void(MemberRecord&&)>& visit) const;
+  // Every journal entry, fence and outcome report, in task id (byte) order;
+  // the first undecodable one is an Error naming its family, key and reason.
+  sched::Status load_handoffs(const std::function<void(HandoffRecord&&)>& visit) const;
+  sched::Status load_fences(const std::function<void(FenceRecord&&)>& visit) const;
+  sched::Status load_outbox(const std::function<void(OutcomeReport&&)>& visit) const;
 
   // Writes the batch atomically; with sync, returns after it is durable.
   // An Error (disk full, read-only, ...) means nothing of the batch is
@@ -140,10 +162,16 @@ class Store {
 
  private:
   Store() = default;
+  // Visits every value of a family keyed by task id (load_handoffs, ...);
+  // `what` names the record in errors.
+  template <typename Record>
+  sched::Status load_by_task_id(int family, const char* what,
+                                sched::Status (*decode)(std::string_view, Record&),
+                                const std::function<void(Record&&)>& visit) const;
   std::filesystem::path dir_;
   std::string failure_;  // the first failed write's reason; writes stop after it
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // meta, tasks, journal, members
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // indexed by Batch::Family
   // (the implementation owns the handles and closes them before db_)
 };
 

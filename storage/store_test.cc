@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <algorithm>
+#include <array>
 #include <vector>
 
 #include "storage/test_util.h"
+#include "storage/varint.h"
 
 namespace braid::storage {
 namespace {
@@ -38,11 +41,56 @@ std::string key_of(std::uint64_t record_no) {
   return key;
 }
 
+// The column families of each braid's databases.
+const std::vector<std::string> kFamilies = {"default", "meta",   "tasks", "journal",
+                                            "members", "fences", "outbox"};
+// Before issue 11 (fences, outbox).
+const std::vector<std::string> kFamiliesBeforeMigration = {"default", "meta", "tasks", "journal",
+                                                           "members"};
+
+// Writes raw values into `families` of the database in `dir` behind the
+// Store's back, as a corruption or an earlier braid would; creates the
+// database and the families when missing. Writes: (family, key, value).
+void put_raws(const std::filesystem::path& dir, const std::vector<std::string>& families,
+              const std::vector<std::array<std::string, 3>>& writes) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : families) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.string(), descriptors, &handles, &db).ok());
+  for (const auto& [family, key, value] : writes) {
+    bool found = false;
+    for (std::size_t i = 0; i < descriptors.size(); ++i) {
+      if (descriptors[i].name != family) continue;
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[i], key, value).ok());
+      found = true;
+    }
+    ASSERT_TRUE(found) << family;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
+std::vector<std::string> families_in(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir.string(), &names).ok());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 // Writes one raw value behind the Store's back, as a corruption would.
 void put_raw(const std::filesystem::path& dir, const std::string& family, const std::string& key,
              const std::string& value) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : {"default", "meta", "tasks", "journal", "members"}) {
+  for (const std::string& name : kFamilies) {
     descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -161,6 +209,195 @@ TEST(Store, MembersSurviveReopenAndAreReplacedOrDeletedByName) {
   std::uint64_t tasks = 0;
   ASSERT_TRUE(store->load_tasks([&](TaskRecord&&) { ++tasks; }));
   EXPECT_EQ(tasks, 0u);  // members are not tasks
+}
+
+template <typename Record>
+std::vector<Record> load_family(const Store& store,
+                                sched::Status (Store::*load)(const std::function<void(Record&&)>&)
+                                    const) {
+  std::vector<Record> seen;
+  const sched::Status s = (store.*load)([&](Record&& r) { seen.push_back(std::move(r)); });
+  EXPECT_TRUE(s) << s.error().message;
+  return seen;
+}
+
+OutcomeReport sample_outcome(std::string task_id) {
+  OutcomeReport r;
+  r.task_id = std::move(task_id);
+  r.origin = "node-a";
+  r.state = static_cast<std::uint8_t>(sched::TaskState::kCompleted);
+  r.exit = sched::ExitStatus::exited(0);
+  r.finished_at_us = 1'700'000'000'900'000;
+  r.started_at_us = 1'700'000'000'100'000;
+  r.attempts = 1;
+  r.cpu_time_us = 800'000;
+  return r;
+}
+
+TEST(Store, HandoffsFencesAndOutboxSurviveReopenKeyedByTaskId) {
+  TempDir tmp;
+  const HandoffRecord moved{"node-a:9", "node-b", 4, kHandoffMoved, 1'700'000'000'000'000};
+  const HandoffRecord migrating{"node-a:10", "node-c", 1, kHandoffMigrating, 5};
+  const FenceRecord fence{"node-z:3", 7};
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_handoff(HandoffRecord{"node-a:9", "node-b", 3, kHandoffMigrating, 1});
+    batch.put_handoff(migrating);
+    batch.put_handoff(HandoffRecord{"node-a:11", "node-d", 2, kHandoffReclaimed, 2});
+    batch.put_fence(FenceRecord{"node-z:4", 1});
+    batch.put_fence(fence);
+    batch.put_outcome(sample_outcome("node-y:1"));
+    batch.put_outcome(sample_outcome("node-y:2"));
+    EXPECT_EQ(batch.count(), 7u);
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+    Batch change;
+    change.put_handoff(moved);  // replaces node-a:9's entry
+    change.delete_handoff("node-a:11");
+    change.delete_fence("node-z:4");
+    change.delete_outcome("node-y:1");
+    change.delete_outcome("node-y:99");  // absent: nothing to do
+    ASSERT_TRUE(store->write(change, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  // Byte order of the ids: "node-a:10" < "node-a:9".
+  EXPECT_EQ(load_family(*store, &Store::load_handoffs),
+            (std::vector<HandoffRecord>{migrating, moved}));
+  EXPECT_EQ(load_family(*store, &Store::load_fences), std::vector<FenceRecord>{fence});
+  EXPECT_EQ(load_family(*store, &Store::load_outbox),
+            std::vector<OutcomeReport>{sample_outcome("node-y:2")});
+  EXPECT_TRUE(load_all(*store).empty());  // none of them is a task
+  EXPECT_TRUE(load_family(*store, &Store::load_members).empty());
+}
+
+TEST(Store, SameTaskIdInEachFamilyIsIndependent) {
+  TempDir tmp;
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  Batch batch;
+  batch.put_handoff(HandoffRecord{"node-a:1", "node-b", 1, kHandoffMigrating, 0});
+  batch.put_fence(FenceRecord{"node-a:1", 1});
+  batch.put_outcome(sample_outcome("node-a:1"));
+  ASSERT_TRUE(store->write(batch, true));
+  Batch drop;
+  drop.delete_fence("node-a:1");
+  ASSERT_TRUE(store->write(drop, true));
+  EXPECT_EQ(load_family(*store, &Store::load_handoffs).size(), 1u);
+  EXPECT_TRUE(load_family(*store, &Store::load_fences).empty());
+  EXPECT_EQ(load_family(*store, &Store::load_outbox).size(), 1u);
+}
+
+// A database as the braid before issue 11 left it: its five families, a
+// task record and a member (values as that braid wrote them).
+void create_old_layout(const std::filesystem::path& dir) {
+  std::string member;
+  put_string(member, "10.0.0.2:7946");
+  put_varint(member, 4);  // incarnation
+  put_varint(member, 0);  // alive
+  put_varint(member, zigzag_encode(77));
+  put_raws(dir, kFamiliesBeforeMigration,
+           {{"tasks", key_of(5), encode_task(typical_record(5))}, {"members", "node-b", member}});
+}
+
+TEST(Store, DatabaseOfTheEarlierLayoutOpensAndGainsTheNewFamilies) {
+  TempDir tmp;
+  create_old_layout(tmp.path());
+  std::vector<std::string> before = kFamiliesBeforeMigration;
+  std::sort(before.begin(), before.end());
+  ASSERT_EQ(families_in(tmp.path()), before);
+  for (int open = 0; open < 2; ++open) {  // the upgrade, then an ordinary reopen
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    const std::vector<TaskRecord> records = load_all(*store);
+    ASSERT_EQ(record_nos(records), std::vector<std::uint64_t>{5});
+    EXPECT_EQ(encode_task(records[0]), encode_task(typical_record(5)));
+    EXPECT_EQ(load_family(*store, &Store::load_members),
+              (std::vector<MemberRecord>{{"node-b", "10.0.0.2:7946", 4, 0, 77}}));
+    EXPECT_EQ(load_family(*store, &Store::load_fences).size(), static_cast<std::size_t>(open));
+    EXPECT_EQ(load_family(*store, &Store::load_outbox).size(), static_cast<std::size_t>(open));
+    if (open == 0) {
+      Batch batch;
+      batch.put_fence(FenceRecord{"node-c:1", 2});
+      batch.put_outcome(sample_outcome("node-c:2"));
+      ASSERT_TRUE(store->write(batch, /*sync=*/true));
+    }
+  }
+  std::vector<std::string> after = kFamilies;
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(families_in(tmp.path()), after);
+}
+
+TEST(Store, DatabaseMissingOnlySomeNewFamilyOpens) {
+  TempDir tmp;
+  std::vector<std::string> families = kFamiliesBeforeMigration;
+  families.push_back("fences");
+  put_raws(tmp.path(), families, {{"fences", "node-a:1", encode_fence({"node-a:1", 3})}});
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(load_family(*store, &Store::load_fences), (std::vector<FenceRecord>{{"node-a:1", 3}}));
+  EXPECT_TRUE(load_family(*store, &Store::load_outbox).empty());
+}
+
+TEST(Store, DatabaseMissingAnOriginalFamilyIsRefusedUntouched) {
+  TempDir tmp;
+  put_raws(tmp.path(), {"default", "meta", "tasks", "journal"}, {});  // no members
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().message,
+            "cannot open database " + tmp.path().string() +
+                ": column families are [default, journal, meta, tasks], braid needs [default, "
+                "journal, members, meta, tasks] and adds [fences, outbox] when missing; nothing "
+                "was changed");
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, DatabaseWithAnUnknownFamilyIsRefusedUntouched) {
+  TempDir tmp;
+  std::vector<std::string> families = kFamilies;
+  families.push_back("future");
+  put_raws(tmp.path(), families, {});
+  const auto before = snapshot(tmp.path());
+  sched::Result<std::unique_ptr<Store>> store = Store::open(tmp.path());
+  ASSERT_FALSE(store);
+  EXPECT_NE(store.error().message.find("column families are [default, fences, future, journal, "
+                                       "members, meta, outbox, tasks], braid needs"),
+            std::string::npos)
+      << store.error().message;
+  EXPECT_EQ(snapshot(tmp.path()), before);
+}
+
+TEST(Store, UndecodableMigrationEntriesStopTheLoadNamingThem) {
+  TempDir tmp;
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Batch batch;
+    batch.put_handoff(HandoffRecord{"node-a:1", "node-b", 1, kHandoffMigrating, 0});
+    batch.put_fence(FenceRecord{"node-a:1", 1});
+    batch.put_outcome(sample_outcome("node-a:1"));
+    ASSERT_TRUE(store->write(batch, true));
+  }
+  put_raw(tmp.path(), "journal", "node-a:2", std::string("\x01\x06node-b\x05\x04\x00", 11));
+  put_raw(tmp.path(), "fences", std::string("\x00\xff", 2), "\x01");
+  put_raw(tmp.path(), "outbox", "node-a:0", "\x02");
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  const std::string in = " in " + tmp.path().string() + ": ";
+  std::vector<std::string> visited;
+  sched::Status s = store->load_handoffs([&](HandoffRecord&& r) { visited.push_back(r.task_id); });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "handoff node-a:2" + in + "state 4 out of range 1..3");
+  EXPECT_EQ(visited, std::vector<std::string>{"node-a:1"});
+  s = store->load_fences([](FenceRecord&&) {});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message, "fence key 00ff" + in + "truncated in epoch");
+  s = store->load_outbox([](OutcomeReport&&) {});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().message,
+            "outcome report node-a:0" + in + "format version 2, this braid reads 1");
 }
 
 TEST(Store, LaterWritesReplaceAndDeleteRemoves) {

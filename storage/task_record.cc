@@ -36,11 +36,23 @@
 //   [account                                  string    issue 9: only when not the
 //                                                       default ""; the output section
 //                                                       is then written too
+//   [hops                                     varint    issue 11 (migration): the
+//    moved_to adopted_from                    strings   migration section, only when
+//    refusals                                 varint    one of them is not the default
+//    {node reason}...]                        strings   (0, "", "", none); the output
+//                                                       section and the account ("" if
+//                                                       the default) are then written too
+//
+// Migration bounds (checked on decode; the encoder clamps to them, so it never
+// writes what the decoder refuses): hops <= kHopsMax, node names <=
+// kNodeNameBytesMax bytes, reasons <= sched::kRefusalReasonBytesMax bytes, at
+// most sched::kRefusalsKept refusals (the last ones).
 //
 // A new field means a new version: decoders refuse versions they do not know
 // rather than guess.
 #include "storage/task_record.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "storage/varint.h"
@@ -69,11 +81,20 @@ std::size_t strings_bytes(const std::vector<std::string>& values) {
   return bytes;
 }
 
+std::size_t refusals_bytes(const std::vector<sched::Refusal>& refusals) {
+  std::size_t bytes = 0;
+  for (const sched::Refusal& refusal : refusals)
+    bytes += refusal.node.size() + refusal.reason.size() + 2;
+  return bytes;
+}
+
 std::size_t size_hint(const TaskRecord& record) {
   const Task& t = record.task;
   return kFixedBytesTypical + t.id.size() + strings_bytes(t.spec.argv) + strings_bytes(t.spec.env) +
          t.spec.cwd.size() + strings_bytes(t.spec.after) + t.spec.name.size() + t.reason.size() +
-         record.process.cgroup.size() + t.spec.after_kinds.size() + t.spec.output.size();
+         record.process.cgroup.size() + t.spec.after_kinds.size() + t.spec.output.size() +
+         t.spec.account.size() + t.moved_to.size() + t.adopted_from.size() +
+         refusals_bytes(t.refusals);
 }
 
 std::uint64_t flags_of(const Task& task) {
@@ -240,6 +261,60 @@ void decode_appended(FieldReader& in, Task& task, std::uint64_t& env_id) {
   in.u64("env_id", env_id);
 }
 
+bool has_migration_section(const Task& task) {
+  return task.hops != 0 || !task.moved_to.empty() || !task.adopted_from.empty() ||
+         !task.refusals.empty();
+}
+
+// At most `max_bytes` of `value`: the encoder's side of the decoder's bounds.
+std::string_view clamped(std::string_view value, std::size_t max_bytes) {
+  return value.substr(0, std::min(value.size(), max_bytes));
+}
+
+void encode_migration_section(const Task& task, std::string& out) {
+  put_varint(out, static_cast<std::uint64_t>(std::clamp(task.hops, 0, kHopsMax)));
+  put_string(out, clamped(task.moved_to, kNodeNameBytesMax));
+  put_string(out, clamped(task.adopted_from, kNodeNameBytesMax));
+  const std::size_t skipped =
+      task.refusals.size() - std::min(task.refusals.size(), sched::kRefusalsKept);
+  put_varint(out, task.refusals.size() - skipped);
+  for (std::size_t i = skipped; i < task.refusals.size(); ++i) {
+    put_string(out, clamped(task.refusals[i].node, kNodeNameBytesMax));
+    put_string(out, clamped(task.refusals[i].reason, sched::kRefusalReasonBytesMax));
+  }
+}
+
+void bounded_str(FieldReader& in, const char* field, std::string& out, std::size_t max_bytes) {
+  in.str(field, out);
+  if (in.ok() && out.size() > max_bytes) {
+    in.fail(std::string(field) + " is " + std::to_string(out.size()) + " bytes, at most " +
+            std::to_string(max_bytes) + " allowed");
+  }
+}
+
+void decode_migration_section(FieldReader& in, Task& task) {
+  std::uint64_t hops = 0;
+  in.u64("hops", hops);
+  if (in.ok() && hops > static_cast<std::uint64_t>(kHopsMax)) {
+    in.fail("hops " + std::to_string(hops) + " out of range 0.." + std::to_string(kHopsMax));
+  }
+  task.hops = static_cast<int>(std::min<std::uint64_t>(hops, kHopsMax));
+  bounded_str(in, "moved_to", task.moved_to, kNodeNameBytesMax);
+  bounded_str(in, "adopted_from", task.adopted_from, kNodeNameBytesMax);
+  std::uint64_t count = 0;
+  in.u64("refusals", count);
+  if (in.ok() && count > sched::kRefusalsKept) {
+    in.fail("refusals " + std::to_string(count) + ", at most " +
+            std::to_string(sched::kRefusalsKept) + " allowed");
+  }
+  task.refusals.clear();
+  for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
+    sched::Refusal& refusal = task.refusals.emplace_back();
+    bounded_str(in, "refusal node", refusal.node, kNodeNameBytesMax);
+    bounded_str(in, "refusal reason", refusal.reason, sched::kRefusalReasonBytesMax);
+  }
+}
+
 }  // namespace
 
 std::string encode_task(const TaskRecord& record) {
@@ -257,9 +332,11 @@ std::string encode_task(const TaskRecord& record) {
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
   encode_appended(record, out);
-  const bool has_account = !task.spec.account.empty();
+  const bool has_migration = has_migration_section(task);
+  const bool has_account = !task.spec.account.empty() || has_migration;
   if (has_output_section(task.spec) || has_account) encode_output_section(task.spec, out);
   if (has_account) put_string(out, task.spec.account);
+  if (has_migration) encode_migration_section(task, out);
   return out;
 }
 
@@ -288,6 +365,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   if (in.ok() && in.remaining() != 0) decode_appended(in, task, env_id);
   if (in.ok() && in.remaining() != 0) decode_output_section(in, task.spec);
   if (in.ok() && in.remaining() != 0) in.str("account", task.spec.account);
+  if (in.ok() && in.remaining() != 0) decode_migration_section(in, task);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 

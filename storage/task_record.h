@@ -1,8 +1,9 @@
 // TaskRecord: what the node stores about one task, and its byte encoding.
 //
 // A record is the torus's durable view of a task (sched::Task's id, spec,
-// state, reason, exit, attempts, preemptions, cpu_time_us, vruntime_ns and
-// its times) plus what only the node knows: the record number it is stored
+// state, reason, exit, attempts, preemptions, cpu_time_us, vruntime_ns, its
+// times, node_requeues and the migration fields hops, moved_to, adopted_from,
+// refusals) plus what only the node knows: the record number it is stored
 // under and, while an attempt is started, which processes belong to it.
 //
 // Times in a stored Task are the daemon's torus times, which are wall-clock
@@ -41,6 +42,11 @@ struct TaskRecord {
   // to task.spec.base_env; the codec stores only this id.
   std::uint64_t env_id = 0;
 };
+
+// Bounds of the migration fields (issue 11) in a stored record; the refusal
+// bounds are sched::kRefusalsKept and sched::kRefusalReasonBytesMax.
+constexpr int kHopsMax = 255;
+constexpr std::size_t kNodeNameBytesMax = 255;  // moved_to, adopted_from, a refusal's node
 
 // Encodes a record's value (record_no is the key, not part of the value).
 // Versioned: the first byte is the format version.

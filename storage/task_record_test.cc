@@ -58,6 +58,20 @@ TaskRecord full_record() {
   t.spec.array_throttle = 4;
   t.spec.array_group = 1ull << 40;
   t.spec.after_kinds = {sched::DepKind::kFail, sched::DepKind::kAny};
+  t.hops = 3;
+  t.moved_to = "node-c";
+  t.adopted_from = "node-b";
+  t.refusals = {{"node-d", "no such program: make"}, {"node-e", ""}};
+  return r;
+}
+
+// full_record() without the migration fields (issue 11).
+TaskRecord full_record_before_migration() {
+  TaskRecord r = full_record();
+  r.task.hops = 0;
+  r.task.moved_to.clear();
+  r.task.adopted_from.clear();
+  r.task.refusals.clear();
   return r;
 }
 
@@ -105,6 +119,10 @@ void expect_same_durable_fields(const TaskRecord& a, const TaskRecord& b) {
   EXPECT_EQ(x.spec.array_throttle, y.spec.array_throttle);
   EXPECT_EQ(x.spec.array_group, y.spec.array_group);
   EXPECT_EQ(x.spec.after_kinds, y.spec.after_kinds);
+  EXPECT_EQ(x.hops, y.hops);
+  EXPECT_EQ(x.moved_to, y.moved_to);
+  EXPECT_EQ(x.adopted_from, y.adopted_from);
+  EXPECT_EQ(x.refusals, y.refusals);
 }
 
 TEST(TaskRecord, EveryFieldRoundTrips) {
@@ -188,21 +206,30 @@ TEST(TaskRecord, EveryTruncationIsRefused) {
   without_appended.task.spec.separate_stderr = false;
   without_appended.task.spec.account.clear();
   without_appended.env_id = 0;
+  without_appended.task.hops = 0;
+  without_appended.task.moved_to.clear();
+  without_appended.task.adopted_from.clear();
+  without_appended.task.refusals.clear();
   // Cut right before the appended fields it is a whole record of the older layout.
   const std::size_t older_layout_bytes =
       encode_task(without_appended).size() - 6;  // 6 one-byte defaults
-  TaskRecord without_output = full_record();
+  TaskRecord without_output = full_record_before_migration();
   without_output.task.spec.output.clear();
   without_output.task.spec.separate_stderr = false;
   without_output.task.spec.account.clear();
   // Cut right before the optional output section, it is a whole record without one.
   const std::size_t section_at = encode_task(without_output).size();
-  TaskRecord without_account = full_record();
+  TaskRecord without_account = full_record_before_migration();
   without_account.task.spec.account.clear();
   // Cut right before the optional account, it is a whole record without one.
   const std::size_t account_at = encode_task(without_account).size();
+  // Cut right before the migration section, it is a whole record without one.
+  const std::size_t migration_at = encode_task(full_record_before_migration()).size();
   for (std::size_t size = 0; size < bytes.size(); ++size) {
-    if (size == older_layout_bytes || size == section_at || size == account_at) continue;
+    if (size == older_layout_bytes || size == section_at || size == account_at ||
+        size == migration_at) {
+      continue;
+    }
     TaskRecord out;
     const sched::Status s = decode_task(std::string_view(bytes).substr(0, size), out);
     ASSERT_FALSE(s) << "prefix of " << size << " bytes decoded";
@@ -262,6 +289,7 @@ struct RawRecord {
   std::uint64_t exit_kind = 0;
   bool appended = true;  // false: a record written before the appended fields existed
   std::string after_kinds{};
+  std::string tail{};  // raw bytes after the appended fields (see migration_tail)
 };
 
 std::string raw_bytes(const RawRecord& raw) {
@@ -306,6 +334,33 @@ std::string raw_bytes(const RawRecord& raw) {
     put_string(out, raw.after_kinds);
     put_varint(out, 0);  // env_id
   }
+  return out + raw.tail;
+}
+
+// A default output section and account, then a migration section with these
+// raw values (one refusal of `node`, `reason` unless `refusals` says otherwise).
+struct RawMigration {
+  std::uint64_t hops = 1;
+  std::string moved_to{};
+  std::string adopted_from = "node-b";
+  std::uint64_t refusals = 1;
+  std::string node = "node-c";
+  std::string reason = "busy";
+};
+
+std::string migration_tail(const RawMigration& raw) {
+  std::string out;
+  put_string(out, "");  // output
+  put_varint(out, 0);   // separate_stderr
+  put_string(out, "");  // account
+  put_varint(out, raw.hops);
+  put_string(out, raw.moved_to);
+  put_string(out, raw.adopted_from);
+  put_varint(out, raw.refusals);
+  for (std::uint64_t i = 0; i < std::min<std::uint64_t>(raw.refusals, 9); ++i) {
+    put_string(out, raw.node);
+    put_string(out, raw.reason);
+  }
   return out;
 }
 
@@ -334,6 +389,135 @@ TEST(TaskRecord, RecordWithoutAppendedFieldsDecodesWithDefaults) {
   EXPECT_EQ(out.task.spec.array_group, 0u);
   EXPECT_TRUE(out.task.spec.after_kinds.empty());
   EXPECT_EQ(decode_error({.state = 9, .appended = false}), "decoded");  // held
+}
+
+TEST(TaskRecord, MigrationFieldsRoundTripAndForceTheSectionsBeforeThem) {
+  TaskRecord in = testing::typical_record(7);
+  const std::string plain = encode_task(in);
+  in.task.adopted_from = "node-b";
+  const std::string bytes = encode_task(in);
+  // The default output section and account, then hops, moved_to, adopted_from, refusals.
+  EXPECT_EQ(bytes, plain + std::string("\x00\x00\x00\x00\x00\x06node-b\x00", 13));
+  TaskRecord out;
+  ASSERT_TRUE(decode_task(bytes, out));
+  EXPECT_EQ(out.task.adopted_from, "node-b");
+  EXPECT_EQ(out.task.hops, 0);
+  EXPECT_TRUE(out.task.spec.account.empty());
+  EXPECT_EQ(encode_task(out), bytes);
+
+  in.task.hops = 255;
+  in.task.state = TaskState::kMoved;
+  in.task.moved_to = "node-z";
+  for (int i = 0; i < 8; ++i)
+    in.task.add_refusal("n" + std::to_string(i), "reason " + std::to_string(i));
+  ASSERT_TRUE(decode_task(encode_task(in), out));
+  expect_same_durable_fields(in, out);
+}
+
+// The encodings of the encoder before the migration fields existed (commit
+// ba230dd, printed by a program linked against it): a record without them
+// must still be written byte for byte the same.
+TEST(TaskRecord, RecordsWithoutMigrationFieldsEncodeAsBefore) {
+  TaskRecord r;
+  sched::Task& t = r.task;
+  r.env_id = 77;
+  t.id = "node-a:123456";
+  t.state = TaskState::kStopped;
+  t.spec.priority = 9;
+  t.spec.cpus = 3;
+  t.spec.memory_bytes = 3ull << 33;
+  t.spec.time_limit_us = 7'000'000;
+  t.spec.retries = 4;
+  t.spec.pinned = true;
+  t.spec.requeue_on_restart = sched::RequeueOnRestart::kNo;
+  t.spec.retry_backoff_us = 250'000;
+  t.spec.argv = {"/usr/bin/env", "", "a b"};
+  t.spec.env = {"A=1"};
+  t.spec.cwd = "/srv/work";
+  t.spec.after = {"node-a:1", "node-b:77"};
+  t.spec.name = "nightly";
+  t.spec.output = "/srv/out/%x-%a.log";
+  t.spec.separate_stderr = true;
+  t.spec.account = "physics";
+  t.reason = "preempted";
+  t.exit = ExitStatus::exited(3);
+  t.attempts = 2;
+  t.preemptions = 17;
+  t.cpu_time_us = 123'456'789;
+  t.vruntime_ns = 5;
+  t.submitted_at_us = 1'700'000'000'000'000;
+  t.started_at_us = 1'700'000'000'500'000;
+  r.process = {4242, 987654321, "/cg"};
+  r.measured_cpu_us = 98'765;
+  t.node_requeues = 2;
+  t.spec.array_index = 41;
+  t.spec.array_throttle = 4;
+  t.spec.array_group = 1ull << 40;
+  t.spec.after_kinds = {sched::DepKind::kFail, sched::DepKind::kAny};
+  EXPECT_EQ(testing::hex(encode_task(r)),
+            "010d6e6f64652d613a313233343536030b1206808080806080bfd60608a0c21e030c2f7573722f62"
+            "696e2f656e7600036120620103413d31092f7372762f776f726b02086e6f64652d613a31096e6f64"
+            "652d623a3737076e696768746c7909707265656d707465640006000422aab4de75058080f2818389"
+            "8506c084af82838985060100a442b1d1f9d603032f63679a870c0452048080808080200202014d12"
+            "2f7372762f6f75742f25782d25612e6c6f67010770687973696373");
+  EXPECT_EQ(testing::hex(encode_task(testing::typical_record(7))),
+            "01066e6f64653a3701000a0200000080897a0205736c65657001310000000000000000008e80f281"
+            "8389850601010000000000000100000000");
+}
+
+TEST(TaskRecord, OlderRecordsDecodeWithoutMigrationFields) {
+  TaskRecord out = full_record();
+  ASSERT_TRUE(decode_task(raw_bytes({.appended = false}), out));
+  EXPECT_EQ(out.task.hops, 0);
+  EXPECT_TRUE(out.task.moved_to.empty());
+  EXPECT_TRUE(out.task.adopted_from.empty());
+  EXPECT_TRUE(out.task.refusals.empty());
+  out = full_record();
+  ASSERT_TRUE(decode_task(encode_task(full_record_before_migration()), out));
+  EXPECT_EQ(out.task.hops, 0);
+  EXPECT_TRUE(out.task.refusals.empty());
+  EXPECT_EQ(out.task.spec.account, "physics.lab-2");
+}
+
+TEST(TaskRecord, OutOfBoundsMigrationFieldsAreRefused) {
+  EXPECT_EQ(decode_error({.tail = migration_tail({})}), "decoded");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.hops = 256})}),
+            "task record: hops 256 out of range 0..255");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.moved_to = std::string(256, 'm')})}),
+            "task record: moved_to is 256 bytes, at most 255 allowed");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.adopted_from = std::string(300, 'a')})}),
+            "task record: adopted_from is 300 bytes, at most 255 allowed");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.refusals = 8})}), "decoded");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.refusals = 9})}),
+            "task record: refusals 9, at most 8 allowed");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.node = std::string(256, 'n')})}),
+            "task record: refusal node is 256 bytes, at most 255 allowed");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.reason = std::string(1024, 'r')})}), "decoded");
+  EXPECT_EQ(decode_error({.tail = migration_tail({.reason = std::string(1025, 'r')})}),
+            "task record: refusal reason is 1025 bytes, at most 1024 allowed");
+  EXPECT_TRUE(decode_error({.tail = migration_tail({.refusals = 1ull << 62})})
+                  .starts_with("task record: refusals 4611686018427387904, at most 8"));
+  EXPECT_EQ(decode_error({.tail = migration_tail({}) + "x"}),
+            "task record: 1 trailing bytes after the last field");
+}
+
+TEST(TaskRecord, MigrationFieldsBeyondTheBoundsAreClampedWhenEncoded) {
+  // The encoder never writes what the decoder would refuse (a stored record
+  // that stops the next start): it keeps the last refusals and cuts strings.
+  TaskRecord in = testing::typical_record(1);
+  in.task.hops = 1000;
+  in.task.moved_to = std::string(300, 'm');
+  for (int i = 0; i < 10; ++i) {
+    in.task.refusals.push_back({"n" + std::to_string(i), std::string(2000, 'r')});
+  }
+  TaskRecord out;
+  const sched::Status s = decode_task(encode_task(in), out);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(out.task.hops, kHopsMax);
+  EXPECT_EQ(out.task.moved_to, std::string(kNodeNameBytesMax, 'm'));
+  ASSERT_EQ(out.task.refusals.size(), sched::kRefusalsKept);
+  EXPECT_EQ(out.task.refusals.front().node, "n2");
+  EXPECT_EQ(out.task.refusals.back().reason.size(), sched::kRefusalReasonBytesMax);
 }
 
 TEST(TaskRecord, BadDependencyKindsAreRefused) {
