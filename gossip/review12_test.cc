@@ -223,5 +223,17 @@ TEST(Review12, ChurnDoesNotMultiplyGossipMessagesBeyondTheOrdinaryRate) {
                                     << " intervals; ordinary rounds send " << ordinary;
 }
 
+// docs/gossip.md and gossip/config.h: membership_retransmit_mult 6 means a
+// member misses a flood with probability ~e^-12 "below 100 members". Below
+// 10 members ceil(log10(n + 1)) is 1, so the flood is 6 sends (~e^-6), not
+// 12: the doc's figure holds for 10..99 members only.
+TEST(Review12, TheFloodSizeMatchesTheDocsBelowTenMembers) {
+  const GossipConfig config = GossipConfig::lan();
+  for (std::size_t live : {2u, 5u, 9u, 10u, 99u}) {
+    SCOPED_TRACE("live " + std::to_string(live));
+    EXPECT_GE(retransmit_limit(config.membership_retransmit_mult, live), 12);
+  }
+}
+
 }  // namespace
 }  // namespace braid::gossip
