@@ -1,5 +1,6 @@
 #include "gossip/broadcast_queue.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace braid::gossip {
@@ -7,6 +8,10 @@ namespace braid::gossip {
 int retransmit_limit(int retransmit_mult, std::size_t live_members) {
   const double scale = std::ceil(std::log10(static_cast<double>(live_members) + 1.0));
   return retransmit_mult * static_cast<int>(scale);
+}
+
+int membership_retransmit_limit(int retransmit_mult, std::size_t live_members) {
+  return std::max(retransmit_limit(retransmit_mult, live_members), 2 * retransmit_mult);
 }
 
 BroadcastQueue::BroadcastQueue() = default;

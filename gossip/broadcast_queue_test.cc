@@ -26,6 +26,8 @@ TEST(BroadcastQueue, RetransmitLimitGrowsWithLogN) {
   EXPECT_EQ(retransmit_limit(4, 99), 8);
   EXPECT_EQ(retransmit_limit(4, 100), 12);
   EXPECT_EQ(retransmit_limit(3, 10000), 15);
+  EXPECT_EQ(membership_retransmit_limit(6, 4), 12);  // at least 2 x mult
+  EXPECT_EQ(membership_retransmit_limit(6, 100), 18);
 }
 
 TEST(BroadcastQueue, EachUpdateIsSentExactlyTheLimit) {

@@ -33,7 +33,7 @@ struct GossipConfig {
   int retransmit_mult = 4;  // a load update is sent retransmit_mult x ceil(log10(n + 1)) times
   // A membership update (join, suspect, dead, left) is flooded at once to
   // this many x ceil(log10(n + 1)) members: a member is missed by the whole
-  // wave with probability ~e^-(that count), so 6 (e^-12 below 100 members)
+  // wave with probability ~e^-(that count), so 6 (x max(2, ...): e^-12 below 100 members)
   // keeps stragglers that wait for a later probe or sync rare.
   int membership_retransmit_mult = 6;
   Micros gossip_to_dead_us = 30 * kMicrosPerSecond;  // dead members still get gossip this long

@@ -60,18 +60,22 @@ std::uint32_t Node::State::new_seq() {
 // rounds, but the first wave reaches nearly everyone, so the last node to
 // learn is not a straggler that waited for later rounds. Floods are
 // rate-limited to the message rate of ordinary rounds (one per
-// limit / fanout gossip intervals): under churn (a lossy network's stream of
-// suspicions and refutations) news is batched into ordinary rounds instead of
-// multiplying the messages. Other news (load) and membership news past the
-// rate goes out early at most once per quarter interval.
+// limit / fanout gossip intervals). Other news (load, and membership news
+// past that rate) goes out early only when it finds the queue empty (a quiet
+// node), at most once per quarter interval; under churn (a lossy network's
+// stream of suspicions and refutations, a busy node's loads) it waits for the
+// ordinary rounds, which batch it. So a node sends at most twice the
+// messages of ordinary rounds, whatever it hears.
 void Node::State::enqueue(Update update) {
   const bool membership = update.kind != Update::Kind::kLoad;
+  const bool was_quiet = queue.empty();
   queue.push(std::move(update));
   if (membership && now_us >= next_flood_us) {
     flood_pending = true;
     next_gossip_us = std::min(next_gossip_us, now_us);
     return;
   }
+  if (!was_quiet) return;  // churn: the ordinary rounds batch it
   const Micros earliest =
       last_gossip_us < 0 ? now_us : last_gossip_us + config.gossip_interval_us / 4;
   next_gossip_us = std::min(next_gossip_us, std::max(now_us, earliest));
@@ -88,9 +92,9 @@ void Node::State::send(const std::string& to, decltype(Message::body) body, Outb
   const std::size_t base = encoded_size_without_updates(m);
   if (base < kMaxMessageBytes) {
     queue.fill(kMaxMessageBytes - base, kMaxUpdatesPerMessage,
-               BroadcastQueue::Limits{
-                   retransmit_limit(config.membership_retransmit_mult, table.live_count()),
-                   retransmit_limit(config.retransmit_mult, table.live_count())},
+               BroadcastQueue::Limits{membership_retransmit_limit(config.membership_retransmit_mult,
+                                                                  table.live_count()),
+                                      retransmit_limit(config.retransmit_mult, table.live_count())},
                m.updates);
   }
   for (Update& u : m.updates) {  // a load's age is the figure's age now
@@ -125,11 +129,12 @@ Micros Node::State::earliest_due() const {
 void Node::State::gossip_round(Outbox& out) {
   if (queue.empty()) return;
   const Micros now = now_us;
+  last_gossip_us = now;
   const Micros to_dead_us = config.gossip_to_dead_us;
   std::size_t fanout = static_cast<std::size_t>(config.gossip_fanout);
   if (flood_pending && fanout > 0) {
     const auto limit = static_cast<std::size_t>(
-        retransmit_limit(config.membership_retransmit_mult, table.live_count()));
+        membership_retransmit_limit(config.membership_retransmit_mult, table.live_count()));
     const auto rounds = static_cast<Micros>((limit + fanout - 1) / fanout);
     next_flood_us = now + rounds * config.gossip_interval_us;
     fanout = std::max(fanout, limit);
@@ -321,7 +326,6 @@ void Node::tick(Micros now_us, Outbox& out) {
   s.suspicion_tick(out);
   if (s.now_us >= s.next_gossip_us) {
     s.gossip_round(out);
-    s.last_gossip_us = s.now_us;
     s.next_gossip_us = s.now_us + s.config.gossip_interval_us;
   }
   if (!s.left && s.now_us >= s.next_sync_us) {

@@ -67,7 +67,7 @@ struct Node::State {
   Micros now_us = 0;
   Micros next_probe_us = 0;
   Micros next_gossip_us = 0;
-  Micros last_gossip_us = -1;  // the last gossip round; -1: none yet
+  Micros last_gossip_us = -1;  // the last gossip round that sent; -1: none yet
   bool flood_pending = false;  // membership news to flood at the next round
   Micros next_flood_us = 0;    // floods are rate-limited (see enqueue)
   Micros next_sync_us = 0;

@@ -12,7 +12,14 @@ void ProbeOrder::add(const std::string& name, std::mt19937_64& rng) {
 }
 
 void ProbeOrder::probe_next(const std::string& name) {
-  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(index_), name);
+  if (!brought_forward_.insert(name).second) return;
+  const auto next = order_.begin() + static_cast<std::ptrdiff_t>(index_);
+  const auto later = std::find(next, order_.end(), name);
+  if (later != order_.end()) {
+    std::rotate(next, later, later + 1);  // the rest keeps its order
+  } else {
+    order_.insert(next, name);
+  }
 }
 
 std::optional<std::string> ProbeOrder::next(
@@ -26,6 +33,7 @@ std::optional<std::string> ProbeOrder::next(
     order_ = members();
     std::shuffle(order_.begin(), order_.end(), rng);
     index_ = 0;
+    brought_forward_.clear();
   }
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,13 +23,17 @@ class ProbeOrder {
   std::optional<std::string> next(std::mt19937_64& rng,
                                   const std::function<bool(const std::string&)>& probeable,
                                   const std::function<std::vector<std::string>()>& members);
-  // Makes name the next one probed (the rest of the pass is unchanged).
+  // Makes name the next one probed: its later place in this pass moves
+  // forward (or, if it was probed already this pass, it is probed once
+  // more). At most once per name per pass, so hearsay about one member can
+  // never crowd out the others or grow the order.
   void probe_next(const std::string& name);
   std::size_t size() const { return order_.size(); }
 
  private:
   std::vector<std::string> order_;
   std::size_t index_ = 0;
+  std::set<std::string> brought_forward_;  // this pass; cleared at each reshuffle
 };
 
 }  // namespace braid::gossip

@@ -231,7 +231,7 @@ TEST(Review12, TheFloodSizeMatchesTheDocsBelowTenMembers) {
   const GossipConfig config = GossipConfig::lan();
   for (std::size_t live : {2u, 5u, 9u, 10u, 99u}) {
     SCOPED_TRACE("live " + std::to_string(live));
-    EXPECT_GE(retransmit_limit(config.membership_retransmit_mult, live), 12);
+    EXPECT_GE(membership_retransmit_limit(config.membership_retransmit_mult, live), 12);
   }
 }
 

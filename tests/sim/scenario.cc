@@ -6,6 +6,8 @@
 #include <numeric>
 #include <random>
 
+#include "gossip/broadcast_queue.h"
+
 namespace braid::sim {
 
 namespace {
@@ -121,13 +123,16 @@ class Run {
            std::max<Micros>(300 * kMicrosPerSecond, 300 * options_.config.probe_interval_us);
   }
 
-  // join: a converged cluster of all but `trials` nodes; then each of those
+  // join: a converged cluster of all but `trials` nodes (at most half join);
+  // then each of those
   // joins through node 0 in turn (the cluster settled in between), and the
   // delay is until each member learns it is alive: what an operator sees when
   // adding a node (Serf's "joins" of issue 10 §9).
   void join() {
+    // At most half the nodes join, into a converged cluster of the others.
     const NodeIndex joiners = static_cast<NodeIndex>(
-        std::clamp<std::size_t>(static_cast<std::size_t>(options_.trials), 1, cluster_.size() - 1));
+        std::clamp<std::size_t>(static_cast<std::size_t>(options_.trials), 1,
+                                std::max<std::size_t>(1, cluster_.size() / 2)));
     if (!converge(cluster_.size() - joiners)) return;
     std::vector<std::size_t> facts;
     window_begin();
@@ -188,8 +193,16 @@ class Run {
       return false;
     }
     report_.converge_us = cluster_.now() - last_start;
-    // Settled: the joining news is spent, so the phases measure only their own.
-    run([&] { return quiet(); }, setup_deadline());
+    // Settled: the joining news is spent, so the phases measure only their
+    // own. On a very lossy network the churn of suspicions and refutations
+    // keeps queues busy for ever, so the wait is capped at a few lifetimes of
+    // an update (its sends at gossip_fanout per round, three times over).
+    const gossip::GossipConfig& c = options_.config;
+    const auto limit = static_cast<Micros>(
+        gossip::membership_retransmit_limit(c.membership_retransmit_mult, cluster_.size()));
+    const Micros fanout = std::max(1, c.gossip_fanout);
+    const Micros lifetime_us = (limit + fanout - 1) / fanout * c.gossip_interval_us;
+    run([&] { return quiet(); }, cluster_.now() + 3 * lifetime_us);
     cluster_.run_until(cluster_.now() + 10 * options_.config.probe_interval_us);
     return true;
   }

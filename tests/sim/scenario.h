@@ -2,7 +2,8 @@
 // one seed, runs one experiment and reports how long facts took to be known
 // everywhere, the failure detector's false positives, traffic, the largest
 // message and the simulator's own speed.
-//  - join: node 0 starts, the others start within stagger_us joining through it;
+//  - join: a converged cluster, then `trials` nodes (at most half) join through
+//    node 0 one after another;
 //  - massjoin: every node starts at once, joining through nodes 0, 1 and 2;
 //  - fail: a converged cluster; a random node crashes (trials times, one
 //    after another); time until every live node sees it dead;
