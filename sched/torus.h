@@ -98,6 +98,7 @@
 #include "sched/action.h"
 #include "sched/check.h"
 #include "sched/id_index.h"
+#include "sched/migration_message.h"
 #include "sched/policy.h"
 #include "sched/result.h"
 #include "sched/run_queue.h"
@@ -227,6 +228,17 @@ class Torus final {
   Status release(TaskKey key, Micros now_us, Actions& out);
   // What hold() (release = false) or release() would refuse, without doing it.
   Status check_hold(TaskKey key, bool release) const;
+
+  // Migration (issue 11, docs/migration.md; sched/torus_migration.cc). A
+  // queued task being offered to a peer is kMigrating: out of the run queue,
+  // never started here, until the handoff ends. abort_migration (refused,
+  // not had, reclaimed) queues it again as it was; finish_migration (moved)
+  // makes it kMoved with a forwarding pointer, and it stays unfinished for
+  // its dependents until apply_outcome() records how it ended where it ran.
+  Status begin_migration(TaskKey key, Micros now_us, Actions& out);
+  Status abort_migration(TaskKey key, Micros now_us, Actions& out);
+  Status finish_migration(TaskKey key, std::string moved_to, Micros now_us, Actions& out);
+  Status apply_outcome(TaskKey key, const OutcomeReport& report, Micros now_us, Actions& out);
   void set_policy(Policy policy, Micros now_us, Actions& out);
   // Takes effect at once: the next decision measures slices with it.
   Status set_quantum(Micros quantum_us, Micros now_us, Actions& out);

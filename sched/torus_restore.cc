@@ -18,9 +18,10 @@ std::string Torus::make_id(std::uint64_t sequence) const {
 Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   const TaskState stored = record.state;
   if (stored != TaskState::kPending && stored != TaskState::kQueued && stored != TaskState::kHeld &&
-      !is_terminal(stored)) {
+      stored != TaskState::kMigrating && stored != TaskState::kMoved && !is_terminal(stored)) {
     return Error{"restore: task " + record.id + " is " + std::string(to_string(stored)) +
-                 "; only pending, queued, held or finished tasks can be restored"};
+                 "; only pending, queued, held, migrating, moved or finished tasks can be "
+                 "restored"};
   }
   if (record.id.empty()) return Error{"restore: a task record has no id"};
   if (find(record.id)) return Error{"restore: task " + record.id + " is stored twice"};
@@ -44,11 +45,17 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   t.finished_at_us = record.finished_at_us;
   t.not_before_us = record.not_before_us;
   t.node_requeues = record.node_requeues;
+  t.hops = record.hops;
+  t.moved_to = std::move(record.moved_to);
+  t.adopted_from = std::move(record.adopted_from);
+  t.refusals = std::move(record.refusals);
   t.spec.hold = false;
   index_.insert(t.id, key);
   join_group(key);
   join_account(key);
-  if (is_terminal(stored)) {
+  // Finished, or handed off (moved: the forwarding pointer, waiting for the
+  // outcome; migrating: the handoff journal resolves it after the restart).
+  if (is_terminal(stored) || stored == TaskState::kMoved || stored == TaskState::kMigrating) {
     t.state = stored;
     ++stats_.tasks_by_state[static_cast<std::size_t>(stored)];
     return key;

@@ -78,8 +78,8 @@ TEST(TorusRestore, RefusesStartedDuplicateAndInvalidRecords) {
   auto running = torus.restore(record("n:1", TaskState::kRunning), 0, out);
   ASSERT_FALSE(running.ok());
   EXPECT_EQ(running.error().message,
-            "restore: task n:1 is running; only pending, queued, held or finished tasks can be "
-            "restored");
+            "restore: task n:1 is running; only pending, queued, held, migrating, moved or "
+            "finished tasks can be restored");
   must_restore(torus, record("n:2", TaskState::kCompleted), out);
   EXPECT_FALSE(torus.restore(record("n:2", TaskState::kQueued), 0, out).ok());
   TaskSpec bad = spec(11);
