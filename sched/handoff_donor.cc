@@ -50,8 +50,8 @@ std::string_view to_string(DonorAction::Kind kind) {
       return "requeue";
     case K::kRecordRefusal:
       return "record_refusal";
-    case K::kDuplicate:
-      return "duplicate";
+    case K::kSendConfirm:
+      return "send_confirm";
   }
   return "?";
 }
@@ -71,10 +71,13 @@ Status HandoffDonor::restore(const std::vector<HandoffRecord>& records, Epoch ep
   next_epoch_ = std::max<Epoch>(epoch_floor, 1);
   for (const HandoffRecord& r : records) {
     next_epoch_ = std::max(next_epoch_, r.epoch + 1);
-    if (r.state == HandoffState::kMoved) continue;
-    if (r.epoch == 0 || entries_.contains(r.epoch)) {
+    if (r.epoch == 0 || entries_.contains(r.epoch) || moved_.contains(r.epoch)) {
       return Error{"handoff journal: epoch " + std::to_string(r.epoch) + " of task " + r.task_id +
                    " must be unique and above 0"};
+    }
+    if (r.state == HandoffState::kMoved) {
+      moved_.emplace(r.epoch, r);
+      continue;
     }
     if (r.state == HandoffState::kMigrating) {
       if (!by_task_.emplace(r.task_id, r.epoch).second) {
@@ -131,23 +134,20 @@ void HandoffDonor::on_answer(const std::string& task_id, Epoch epoch, const std:
   HandoffRecord& r = it->second.record;
   bool adopted = answer == Answer::kAccepted || answer == Answer::kHave;
   if (r.state == HandoffState::kReclaimed) {
-    if (adopted) {
-      ++stats_.duplicates;
-      out.push_back(act(DonorAction::Kind::kDuplicate, r));
-    }
+    // The peer holds it, pending confirmation: it must not run it.
+    HandoffRecord copy = r;
     finish(it, out);
+    if (adopted) {
+      ++stats_.revoked;
+      confirm(copy, false, out);
+    }
+    return;
+  }
+  if (adopted) {
+    move(it, out);
     return;
   }
   by_task_.erase(r.task_id);
-  if (adopted) {
-    ++stats_.moved;
-    r.state = HandoffState::kMoved;
-    out.push_back(act(DonorAction::Kind::kPersist, r));
-    out.push_back(act(DonorAction::Kind::kDropLocal, r));
-    schedule(it->second, kNever);
-    entries_.erase(it);
-    return;
-  }
   HandoffRecord copy = r;
   finish(it, out);
   out.push_back(act(DonorAction::Kind::kRequeue, copy));
@@ -157,6 +157,26 @@ void HandoffDonor::on_answer(const std::string& task_id, Epoch epoch, const std:
   } else {
     ++stats_.not_have;
   }
+}
+
+void HandoffDonor::on_confirm_query(const std::string& task_id, Epoch epoch,
+                                    const std::string& peer, Micros /*now_us*/, DonorActions& out) {
+  ++stats_.confirm_queries;
+  auto it = entries_.find(epoch);
+  if (it != entries_.end() && it->second.record.task_id == task_id &&
+      it->second.record.peer == peer) {
+    if (it->second.record.state == HandoffState::kMigrating) {
+      move(it, out);  // the peer holds it: as good as `accepted`
+      return;
+    }
+    HandoffRecord copy = it->second.record;  // reclaimed: the task is ours again
+    finish(it, out);
+    confirm(copy, false, out);
+    return;
+  }
+  auto m = moved_.find(epoch);
+  bool go = m != moved_.end() && m->second.task_id == task_id && m->second.peer == peer;
+  confirm(HandoffRecord{task_id, peer, epoch, HandoffState::kMoved}, go, out);
 }
 
 void HandoffDonor::on_peer_dead(const std::string& peer, Micros /*now_us*/, DonorActions& out) {
@@ -205,6 +225,26 @@ void HandoffDonor::query(Entry& entry, Micros now_us, DonorActions& out) {
   ++stats_.queries;
   schedule(entry, now_us + entry.backoff_us);
   entry.backoff_us = std::min(2 * entry.backoff_us, kHandoffRetryMaxUs);
+}
+
+void HandoffDonor::move(Entries::iterator it, DonorActions& out) {
+  HandoffRecord& r = it->second.record;
+  ++stats_.moved;
+  by_task_.erase(r.task_id);
+  r.state = HandoffState::kMoved;
+  out.push_back(act(DonorAction::Kind::kPersist, r));
+  out.push_back(act(DonorAction::Kind::kDropLocal, r));
+  confirm(r, true, out);
+  moved_.emplace(r.epoch, r);
+  schedule(it->second, kNever);
+  entries_.erase(it);
+}
+
+void HandoffDonor::confirm(const HandoffRecord& r, bool go, DonorActions& out) {
+  ++(go ? stats_.confirmed : stats_.confirm_no);
+  DonorAction a = act(DonorAction::Kind::kSendConfirm, r);
+  a.go = go;
+  out.push_back(std::move(a));
 }
 
 void HandoffDonor::finish(Entries::iterator it, DonorActions& out) {

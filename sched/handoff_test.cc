@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <tuple>
 
 namespace braid::sched {
 namespace {
@@ -61,9 +62,10 @@ struct Pair {
     return find(d, DK::kSendOffer).record.epoch;
   }
   // Delivers an offer of `epoch`; returns the receiver's answer.
-  ReceiverAction offer(Epoch epoch, bool have, std::optional<std::string> cannot = {}) {
+  ReceiverAction offer(Epoch epoch, bool have, std::optional<std::string> cannot = {},
+                       Micros now = kT0) {
     r.clear();
-    receiver.on_offer(kTask, "a", epoch, have, cannot, r);
+    receiver.on_offer(kTask, "a", epoch, have, cannot, now, r);
     return answer_of(r);
   }
   ReceiverAction query(Epoch epoch, bool have) {
@@ -76,6 +78,18 @@ struct Pair {
     donor.on_answer(answer.fence.task_id, answer.fence.epoch, "b", answer.answer, answer.reason,
                     now, d);
   }
+  // Delivers the donor's confirm (the last action of d) to the receiver.
+  void confirm(Micros now = kT0) {
+    ASSERT_FALSE(d.empty());
+    ASSERT_EQ(d.back().kind, DK::kSendConfirm);
+    r.clear();
+    receiver.on_confirm(d.back().record.task_id, "a", d.back().record.epoch, d.back().go, now, r);
+  }
+  // The receiver asks the donor about its held adoption of `epoch`.
+  void confirm_query(Epoch epoch, Micros now = kT0) {
+    d.clear();
+    donor.on_confirm_query(kTask, epoch, "b", now, d);
+  }
 };
 
 TEST(Handoff, HappyPathMovesWithExactlyOneAdopt) {
@@ -86,13 +100,22 @@ TEST(Handoff, HappyPathMovesWithExactlyOneAdopt) {
   ReceiverAction a = p.offer(e, false);
   EXPECT_EQ(names(p.r), "adopt send_answer(accepted)");
   EXPECT_EQ(p.r[0].fence, (Fence{kTask, "a", e}));
+  EXPECT_EQ(p.receiver.held(kTask), (HeldAdoption{kTask, "a", e}));
   p.deliver(a);
-  EXPECT_EQ(names(p.d), "persist(moved) drop_local");
+  EXPECT_EQ(names(p.d), "persist(moved) drop_local send_confirm");
   EXPECT_EQ(p.d[1].record.peer, "b");
+  EXPECT_TRUE(p.d[2].go);
   EXPECT_FALSE(p.donor.migrating(kTask));
   EXPECT_EQ(p.donor.entries(), 0u);
+  EXPECT_EQ(p.donor.moved_entries(), 1u);
   EXPECT_EQ(p.donor.next_tick_us(), kNever);
+  p.confirm();
+  EXPECT_EQ(names(p.r), "release");
+  EXPECT_EQ(p.r[0].fence, (Fence{kTask, "a", e}));
+  EXPECT_EQ(p.receiver.held_count(), 0u);
+  EXPECT_EQ(p.receiver.next_tick_us(), kNever);
   EXPECT_EQ(p.receiver.stats().adopted, 1u);
+  EXPECT_EQ(p.receiver.stats().released, 1u);
   EXPECT_EQ(p.donor.stats().moved, 1u);
 }
 
@@ -122,7 +145,7 @@ TEST(Handoff, LostAnswerIsQueriedAndHaveMovesTheTask) {
   p.donor.tick(kT0 + kHandoffRetryMinUs, p.d);
   EXPECT_EQ(names(p.d), "send_query");
   p.deliver(p.query(e, true));
-  EXPECT_EQ(names(p.d), "persist(moved) drop_local");
+  EXPECT_EQ(names(p.d), "persist(moved) drop_local send_confirm");
   EXPECT_EQ(p.receiver.stats().adopted, 1u);
 }
 
@@ -179,7 +202,7 @@ TEST(Handoff, DonorCrashAfterPersistingMigratingIsResolvedByAQuery) {
     ReceiverAction a = p.query(e, have);
     d.clear();
     donor.on_answer(kTask, e, "b", a.answer, a.reason, kT0 + 6, d);
-    EXPECT_EQ(names(d), offer_arrived ? "persist(moved) drop_local" : "erase requeue");
+    EXPECT_EQ(names(d), offer_arrived ? "persist(moved) drop_local send_confirm" : "erase requeue");
     if (!offer_arrived) {
       EXPECT_EQ(p.offer(e, false).reason, "fenced");  // the delayed offer
     }
@@ -196,7 +219,11 @@ TEST(Handoff, ReceiverCrashBeforeOrAfterStoringGivesOneOwner) {
     Epoch e = p.begin();
     p.offer(e, false);  // adopt, then crash before the answer
     HandoffReceiver restarted;
-    restarted.restore({});
+    ReceiverActions rr;
+    std::vector<HeldAdoption> held;
+    if (stored) held.push_back({kTask, "a", e});
+    ASSERT_TRUE(restarted.restore({}, held, kT0 + 1, rr).ok());
+    EXPECT_EQ(names(rr), stored ? "send_confirm_query" : "");
     p.d.clear();
     p.donor.tick(kT0 + kHandoffRetryMinUs, p.d);
     ReceiverActions r;
@@ -209,9 +236,9 @@ TEST(Handoff, ReceiverCrashBeforeOrAfterStoringGivesOneOwner) {
     if (!stored) {
       // The fence survives a second crash; the delayed offer is refused.
       HandoffReceiver again;
-      again.restore({r[0].fence});
+      ASSERT_TRUE(again.restore({r[0].fence}, {}, kT0, r).ok());
       r.clear();
-      again.on_offer(kTask, "a", e, false, std::nullopt, r);
+      again.on_offer(kTask, "a", e, false, std::nullopt, kT0, r);
       EXPECT_EQ(answer_of(r).reason, "fenced");
     }
   }
@@ -232,7 +259,9 @@ TEST(Handoff, PeerDeclaredDeadIsReclaimedAndRequeued) {
   EXPECT_EQ(p.donor.entries(), 2u);
 }
 
-TEST(Handoff, FalselyDeadPeerThatAdoptedCountsADuplicate) {
+// The receiver adopted (held), then was declared dead (falsely or not): the
+// donor requeues the task, and the receiver never runs its copy.
+TEST(Handoff, DeadPeerThatAdoptedIsToldToDiscardIt) {
   for (bool adopted : {true, false}) {
     SCOPED_TRACE(adopted);
     Pair p;
@@ -246,12 +275,17 @@ TEST(Handoff, FalselyDeadPeerThatAdoptedCountsADuplicate) {
     p.donor.on_peer_alive("b", kT0 + 2, p.d);
     EXPECT_EQ(names(p.d), "send_query");
     p.deliver(p.query(e, adopted));
-    EXPECT_EQ(names(p.d), adopted ? "duplicate erase" : "erase");
-    EXPECT_EQ(p.donor.stats().duplicates, adopted ? 1u : 0u);
+    EXPECT_EQ(names(p.d), adopted ? "erase send_confirm" : "erase");
+    EXPECT_EQ(p.donor.stats().revoked, adopted ? 1u : 0u);
     EXPECT_EQ(p.donor.entries(), 0u);
-    if (!adopted) {
-      EXPECT_EQ(p.offer(e, false).reason, "fenced");
+    if (adopted) {
+      EXPECT_FALSE(p.d.back().go);
+      p.confirm();
+      EXPECT_EQ(names(p.r), "persist_fence discard");
+      EXPECT_EQ(p.receiver.held_count(), 0u);
+      EXPECT_EQ(p.receiver.stats().released, 0u);
     }
+    EXPECT_EQ(p.offer(e, false).reason, "fenced");
   }
 }
 
@@ -344,11 +378,249 @@ TEST(Handoff, FencesArePerDonor) {
   receiver.on_query(kTask, "a", 7, false, r);
   EXPECT_EQ(receiver.fence(kTask, "a"), 7u);
   r.clear();
-  receiver.on_offer(kTask, "c", 2, false, std::nullopt, r);  // c's epochs are its own
+  receiver.on_offer(kTask, "c", 2, false, std::nullopt, kT0, r);  // c's epochs are its own
   EXPECT_EQ(names(r), "adopt send_answer(accepted)");
   r.clear();
-  receiver.on_offer(kTask, "a", 8, false, std::nullopt, r);  // a newer offer from a
-  EXPECT_EQ(names(r), "adopt send_answer(accepted)");
+  receiver.on_offer(kTask, "a", 8, false, std::nullopt, kT0, r);  // a newer offer from a
+  // Held from c's offer: a's newer one replaces it, c's is fenced.
+  EXPECT_EQ(names(r), "persist_fence adopt send_answer(accepted)");
+  EXPECT_EQ(receiver.fence(kTask, "c"), 2u);
+  EXPECT_EQ(receiver.held(kTask), (HeldAdoption{kTask, "a", 8}));
+}
+
+// --- The confirmation step (docs/migration.md, step 4) ---
+
+TEST(HandoffConfirm, HeldTaskIsNotReleasedBeforeTheConfirm) {
+  Pair p;
+  Epoch e = p.begin();
+  p.offer(e, false);
+  EXPECT_EQ(p.receiver.held_count(), 1u);
+  EXPECT_EQ(p.receiver.next_tick_us(), kT0 + kHandoffRetryMinUs);  // asks if no confirm comes
+  // A confirm of another epoch or from another donor is not it.
+  p.r.clear();
+  p.receiver.on_confirm(kTask, "a", e + 1, true, kT0, p.r);
+  p.receiver.on_confirm(kTask, "c", e, true, kT0, p.r);
+  EXPECT_EQ(names(p.r), "");
+  EXPECT_EQ(p.receiver.stats().stale_confirms, 2u);
+  EXPECT_EQ(p.receiver.held_count(), 1u);
+}
+
+TEST(HandoffConfirm, NoGoDiscardsBehindAFence) {
+  Pair p;
+  Epoch e = p.begin();
+  p.offer(e, false);  // held, answer lost
+  p.d.clear();
+  p.donor.on_peer_dead("b", kT0 + 1, p.d);  // reclaimed, requeued
+  p.confirm_query(e, kT0 + 2);
+  EXPECT_EQ(names(p.d), "erase send_confirm");
+  EXPECT_FALSE(p.d.back().go);
+  EXPECT_EQ(p.donor.entries(), 0u);
+  p.confirm(kT0 + 3);
+  EXPECT_EQ(names(p.r), "persist_fence discard");
+  EXPECT_EQ(p.r[0].fence, (Fence{kTask, "a", e}));
+  EXPECT_EQ(p.receiver.held_count(), 0u);
+  EXPECT_EQ(p.receiver.next_tick_us(), kNever);
+  EXPECT_EQ(p.offer(e, false).reason, "fenced");  // a late duplicate of the offer
+  // Asked again (its confirm lost), the donor with no entry still says no.
+  p.confirm_query(e, kT0 + 4);
+  EXPECT_EQ(names(p.d), "send_confirm");
+  EXPECT_FALSE(p.d.back().go);
+}
+
+TEST(HandoffConfirm, ReceiverRestartWithAHeldAdoptionAsksAtOnceAndIsReleased) {
+  Pair p;
+  Epoch e = p.begin();
+  p.deliver(p.offer(e, false));  // the donor moved it; its confirm is lost
+  EXPECT_EQ(names(p.d), "persist(moved) drop_local send_confirm");
+  HandoffReceiver restarted;
+  ReceiverActions r;
+  ASSERT_TRUE(restarted.restore({}, {{kTask, "a", e}}, kT0 + 10, r).ok());
+  EXPECT_EQ(names(r), "send_confirm_query");
+  EXPECT_EQ(r[0].fence, (Fence{kTask, "a", e}));
+  EXPECT_EQ(restarted.next_tick_us(), kT0 + 10 + kHandoffRetryMinUs);
+  p.confirm_query(e, kT0 + 11);
+  EXPECT_EQ(names(p.d), "send_confirm");
+  EXPECT_TRUE(p.d.back().go);
+  r.clear();
+  restarted.on_confirm(kTask, "a", e, true, kT0 + 12, r);
+  EXPECT_EQ(names(r), "release");
+  EXPECT_EQ(restarted.held_count(), 0u);
+}
+
+TEST(HandoffConfirm, RestoreDiscardsAHeldAdoptionWhoseEpochIsFenced) {
+  // A discard stopped between its fence and its delete.
+  HandoffReceiver receiver;
+  ReceiverActions r;
+  ASSERT_TRUE(receiver.restore({{kTask, "a", 5}}, {{kTask, "a", 5}}, kT0, r).ok());
+  EXPECT_EQ(names(r), "discard");
+  EXPECT_EQ(receiver.held_count(), 0u);
+  HandoffReceiver twice;
+  r.clear();
+  EXPECT_FALSE(twice.restore({}, {{kTask, "a", 5}, {kTask, "c", 1}}, kT0, r).ok());
+}
+
+TEST(HandoffConfirm, DonorRestartAnswersConfirmQueriesFromItsJournal) {
+  struct Case {
+    HandoffState state;
+    bool go;
+    const char* actions;
+  };
+  for (Case c : {Case{HandoffState::kMoved, true, "send_confirm"},
+                 Case{HandoffState::kReclaimed, false, "erase send_confirm"},
+                 Case{HandoffState::kMigrating, true, "persist(moved) drop_local send_confirm"}}) {
+    SCOPED_TRACE(to_string(c.state));
+    HandoffDonor donor;
+    DonorActions d;
+    ASSERT_TRUE(donor.restore({{kTask, "b", 7, c.state}}, 1024, kT0, d).ok());
+    d.clear();
+    donor.on_confirm_query(kTask, 7, "b", kT0, d);
+    EXPECT_EQ(names(d), c.actions);
+    EXPECT_EQ(d.back().go, c.go);
+    EXPECT_EQ(d.back().record, (HandoffRecord{kTask, "b", 7, d.back().record.state}));
+    // Other epochs, tasks or peers than the entry's: no.
+    for (auto [task, epoch, peer] :
+         {std::tuple{kTask, Epoch{6}, "b"}, std::tuple{std::string("a:2"), Epoch{7}, "b"},
+          std::tuple{kTask, Epoch{7}, "c"}}) {
+      d.clear();
+      donor.on_confirm_query(task, epoch, peer, kT0, d);
+      EXPECT_EQ(names(d), "send_confirm");
+      EXPECT_FALSE(d.back().go);
+    }
+  }
+  // No journal at all: no.
+  HandoffDonor empty;
+  DonorActions d;
+  ASSERT_TRUE(empty.restore({}, 0, kT0, d).ok());
+  empty.on_confirm_query(kTask, 3, "b", kT0, d);
+  EXPECT_EQ(names(d), "send_confirm");
+  EXPECT_FALSE(d.back().go);
+}
+
+TEST(HandoffConfirm, ConfirmQueryWhileMigratingIsAnAcceptance) {
+  Pair p;
+  Epoch e = p.begin();
+  p.offer(e, false);  // held; the accepted answer is lost
+  p.r.clear();
+  p.receiver.tick(kT0 + kHandoffRetryMinUs, p.r);
+  EXPECT_EQ(names(p.r), "send_confirm_query");
+  p.confirm_query(e, kT0 + kHandoffRetryMinUs);
+  EXPECT_EQ(names(p.d), "persist(moved) drop_local send_confirm");
+  EXPECT_TRUE(p.d.back().go);
+  EXPECT_FALSE(p.donor.migrating(kTask));
+  EXPECT_EQ(p.donor.next_tick_us(), kNever);
+  p.confirm();
+  EXPECT_EQ(names(p.r), "release");
+  // The donor's own query, late: still `have`, and now stale at the donor.
+  p.deliver(p.query(e, true));
+  EXPECT_EQ(names(p.d), "");
+}
+
+TEST(HandoffConfirm, ConfirmQueriesBackOffExponentiallyUpToTheCap) {
+  Pair p;
+  Epoch e = p.begin(0);
+  p.offer(e, false, std::nullopt, 0);
+  std::vector<Micros> gaps;
+  Micros last = 0;
+  for (int i = 0; i < 8; ++i) {
+    Micros due = p.receiver.next_tick_us();
+    gaps.push_back(due - last);
+    last = due;
+    p.r.clear();
+    p.receiver.tick(due, p.r);
+    EXPECT_EQ(names(p.r), "send_confirm_query");
+  }
+  std::vector<Micros> want = {200'000,   200'000,   400'000,   800'000,
+                              1'600'000, 3'200'000, 6'400'000, 10'000'000};
+  EXPECT_EQ(gaps, want);
+}
+
+TEST(HandoffConfirm, DeadDonorLeavesTheTaskHeldUntilItReturns) {
+  Pair p;
+  Epoch e = p.begin();
+  p.offer(e, false);
+  p.r.clear();
+  p.receiver.on_peer_dead("a", kT0 + 1, p.r);
+  EXPECT_EQ(names(p.r), "");
+  EXPECT_EQ(p.receiver.next_tick_us(), kNever);  // waits, asks no one
+  EXPECT_EQ(p.receiver.held_count(), 1u);
+  EXPECT_EQ(p.receiver.held_from_dead_donors(), 1u);
+  EXPECT_TRUE(p.receiver.donor_dead("a"));
+  p.receiver.tick(kT0 + kHandoffRetryMaxUs * 100, p.r);
+  EXPECT_EQ(names(p.r), "");
+  EXPECT_EQ(p.receiver.stats().released + p.receiver.stats().discarded, 0u);
+  // The donor's store decides once it is back: it had moved it.
+  p.deliver(p.query(e, true));  // (the donor's side, before its death)
+  p.r.clear();
+  p.receiver.on_peer_alive("a", kT0 + 5, p.r);
+  EXPECT_EQ(names(p.r), "send_confirm_query");
+  EXPECT_EQ(p.receiver.held_from_dead_donors(), 0u);
+  p.confirm_query(e, kT0 + 6);
+  p.confirm();
+  EXPECT_EQ(names(p.r), "release");
+}
+
+TEST(HandoffConfirm, ForceReleaseRunsAHeldTaskWithoutTheDonor) {
+  Pair p;
+  Epoch e = p.begin();
+  p.offer(e, false);
+  p.r.clear();
+  p.receiver.on_peer_dead("a", kT0 + 1, p.r);
+  ASSERT_TRUE(p.receiver.force_release(kTask, p.r).ok());
+  EXPECT_EQ(names(p.r), "release");
+  EXPECT_EQ(p.r[0].fence, (Fence{kTask, "a", e}));
+  EXPECT_EQ(p.receiver.held_count(), 0u);
+  EXPECT_EQ(p.receiver.stats().forced, 1u);
+  EXPECT_EQ(p.receiver.stats().released, 1u);
+  Status again = p.receiver.force_release(kTask, p.r);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("not held"), std::string::npos);
+  // The donor's late confirm (either way) no longer matters.
+  p.r.clear();
+  p.receiver.on_confirm(kTask, "a", e, false, kT0 + 2, p.r);
+  EXPECT_EQ(names(p.r), "");
+}
+
+// R holds a's older offer e1 (reclaimed by a), then gets a's newer offer e2.
+TEST(HandoffConfirm, NewerOfferReplacesAHeldOneAndOlderOnesDoNot) {
+  Pair p;
+  Epoch e1 = p.begin();
+  p.offer(e1, false);
+  p.d.clear();
+  p.donor.on_peer_dead("b", kT0 + 1, p.d);
+  p.donor.on_peer_alive("b", kT0 + 2, p.d);  // queries e1; that query is lost
+  Epoch e2 = p.begin(kT0 + 3);
+  ReceiverAction a2 = p.offer(e2, true, std::nullopt, kT0 + 4);
+  EXPECT_EQ(names(p.r), "persist_fence adopt send_answer(accepted)");
+  EXPECT_EQ(p.receiver.fence(kTask, "a"), e1);
+  EXPECT_EQ(p.receiver.held(kTask), (HeldAdoption{kTask, "a", e2}));
+  // A late duplicate of e1 is fenced; the answers of both arrive.
+  EXPECT_EQ(p.offer(e1, true).reason, "fenced");
+  p.deliver(a2, kT0 + 5);
+  EXPECT_EQ(names(p.d), "persist(moved) drop_local send_confirm");
+  p.confirm();
+  EXPECT_EQ(names(p.r), "release");
+
+  // Without the fence, an older offer never replaces the held one.
+  HandoffReceiver receiver;
+  ReceiverActions r;
+  ASSERT_TRUE(receiver.restore({}, {{kTask, "a", 9}}, kT0, r).ok());
+  r.clear();
+  receiver.on_offer(kTask, "a", 8, true, std::nullopt, kT0, r);
+  EXPECT_EQ(names(r), "send_answer(accepted)");
+  EXPECT_EQ(receiver.held(kTask), (HeldAdoption{kTask, "a", 9}));
+}
+
+TEST(HandoffConfirm, QueryOfAnotherEpochThanTheHeldOneIsNotHave) {
+  HandoffReceiver receiver;
+  ReceiverActions r;
+  ASSERT_TRUE(receiver.restore({}, {{kTask, "a", 5}}, kT0, r).ok());
+  r.clear();
+  receiver.on_query(kTask, "a", 5, true, r);
+  EXPECT_EQ(names(r), "send_answer(have)");
+  r.clear();
+  receiver.on_query(kTask, "a", 6, true, r);  // a's offer 6 never arrived
+  EXPECT_EQ(names(r), "persist_fence send_answer(not_have)");
+  EXPECT_EQ(receiver.fence(kTask, "a"), 6u);
 }
 
 }  // namespace
