@@ -7,11 +7,11 @@ namespace braid::gossip {
 
 int retransmit_limit(int retransmit_mult, std::size_t live_members) {
   const double scale = std::ceil(std::log10(static_cast<double>(live_members) + 1.0));
-  return retransmit_mult * static_cast<int>(scale);
+  return retransmit_mult * std::max(2, static_cast<int>(scale));
 }
 
 int membership_retransmit_limit(int retransmit_mult, std::size_t live_members) {
-  return std::max(retransmit_limit(retransmit_mult, live_members), 2 * retransmit_mult);
+  return retransmit_limit(retransmit_mult, live_members);
 }
 
 BroadcastQueue::BroadcastQueue() = default;

@@ -20,8 +20,8 @@ Update load(const std::string& name, std::uint64_t version) {
 }
 
 TEST(BroadcastQueue, RetransmitLimitGrowsWithLogN) {
-  EXPECT_EQ(retransmit_limit(4, 1), 4);
-  EXPECT_EQ(retransmit_limit(4, 9), 4);
+  EXPECT_EQ(retransmit_limit(4, 1), 8);  // at least 2 x mult
+  EXPECT_EQ(retransmit_limit(4, 9), 8);
   EXPECT_EQ(retransmit_limit(4, 10), 8);
   EXPECT_EQ(retransmit_limit(4, 99), 8);
   EXPECT_EQ(retransmit_limit(4, 100), 12);

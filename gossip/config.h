@@ -30,9 +30,10 @@ struct GossipConfig {
   // Dissemination.
   Micros gossip_interval_us = 200 * kMicrosPerMilli;  // piggyback-only gossip round
   int gossip_fanout = 3;                              // members per gossip round
-  int retransmit_mult = 4;  // a load update is sent retransmit_mult x ceil(log10(n + 1)) times
+  int retransmit_mult =
+      4;  // a load update is sent retransmit_mult x max(2, ceil(log10(n + 1))) times
   // A membership update (join, suspect, dead, left) is flooded at once to
-  // this many x ceil(log10(n + 1)) members: a member is missed by the whole
+  // this many x max(2, ceil(log10(n + 1))) members: a member is missed by the whole
   // wave with probability ~e^-(that count), so 6 (x max(2, ...): e^-12 below 100 members)
   // keeps stragglers that wait for a later probe or sync rare.
   int membership_retransmit_mult = 6;

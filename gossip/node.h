@@ -19,7 +19,7 @@
 //    gossiping alive with a higher incarnation;
 //  - leave() gossips left; a left member is not probed or suspected again;
 //  - updates (alive, suspect, dead, left, load) piggyback on every message,
-//    each retransmitted retransmit_mult x ceil(log10(n+1)) times, newest
+//    each retransmitted retransmit_mult x max(2, ceil(log10(n+1))) times, newest
 //    and least-sent first, within the message size bound;
 //  - every sync_interval a push-pull sync of one page of the table with one
 //    random live member heals partitions; joining sends a join sync to the
