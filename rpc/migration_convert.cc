@@ -174,10 +174,24 @@ sched::Result<sched::MigrationMessage> body_from_wire(schema::MigrationMessage::
     case schema::MigrationMessage::Body::WORK_REQUEST:
       m.body = sched::WorkRequest{body.getWorkRequest().getSlots()};
       return m;
+    case schema::MigrationMessage::Body::CONFIRM_QUERY: {
+      auto id = bounded("task id", body.getConfirmQuery().getTaskId(), kShortTextMax);
+      if (!id) return id.error();
+      m.body = sched::HandoffConfirmQuery{std::move(id).value(), body.getConfirmQuery().getEpoch()};
+      return m;
+    }
+    case schema::MigrationMessage::Body::CONFIRM: {
+      auto c = body.getConfirm();
+      auto id = bounded("task id", c.getTaskId(), kShortTextMax);
+      if (!id) return id.error();
+      m.body = sched::HandoffConfirm{std::move(id).value(), c.getEpoch(), c.getGo()};
+      return m;
+    }
   }
-  return sched::Error{"message body: unknown kind " +
-                      std::to_string(static_cast<int>(body.which())) +
-                      " (allowed: offer, answer, query, outcome, outcomeAck, workRequest)"};
+  return sched::Error{
+      "message body: unknown kind " + std::to_string(static_cast<int>(body.which())) +
+      " (allowed: offer, answer, query, confirmQuery, confirm, outcome, outcomeAck, "
+      "workRequest)"};
 }
 
 }  // namespace
@@ -203,6 +217,15 @@ void to_wire(const sched::MigrationMessage& message, schema::MigrationMessage::B
           auto query = body.initQuery();
           query.setTaskId(b.task_id);
           query.setEpoch(b.epoch);
+        } else if constexpr (std::is_same_v<T, sched::HandoffConfirmQuery>) {
+          auto query = body.initConfirmQuery();
+          query.setTaskId(b.task_id);
+          query.setEpoch(b.epoch);
+        } else if constexpr (std::is_same_v<T, sched::HandoffConfirm>) {
+          auto confirm = body.initConfirm();
+          confirm.setTaskId(b.task_id);
+          confirm.setEpoch(b.epoch);
+          confirm.setGo(b.go);
         } else if constexpr (std::is_same_v<T, sched::OutcomeReport>) {
           to_wire(b, body.initOutcome());
         } else if constexpr (std::is_same_v<T, sched::OutcomeAck>) {

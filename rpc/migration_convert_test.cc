@@ -81,6 +81,13 @@ TEST(MigrationConvert, EveryOtherKindRoundTrips) {
   EXPECT_EQ(back.exit->code, 9);
   m.body = sched::OutcomeAck{"n1:42"};
   ASSERT_TRUE(round_trip(m));
+  m.body = sched::HandoffConfirmQuery{"n1:42", 9};
+  ASSERT_TRUE(round_trip(m));
+  m.body = sched::HandoffConfirm{"n1:42", 9, true};
+  auto c = round_trip(m);
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(std::get<sched::HandoffConfirm>(c.value().body).go);
+  EXPECT_EQ(std::get<sched::HandoffConfirm>(c.value().body).epoch, 9u);
   m.body = sched::WorkRequest{3};
   auto w = round_trip(m);
   ASSERT_TRUE(w);

@@ -113,6 +113,8 @@ struct MigrationMessage {
     outcome @10 :Outcome;
     outcomeAck :group { taskId @11 :Text; }
     workRequest :group { slots @12 :UInt32; }
+    confirmQuery :group { taskId @13 :Text; epoch @14 :UInt64; }
+    confirm :group { taskId @15 :Text; epoch @16 :UInt64; go @17 :Bool; }
   }
 }
 

@@ -56,6 +56,10 @@ Status check(const HandoffAnswer& answer) {
 
 Status check(const HandoffQuery& query) { return validate_task_id(query.task_id); }
 
+Status check(const HandoffConfirmQuery& query) { return validate_task_id(query.task_id); }
+
+Status check(const HandoffConfirm& confirm) { return validate_task_id(confirm.task_id); }
+
 Status check(const OutcomeReport& report) {
   if (auto s = validate_task_id(report.task_id); !s) return s;
   if (!is_node_name(report.executor)) {

@@ -60,6 +60,21 @@ struct HandoffQuery {
   std::uint64_t epoch = 0;
 };
 
+// The receiver holds an adopted task until the donor confirms it journaled
+// `moved` (docs/migration.md): it asks with HandoffConfirmQuery (after a
+// restart, and again with backoff), the donor answers HandoffConfirm: go
+// (the receiver may run it) or not (it discards it: the donor took it back).
+struct HandoffConfirmQuery {
+  std::string task_id;
+  std::uint64_t epoch = 0;
+};
+
+struct HandoffConfirm {
+  std::string task_id;
+  std::uint64_t epoch = 0;
+  bool go = false;
+};
+
 // How a task ended on the node that ran it, sent to its origin from a
 // persisted outbox until acknowledged.
 struct OutcomeReport {
@@ -86,7 +101,8 @@ struct WorkRequest {
 struct MigrationMessage {
   std::string from;          // sender's node name
   std::string from_address;  // where to answer ("HOST:PORT")
-  std::variant<HandoffOffer, HandoffAnswer, HandoffQuery, OutcomeReport, OutcomeAck, WorkRequest>
+  std::variant<HandoffOffer, HandoffAnswer, HandoffQuery, HandoffConfirmQuery, HandoffConfirm,
+               OutcomeReport, OutcomeAck, WorkRequest>
       body;
 };
 

@@ -73,6 +73,10 @@ TEST(MigrationMessage, AnswersReportsAndRequestsAreChecked) {
   EXPECT_NE(error_of(m), "");
   m.body = HandoffQuery{"n1:42", 1};
   EXPECT_EQ(error_of(m), "");
+  m.body = HandoffConfirm{"bad id", 1, true};
+  EXPECT_NE(error_of(m).find("NODE:NUMBER"), std::string::npos);
+  m.body = HandoffConfirmQuery{"n1:42", 1};
+  EXPECT_EQ(error_of(m), "");
 }
 
 }  // namespace
