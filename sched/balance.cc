@@ -46,8 +46,10 @@ Status validate_balance_config(const BalanceConfig& c) {
 }
 
 bool may_migrate(const Task& task, int hops, const BalanceConfig& config) {
+  // A member of a throttled array stays: the throttle (at most K of the
+  // array started at once) is kept by the node that holds the array.
   return task.state == TaskState::kQueued && !task.started_this_attempt && !task.spec.pinned &&
-         hops < config.max_hops;
+         task.spec.array_throttle == 0 && hops < config.max_hops;
 }
 
 Balancer::Balancer(BalanceConfig config, std::uint64_t seed)

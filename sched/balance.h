@@ -105,7 +105,8 @@ struct PullRequest {
 };
 
 // Whether a task may migrate: queued and never started this attempt (so not
-// pending, held, running or stopped), not pinned, and hops < max_hops.
+// pending, held, running or stopped), not pinned, not a member of a throttled array (its throttle
+// is kept where the array is), and hops < max_hops.
 bool may_migrate(const Task& task, int hops, const BalanceConfig& config);
 
 class Balancer final {

@@ -285,11 +285,15 @@ class HandoffReceiver {
   Status restore(const std::vector<Fence>& fences, const std::vector<HeldAdoption>& held,
                  Micros now_us, ReceiverActions& out);
 
-  // An offer. `already_have`: the store holds the task (any state, also
-  // finished: it must stay until no donor can still ask). `cannot_run`: why
-  // this node cannot run it (checks of docs/migration.md), or nullopt.
+  // An offer. `already_have`: the store holds the task as its own (any
+  // state but moved, also finished: it must stay until no donor can still
+  // ask). A task this node holds as moved (a forwarding pointer: it left
+  // and is offered back) is NOT had: it is adopted again (Torus::submit_as
+  // takes a moved task back). `cannot_run`: why this node cannot run it
+  // (checks of docs/migration.md), or nullopt.
   //   a fence with an epoch >= epoch     -> refused("fenced")
-  //   the task is held from (donor, e):
+  //   the task is held from (d, e):
+  //     d != donor                       -> kPersistFence, refused("held from another handoff")
   //     e == epoch, or an older offer of donor (epoch < e) -> accepted (no kAdopt)
   //     else (a newer offer: the old one was reclaimed)
   //                                      -> kPersistFence(old), kAdopt, accepted

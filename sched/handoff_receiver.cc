@@ -103,13 +103,24 @@ void HandoffReceiver::on_offer(const std::string& task_id, const std::string& do
   auto it = held_.find(task_id);
   if (it != held_.end()) {
     const HeldAdoption& old = it->second.adoption;
-    bool same = old.donor == donor && old.epoch == epoch;
-    bool older = old.donor == donor && epoch < old.epoch;
+    if (old.donor != donor) {
+      // Held from another donor: only that donor can say whether our copy
+      // is the live one, so this offer is refused (and fenced: its donor
+      // takes the task back). Epochs of two donors cannot be compared, and a
+      // late offer of an earlier donor must not displace the live adoption
+      // (Review13.ALateOfferFromAnEarlierDonorDoesNotDisplaceTheLiveAdoption).
+      ++stats_.refused;
+      raise_fence(task_id, donor, epoch, out);
+      answer(Answer::kRefused, "held from another handoff");
+      return;
+    }
+    bool same = old.epoch == epoch;
+    bool older = epoch < old.epoch;
     if (!same && !older) {
-      // A newer offer of a task held from an earlier one: that one was
-      // reclaimed (a donor has one offer of a task out at a time), so this
-      // one is the live offer. Fence the old one so that a late duplicate of
-      // it cannot take the adoption back.
+      // A newer offer of the same donor: the held one was reclaimed (a donor
+      // has one offer of a task out at a time), so this one is the live
+      // offer. Fence the old one so that a late duplicate of it cannot take
+      // the adoption back.
       raise_fence(old.task_id, old.donor, old.epoch, out);
       ++stats_.adopted;
       out.push_back(act(ReceiverAction::Kind::kAdopt, offer));

@@ -382,10 +382,11 @@ TEST(Handoff, FencesArePerDonor) {
   EXPECT_EQ(names(r), "adopt send_answer(accepted)");
   r.clear();
   receiver.on_offer(kTask, "a", 8, false, std::nullopt, kT0, r);  // a newer offer from a
-  // Held from c's offer: a's newer one replaces it, c's is fenced.
-  EXPECT_EQ(names(r), "persist_fence adopt send_answer(accepted)");
-  EXPECT_EQ(receiver.fence(kTask, "c"), 2u);
-  EXPECT_EQ(receiver.held(kTask), (HeldAdoption{kTask, "a", 8}));
+  // Held from c's offer: only c can settle it, so a's offer is refused and
+  // fenced (epochs of two donors cannot be compared: Review13).
+  EXPECT_EQ(names(r), "persist_fence send_answer(refused)");
+  EXPECT_EQ(receiver.fence(kTask, "a"), 8u);
+  EXPECT_EQ(receiver.held(kTask), (HeldAdoption{kTask, "c", 2}));
 }
 
 // --- The confirmation step (docs/migration.md, step 4) ---

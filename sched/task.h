@@ -204,6 +204,10 @@ struct Task {
   std::string adopted_from;       // the donor, when this node adopted it; "" = submitted here
   std::vector<Refusal> refusals;  // nodes that refused it and why, oldest first; at most
                                   // kRefusalsKept (the last ones)
+  // != 0: adopted from adopted_from with this handoff epoch and held until
+  // that donor confirms (sched/handoff.h HandoffReceiver): never started, and
+  // `braid release` refuses it. 0 once confirmed (or submitted here).
+  std::uint64_t adoption_epoch = 0;
 
   // Records a refusal: appends it, reason cut to kRefusalReasonBytesMax (at
   // a UTF-8 character boundary), and drops the oldest beyond kRefusalsKept.

@@ -158,7 +158,17 @@ Result<TaskKey> Torus::submit(TaskSpec spec, Micros now_us, Actions& out) {
 
 Result<TaskKey> Torus::submit_as(std::string id, TaskSpec spec, Micros now_us, Actions& out) {
   if (Status s = admissible(spec); !s) return s.error();
-  if (find(id)) return Error{"task id \"" + id + "\" is already known on this node"};
+  // Another node's array throttle cannot be kept here (its group number
+  // means another array on this node): an adopted task runs unthrottled.
+  if (id.rfind(config_.node_name + ":", 0) != 0) {
+    spec.array_throttle = 0;
+    spec.array_group = 0;
+  }
+  if (std::optional<TaskKey> known = find(id)) {
+    if (at(*known).state == TaskState::kMoved)
+      return take_back(*known, std::move(spec), now_us, out);
+    return Error{"task id \"" + id + "\" is already known on this node"};
+  }
 
   advance(now_us, out);
   const TaskKey key = new_key();
@@ -255,6 +265,10 @@ Status Torus::check_hold(TaskKey key, bool release) const {
   if (release && task.state != TaskState::kHeld) {
     return Error{"task " + task.id + " is " + std::string(to_string(task.state)) +
                  ", not held: only held tasks can be released"};
+  }
+  if (release && task.adoption_epoch != 0) {
+    return Error{"task " + task.id + " waits for " + task.adopted_from +
+                 " to confirm its handoff: it is released then (braid show says why)"};
   }
   if (!release && task.state != TaskState::kHeld && task.state != TaskState::kPending &&
       task.state != TaskState::kQueued) {

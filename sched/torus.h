@@ -239,6 +239,16 @@ class Torus final {
   Status abort_migration(TaskKey key, Micros now_us, Actions& out);
   Status finish_migration(TaskKey key, std::string moved_to, Micros now_us, Actions& out);
   Status apply_outcome(TaskKey key, const OutcomeReport& report, Micros now_us, Actions& out);
+  // A task this node holds as moved comes back (offered back by a peer):
+  // submit_as() of its id calls this. It is queued again (or held) with the
+  // spec it comes back with, under the same key, so its dependents here keep
+  // waiting on it.
+  Result<TaskKey> take_back(TaskKey key, TaskSpec spec, Micros now_us, Actions& out);
+  // An adopted task (submit_as with spec.hold) held until its donor confirms
+  // the handoff: release() refuses it meanwhile. confirm_adoption() releases
+  // it (the donor said go); a no-go is cancel() plus forget() by the caller.
+  Status mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, Actions& out);
+  Status confirm_adoption(TaskKey key, Micros now_us, Actions& out);
   void set_policy(Policy policy, Micros now_us, Actions& out);
   // Takes effect at once: the next decision measures slices with it.
   Status set_quantum(Micros quantum_us, Micros now_us, Actions& out);

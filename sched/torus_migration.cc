@@ -32,6 +32,14 @@ Status Torus::abort_migration(TaskKey key, Micros now_us, Actions& out) {
     return wrong_state(at(key), "abort migration", "migrating");
   }
   advance(now_us, out);
+  // Restored after a restart on a node that shrank: it may not fit any
+  // more, and queued it would hold the slots reserved for ever.
+  if (Status s = fits(at(key).spec); !s) {
+    finish(key, TaskState::kFailed, "cannot run on this node any more: " + s.error().message,
+           last_now_us_, out);
+    decide(last_now_us_, out, /*ignore_pause=*/false);
+    return ok_status();
+  }
   wake(key, out);
   decide(last_now_us_, out, /*ignore_pause=*/false);
   return ok_status();
@@ -49,6 +57,55 @@ Status Torus::finish_migration(TaskKey key, std::string moved_to, Micros now_us,
   task.moved_to = std::move(moved_to);
   set_state(key, TaskState::kMoved, out);
   return ok_status();
+}
+
+Result<TaskKey> Torus::take_back(TaskKey key, TaskSpec spec, Micros now_us, Actions& out) {
+  if (!exists(key) || at(key).state != TaskState::kMoved) {
+    return Error{"take back: task key " + std::to_string(key) + " is not a moved task"};
+  }
+  if (Status s = fits(spec); !s) return s.error();
+  if (spec.account != at(key).spec.account) {
+    return Error{"take back: task " + at(key).id + " came back under another account"};
+  }
+  advance(now_us, out);
+  Task& task = at(key);
+  const bool hold = spec.hold;
+  spec.hold = false;
+  spec.after = task.spec.after;  // its dependencies were resolved here already
+  spec.after_kinds = task.spec.after_kinds;
+  task.spec = std::move(spec);
+  task.moved_to.clear();
+  task.reason.clear();
+  if (hold) {
+    task.reason = "held";
+    set_state(key, TaskState::kHeld, out);
+  } else {
+    wake(key, out);
+  }
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return key;
+}
+
+Status Torus::mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, Actions& out) {
+  if (!exists(key)) return Error{"adopt: unknown task key " + std::to_string(key)};
+  Task& task = at(key);
+  if (task.state != TaskState::kHeld) return wrong_state(task, "adopt", "held");
+  if (epoch == 0 || donor.empty()) return Error{"adopt: task " + task.id + ": no donor or epoch"};
+  task.adopted_from = std::move(donor);
+  task.adoption_epoch = epoch;
+  task.reason = "adopted from " + task.adopted_from + ", waiting for its confirmation";
+  out.push_back({Action::Kind::kPersist, key});
+  return ok_status();
+}
+
+Status Torus::confirm_adoption(TaskKey key, Micros now_us, Actions& out) {
+  if (!exists(key)) return Error{"adopt: unknown task key " + std::to_string(key)};
+  Task& task = at(key);
+  if (task.state != TaskState::kHeld || task.adoption_epoch == 0) {
+    return wrong_state(task, "confirm adoption", "held for a handoff's confirmation");
+  }
+  task.adoption_epoch = 0;
+  return release(key, now_us, out);
 }
 
 Status Torus::apply_outcome(TaskKey key, const OutcomeReport& report, Micros now_us, Actions& out) {

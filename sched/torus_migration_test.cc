@@ -163,5 +163,28 @@ TEST(TorusMigration, MovedAndMigratingTasksSurviveARestartWithTheirPointers) {
   EXPECT_EQ(torus.task(b).state, TaskState::kQueued);
 }
 
+TEST(TorusMigration, AnAdoptedTaskWaitsForItsDonorsConfirmationNotForAUserRelease) {
+  SimNode node(config(Policy::kFair, 2));
+  TaskSpec held = spec();
+  held.hold = true;
+  Actions out;
+  const TaskKey key = must(node.torus().submit_as("n9:4", held, node.now_us(), out));
+  ASSERT_TRUE(node.torus().mark_adoption(key, "n9", 7, out));
+  node.apply(out);
+  EXPECT_EQ(node.torus().task(key).adoption_epoch, 7u);
+  out.clear();
+  const auto refused = node.torus().release(key, node.now_us(), out);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("waits for n9 to confirm its handoff"), std::string::npos);
+  node.run_for(50 * kMs);
+  EXPECT_EQ(node.torus().task(key).state, TaskState::kHeld);
+  out.clear();
+  ASSERT_TRUE(apply(node, node.torus().confirm_adoption(key, node.now_us(), out), out));
+  EXPECT_EQ(node.torus().task(key).adoption_epoch, 0u);
+  node.run_for(5 * kMs);
+  EXPECT_NE(node.torus().task(key).state, TaskState::kHeld);
+  EXPECT_EQ(node.torus().task(key).attempts, 1);
+}
+
 }  // namespace
 }  // namespace braid::sched

@@ -48,6 +48,7 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
   t.hops = record.hops;
   t.moved_to = std::move(record.moved_to);
   t.adopted_from = std::move(record.adopted_from);
+  t.adoption_epoch = record.adoption_epoch;
   t.refusals = std::move(record.refusals);
   t.spec.hold = false;
   index_.insert(t.id, key);

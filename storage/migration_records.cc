@@ -8,6 +8,7 @@
 //            updated_at_us           signed
 //
 //   fence    version (= 1)           varint
+//            donor                   string, 0..kNodeNameBytesMax bytes
 //            epoch                   varint
 //
 //   outcome  version (= 1)           varint
@@ -109,6 +110,7 @@ sched::Status decode_handoff(std::string_view bytes, HandoffRecord& out) {
 std::string encode_fence(const FenceRecord& record) {
   std::string out;
   put_varint(out, kFenceVersion);
+  put_node_name(out, record.donor);
   put_varint(out, record.epoch);
   return out;
 }
@@ -116,13 +118,34 @@ std::string encode_fence(const FenceRecord& record) {
 sched::Status decode_fence(std::string_view bytes, FenceRecord& out) {
   FieldReader in(bytes);
   decode_version(in, kFenceVersion);
+  std::string donor;
+  node_name(in, "donor", donor);
   std::uint64_t epoch = 0;
   in.u64("epoch", epoch);
   in.expect_end();
   if (!in.ok()) return sched::Error{in.error()};
+  out.donor = std::move(donor);
   out.epoch = epoch;
   return sched::ok_status();
 }
+
+std::string handoff_key(std::string_view task_id, std::uint64_t epoch) {
+  std::string key(task_id);
+  key.push_back('\0');
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    key.push_back(static_cast<char>((epoch >> shift) & 0xff));
+  }
+  return key;
+}
+
+std::string fence_key(std::string_view task_id, std::string_view donor) {
+  std::string key(task_id);
+  key.push_back('\0');
+  key.append(donor);
+  return key;
+}
+
+std::string_view task_id_of_key(std::string_view key) { return key.substr(0, key.find('\0')); }
 
 std::string encode_outcome(const OutcomeReport& report) {
   std::string out;

@@ -26,9 +26,11 @@ constexpr std::uint8_t kHandoffMoved = 2;  // `peer` adopted it; the task is a f
 constexpr std::uint8_t kHandoffReclaimed = 3;  // taken back from `peer` (declared dead); ask it
                                                // again once it is alive (duplicate detection)
 
-// The donor's journal entry for one task it offered (family `journal`).
+// The donor's journal entry for one offer of a task (family `journal`),
+// keyed by (task id, epoch): a donor may hold a reclaimed entry of a task
+// beside the moved entry of its next offer.
 struct HandoffRecord {
-  std::string task_id;  // the key
+  std::string task_id;  // the key, with epoch
   std::string peer;     // the receiver
   std::uint64_t epoch = 0;
   std::uint8_t state = kHandoffMigrating;  // kHandoffMigrating, kHandoffMoved or kHandoffReclaimed
@@ -37,11 +39,14 @@ struct HandoffRecord {
   bool operator==(const HandoffRecord&) const = default;
 };
 
-// A receiver's fence (family `fences`): it answered `not have` for this task
-// and epoch, so a late offer of that epoch (or an older one) is refused.
+// A receiver's fence (family `fences`): it answered `not have` (or refused)
+// for this task, donor and epoch, so a late offer of that donor with that
+// epoch (or an older one) is refused. One per (task, donor): epochs of two
+// donors cannot be compared.
 struct FenceRecord {
-  std::string task_id;  // the key
+  std::string task_id;  // the key, with donor
   std::uint64_t epoch = 0;
+  std::string donor;
 
   bool operator==(const FenceRecord&) const = default;
 };
@@ -62,7 +67,13 @@ struct OutcomeReport {
   bool operator==(const OutcomeReport& other) const;
 };
 
-// Values (the task id is the key, not part of the value).
+// Keys: the journal's is task id, NUL, 8-byte big-endian epoch; the fences'
+// is task id, NUL, donor; the outbox's is the task id. Task ids hold no NUL.
+std::string handoff_key(std::string_view task_id, std::uint64_t epoch);
+std::string fence_key(std::string_view task_id, std::string_view donor);
+std::string_view task_id_of_key(std::string_view key);  // up to the NUL, or all
+
+// Values (the task id is in the key, not in the value).
 std::string encode_handoff(const HandoffRecord& record);
 std::string encode_fence(const FenceRecord& record);
 std::string encode_outcome(const OutcomeReport& report);

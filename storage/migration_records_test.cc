@@ -131,9 +131,9 @@ TEST(HandoffRecord, OverLongPeerIsCutSoWhatIsWrittenDecodes) {
 }
 
 TEST(FenceRecord, RoundTripsAndRefusesCorruptValues) {
-  const FenceRecord in{"node-a:17", std::numeric_limits<std::uint64_t>::max()};
+  const FenceRecord in{"node-a:17", std::numeric_limits<std::uint64_t>::max(), "donor-b"};
   const std::string bytes = encode_fence(in);
-  EXPECT_EQ(testing::hex(encode_fence({"n:1", 300})), "01ac02");
+  EXPECT_EQ(testing::hex(encode_fence({"n:1", 300, "d"})), "010164ac02");
   FenceRecord out;
   out.task_id = in.task_id;
   ASSERT_TRUE(decode_fence(bytes, out));
@@ -141,9 +141,9 @@ TEST(FenceRecord, RoundTripsAndRefusesCorruptValues) {
   expect_every_prefix_refused(&decode_fence, bytes);
   EXPECT_EQ(decode_error(&decode_fence, bytes + "x"), "1 trailing bytes after the last field");
   EXPECT_EQ(decode_error(&decode_fence, "\x07\x01"), "format version 7, this braid reads 1");
-  EXPECT_EQ(
-      decode_error(&decode_fence, std::string("\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f")),
-      "varint longer than 64 bits in epoch");
+  EXPECT_EQ(decode_error(&decode_fence,
+                         std::string("\x01\x01\x64\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f")),
+            "varint longer than 64 bits in epoch");
   expect_no_crash_on_mutations(&decode_fence, bytes);
 }
 

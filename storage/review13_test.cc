@@ -42,7 +42,7 @@ void carry_out(Store& store, const sched::DonorActions& out) {
       batch.put_handoff(HandoffRecord{a.record.task_id, a.record.peer, a.record.epoch,
                                       to_store(a.record.state), 0});
     } else if (a.kind == sched::DonorAction::Kind::kErase) {
-      batch.delete_handoff(a.record.task_id);  // which epoch? the key has none
+      batch.delete_handoff(a.record.task_id, a.record.epoch);  // fixed: keyed by epoch too
     }
   }
   ASSERT_TRUE(store.write(batch, true));
@@ -101,8 +101,8 @@ TEST(Review13, FencesOfTwoDonorsForOneTaskAreBothKept) {
     std::unique_ptr<Store> store = open_ok(tmp.path());
     ASSERT_TRUE(store);
     Batch batch;
-    batch.put_fence(FenceRecord{"o:1", 5});  // R fenced (o:1, donor A, 5)
-    batch.put_fence(FenceRecord{"o:1", 3});  // R fenced (o:1, donor B, 3)
+    batch.put_fence(FenceRecord{"o:1", 5, "A"});  // R fenced (o:1, donor A, 5)
+    batch.put_fence(FenceRecord{"o:1", 3, "B"});  // R fenced (o:1, donor B, 3)
     ASSERT_TRUE(store->write(batch, true));
   }
   std::unique_ptr<Store> store = open_ok(tmp.path());

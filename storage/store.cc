@@ -281,19 +281,21 @@ void Batch::delete_member(const std::string& name) {
 }
 
 void Batch::put_handoff(const HandoffRecord& record) {
-  ops_.push_back({Family::kJournal, false, record.task_id, encode_handoff(record)});
+  ops_.push_back(
+      {Family::kJournal, false, handoff_key(record.task_id, record.epoch), encode_handoff(record)});
 }
 
-void Batch::delete_handoff(const std::string& task_id) {
-  ops_.push_back({Family::kJournal, true, task_id, {}});
+void Batch::delete_handoff(const std::string& task_id, std::uint64_t epoch) {
+  ops_.push_back({Family::kJournal, true, handoff_key(task_id, epoch), {}});
 }
 
 void Batch::put_fence(const FenceRecord& record) {
-  ops_.push_back({Family::kFences, false, record.task_id, encode_fence(record)});
+  ops_.push_back(
+      {Family::kFences, false, fence_key(record.task_id, record.donor), encode_fence(record)});
 }
 
-void Batch::delete_fence(const std::string& task_id) {
-  ops_.push_back({Family::kFences, true, task_id, {}});
+void Batch::delete_fence(const std::string& task_id, const std::string& donor) {
+  ops_.push_back({Family::kFences, true, fence_key(task_id, donor), {}});
 }
 
 void Batch::put_outcome(const OutcomeReport& report) {
@@ -470,7 +472,7 @@ sched::Status Store::load_by_task_id(int family, const char* what,
       db_->NewIterator(rocksdb::ReadOptions(), families_[static_cast<std::size_t>(family)]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     Record record;
-    record.task_id = it->key().ToString();
+    record.task_id = std::string(task_id_of_key(view(it->key())));
     if (sched::Status decoded = decode(view(it->value()), record); !decoded) {
       const bool printable = sched::validate_task_id(record.task_id).ok();
       return sched::Error{std::string(what) + " " +

@@ -6,12 +6,12 @@
 //            one per submission, which its tasks refer to by id
 //   tasks    TaskRecord by record number (8-byte big-endian key, so
 //            iteration is admission order)
-//   journal  the handoff journal: HandoffRecord by task id, one per task this
-//            node offered to a peer (migrating, moved or reclaimed)
+//   journal  the handoff journal: HandoffRecord by (task id, epoch), one per
+//            offer of a task this node made (migrating, moved or reclaimed)
 //   members  MemberRecord by member name: the peers this node knew, so a
 //            restarted node rejoins without its seeds
-//   fences   FenceRecord by task id: offers this node answered `not have`,
-//            so a late offer of that epoch is refused (issue 11)
+//   fences   FenceRecord by (task id, donor): offers this node answered `not
+//            have` or refused, so a late offer of that epoch is refused (issue 11)
 //   outbox   OutcomeReport by task id: outcomes of adopted tasks not yet
 //            acknowledged by their origin (issue 11)
 // (migration_records.h has the journal's, fences' and outbox's records.)
@@ -87,12 +87,12 @@ class Batch {
   void delete_env(std::uint64_t env_id);
   void put_member(const MemberRecord& member);
   void delete_member(const std::string& name);
-  // The handoff journal, fences and outbox, each keyed by task id (a put
-  // replaces the task's entry).
+  // The handoff journal (keyed by task id and epoch), fences (by task id and
+  // donor) and outbox (by task id); a put replaces the entry of its key.
   void put_handoff(const HandoffRecord& record);
-  void delete_handoff(const std::string& task_id);
+  void delete_handoff(const std::string& task_id, std::uint64_t epoch);
   void put_fence(const FenceRecord& record);
-  void delete_fence(const std::string& task_id);
+  void delete_fence(const std::string& task_id, const std::string& donor);
   void put_outcome(const OutcomeReport& report);
   void delete_outcome(const std::string& task_id);
   // Appends every write of `other` after this batch's own.

@@ -236,9 +236,9 @@ OutcomeReport sample_outcome(std::string task_id) {
 
 TEST(Store, HandoffsFencesAndOutboxSurviveReopenKeyedByTaskId) {
   TempDir tmp;
-  const HandoffRecord moved{"node-a:9", "node-b", 4, kHandoffMoved, 1'700'000'000'000'000};
+  const HandoffRecord moved{"node-a:9", "node-b", 3, kHandoffMoved, 1'700'000'000'000'000};
   const HandoffRecord migrating{"node-a:10", "node-c", 1, kHandoffMigrating, 5};
-  const FenceRecord fence{"node-z:3", 7};
+  const FenceRecord fence{"node-z:3", 7, "d"};
   {
     std::unique_ptr<Store> store = open_ok(tmp.path());
     ASSERT_TRUE(store);
@@ -246,16 +246,16 @@ TEST(Store, HandoffsFencesAndOutboxSurviveReopenKeyedByTaskId) {
     batch.put_handoff(HandoffRecord{"node-a:9", "node-b", 3, kHandoffMigrating, 1});
     batch.put_handoff(migrating);
     batch.put_handoff(HandoffRecord{"node-a:11", "node-d", 2, kHandoffReclaimed, 2});
-    batch.put_fence(FenceRecord{"node-z:4", 1});
+    batch.put_fence(FenceRecord{"node-z:4", 1, "d"});
     batch.put_fence(fence);
     batch.put_outcome(sample_outcome("node-y:1"));
     batch.put_outcome(sample_outcome("node-y:2"));
     EXPECT_EQ(batch.count(), 7u);
     ASSERT_TRUE(store->write(batch, /*sync=*/true));
     Batch change;
-    change.put_handoff(moved);  // replaces node-a:9's entry
-    change.delete_handoff("node-a:11");
-    change.delete_fence("node-z:4");
+    change.put_handoff(moved);  // replaces node-a:9's entry of epoch 3
+    change.delete_handoff("node-a:11", 2);
+    change.delete_fence("node-z:4", "d");
     change.delete_outcome("node-y:1");
     change.delete_outcome("node-y:99");  // absent: nothing to do
     ASSERT_TRUE(store->write(change, /*sync=*/true));
@@ -278,11 +278,11 @@ TEST(Store, SameTaskIdInEachFamilyIsIndependent) {
   ASSERT_TRUE(store);
   Batch batch;
   batch.put_handoff(HandoffRecord{"node-a:1", "node-b", 1, kHandoffMigrating, 0});
-  batch.put_fence(FenceRecord{"node-a:1", 1});
+  batch.put_fence(FenceRecord{"node-a:1", 1, "d"});
   batch.put_outcome(sample_outcome("node-a:1"));
   ASSERT_TRUE(store->write(batch, true));
   Batch drop;
-  drop.delete_fence("node-a:1");
+  drop.delete_fence("node-a:1", "d");
   ASSERT_TRUE(store->write(drop, true));
   EXPECT_EQ(load_family(*store, &Store::load_handoffs).size(), 1u);
   EXPECT_TRUE(load_family(*store, &Store::load_fences).empty());
@@ -319,7 +319,7 @@ TEST(Store, DatabaseOfTheEarlierLayoutOpensAndGainsTheNewFamilies) {
     EXPECT_EQ(load_family(*store, &Store::load_outbox).size(), static_cast<std::size_t>(open));
     if (open == 0) {
       Batch batch;
-      batch.put_fence(FenceRecord{"node-c:1", 2});
+      batch.put_fence(FenceRecord{"node-c:1", 2, "d"});
       batch.put_outcome(sample_outcome("node-c:2"));
       ASSERT_TRUE(store->write(batch, /*sync=*/true));
     }
@@ -333,10 +333,11 @@ TEST(Store, DatabaseMissingOnlySomeNewFamilyOpens) {
   TempDir tmp;
   std::vector<std::string> families = kFamiliesBeforeMigration;
   families.push_back("fences");
-  put_raws(tmp.path(), families, {{"fences", "node-a:1", encode_fence({"node-a:1", 3})}});
+  put_raws(tmp.path(), families, {{"fences", "node-a:1", encode_fence({"node-a:1", 3, "d"})}});
   std::unique_ptr<Store> store = open_ok(tmp.path());
   ASSERT_TRUE(store);
-  EXPECT_EQ(load_family(*store, &Store::load_fences), (std::vector<FenceRecord>{{"node-a:1", 3}}));
+  EXPECT_EQ(load_family(*store, &Store::load_fences),
+            (std::vector<FenceRecord>{{"node-a:1", 3, "d"}}));
   EXPECT_TRUE(load_family(*store, &Store::load_outbox).empty());
 }
 
@@ -376,7 +377,7 @@ TEST(Store, UndecodableMigrationEntriesStopTheLoadNamingThem) {
     ASSERT_TRUE(store);
     Batch batch;
     batch.put_handoff(HandoffRecord{"node-a:1", "node-b", 1, kHandoffMigrating, 0});
-    batch.put_fence(FenceRecord{"node-a:1", 1});
+    batch.put_fence(FenceRecord{"node-a:1", 1, "d"});
     batch.put_outcome(sample_outcome("node-a:1"));
     ASSERT_TRUE(store->write(batch, true));
   }
@@ -393,7 +394,7 @@ TEST(Store, UndecodableMigrationEntriesStopTheLoadNamingThem) {
   EXPECT_EQ(visited, std::vector<std::string>{"node-a:1"});
   s = store->load_fences([](FenceRecord&&) {});
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().message, "fence key 00ff" + in + "truncated in epoch");
+  EXPECT_EQ(s.error().message, "fence key 00ff" + in + "truncated in donor");
   s = store->load_outbox([](OutcomeReport&&) {});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message,

@@ -39,8 +39,8 @@
 //   [hops                                     varint    issue 11 (migration): the
 //    moved_to adopted_from                    strings   migration section, only when
 //    refusals                                 varint    one of them is not the default
-//    {node reason}...]                        strings   (0, "", "", none); the output
-//                                                       section and the account ("" if
+//    {node reason}...                         strings   (0, "", "", none, 0); the output
+//    adoption_epoch]                          varint    section and the account ("" if
 //                                                       the default) are then written too
 //
 // Migration bounds (checked on decode; the encoder clamps to them, so it never
@@ -263,7 +263,7 @@ void decode_appended(FieldReader& in, Task& task, std::uint64_t& env_id) {
 
 bool has_migration_section(const Task& task) {
   return task.hops != 0 || !task.moved_to.empty() || !task.adopted_from.empty() ||
-         !task.refusals.empty();
+         !task.refusals.empty() || task.adoption_epoch != 0;
 }
 
 // At most `max_bytes` of `value`: the encoder's side of the decoder's bounds.
@@ -282,6 +282,7 @@ void encode_migration_section(const Task& task, std::string& out) {
     put_string(out, clamped(task.refusals[i].node, kNodeNameBytesMax));
     put_string(out, clamped(task.refusals[i].reason, sched::kRefusalReasonBytesMax));
   }
+  put_varint(out, task.adoption_epoch);
 }
 
 void bounded_str(FieldReader& in, const char* field, std::string& out, std::size_t max_bytes) {
@@ -313,6 +314,7 @@ void decode_migration_section(FieldReader& in, Task& task) {
     bounded_str(in, "refusal node", refusal.node, kNodeNameBytesMax);
     bounded_str(in, "refusal reason", refusal.reason, sched::kRefusalReasonBytesMax);
   }
+  in.u64("adoption_epoch", task.adoption_epoch);
 }
 
 }  // namespace

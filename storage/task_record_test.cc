@@ -346,6 +346,7 @@ struct RawMigration {
   std::uint64_t refusals = 1;
   std::string node = "node-c";
   std::string reason = "busy";
+  std::uint64_t adoption_epoch = 0;
 };
 
 std::string migration_tail(const RawMigration& raw) {
@@ -361,6 +362,7 @@ std::string migration_tail(const RawMigration& raw) {
     put_string(out, raw.node);
     put_string(out, raw.reason);
   }
+  put_varint(out, raw.adoption_epoch);
   return out;
 }
 
@@ -396,8 +398,14 @@ TEST(TaskRecord, MigrationFieldsRoundTripAndForceTheSectionsBeforeThem) {
   const std::string plain = encode_task(in);
   in.task.adopted_from = "node-b";
   const std::string bytes = encode_task(in);
-  // The default output section and account, then hops, moved_to, adopted_from, refusals.
-  EXPECT_EQ(bytes, plain + std::string("\x00\x00\x00\x00\x00\x06node-b\x00", 13));
+  // The default output section and account, then hops, moved_to, adopted_from,
+  // refusals, adoption_epoch.
+  EXPECT_EQ(bytes, plain + std::string("\x00\x00\x00\x00\x00\x06node-b\x00\x00", 14));
+  TaskRecord held = in;
+  held.task.adoption_epoch = 300;  // an adoption waiting for its donor's confirmation
+  TaskRecord back;
+  ASSERT_TRUE(decode_task(encode_task(held), back));
+  EXPECT_EQ(back.task.adoption_epoch, 300u);
   TaskRecord out;
   ASSERT_TRUE(decode_task(bytes, out));
   EXPECT_EQ(out.task.adopted_from, "node-b");
