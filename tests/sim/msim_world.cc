@@ -52,8 +52,15 @@ void World::restart(NodeIndex i) {
   if (nodes_[i]->up()) return;
   nodes_[i]->restart(now_us_, dead_names(i));
   flush(i);
-  at(now_us_ + options_.detect_alive_us, [this, i] {
+  const std::uint64_t gen = crash_gen_[i];
+  at(now_us_ + options_.detect_alive_us, [this, i, gen] {
     if (nodes_[i]->up() && declared_dead_.contains(i)) declare_alive(i);
+    // Its own gossip, rejoined, reports every live member (first seen).
+    if (!nodes_[i]->up() || crash_gen_[i] != gen) return;
+    for (NodeIndex j = 0; j < size(); ++j) {
+      if (j != i && !declared_dead_.contains(j)) nodes_[i]->on_peer_alive(name_of(j), now_us_);
+    }
+    flush(i);
   });
 }
 

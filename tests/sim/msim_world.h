@@ -13,7 +13,9 @@
 //  - liveness: a crash is declared dead to every up node detect_dead_us
 //    later (unless the node is back by then, as a SWIM refutation); a
 //    declared node is declared alive detect_alive_us after it restarts;
-//    false_death() declares a live node dead for a while (a wrong verdict).
+//    false_death() declares a live node dead for a while (a wrong verdict);
+//    a restarted node hears on_peer_alive of every live peer detect_alive_us
+//    after its restart (its gossip rejoined and saw them first).
 // Node names are "n<index>".
 #pragma once
 
