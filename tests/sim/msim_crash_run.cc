@@ -94,13 +94,16 @@ class CrashRun {
   void fault() {
     const NodeIndex i = static_cast<NodeIndex>(below(world_.size()));
     switch (below(4)) {
-      case 0: crash_for_a_while(i); break;
+      case 0:
+        crash_for_a_while(i);
+        break;
       case 1: {  // a partition between two random halves, for a while
         std::vector<NodeIndex> a, b;
         for (NodeIndex j = 0; j < world_.size(); ++j) (below(2) == 0 ? a : b).push_back(j);
         world_.network().partition(a, b);
         ++partitions_;
-        const Micros lasts = 200 * kMicrosPerMilli + static_cast<Micros>(below(3 * kMicrosPerSecond));
+        const Micros lasts =
+            200 * kMicrosPerMilli + static_cast<Micros>(below(3 * kMicrosPerSecond));
         world_.at(world_.now() + lasts, [this, a, b] {
           for (NodeIndex x : a) {
             for (NodeIndex y : b) {
@@ -112,10 +115,11 @@ class CrashRun {
         break;
       }
       case 2:
-        world_.false_death(i, 100 * kMicrosPerMilli +
-                                  static_cast<Micros>(below(3 * kMicrosPerSecond)));
+        world_.false_death(
+            i, 100 * kMicrosPerMilli + static_cast<Micros>(below(3 * kMicrosPerSecond)));
         break;
-      default: break;  // a quiet moment
+      default:
+        break;  // a quiet moment
     }
   }
 

@@ -17,10 +17,10 @@ namespace braid::msim {
 using sim::Micros;
 
 struct TaskLedger {
-  int starts = 0;       // processes started, on any node
-  int crash_lost = 0;   // of those, killed by their node's crash
-  int completions = 0;  // processes that ran to the end and the torus completed
-  int concurrent = 0;   // starts while another process of the task was alive
+  int starts = 0;                  // processes started, on any node
+  int crash_lost = 0;              // of those, killed by their node's crash
+  int completions = 0;             // processes that ran to the end and the torus completed
+  int concurrent = 0;              // starts while another process of the task was alive
   std::set<std::string> alive_on;  // nodes where a process of it is alive now
   std::string executor;            // the node of the (last) completion
   Micros submitted_us = -1;

@@ -26,20 +26,28 @@ Micros work_of(const Task& task) { return std::stoll(task.spec.argv.at(1)); }
 
 sched::Answer to_answer(sched::HandoffAnswerKind kind) {
   switch (kind) {
-    case sched::HandoffAnswerKind::kAccepted: return sched::Answer::kAccepted;
-    case sched::HandoffAnswerKind::kRefused: return sched::Answer::kRefused;
-    case sched::HandoffAnswerKind::kHave: return sched::Answer::kHave;
-    case sched::HandoffAnswerKind::kNotHave: return sched::Answer::kNotHave;
+    case sched::HandoffAnswerKind::kAccepted:
+      return sched::Answer::kAccepted;
+    case sched::HandoffAnswerKind::kRefused:
+      return sched::Answer::kRefused;
+    case sched::HandoffAnswerKind::kHave:
+      return sched::Answer::kHave;
+    case sched::HandoffAnswerKind::kNotHave:
+      return sched::Answer::kNotHave;
   }
   return sched::Answer::kRefused;
 }
 
 sched::HandoffAnswerKind to_kind(sched::Answer answer) {
   switch (answer) {
-    case sched::Answer::kAccepted: return sched::HandoffAnswerKind::kAccepted;
-    case sched::Answer::kRefused: return sched::HandoffAnswerKind::kRefused;
-    case sched::Answer::kHave: return sched::HandoffAnswerKind::kHave;
-    case sched::Answer::kNotHave: return sched::HandoffAnswerKind::kNotHave;
+    case sched::Answer::kAccepted:
+      return sched::HandoffAnswerKind::kAccepted;
+    case sched::Answer::kRefused:
+      return sched::HandoffAnswerKind::kRefused;
+    case sched::Answer::kHave:
+      return sched::HandoffAnswerKind::kHave;
+    case sched::Answer::kNotHave:
+      return sched::HandoffAnswerKind::kNotHave;
   }
   return sched::HandoffAnswerKind::kRefused;
 }
@@ -47,7 +55,10 @@ sched::HandoffAnswerKind to_kind(sched::Answer answer) {
 }  // namespace
 
 Node::Node(std::string name, NodeConfig config, std::uint64_t seed, Ledger& ledger, PeerView& view)
-    : name_(std::move(name)), config_(std::move(config)), seeds_(seed), ledger_(ledger),
+    : name_(std::move(name)),
+      config_(std::move(config)),
+      seeds_(seed),
+      ledger_(ledger),
       view_(view) {}
 
 void Node::build(Micros now_us) {
@@ -229,7 +240,9 @@ void Node::apply(const Actions& actions, Micros now_us) {
         p = Proc{p.id, 0, now_us, false, true};
         break;
       }
-      case Action::Kind::kPersist: persist(a.key, now_us); break;
+      case Action::Kind::kPersist:
+        persist(a.key, now_us);
+        break;
     }
   }
 }
@@ -238,9 +251,15 @@ void Node::apply(const DonorActions& actions, Micros now_us) {
   for (const DonorAction& a : actions) {
     const HandoffRecord& r = a.record;
     switch (a.kind) {
-      case DonorAction::Kind::kPersist: store_.journal[{r.task_id, r.epoch}] = r; break;
-      case DonorAction::Kind::kErase: store_.journal.erase({r.task_id, r.epoch}); break;
-      case DonorAction::Kind::kPersistEpochs: store_.epoch_floor = r.epoch; break;
+      case DonorAction::Kind::kPersist:
+        store_.journal[{r.task_id, r.epoch}] = r;
+        break;
+      case DonorAction::Kind::kErase:
+        store_.journal.erase({r.task_id, r.epoch});
+        break;
+      case DonorAction::Kind::kPersistEpochs:
+        store_.epoch_floor = r.epoch;
+        break;
       case DonorAction::Kind::kSendOffer: {
         const TaskKey k = key_of(r.task_id);
         if (k == kNoTask || torus_->task(k).state != TaskState::kMigrating) {
@@ -248,9 +267,9 @@ void Node::apply(const DonorActions& actions, Micros now_us) {
           break;
         }
         const Task& t = torus_->task(k);
-        send(r.peer, sched::HandoffOffer{r.epoch, sched::MigratingTask{t.id, t.spec,
-                                                                      t.submitted_at_us, t.attempts,
-                                                                      t.node_requeues, t.hops + 1}});
+        send(r.peer, sched::HandoffOffer{
+                         r.epoch, sched::MigratingTask{t.id, t.spec, t.submitted_at_us, t.attempts,
+                                                       t.node_requeues, t.hops + 1}});
         break;
       }
       case DonorAction::Kind::kSendQuery:
@@ -269,7 +288,8 @@ void Node::apply(const DonorActions& actions, Micros now_us) {
         ++(moved ? counters_.moved_out : counters_.requeued);
         break;
       }
-      case DonorAction::Kind::kRecordRefusal: break;  // no torus operation records it yet
+      case DonorAction::Kind::kRecordRefusal:
+        break;  // no torus operation records it yet
       case DonorAction::Kind::kSendConfirm:
         send(r.peer, sched::HandoffConfirm{r.task_id, r.epoch, a.go});
         break;
@@ -298,8 +318,12 @@ void Node::apply(const ReceiverActions& actions, Micros now_us,
       case ReceiverAction::Kind::kSendConfirmQuery:
         send(f.donor, sched::HandoffConfirmQuery{f.task_id, f.epoch});
         break;
-      case ReceiverAction::Kind::kRelease: release(f.task_id, now_us); break;
-      case ReceiverAction::Kind::kDiscard: store_.held.erase(f.task_id); break;
+      case ReceiverAction::Kind::kRelease:
+        release(f.task_id, now_us);
+        break;
+      case ReceiverAction::Kind::kDiscard:
+        store_.held.erase(f.task_id);
+        break;
     }
   }
 }
@@ -387,8 +411,7 @@ void Node::receive(const sched::MigrationMessage& message, Micros now_us) {
   }
 }
 
-void Node::on_outcome(const std::string& from, const sched::OutcomeReport& report,
-                      Micros now_us) {
+void Node::on_outcome(const std::string& from, const sched::OutcomeReport& report, Micros now_us) {
   const TaskKey k = key_of(report.task_id);
   if (k == kNoTask) {
     ledger_.violation(name_ + ": outcome of an unknown task: " + report.task_id);

@@ -43,7 +43,7 @@ using sched::kMicrosPerSecond;
 struct NodeConfig {
   int slots = 2;
   sched::BalanceConfig balance;
-  Micros balance_interval_us = 100 * kMicrosPerMilli;  // a balancing round
+  Micros balance_interval_us = 100 * kMicrosPerMilli;   // a balancing round
   Micros outcome_retry_min_us = 200 * kMicrosPerMilli;  // doubling ...
   Micros outcome_retry_max_us = 5 * kMicrosPerSecond;   // ... up to this
   int max_node_requeues = 1'000'000;                    // crash runs: never fail a task
@@ -55,8 +55,7 @@ struct NodeConfig {
 class PeerView {
  public:
   virtual ~PeerView() = default;
-  virtual const std::vector<sched::PeerLoad>& peers(const std::string& observer,
-                                                    Micros now_us) = 0;
+  virtual const std::vector<sched::PeerLoad>& peers(const std::string& observer, Micros now_us) = 0;
 };
 
 using Body = decltype(sched::MigrationMessage::body);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "tests/sim/msim_check.h"
 
@@ -27,8 +28,8 @@ ScaleReport scale_run(const ScaleOptions& options) {
   }
   ScaleReport report;
   report.tasks = tasks;
-  report.ideal_s = static_cast<double>(total_work_us) /
-                   static_cast<double>(options.nodes * options.slots) / 1e6;
+  report.ideal_s =
+      static_cast<double>(total_work_us) / static_cast<double>(options.nodes * options.slots) / 1e6;
   const Micros deadline = static_cast<Micros>(report.ideal_s * 20 * 1e6) + 60 * kMicrosPerSecond;
   const bool done = world.run_until([&] { return world.ledger().completed() >= tasks; }, deadline,
                                     100 * kMicrosPerMilli);
@@ -43,6 +44,17 @@ ScaleReport scale_run(const ScaleOptions& options) {
   report.migrations_per_task = static_cast<double>(moved) / static_cast<double>(tasks);
   report.idle_gap = sim::summarize(world.idle_gaps());
   report.messages = world.counters().messages_sent;
+  std::map<std::string, int> ran;
+  std::map<int, int> hops;
+  for (const auto& [id, t] : world.ledger().tasks()) ++ran[t.executor];
+  for (NodeIndex i = 0; i < world.size(); ++i) {
+    for (const auto& [id, task] : world.node(i).store().tasks) {
+      if (sched::is_terminal(task.state) && task.moved_to.empty()) ++hops[task.hops];
+    }
+  }
+  for (const auto& [node, n] : ran)
+    report.most_run_by_one_node = std::max(report.most_run_by_one_node, n);
+  for (const auto& [h, n] : hops) report.hops += " " + std::to_string(h) + ":" + std::to_string(n);
   return report;
 }
 
@@ -50,12 +62,13 @@ std::string describe(const ScaleOptions& o, const ScaleReport& r) {
   char line[512];
   std::snprintf(line, sizeof line,
                 "nodes %zu slots %d tasks %zu loss %.2f seed %llu: makespan %.2f s, ideal %.2f s, "
-                "ratio %.3f; migrations/task %.3f; idle gap %s (n=%zu); %llu messages%s%s",
+                "ratio %.3f; migrations/task %.3f (hops:%s); most run by one node %d; idle gap %s "
+                "(n=%zu); %llu messages%s%s",
                 o.nodes, o.slots, r.tasks, o.loss, static_cast<unsigned long long>(o.seed),
-                r.makespan_s, r.ideal_s, r.ratio, r.migrations_per_task,
-                sim::to_string(r.idle_gap).c_str(), r.idle_gap.count,
-                static_cast<unsigned long long>(r.messages), r.failure.empty() ? "" : "; FAILED: ",
-                r.failure.c_str());
+                r.makespan_s, r.ideal_s, r.ratio, r.migrations_per_task, r.hops.c_str(),
+                r.most_run_by_one_node, sim::to_string(r.idle_gap).c_str(), r.idle_gap.count,
+                static_cast<unsigned long long>(r.messages),
+                r.failure.empty() ? "" : "; FAILED: ", r.failure.c_str());
   return line;
 }
 

@@ -35,6 +35,8 @@ struct ScaleReport {
   double migrations_per_task = 0;
   sim::Summary idle_gap;  // microseconds
   std::uint64_t messages = 0;
+  int most_run_by_one_node = 0;  // tasks
+  std::string hops;              // " hops:tasks" for each hop count, of the executed tasks
 };
 
 ScaleReport scale_run(const ScaleOptions& options);

@@ -220,14 +220,17 @@ void World::run_until(Micros until_us) {
         nodes_[e.node]->wake(now_us_);
         flush(e.node);
         break;
-      case QueuedEvent::Kind::kDeliver: deliver(e.payload); break;
+      case QueuedEvent::Kind::kDeliver:
+        deliver(e.payload);
+        break;
       case QueuedEvent::Kind::kAction: {
         std::function<void()> action = std::move(actions_[e.payload]);
         free_actions_.push_back(e.payload);
         action();
         break;
       }
-      case QueuedEvent::Kind::kStallEnd: break;
+      case QueuedEvent::Kind::kStallEnd:
+        break;
     }
   }
   now_us_ = std::max(now_us_, until_us);

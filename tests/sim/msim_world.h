@@ -126,7 +126,7 @@ class World final : public PeerView {
   std::vector<std::deque<Published>> published_;
   std::vector<std::uint64_t> versions_;
   std::vector<sched::PeerLoad> snapshot_;
-  std::vector<Micros> snapshot_measured_us_;                 // by snapshot_ entry
+  std::vector<Micros> snapshot_measured_us_;                     // by snapshot_ entry
   std::unordered_map<std::string, std::size_t> snapshot_index_;  // name -> snapshot_ entry
   Micros snapshot_built_us_ = -1;  // when snapshot_ was read from published_
   std::vector<Micros> idle_since_;
