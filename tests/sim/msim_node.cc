@@ -377,6 +377,13 @@ void Node::receive(const sched::MigrationMessage& message, Micros now_us) {
     }
     std::optional<std::string> cannot_run;
     if (forwarded) cannot_run = "forwarded it before";
+    const sched::LocalLoad local = local_load();
+    const std::int64_t backlog = static_cast<std::int64_t>(local.queued) +
+                                 static_cast<std::int64_t>(store_.held.size()) - local.free_slots;
+    if (!have && !forwarded && config_.refuse_at_backlog >= 0 &&
+        backlog >= config_.refuse_at_backlog && !store_.held.contains(m->task.id)) {
+      cannot_run = "busy";
+    }
     receiver_->on_offer(m->task.id, from, m->epoch, have, cannot_run, now_us, r);
     apply(r, now_us, &m->task);
   } else if (const auto* m = std::get_if<sched::HandoffAnswer>(&message.body)) {

@@ -13,6 +13,7 @@ ScaleReport scale_run(const ScaleOptions& options) {
   w.nodes = options.nodes;
   w.seed = options.seed;
   w.node.slots = options.slots;
+  w.node.refuse_at_backlog = options.refuse_at_backlog;
   w.faults.drop_probability = options.loss;
   World world(w);
   world.start_all();
