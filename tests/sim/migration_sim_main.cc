@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--tasks-per-slot", so.tasks_per_slot, "scale: tasks per slot of the cluster")
       ->check(CLI::Range(1, 1000));
   app.add_option("--refuse-at-backlog", so.refuse_at_backlog,
-                 "scale: a receiver refuses offers at this backlog (-1: never, the design)")
+                 "scale: a receiver refuses offers at this backlog (0, the design; -1: never)")
       ->check(CLI::Range(-1, 1000));
   CLI11_PARSE(app, argc, argv);
 

@@ -47,10 +47,11 @@ struct NodeConfig {
   Micros outcome_retry_min_us = 200 * kMicrosPerMilli;  // doubling ...
   Micros outcome_retry_max_us = 5 * kMicrosPerSecond;   // ... up to this
   int max_node_requeues = 1'000'000;                    // crash runs: never fail a task
-  // Not in docs/migration.md (an experiment, off by default): refuse an
-  // offer ("busy") when this node's backlog, held adoptions counted, is
-  // already >= this many tasks. -1 = never (the design: accept what can run).
-  int refuse_at_backlog = -1;
+  // docs/migration.md "Adopt only what you can run": refuse an offer
+  // ("busy") when this node's backlog, held adoptions counted, is already >=
+  // this many tasks (0: its queue fills its free slots). -1 = never (the
+  // first design, which let many donors flood one idle node).
+  int refuse_at_backlog = 0;
 };
 
 // The peers' load projections as this node sees them now. The observer's

@@ -24,7 +24,7 @@ struct ScaleOptions {
   int tasks_per_slot = 10;
   double loss = 0;
   std::uint64_t seed = 1;
-  int refuse_at_backlog = -1;  // NodeConfig::refuse_at_backlog (an experiment)
+  int refuse_at_backlog = 0;  // NodeConfig::refuse_at_backlog
 };
 
 struct ScaleReport {
