@@ -247,7 +247,9 @@ class Torus final {
   // An adopted task (submit_as with spec.hold) held until its donor confirms
   // the handoff: release() refuses it meanwhile. confirm_adoption() releases
   // it (the donor said go); a no-go is cancel() plus forget() by the caller.
-  Status mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, Actions& out);
+  Status mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, int hops, Actions& out);
+  // A peer refused the task (Task::add_refusal: the last kRefusalsKept).
+  Status add_refusal(TaskKey key, std::string node, std::string reason, Actions& out);
   Status confirm_adoption(TaskKey key, Micros now_us, Actions& out);
   void set_policy(Policy policy, Micros now_us, Actions& out);
   // Takes effect at once: the next decision measures slices with it.

@@ -1,4 +1,6 @@
 // Torus: the states of a task that migrates (see torus.h "Migration").
+#include <algorithm>
+
 #include "sched/torus.h"
 
 namespace braid::sched {
@@ -86,13 +88,22 @@ Result<TaskKey> Torus::take_back(TaskKey key, TaskSpec spec, Micros now_us, Acti
   return key;
 }
 
-Status Torus::mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, Actions& out) {
+Status Torus::add_refusal(TaskKey key, std::string node, std::string reason, Actions& out) {
+  if (!exists(key)) return Error{"refusal: unknown task key " + std::to_string(key)};
+  at(key).add_refusal(std::move(node), std::move(reason));
+  out.push_back({Action::Kind::kPersist, key});
+  return ok_status();
+}
+
+Status Torus::mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, int hops,
+                            Actions& out) {
   if (!exists(key)) return Error{"adopt: unknown task key " + std::to_string(key)};
   Task& task = at(key);
   if (task.state != TaskState::kHeld) return wrong_state(task, "adopt", "held");
   if (epoch == 0 || donor.empty()) return Error{"adopt: task " + task.id + ": no donor or epoch"};
   task.adopted_from = std::move(donor);
   task.adoption_epoch = epoch;
+  task.hops = std::clamp(hops, 0, 255);
   task.reason = "adopted from " + task.adopted_from + ", waiting for its confirmation";
   out.push_back({Action::Kind::kPersist, key});
   return ok_status();

@@ -169,9 +169,13 @@ TEST(TorusMigration, AnAdoptedTaskWaitsForItsDonorsConfirmationNotForAUserReleas
   held.hold = true;
   Actions out;
   const TaskKey key = must(node.torus().submit_as("n9:4", held, node.now_us(), out));
-  ASSERT_TRUE(node.torus().mark_adoption(key, "n9", 7, out));
+  ASSERT_TRUE(node.torus().mark_adoption(key, "n9", 7, 2, out));
+  ASSERT_TRUE(node.torus().add_refusal(key, "n4", "no such program: foo", out));
   node.apply(out);
   EXPECT_EQ(node.torus().task(key).adoption_epoch, 7u);
+  EXPECT_EQ(node.torus().task(key).hops, 2);
+  ASSERT_EQ(node.torus().task(key).refusals.size(), 1u);
+  EXPECT_EQ(node.torus().task(key).refusals[0].node, "n4");
   out.clear();
   const auto refused = node.torus().release(key, node.now_us(), out);
   ASSERT_FALSE(refused);
