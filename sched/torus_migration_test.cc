@@ -22,6 +22,24 @@ Status apply(SimNode& node, Status s, const Actions& out) {
   return s;
 }
 
+// A busy node, a queued task that moves to n2, and a task that waits for
+// it: the keys (busy, moved, dependent).
+struct Moved {
+  TaskKey busy, moved, dependent;
+};
+Moved move_one_with_a_dependent(SimNode& node) {
+  const TaskKey busy = must(node.submit(spec(), work(20 * kMs)));  // holds the slot
+  const TaskKey moved = must(node.submit(spec(), work(5 * kMs)));
+  TaskSpec later = spec();
+  later.after = {node.torus().task(moved).id};
+  const TaskKey dependent = must(node.submit(later, work(5 * kMs)));
+  Actions out;
+  EXPECT_TRUE(apply(node, node.torus().begin_migration(moved, node.now_us(), out), out));
+  out.clear();
+  EXPECT_TRUE(apply(node, node.torus().finish_migration(moved, "n2", node.now_us(), out), out));
+  return {busy, moved, dependent};
+}
+
 TEST(TorusMigration, AnOfferedTaskNeverStartsHereUntilItComesBack) {
   SimNode node(config(Policy::kFair, 1));
   const TaskKey busy = must(node.submit(spec(), work(50 * kMs)));
@@ -66,15 +84,8 @@ TEST(TorusMigration, OnlyAQueuedUnpinnedTaskCanBeOffered) {
 
 TEST(TorusMigration, AMovedTaskHoldsItsDependentsUntilItsOutcomeArrives) {
   SimNode node(config(Policy::kFair, 1));
-  const TaskKey busy = must(node.submit(spec(), work(20 * kMs)));
-  const TaskKey moved = must(node.submit(spec(), work(5 * kMs)));
-  TaskSpec later = spec();
-  later.after = {node.torus().task(moved).id};
-  const TaskKey dependent = must(node.submit(later, work(5 * kMs)));
+  const auto [busy, moved, dependent] = move_one_with_a_dependent(node);
   Actions out;
-  ASSERT_TRUE(apply(node, node.torus().begin_migration(moved, node.now_us(), out), out));
-  out.clear();
-  ASSERT_TRUE(apply(node, node.torus().finish_migration(moved, "n2", node.now_us(), out), out));
   EXPECT_EQ(node.torus().task(moved).state, TaskState::kMoved);
   EXPECT_EQ(node.torus().task(moved).moved_to, "n2");
   node.run_for(200 * kMs);
@@ -102,15 +113,8 @@ TEST(TorusMigration, AMovedTaskHoldsItsDependentsUntilItsOutcomeArrives) {
 
 TEST(TorusMigration, AFailedOutcomeCancelsTheDependentsAsALocalFailureWould) {
   SimNode node(config(Policy::kFair, 1));
-  must(node.submit(spec(), work(20 * kMs)));  // holds the slot
-  const TaskKey moved = must(node.submit(spec(), work(5 * kMs)));
-  TaskSpec later = spec();
-  later.after = {node.torus().task(moved).id};
-  const TaskKey dependent = must(node.submit(later, work(5 * kMs)));
+  const auto [busy, moved, dependent] = move_one_with_a_dependent(node);
   Actions out;
-  ASSERT_TRUE(apply(node, node.torus().begin_migration(moved, node.now_us(), out), out));
-  out.clear();
-  ASSERT_TRUE(apply(node, node.torus().finish_migration(moved, "n2", node.now_us(), out), out));
   OutcomeReport report;
   report.task_id = node.torus().task(moved).id;
   report.executor = "n2";
