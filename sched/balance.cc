@@ -65,7 +65,7 @@ std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTas
   std::vector<Candidate> pool;
   for (const PeerLoad& p : peers) {
     const Micros age_us = std::max<Micros>(0, p.age_us);
-    if (!p.accepting || age_us >= config_.stale_after_us) continue;
+    if (!p.accepting || age_us >= config_.stale_after_us || p.name == config_.self) continue;
     const std::int64_t promised = promised_now(p.name, false);
     const std::int64_t free_room = std::max<std::int64_t>(0, -backlog_of(p.queued, p.free_slots));
     // Both factors are bounded (uint32 and kBalanceDurationMaxUs): no overflow.
@@ -97,7 +97,7 @@ std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
   const std::int64_t local_backlog = backlog_of(0, local.free_slots);
   std::vector<const PeerLoad*> pool;
   for (const PeerLoad& p : peers) {
-    if (std::max<Micros>(0, p.age_us) >= config_.stale_after_us) continue;
+    if (std::max<Micros>(0, p.age_us) >= config_.stale_after_us || p.name == config_.self) continue;
     const std::int64_t backlog = backlog_of(p.queued, p.free_slots) + promised_now(p.name, false);
     if (backlog > 0 && backlog - local_backlog >= 1 + config_.hysteresis) pool.push_back(&p);
   }

@@ -162,6 +162,19 @@ TEST(Push, NeverToFullNonAcceptingOrStalePeer) {
   }
 }
 
+TEST(Push, NeverToItselfNorPullsFromItself) {
+  BalanceConfig c;
+  c.self = "me";
+  Balancer b(c, 1);
+  // An old figure of ourselves, idle, among the peers: never a receiver.
+  EXPECT_TRUE(b.push(busy(10), tasks(10), {idle("me", 4)}, 0).empty());
+  PeerLoad loaded_self = peer("me", 10, 0);
+  EXPECT_FALSE(b.pull(LocalLoad{0, 2, 2}, {loaded_self}, 0).has_value());
+  BalanceConfig other;
+  Balancer control(other, 1);  // the same figure under another name is used
+  EXPECT_EQ(control.push(busy(10), tasks(10), {idle("me", 4)}, 0).size(), 4u);
+}
+
 TEST(Push, YoungProjectionRoomIsDiscounted) {
   const BalanceConfig c;
   PeerLoad half = idle("a", 4);
