@@ -43,7 +43,8 @@ constexpr std::array<const char*, 2> kAddedFamilies = {"fences", "outbox"};
 
 constexpr std::string_view kMetaKey = "node";
 constexpr std::uint64_t kMetaFormatVersion = 1;
-constexpr std::string_view kEnvKeyPrefix = "env/";  // + 8-byte big-endian id
+constexpr std::string_view kEnvKeyPrefix = "env/";                  // + 8-byte big-endian id
+constexpr std::string_view kEpochFloorKey = "handoff_epoch_floor";  // varint
 constexpr std::size_t kTaskKeyBytes = 8;  // big-endian record_no: key order = admission order
 
 constexpr int kOpenFilesMax = 256;
@@ -280,6 +281,12 @@ void Batch::delete_member(const std::string& name) {
   ops_.push_back({Family::kMembers, true, name, {}});
 }
 
+void Batch::put_handoff_epoch_floor(std::uint64_t floor) {
+  std::string value;
+  put_varint(value, floor);
+  ops_.push_back({Family::kMeta, false, std::string(kEpochFloorKey), std::move(value)});
+}
+
 void Batch::put_handoff(const HandoffRecord& record) {
   ops_.push_back(
       {Family::kJournal, false, handoff_key(record.task_id, record.epoch), encode_handoff(record)});
@@ -360,6 +367,21 @@ Store::~Store() {
   }
   // Nobody to tell from a destructor; every acknowledged write is in the WAL.
   [[maybe_unused]] const rocksdb::Status closed = db_->Close();
+}
+
+sched::Result<std::uint64_t> Store::read_handoff_epoch_floor() const {
+  std::string value;
+  const rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), families_[static_cast<std::size_t>(Batch::Family::kMeta)],
+               kEpochFloorKey, &value);
+  if (status.IsNotFound()) return std::uint64_t{0};
+  if (!status.ok()) return store_error("cannot read the handoff epoch floor in", dir_, status);
+  FieldReader in(value);
+  std::uint64_t floor = 0;
+  in.u64("handoff epoch floor", floor);
+  in.expect_end();
+  if (!in.ok()) return sched::Error{"handoff epoch floor in " + dir_.string() + ": " + in.error()};
+  return floor;
 }
 
 sched::Result<NodeMeta> Store::read_meta() const {

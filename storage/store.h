@@ -4,6 +4,7 @@
 //   meta     node identity: name, incarnation, next sequence, boot id; and
 //            the submitters' environments ("env/" + 8-byte big-endian id),
 //            one per submission, which its tasks refer to by id
+//            and the handoff donor's epoch floor ("handoff_epoch_floor")
 //   tasks    TaskRecord by record number (8-byte big-endian key, so
 //            iteration is admission order)
 //   journal  the handoff journal: HandoffRecord by (task id, epoch), one per
@@ -90,6 +91,9 @@ class Batch {
   // The handoff journal (keyed by task id and epoch), fences (by task id and
   // donor) and outbox (by task id); a put replaces the entry of its key.
   void put_handoff(const HandoffRecord& record);
+  // The donor's epoch floor (sched::HandoffDonor's kPersistEpochs): every
+  // epoch it gave is below it. In the meta family.
+  void put_handoff_epoch_floor(std::uint64_t floor);
   void delete_handoff(const std::string& task_id, std::uint64_t epoch);
   void put_fence(const FenceRecord& record);
   void delete_fence(const std::string& task_id, const std::string& donor);
@@ -133,6 +137,8 @@ class Store {
 
   // The node meta as stored (defaults in a new database).
   sched::Result<NodeMeta> read_meta() const;
+  // The last put_handoff_epoch_floor (0: none yet).
+  sched::Result<std::uint64_t> read_handoff_epoch_floor() const;
 
   // Calls `visit` for every task record in record-number order. Stops at the
   // first undecodable record with an Error naming its key and the reason

@@ -272,6 +272,26 @@ TEST(Store, HandoffsFencesAndOutboxSurviveReopenKeyedByTaskId) {
   EXPECT_TRUE(load_family(*store, &Store::load_members).empty());
 }
 
+TEST(Store, TheHandoffEpochFloorSurvivesReopen) {
+  TempDir tmp;
+  {
+    std::unique_ptr<Store> store = open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->read_handoff_epoch_floor().value(), 0u);  // none yet
+    Batch batch;
+    batch.put_handoff_epoch_floor(1024);
+    batch.put_handoff_epoch_floor(2048);  // the later one wins
+    ASSERT_TRUE(store->write(batch, /*sync=*/true));
+  }
+  std::unique_ptr<Store> store = open_ok(tmp.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->read_handoff_epoch_floor().value(), 2048u);
+  EXPECT_TRUE(load_all(*store).empty());  // not a task, not an environment
+  std::size_t envs = 0;
+  ASSERT_TRUE(store->load_envs([&](std::uint64_t, std::vector<std::string>&&) { ++envs; }));
+  EXPECT_EQ(envs, 0u);
+}
+
 TEST(Store, SameTaskIdInEachFamilyIsIndependent) {
   TempDir tmp;
   std::unique_ptr<Store> store = open_ok(tmp.path());
