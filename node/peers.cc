@@ -7,6 +7,7 @@
 #include <set>
 #include <system_error>
 
+#include "gossip/membership.h"
 #include "rpc/peer_endpoint.h"
 
 namespace braid::node {
@@ -96,6 +97,23 @@ sched::Result<std::unique_ptr<Peers>> Peers::start(asio::io_context& io, const C
   return peers;
 }
 
+bool Peers::send_migration(const std::string& to_name, sched::MigrationMessage message) {
+  const auto member = node_->member(to_name);
+  if (!member || !gossip::is_live(member->state) || to_name == options_.name) return false;
+  message.from = options_.name;
+  message.from_address = address();
+  transport_->send(member->address, std::move(message));
+  return true;
+}
+
+void Peers::set_on_migration(std::function<void(sched::MigrationMessage)> on_migration) {
+  transport_->set_on_migration(std::move(on_migration));
+}
+
+void Peers::add_member_listener(std::function<void(const gossip::Event&)> listener) {
+  member_listeners_.push_back(std::move(listener));
+}
+
 void Peers::on_message(gossip::Message message) {
   node_->receive(message, now_us(), outbox_);
   flush();
@@ -128,8 +146,17 @@ void Peers::flush() {
         break;
     }
   }
+  std::vector<gossip::Event> events;
+  for (const gossip::Event& event : outbox_.events) {
+    if (event.name != options_.name && event.kind != gossip::Event::Kind::kLoad) {
+      events.push_back(event);
+    }
+  }
   outbox_.clear();
   if (!batch.empty() && persist_) persist_(std::move(batch));
+  for (const gossip::Event& event : events) {
+    for (const auto& listener : member_listeners_) listener(event);
+  }
   arm_timer();
 }
 

@@ -74,6 +74,14 @@ class Peers {
   void leave(std::function<void()> done);
   void set_faults(rpc::PeerFaults faults);  // tests
 
+  // Migration (node/migration.h): messages to a member by name (dropped if
+  // it is not a known live member), and the ones that arrive.
+  bool send_migration(const std::string& to_name, sched::MigrationMessage message);
+  void set_on_migration(std::function<void(sched::MigrationMessage)> on_migration);
+  // Membership changes of other members (joined, state), after the table
+  // changed (send_migration() may be called from a listener).
+  void add_member_listener(std::function<void(const gossip::Event&)> listener);
+
  private:
   Peers(asio::io_context& io, const Clock& clock, PeersOptions options, Persist persist);
   void on_message(gossip::Message message);
@@ -92,6 +100,7 @@ class Peers {
   sched::Micros timer_due_us_ = 0;
   bool timer_armed_ = false;
   TimerStats timer_stats_;
+  std::vector<std::function<void(const gossip::Event&)>> member_listeners_;
   bool leaving_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -139,5 +139,29 @@ TEST_F(PeersTest, BadAddressesAndNamesAreRefusedWithOneLine) {
   EXPECT_NE(r.error().message.find("cannot be a peer name"), std::string::npos);
 }
 
+// Migration messages go to a member by name over the peer links, and each
+// node's member listeners hear of the others joining.
+TEST_F(PeersTest, MigrationMessagesReachAMemberByNameAndListenersHearJoins) {
+  Peers& a = start("a", {});
+  std::vector<std::string> a_heard;
+  a.add_member_listener([&](const gossip::Event& e) {
+    if (e.kind == gossip::Event::Kind::kJoined) a_heard.push_back(e.name);
+  });
+  Peers& b = start("b", {a.address()});
+  std::vector<sched::MigrationMessage> inbox;
+  b.set_on_migration([&](sched::MigrationMessage m) { inbox.push_back(std::move(m)); });
+  ASSERT_TRUE(run_until([&] {
+    return count(a, gossip::MemberState::kAlive) == 2 && count(b, gossip::MemberState::kAlive) == 2;
+  }));
+  EXPECT_EQ(a_heard, std::vector<std::string>{"b"});
+  EXPECT_FALSE(a.send_migration("nobody", {{}, {}, sched::WorkRequest{2}}));  // not a member
+  EXPECT_FALSE(a.send_migration("a", {{}, {}, sched::WorkRequest{2}}));       // not to itself
+  ASSERT_TRUE(a.send_migration("b", {{}, {}, sched::WorkRequest{2}}));
+  ASSERT_TRUE(run_until([&] { return inbox.size() == 1; }));
+  EXPECT_EQ(inbox[0].from, "a");  // filled in by Peers
+  EXPECT_EQ(inbox[0].from_address, a.address());
+  EXPECT_EQ(std::get<sched::WorkRequest>(inbox[0].body).slots, 2u);
+}
+
 }  // namespace
 }  // namespace braid::node
