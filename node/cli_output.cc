@@ -90,6 +90,15 @@ nlohmann::json task_json(const rpc::TaskView& t) {
   j["array_index"] = t.array_index < 0 ? nlohmann::json(nullptr) : nlohmann::json(t.array_index);
   j["node_requeues"] = t.node_requeues;
   j["account"] = t.account;
+  j["hops"] = t.hops;
+  j["moved_to"] = t.moved_to.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.moved_to);
+  j["adopted_from"] =
+      t.adopted_from.empty() ? nlohmann::json(nullptr) : nlohmann::json(t.adopted_from);
+  nlohmann::json refusals = nlohmann::json::array();
+  for (const sched::Refusal& r : t.refusals) {
+    refusals.push_back({{"node", r.node}, {"reason", r.reason}});
+  }
+  j["refusals"] = std::move(refusals);
   return j;
 }
 
@@ -170,6 +179,16 @@ std::string task_details(const rpc::TaskView& t) {
       {"started_at:", or_dash(iso_time(t.started_at_us))},
       {"finished_at:", or_dash(iso_time(t.finished_at_us))},
   };
+  // Migration, only when it moved or was refused (docs/migration.md).
+  if (t.hops > 0 || !t.moved_to.empty() || !t.adopted_from.empty()) {
+    std::string moves = std::to_string(t.hops) + (t.hops == 1 ? " hop" : " hops");
+    if (!t.adopted_from.empty()) moves += ", adopted from " + t.adopted_from;
+    if (!t.moved_to.empty()) moves += ", moved to " + t.moved_to;
+    rows.push_back({"migration:", moves});
+  }
+  for (const sched::Refusal& r : t.refusals) {
+    rows.push_back({"refused by:", r.node + ": " + r.reason});
+  }
   return aligned(rows);
 }
 

@@ -34,6 +34,24 @@ TEST(CliOutput, TaskJsonHasTheDocumentedFields) {
   EXPECT_EQ(j["argv"], nlohmann::json::array({"make", "-j2"}));
 }
 
+TEST(CliOutput, ShowSaysWhereATaskMovedAndWhoRefusedIt) {
+  rpc::TaskView t = sample();
+  EXPECT_EQ(task_details(t).find("migration:"), std::string::npos);  // never moved: no line
+  EXPECT_EQ(task_json(t)["moved_to"], nullptr);
+  EXPECT_EQ(task_json(t)["refusals"], nlohmann::json::array());
+  t.hops = 1;
+  t.moved_to = "beta";
+  t.refusals = {{"gamma", "no such program: make"}};
+  const std::string details = task_details(t);
+  EXPECT_NE(details.find("1 hop, moved to beta"), std::string::npos) << details;
+  EXPECT_NE(details.find("refused by:    gamma: no such program: make"), std::string::npos)
+      << details;
+  const nlohmann::json j = task_json(t);
+  EXPECT_EQ(j["hops"], 1);
+  EXPECT_EQ(j["moved_to"], "beta");
+  EXPECT_EQ(j["refusals"][0]["node"], "gamma");
+}
+
 TEST(CliOutput, TableIsAligned) {
   rpc::TaskView other = sample();
   other.id = "alpha:10000";

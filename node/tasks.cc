@@ -205,6 +205,10 @@ rpc::TaskView Tasks::view(TaskKey key) const {
   v.array_index = t.spec.array_index;
   v.node_requeues = t.node_requeues;
   v.account = t.spec.account;
+  v.hops = t.hops;
+  v.moved_to = t.moved_to;
+  v.adopted_from = t.adopted_from;
+  v.refusals = t.refusals;
   return v;
 }
 

@@ -60,6 +60,16 @@ struct TaskInfo {
   arrayIndex @21 :Int32 = -1;
   nodeRequeues @22 :UInt32;            # attempts requeued because braidd crashed
   account @23 :Text;                   # empty = the default account
+  # Migration (docs/migration.md):
+  hops @24 :UInt32;                    # migrations so far
+  movedTo @25 :Text;                   # moved: the node it was handed to (or ran on)
+  adoptedFrom @26 :Text;               # the donor, when this node adopted it
+  refusals @27 :List(Refusal);         # peers that refused it, oldest first
+}
+
+struct Refusal {
+  node @0 :Text;
+  reason @1 :Text;
 }
 
 struct Stats {

@@ -42,6 +42,11 @@ struct TaskView {
   int array_index = -1;
   int node_requeues = 0;
   std::string account;  // empty = the default account
+  // Migration (docs/migration.md).
+  int hops = 0;
+  std::string moved_to;      // moved: the node it was handed to (or ran on)
+  std::string adopted_from;  // the donor, when this node adopted it
+  std::vector<sched::Refusal> refusals;
 };
 
 struct StatsView {

@@ -217,6 +217,14 @@ void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {
   out.setArrayIndex(task.array_index);
   out.setNodeRequeues(static_cast<std::uint32_t>(task.node_requeues));
   out.setAccount(task.account);
+  out.setHops(static_cast<std::uint32_t>(task.hops));
+  out.setMovedTo(task.moved_to);
+  out.setAdoptedFrom(task.adopted_from);
+  auto refusals = out.initRefusals(static_cast<unsigned>(task.refusals.size()));
+  for (std::size_t i = 0; i < task.refusals.size(); ++i) {
+    refusals[static_cast<unsigned>(i)].setNode(task.refusals[i].node);
+    refusals[static_cast<unsigned>(i)].setReason(task.refusals[i].reason);
+  }
 }
 
 TaskView from_wire(schema::TaskInfo::Reader info) {
@@ -252,6 +260,10 @@ TaskView from_wire(schema::TaskInfo::Reader info) {
   t.array_index = info.getArrayIndex();
   t.node_requeues = static_cast<int>(info.getNodeRequeues());
   t.account = text(info.getAccount());
+  t.hops = static_cast<int>(info.getHops());
+  t.moved_to = text(info.getMovedTo());
+  t.adopted_from = text(info.getAdoptedFrom());
+  for (auto r : info.getRefusals()) t.refusals.push_back({text(r.getNode()), text(r.getReason())});
   return t;
 }
 

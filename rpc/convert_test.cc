@@ -148,6 +148,25 @@ TEST(Convert, TaskInfoRoundTripsExitKinds) {
   }
 }
 
+TEST(Convert, TaskInfoCarriesItsMigration) {
+  TaskView t;
+  t.id = "n:1";
+  t.hops = 2;
+  t.moved_to = "n3";
+  t.adopted_from = "n2";
+  t.refusals = {{"n4", "no such program: foo"}, {"n5", "busy"}};
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskInfo>();
+  to_wire(t, builder);
+  TaskView back = from_wire(builder.asReader());
+  EXPECT_EQ(back.hops, 2);
+  EXPECT_EQ(back.moved_to, "n3");
+  EXPECT_EQ(back.adopted_from, "n2");
+  ASSERT_EQ(back.refusals.size(), 2u);
+  EXPECT_EQ(back.refusals[1].node, "n5");
+  EXPECT_EQ(back.refusals[0].reason, "no such program: foo");
+}
+
 TEST(Convert, IdsMustBeTaskIds) {
   capnp::MallocMessageBuilder message;
   auto list = message.initRoot<schema::Control::ShowParams>().initIds(2);
