@@ -132,9 +132,7 @@ sched::Status decode_fence(std::string_view bytes, FenceRecord& out) {
 std::string handoff_key(std::string_view task_id, std::uint64_t epoch) {
   std::string key(task_id);
   key.push_back('\0');
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    key.push_back(static_cast<char>((epoch >> shift) & 0xff));
-  }
+  put_big_endian64(key, epoch);
   return key;
 }
 

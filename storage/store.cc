@@ -76,10 +76,8 @@ sched::Error store_error(const std::string& what, const fs::path& dir,
 }
 
 std::string task_key(std::uint64_t record_no) {
-  std::string key(kTaskKeyBytes, '\0');
-  for (std::size_t i = 0; i < kTaskKeyBytes; ++i) {
-    key[i] = static_cast<char>(record_no >> (8 * (kTaskKeyBytes - 1 - i)));
-  }
+  std::string key;
+  put_big_endian64(key, record_no);
   return key;
 }
 
