@@ -18,6 +18,7 @@
 #include "node/daemon_config.h"
 #include "node/data_dir.h"
 #include "node/default_paths.h"
+#include "node/migration.h"
 #include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
 #include "rpc/control_server.h"
@@ -105,11 +106,22 @@ int main(int argc, char** argv) {
         return 1;
       }
       peers = std::move(started).value();
+      std::unique_ptr<braid::node::Migration> migration;
       if (peers) {
         daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
-        daemon.add_load_listener(
-            [&] { peers->set_load(braid::node::load_of(tasks.torus(), accepting)); });
+        daemon.add_load_listener([&] {
+          peers->set_load(braid::node::load_of(tasks.torus(), accepting));
+          if (migration) migration->on_load_changed();
+        });
         peers->set_load(braid::node::load_of(tasks.torus(), accepting));
+        if (config.migrate) {
+          braid::node::MigrationOptions m;
+          m.balance.self = config.name;
+          m.seed = static_cast<std::uint64_t>(clock.wall_us());
+          migration =
+              std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
+          if (sched_status_failed(migration->start())) return 1;
+        }
       }
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));

@@ -29,14 +29,15 @@ struct DaemonConfig {
   // host) braidd runs without peers and says so once; an address given
   // explicitly that cannot be bound is a startup error. Port 0: any.
   std::string listen = "127.0.0.1:7420";
-  bool listen_given = false;               // --listen (or the config key) named it
-  std::string advertise;                   // address peers are told; default: listen's
-  std::vector<std::string> join;           // seed peers
-  std::string cluster_secret_file;         // peers must prove this secret
-  std::string cluster_secret;              // its contents (read at parse time)
-  bool insecure = false;                   // allow a non-loopback listen without a secret
-  std::string gossip_profile = "lan";      // lan or fast (tests)
-  int peer_drop_permille = 0;              // tests: drop this many of 1000 sent messages
+  bool listen_given = false;           // --listen (or the config key) named it
+  std::string advertise;               // address peers are told; default: listen's
+  std::vector<std::string> join;       // seed peers
+  std::string cluster_secret_file;     // peers must prove this secret
+  std::string cluster_secret;          // its contents (read at parse time)
+  bool insecure = false;               // allow a non-loopback listen without a secret
+  std::string gossip_profile = "lan";  // lan or fast (tests)
+  int peer_drop_permille = 0;          // tests: drop this many of 1000 sent messages
+  bool migrate = false;  // move queued tasks to idle peers (issue 11; partial: off by default)
   std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
   std::string log_level = "info";          // trace debug info warn error
   sched::TorusConfig torus;                // slots, policy, quantum, started_max

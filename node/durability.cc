@@ -432,4 +432,32 @@ void Durability::store_members(storage::Batch batch) {
   committer_->commit(std::move(batch), /*durable=*/false, {});
 }
 
+void Durability::store(storage::Batch batch, std::function<void(const sched::Status&)> done) {
+  if (!done) {
+    committer_->commit(std::move(batch), /*durable=*/false, {});
+    return;
+  }
+  meta_.next_sequence = std::max(meta_.next_sequence, tasks_.torus().next_sequence());
+  batch.put_meta(meta_);
+  committer_->commit(std::move(batch), /*durable=*/true, on_loop(std::move(done)));
+}
+
+sched::Result<Durability::MigrationState> Durability::load_migration() const {
+  MigrationState state;
+  if (auto s = store_->load_handoffs(
+          [&](storage::HandoffRecord&& r) { state.journal.push_back(std::move(r)); });
+      !s) {
+    return s.error();
+  }
+  if (auto s = store_->load_fences(
+          [&](storage::FenceRecord&& f) { state.fences.push_back(std::move(f)); });
+      !s) {
+    return s.error();
+  }
+  auto floor = store_->read_handoff_epoch_floor();
+  if (!floor) return floor.error();
+  state.epoch_floor = floor.value();
+  return state;
+}
+
 }  // namespace braid::node

@@ -97,6 +97,17 @@ class Durability final {
   sched::Result<std::vector<storage::MemberRecord>> stored_members() const;
   // Membership changes, unsynced, in order after what is queued before them.
   void store_members(storage::Batch batch);
+  // Migration (node/migration.h): a batch written in order after what is
+  // queued before it; synced when `done` is given (which runs on the loop
+  // once it and everything before it is durable).
+  void store(storage::Batch batch, std::function<void(const sched::Status&)> done);
+  // What the migration machines restore from.
+  struct MigrationState {
+    std::vector<storage::HandoffRecord> journal;
+    std::vector<storage::FenceRecord> fences;
+    std::uint64_t epoch_floor = 0;
+  };
+  sched::Result<MigrationState> load_migration() const;
   void stop_timers();  // at shutdown
 
  private:

@@ -271,5 +271,45 @@ TEST(Peers, NoFalsePositivesWhileTheTasksSaturateEveryCore) {
   }
 }
 
+// Issue 11 §7 "Spreading" (partial: outcomes do not go home yet): 60 tasks
+// of `sleep 0.5` submitted to one of 3 nodes with 2 slots each spread over
+// all three; each runs exactly once (a ledger outside braid).
+TEST(Migration, SixtyTasksSpreadOverThreeNodesAndEachRunsOnce) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ledger";
+  Cluster c(3, {"--slots", "2", "--migrate"});
+  ASSERT_TRUE(c.converged());
+  const std::string script = "sleep 0.5; echo \"$BRAID_TASK_ID $BRAID_NODE_MARK\" >> " + ledger;
+  const auto started = std::chrono::steady_clock::now();
+  c.nodes[0]->cli_ok({"submit", "--array", "1-60", "--", "sh", "-c", script});
+  auto lines = [&] {
+    std::ifstream in(ledger);
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
+  ASSERT_TRUE(eventually([&] { return lines().size() >= 60; }, 60s, 50ms)) << lines().size();
+  const double makespan_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::map<std::string, int> runs;
+  std::map<std::string, int> per_node;
+  for (const std::string& line : lines()) {
+    const auto space = line.find(' ');
+    ++runs[line.substr(0, space)];
+    const std::string mark = line.substr(space + 1);
+    for (int i = 0; i < 3; ++i) {
+      if (mark.find("-n" + std::to_string(i) + "-") != std::string::npos)
+        ++per_node["n" + std::to_string(i)];
+    }
+  }
+  EXPECT_EQ(runs.size(), 60u);
+  for (const auto& [id, n] : runs) EXPECT_EQ(n, 1) << id << " ran " << n << " times";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_GE(per_node["n" + std::to_string(i)], 10) << "n" << i << " ran too few";
+  }
+  std::printf("spreading: makespan %.2f s (ideal 5.0 s), per node n0 %d n1 %d n2 %d\n", makespan_s,
+              per_node["n0"], per_node["n1"], per_node["n2"]);
+}
+
 }  // namespace
 }  // namespace braid::testing

@@ -1,0 +1,577 @@
+#include "node/migration.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "gossip/membership.h"
+#include "node/peers_glue.h"
+
+namespace braid::node {
+namespace {
+
+using sched::Micros;
+using sched::TaskKey;
+using sched::TaskState;
+
+sched::HandoffState state_of(std::uint8_t stored) {
+  switch (stored) {
+    case storage::kHandoffMoved:
+      return sched::HandoffState::kMoved;
+    case storage::kHandoffReclaimed:
+      return sched::HandoffState::kReclaimed;
+    default:
+      return sched::HandoffState::kMigrating;
+  }
+}
+
+std::uint8_t stored_state(sched::HandoffState state) {
+  switch (state) {
+    case sched::HandoffState::kMoved:
+      return storage::kHandoffMoved;
+    case sched::HandoffState::kReclaimed:
+      return storage::kHandoffReclaimed;
+    case sched::HandoffState::kMigrating:
+      break;
+  }
+  return storage::kHandoffMigrating;
+}
+
+sched::Answer answer_of(sched::HandoffAnswerKind kind) {
+  switch (kind) {
+    case sched::HandoffAnswerKind::kAccepted:
+      return sched::Answer::kAccepted;
+    case sched::HandoffAnswerKind::kRefused:
+      return sched::Answer::kRefused;
+    case sched::HandoffAnswerKind::kHave:
+      return sched::Answer::kHave;
+    case sched::HandoffAnswerKind::kNotHave:
+      return sched::Answer::kNotHave;
+  }
+  return sched::Answer::kRefused;
+}
+
+sched::HandoffAnswerKind kind_of(sched::Answer answer) {
+  switch (answer) {
+    case sched::Answer::kAccepted:
+      return sched::HandoffAnswerKind::kAccepted;
+    case sched::Answer::kRefused:
+      return sched::HandoffAnswerKind::kRefused;
+    case sched::Answer::kHave:
+      return sched::HandoffAnswerKind::kHave;
+    case sched::Answer::kNotHave:
+      return sched::HandoffAnswerKind::kNotHave;
+  }
+  return sched::HandoffAnswerKind::kRefused;
+}
+
+// The value of KEY in "KEY=VALUE" entries; later entries win.
+std::optional<std::string> env_value(const std::vector<std::string>& entries,
+                                     std::string_view key) {
+  std::optional<std::string> value;
+  for (const std::string& e : entries) {
+    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=') {
+      value = e.substr(key.size() + 1);
+    }
+  }
+  return value;
+}
+
+bool executable(const std::filesystem::path& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// Whether argv[0] resolves as the task would run it: a path (relative to its
+// cwd), or a name on its PATH (its env, then its submitter's, then ours).
+bool program_resolves(const sched::TaskSpec& spec) {
+  const std::string& program = spec.argv.front();
+  const std::filesystem::path cwd =
+      spec.cwd.empty() ? std::filesystem::path("/") : std::filesystem::path(spec.cwd);
+  if (program.find('/') != std::string::npos) {
+    const std::filesystem::path p(program);
+    return executable(p.is_absolute() ? p : cwd / p);
+  }
+  std::optional<std::string> path = env_value(spec.env, "PATH");
+  if (!path && spec.base_env) path = env_value(spec.base_env->entries, "PATH");
+  if (!path) {
+    const char* ours = std::getenv("PATH");
+    path = ours != nullptr ? ours : "/usr/local/bin:/usr/bin:/bin";
+  }
+  std::size_t start = 0;
+  while (start <= path->size()) {
+    const std::size_t end = std::min(path->find(':', start), path->size());
+    const std::string dir = path->substr(start, end - start);
+    if (executable(std::filesystem::path(dir.empty() ? "." : dir) / program)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+}  // namespace
+
+Migration::Migration(asio::io_context& io, const Clock& clock, Tasks& tasks, Durability& durability,
+                     Peers& peers, MigrationOptions options)
+    : io_(io),
+      clock_(clock),
+      tasks_(tasks),
+      durability_(durability),
+      peers_(peers),
+      options_(std::move(options)),
+      balancer_(options_.balance, options_.seed),
+      round_timer_(io),
+      tick_timer_(io),
+      grace_timer_(io) {}
+
+sched::Status Migration::start() {
+  auto loaded = durability_.load_migration();
+  if (!loaded) return loaded.error();
+  const Micros now = now_us();
+  sched::Torus& torus = tasks_.torus();
+
+  std::vector<sched::HandoffRecord> journal;
+  std::set<std::string> migrating_ids;
+  std::set<std::string> moved_ids;
+  std::set<std::string> peers;
+  for (const storage::HandoffRecord& r : loaded.value().journal) {
+    journal.push_back({r.task_id, r.peer, r.epoch, state_of(r.state)});
+    if (r.state == storage::kHandoffMigrating) migrating_ids.insert(r.task_id);
+    if (r.state == storage::kHandoffMoved) moved_ids.insert(r.task_id);
+    if (r.state != storage::kHandoffMoved) peers.insert(r.peer);
+  }
+  // A task stored migrating without a migrating journal entry: the crash came
+  // between the two writes. Moved in the journal: it left (the two writes are
+  // not atomic); else it never left: queued again.
+  for (TaskKey key = 0; key < torus.task_count(); ++key) {
+    if (!torus.exists(key) || torus.task(key).state != TaskState::kMigrating) continue;
+    const std::string& id = torus.task(key).id;
+    if (migrating_ids.contains(id)) continue;
+    for (const sched::HandoffRecord& r : journal) {
+      if (r.task_id == id && r.state == sched::HandoffState::kMoved) {
+        (void)torus.begin_migration(key, tasks_.now_us(), tasks_.actions());
+        (void)torus.finish_migration(key, r.peer, tasks_.now_us(), tasks_.actions());
+      }
+    }
+    if (torus.task(key).state == TaskState::kMigrating) {
+      (void)torus.abort_migration(key, tasks_.now_us(), tasks_.actions());
+    }
+  }
+  sched::DonorActions donor_out;
+  if (auto s = donor_.restore(journal, loaded.value().epoch_floor, now, donor_out); !s) return s;
+
+  std::vector<sched::Fence> fences;
+  for (const storage::FenceRecord& f : loaded.value().fences) {
+    fences.push_back({f.task_id, f.donor, f.epoch});
+  }
+  std::vector<sched::HeldAdoption> held;
+  for (TaskKey key = 0; key < torus.task_count(); ++key) {
+    if (!torus.exists(key)) continue;
+    const sched::Task& t = torus.task(key);
+    if (t.adoption_epoch != 0 && t.state == TaskState::kHeld) {
+      held.push_back({t.id, t.adopted_from, t.adoption_epoch});
+    }
+  }
+  sched::ReceiverActions receiver_out;
+  if (auto s = receiver_.restore(fences, held, now, receiver_out); !s) return s;
+
+  peers_.set_on_migration(
+      lifetime_.guard([this](sched::MigrationMessage m) { on_message(std::move(m)); }));
+  peers_.add_member_listener(lifetime_.guard([this](const gossip::Event& e) { on_member(e); }));
+  tasks_.carry_out();
+  run(std::move(donor_out));
+  run(std::move(receiver_out), nullptr);
+  // Peers of the journal that gossip reports alive meanwhile are asked; the
+  // others are dead after the grace (their migrating tasks come back).
+  journal_peers_.assign(peers.begin(), peers.end());
+  grace_timer_.expires_after(std::chrono::microseconds(options_.restart_grace_us));
+  grace_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    if (ec) return;
+    for (const std::string& peer : journal_peers_) {
+      bool alive = false;
+      for (const gossip::Member& m : peers_.members()) {
+        alive |= m.name == peer && gossip::is_live(m.state);
+      }
+      if (alive) continue;
+      sched::DonorActions d;
+      donor_.on_peer_dead(peer, now_us(), d);
+      run(std::move(d));
+    }
+  }));
+  arm_round();
+  return sched::ok_status();
+}
+
+void Migration::on_load_changed() { arm_round(); }
+
+void Migration::arm_round() {
+  if (round_armed_ || stopped_) return;
+  round_armed_ = true;
+  const Micros now = now_us();
+  const Micros due =
+      last_round_us_ < 0 ? now : std::max(now, last_round_us_ + options_.round_interval_us);
+  round_timer_.expires_after(std::chrono::microseconds(due - now));
+  round_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    round_armed_ = false;
+    if (!ec) round();
+  }));
+}
+
+void Migration::round() {
+  if (stopped_ || tasks_.shutting_down()) return;
+  last_round_us_ = now_us();
+  ++stats_.rounds;
+  const sched::Torus& torus = tasks_.torus();
+  const gossip::Load own = load_of(torus, true);
+  const sched::LocalLoad local{own.queued, own.slots, own.free_slots};
+  std::vector<sched::PeerLoad> peers;
+  for (const gossip::Member& m : peers_.members()) {
+    if (m.name == peers_.name() || m.state != gossip::MemberState::kAlive || m.load_version == 0) {
+      continue;
+    }
+    peers.push_back({m.name, m.load.queued, m.load.running, m.load.slots, m.load.free_slots,
+                     m.load.top_queued_priority, m.load.accepting,
+                     std::max<Micros>(0, now_us() - m.load_measured_us), m.load_version});
+  }
+  if (peers.empty()) return;
+  std::vector<sched::MovableTask> movable;
+  if (local.queued > local.free_slots) {
+    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
+      const sched::Task& t = torus.task(key);
+      if (sched::may_migrate(t, t.hops, options_.balance)) {
+        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+      }
+      return true;
+    });
+  }
+  for (const sched::Offer& o : balancer_.push(local, std::move(movable), peers, now_us())) {
+    offer(o);
+  }
+  if (auto pull = balancer_.pull(local, peers, now_us())) {
+    send(pull->peer, {{}, {}, sched::WorkRequest{pull->slots}});
+  }
+}
+
+void Migration::offer(const sched::Offer& o) {
+  sched::Torus& torus = tasks_.torus();
+  if (!torus.exists(o.key)) return;
+  const std::string id = torus.task(o.key).id;
+  auto task = migrating_task(id);
+  if (!task) return;
+  if (!torus.begin_migration(o.key, tasks_.now_us(), tasks_.actions())) return;
+  sched::DonorActions out;
+  if (!donor_.begin(id, o.peer, now_us(), out)) {
+    (void)torus.abort_migration(o.key, tasks_.now_us(), tasks_.actions());
+    balancer_.offer_ended(o.peer, o.key, false, now_us());
+    tasks_.carry_out();
+    return;
+  }
+  ++stats_.offers_made;
+  tasks_.carry_out();
+  run(std::move(out));
+}
+
+std::optional<TaskKey> Migration::key_of(const std::string& task_id) const {
+  return tasks_.torus().find(task_id);
+}
+
+std::optional<sched::MigratingTask> Migration::migrating_task(const std::string& task_id) const {
+  auto key = key_of(task_id);
+  if (!key) return std::nullopt;
+  const sched::Task& t = tasks_.torus().task(*key);
+  sched::MigratingTask m;
+  m.id = t.id;
+  m.spec = t.spec;
+  m.spec.after.clear();  // met here already: none travel
+  m.spec.after_kinds.clear();
+  m.spec.hold = false;
+  m.submitted_at_us = t.submitted_at_us;
+  m.attempts = t.attempts;
+  m.node_requeues = t.node_requeues;
+  m.hops = t.hops + 1;
+  return m;
+}
+
+void Migration::send(const std::string& to, sched::MigrationMessage message) {
+  peers_.send_migration(to, std::move(message));
+}
+
+void Migration::on_message(sched::MigrationMessage message) {
+  if (stopped_) return;
+  const std::string from = message.from;
+  const Micros now = now_us();
+  if (const auto* offered = std::get_if<sched::HandoffOffer>(&message.body)) {
+    on_offer(from, *offered);
+  } else if (const auto* a = std::get_if<sched::HandoffAnswer>(&message.body)) {
+    sched::DonorActions out;
+    donor_.on_answer(a->task_id, a->epoch, from, answer_of(a->kind), a->reason, now, out);
+    if (auto key = key_of(a->task_id)) {
+      const bool accepted = a->kind == sched::HandoffAnswerKind::kAccepted ||
+                            a->kind == sched::HandoffAnswerKind::kHave;
+      balancer_.offer_ended(from, *key, accepted, now);
+    }
+    run(std::move(out));
+  } else if (const auto* q = std::get_if<sched::HandoffQuery>(&message.body)) {
+    // "have": adopted from that donor (held or not), not a task that left.
+    auto key = key_of(q->task_id);
+    const bool have = key && tasks_.torus().task(*key).adopted_from == from &&
+                      tasks_.torus().task(*key).state != TaskState::kMoved;
+    sched::ReceiverActions out;
+    receiver_.on_query(q->task_id, from, q->epoch, have, out);
+    run(std::move(out), nullptr);
+  } else if (const auto* cq = std::get_if<sched::HandoffConfirmQuery>(&message.body)) {
+    sched::DonorActions out;
+    donor_.on_confirm_query(cq->task_id, cq->epoch, from, now, out);
+    run(std::move(out));
+  } else if (const auto* c = std::get_if<sched::HandoffConfirm>(&message.body)) {
+    sched::ReceiverActions out;
+    receiver_.on_confirm(c->task_id, from, c->epoch, c->go, now, out);
+    run(std::move(out), nullptr);
+  } else if (const auto* w = std::get_if<sched::WorkRequest>(&message.body)) {
+    const sched::Torus& torus = tasks_.torus();
+    const gossip::Load own = load_of(torus, true);
+    std::vector<sched::MovableTask> movable;
+    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
+      const sched::Task& t = torus.task(key);
+      if (sched::may_migrate(t, t.hops, options_.balance)) {
+        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+      }
+      return true;
+    });
+    for (const sched::Offer& o : balancer_.answer_pull({own.queued, own.slots, own.free_slots},
+                                                       std::move(movable), {from, w->slots}, now)) {
+      offer(o);
+    }
+  }
+  // Outcome reports and their acks: not built yet (docs/migration.md step 6).
+  arm_tick();
+}
+
+std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& task) const {
+  if (tasks_.shutting_down()) return "shutting down";
+  const sched::TorusStats s = tasks_.torus().stats();
+  const std::uint64_t queued = s.count(TaskState::kQueued) + receiver_.held_count();
+  const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
+  if (queued >= free_slots) return "busy";
+  if (auto fits = tasks_.torus().check(task.spec); !fits) return fits.error().message;
+  if (!task.spec.cwd.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(task.spec.cwd, ec)) {
+      return "no such working directory: " + task.spec.cwd;
+    }
+  }
+  if (!program_resolves(task.spec)) return "no such program: " + task.spec.argv.front();
+  return std::nullopt;
+}
+
+void Migration::on_offer(const std::string& from, const sched::HandoffOffer& offer) {
+  const sched::Torus& torus = tasks_.torus();
+  auto key = key_of(offer.task.id);
+  const bool have = key && torus.task(*key).state != TaskState::kMoved;
+  std::optional<std::string> why;
+  if (!have && !receiver_.held(offer.task.id)) why = cannot_run(offer.task);
+  if (why) ++stats_.refused_by_us;
+  sched::ReceiverActions out;
+  receiver_.on_offer(offer.task.id, from, offer.epoch, have, why, now_us(), out);
+  run(std::move(out), &offer.task);
+}
+
+void Migration::adopt(const sched::MigratingTask& task, const std::string& donor,
+                      sched::Epoch epoch) {
+  sched::Torus& torus = tasks_.torus();
+  const auto known = key_of(task.id);
+  if (known && torus.task(*known).state == TaskState::kHeld &&
+      torus.task(*known).adoption_epoch != 0) {
+    // A newer offer of a task already held from this donor: the new epoch.
+    (void)torus.mark_adoption(*known, donor, epoch, task.hops, tasks_.actions());
+    tasks_.carry_out();
+    return;
+  }
+  sched::TaskSpec spec = task.spec;
+  spec.hold = true;
+  storage::Batch env;
+  std::uint64_t record_no = 0;
+  if (!known) {
+    record_no = torus.reserve_sequences(1);
+    if (spec.base_env) {
+      spec.base_env = std::make_shared<const sched::Environment>(
+          sched::Environment{record_no, spec.base_env->entries});
+      env.put_env(record_no, spec.base_env->entries);
+      durability_.store(std::move(env), {});  // before the record that names it
+    }
+  }
+  auto key = torus.submit_as(task.id, std::move(spec), tasks_.now_us(), tasks_.actions());
+  if (!key) {
+    spdlog::warn("migration: cannot adopt {} from {}: {}", task.id, donor, key.error().message);
+    return;
+  }
+  if (!known) durability_.track(key.value(), record_no);
+  (void)torus.mark_adoption(key.value(), donor, epoch, task.hops, tasks_.actions());
+  ++stats_.adopted;
+  tasks_.carry_out();
+}
+
+void Migration::run(sched::DonorActions actions) {
+  storage::Batch batch;
+  for (const sched::DonorAction& a : actions) {
+    switch (a.kind) {
+      case sched::DonorAction::Kind::kPersist:
+        batch.put_handoff({a.record.task_id, a.record.peer, a.record.epoch,
+                           stored_state(a.record.state), clock_.wall_us()});
+        break;
+      case sched::DonorAction::Kind::kErase:
+        batch.delete_handoff(a.record.task_id, a.record.epoch);
+        break;
+      case sched::DonorAction::Kind::kPersistEpochs:
+        batch.put_handoff_epoch_floor(a.record.epoch);
+        break;
+      default:
+        break;
+    }
+  }
+  then(std::move(batch), [this, actions = std::move(actions)] {
+    sched::Torus& torus = tasks_.torus();
+    for (const sched::DonorAction& a : actions) {
+      const auto key = key_of(a.record.task_id);
+      switch (a.kind) {
+        case sched::DonorAction::Kind::kSendOffer:
+          if (auto task = migrating_task(a.record.task_id)) {
+            send(a.record.peer, {{}, {}, sched::HandoffOffer{a.record.epoch, std::move(*task)}});
+          }
+          break;
+        case sched::DonorAction::Kind::kSendQuery:
+          send(a.record.peer, {{}, {}, sched::HandoffQuery{a.record.task_id, a.record.epoch}});
+          break;
+        case sched::DonorAction::Kind::kSendConfirm:
+          send(a.record.peer,
+               {{}, {}, sched::HandoffConfirm{a.record.task_id, a.record.epoch, a.go}});
+          break;
+        case sched::DonorAction::Kind::kDropLocal:
+          if (key)
+            (void)torus.finish_migration(*key, a.record.peer, tasks_.now_us(), tasks_.actions());
+          break;
+        case sched::DonorAction::Kind::kRequeue:
+          if (key) (void)torus.abort_migration(*key, tasks_.now_us(), tasks_.actions());
+          break;
+        case sched::DonorAction::Kind::kRecordRefusal:
+          if (key) (void)torus.add_refusal(*key, a.record.peer, a.reason, tasks_.actions());
+          break;
+        default:
+          break;
+      }
+    }
+    tasks_.carry_out();
+  });
+  arm_tick();
+}
+
+void Migration::run(sched::ReceiverActions actions, const sched::MigratingTask* offered) {
+  storage::Batch batch;
+  for (const sched::ReceiverAction& a : actions) {
+    if (a.kind == sched::ReceiverAction::Kind::kPersistFence) {
+      batch.put_fence({a.fence.task_id, a.fence.epoch, a.fence.donor});
+    } else if (a.kind == sched::ReceiverAction::Kind::kAdopt && offered != nullptr) {
+      adopt(*offered, a.fence.donor, a.fence.epoch);  // durable with this step's write
+    }
+  }
+  then(std::move(batch), [this, actions = std::move(actions)] {
+    sched::Torus& torus = tasks_.torus();
+    for (const sched::ReceiverAction& a : actions) {
+      const auto key = key_of(a.fence.task_id);
+      switch (a.kind) {
+        case sched::ReceiverAction::Kind::kSendAnswer:
+          send(a.fence.donor,
+               {{},
+                {},
+                sched::HandoffAnswer{a.fence.task_id, a.fence.epoch, kind_of(a.answer), a.reason}});
+          break;
+        case sched::ReceiverAction::Kind::kSendConfirmQuery:
+          send(a.fence.donor, {{}, {}, sched::HandoffConfirmQuery{a.fence.task_id, a.fence.epoch}});
+          break;
+        case sched::ReceiverAction::Kind::kRelease:
+          if (key) (void)torus.confirm_adoption(*key, tasks_.now_us(), tasks_.actions());
+          break;
+        case sched::ReceiverAction::Kind::kDiscard:
+          if (key && torus.task(*key).state == TaskState::kHeld) {
+            (void)torus.cancel(*key, tasks_.now_us(), tasks_.actions());
+          }
+          break;
+        default:
+          break;
+      }
+    }
+    tasks_.carry_out();
+  });
+  arm_tick();
+}
+
+void Migration::then(storage::Batch batch, std::function<void()> effects) {
+  auto step = std::make_shared<Step>();
+  step->effects = std::move(effects);
+  steps_.push_back(step);
+  durability_.store(std::move(batch), lifetime_.guard([this, step](const sched::Status& stored) {
+    if (!stored) {
+      ++stats_.store_failures;
+      stopped_ = true;
+      spdlog::error("migration stops: cannot store: {}", stored.error().message);
+      steps_.clear();
+      return;
+    }
+    step->stored = true;
+    drain_steps();
+  }));
+}
+
+void Migration::drain_steps() {
+  while (!steps_.empty() && steps_.front()->stored) {
+    auto step = steps_.front();
+    steps_.pop_front();
+    step->effects();
+  }
+}
+
+void Migration::on_member(const gossip::Event& event) {
+  if (stopped_ || event.kind == gossip::Event::Kind::kRemoved) return;
+  const Micros now = now_us();
+  sched::DonorActions d;
+  sched::ReceiverActions r;
+  if (event.state == gossip::MemberState::kDead || event.state == gossip::MemberState::kLeft) {
+    donor_.on_peer_dead(event.name, now, d);
+    receiver_.on_peer_dead(event.name, now, r);
+  } else if (event.state == gossip::MemberState::kAlive) {
+    donor_.on_peer_alive(event.name, now, d);
+    receiver_.on_peer_alive(event.name, now, r);
+  }
+  if (!d.empty()) run(std::move(d));
+  if (!r.empty()) run(std::move(r), nullptr);
+  arm_round();
+}
+
+void Migration::arm_tick() {
+  const Micros due = std::min(donor_.next_tick_us(), receiver_.next_tick_us());
+  if (due == sched::kNever || (tick_due_us_ >= 0 && tick_due_us_ <= due)) return;
+  tick_due_us_ = due;
+  tick_timer_.expires_after(std::chrono::microseconds(std::max<Micros>(0, due - now_us())));
+  tick_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    if (ec) return;
+    tick_due_us_ = -1;
+    tick();
+  }));
+}
+
+void Migration::tick() {
+  if (stopped_) return;
+  sched::DonorActions d;
+  donor_.tick(now_us(), d);
+  sched::ReceiverActions r;
+  receiver_.tick(now_us(), r);
+  if (!d.empty()) run(std::move(d));
+  if (!r.empty()) run(std::move(r), nullptr);
+  arm_tick();
+}
+
+}  // namespace braid::node

@@ -1,0 +1,128 @@
+// Migration: braidd's part of issue 11 (docs/migration.md, "braidd's part").
+// Moves queued tasks between this node and its peers. Owns the pure machines
+// (sched::Balancer, sched::HandoffDonor, sched::HandoffReceiver) and carries
+// out their actions on the torus (through Tasks), the store (Durability) and
+// the peers (Peers).
+//
+// Order and durability. Each list of actions a machine returns is carried out
+// in order: its persists (journal entries, fences, the epoch floor) are one
+// write, synced, and what follows them (messages, torus changes) runs once
+// the write is durable. Lists run in the order they were produced (a FIFO),
+// so a later one never overtakes an earlier one waiting for its write. An
+// adopted task is put in the torus held (Torus::mark_adoption) and its record
+// is made durable before `accepted` is sent.
+//
+// Not built yet (docs/migration.md steps 6-8): outcome reports to the origin,
+// following a moved task from the origin, drain. Until then migration is off
+// unless braidd is started with --migrate.
+//
+// Single-threaded: everything on the loop's thread.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/clock.h"
+#include "node/durability.h"
+#include "node/lifetime.h"
+#include "node/peers.h"
+#include "node/tasks.h"
+#include "sched/balance.h"
+#include "sched/handoff.h"
+#include "sched/migration_message.h"
+
+namespace braid::node {
+
+struct MigrationOptions {
+  sched::BalanceConfig balance;                                    // balance.self: this node's name
+  sched::Micros round_interval_us = 100 * sched::kMicrosPerMilli;  // at most one round per
+  // A peer in the journal that gossip does not report alive this long after
+  // the start is treated as dead (its migrating tasks are taken back).
+  sched::Micros restart_grace_us = 10 * sched::kMicrosPerSecond;
+  std::uint64_t seed = 1;
+};
+
+struct MigrationStats {
+  std::uint64_t rounds = 0;
+  std::uint64_t offers_made = 0;
+  std::uint64_t adopted = 0;
+  std::uint64_t refused_by_us = 0;
+  std::uint64_t store_failures = 0;  // a write failed: the node stops migrating
+};
+
+class Migration final {
+ public:
+  Migration(asio::io_context& io, const Clock& clock, Tasks& tasks, Durability& durability,
+            Peers& peers, MigrationOptions options);
+  Migration(const Migration&) = delete;
+  Migration& operator=(const Migration&) = delete;
+
+  // After Durability::recover(): restores the machines from the store and
+  // starts listening. An Error means the stored journal is inconsistent.
+  sched::Status start();
+  // The local load changed (Tasks' load listener): a round soon.
+  void on_load_changed();
+
+  const MigrationStats& stats() const { return stats_; }
+  const sched::HandoffDonor& donor() const { return donor_; }
+  const sched::HandoffReceiver& receiver() const { return receiver_; }
+
+ private:
+  // One list of effects, run once its persists are durable.
+  struct Step {
+    bool stored = false;
+    std::function<void()> effects;
+  };
+
+  void arm_round();
+  void round();
+  void offer(const sched::Offer& offer);
+  void on_message(sched::MigrationMessage message);
+  void on_offer(const std::string& from, const sched::HandoffOffer& offer);
+  void on_member(const gossip::Event& event);
+  void arm_tick();
+  void tick();
+
+  // Carries out a donor's / receiver's actions (see the file comment).
+  void run(sched::DonorActions actions);
+  void run(sched::ReceiverActions actions, const sched::MigratingTask* offered);
+  // Persists `batch` (synced) then runs `effects`, after every earlier step.
+  void then(storage::Batch batch, std::function<void()> effects);
+  void drain_steps();
+
+  std::optional<sched::TaskKey> key_of(const std::string& task_id) const;
+  std::optional<std::string> cannot_run(const sched::MigratingTask& task) const;
+  void adopt(const sched::MigratingTask& task, const std::string& donor, sched::Epoch epoch);
+  std::optional<sched::MigratingTask> migrating_task(const std::string& task_id) const;
+  void send(const std::string& to, sched::MigrationMessage message);
+  sched::Micros now_us() const { return clock_.monotonic_us(); }
+
+  asio::io_context& io_;
+  const Clock& clock_;
+  Tasks& tasks_;
+  Durability& durability_;
+  Peers& peers_;
+  MigrationOptions options_;
+  sched::Balancer balancer_;
+  sched::HandoffDonor donor_;
+  sched::HandoffReceiver receiver_;
+  MigrationStats stats_;
+  std::deque<std::shared_ptr<Step>> steps_;
+  asio::steady_timer round_timer_;
+  bool round_armed_ = false;
+  sched::Micros last_round_us_ = -1;
+  asio::steady_timer tick_timer_;
+  sched::Micros tick_due_us_ = -1;
+  asio::steady_timer grace_timer_;
+  std::vector<std::string> journal_peers_;  // to declare dead if not seen after the grace
+  bool stopped_ = false;                    // a store failure: no more migration
+  Lifetime lifetime_;                       // last: destroyed first
+};
+
+}  // namespace braid::node
