@@ -1,15 +1,13 @@
 #include "node/migration.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <set>
 
 #include "gossip/membership.h"
+#include "node/migration_checks.h"
 #include "node/peers_glue.h"
 
 namespace braid::node {
@@ -68,49 +66,6 @@ sched::HandoffAnswerKind kind_of(sched::Answer answer) {
       return sched::HandoffAnswerKind::kNotHave;
   }
   return sched::HandoffAnswerKind::kRefused;
-}
-
-// The value of KEY in "KEY=VALUE" entries; later entries win.
-std::optional<std::string> env_value(const std::vector<std::string>& entries,
-                                     std::string_view key) {
-  std::optional<std::string> value;
-  for (const std::string& e : entries) {
-    if (e.size() > key.size() && e.compare(0, key.size(), key) == 0 && e[key.size()] == '=') {
-      value = e.substr(key.size() + 1);
-    }
-  }
-  return value;
-}
-
-bool executable(const std::filesystem::path& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
-}
-
-// Whether argv[0] resolves as the task would run it: a path (relative to its
-// cwd), or a name on its PATH (its env, then its submitter's, then ours).
-bool program_resolves(const sched::TaskSpec& spec) {
-  const std::string& program = spec.argv.front();
-  const std::filesystem::path cwd =
-      spec.cwd.empty() ? std::filesystem::path("/") : std::filesystem::path(spec.cwd);
-  if (program.find('/') != std::string::npos) {
-    const std::filesystem::path p(program);
-    return executable(p.is_absolute() ? p : cwd / p);
-  }
-  std::optional<std::string> path = env_value(spec.env, "PATH");
-  if (!path && spec.base_env) path = env_value(spec.base_env->entries, "PATH");
-  if (!path) {
-    const char* ours = std::getenv("PATH");
-    path = ours != nullptr ? ours : "/usr/local/bin:/usr/bin:/bin";
-  }
-  std::size_t start = 0;
-  while (start <= path->size()) {
-    const std::size_t end = std::min(path->find(':', start), path->size());
-    const std::string dir = path->substr(start, end - start);
-    if (executable(std::filesystem::path(dir.empty() ? "." : dir) / program)) return true;
-    start = end + 1;
-  }
-  return false;
 }
 
 }  // namespace
@@ -358,14 +313,7 @@ std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& tas
   const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
   if (queued >= free_slots) return "busy";
   if (auto fits = tasks_.torus().check(task.spec); !fits) return fits.error().message;
-  if (!task.spec.cwd.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(task.spec.cwd, ec)) {
-      return "no such working directory: " + task.spec.cwd;
-    }
-  }
-  if (!program_resolves(task.spec)) return "no such program: " + task.spec.argv.front();
-  return std::nullopt;
+  return missing_for(task.spec);
 }
 
 void Migration::on_offer(const std::string& from, const sched::HandoffOffer& offer) {
