@@ -197,7 +197,7 @@ void Migration::round() {
   if (local.queued > local.free_slots) {
     tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
       const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance)) {
+      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
         movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
       }
       return true;
@@ -292,7 +292,7 @@ void Migration::on_message(sched::MigrationMessage message) {
     std::vector<sched::MovableTask> movable;
     tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
       const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance)) {
+      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
         movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
       }
       return true;

@@ -57,6 +57,18 @@ bool program_resolves(const sched::TaskSpec& spec) {
   return false;
 }
 
+bool travels(const sched::TaskSpec& spec) {
+  std::size_t bytes =
+      1024 + spec.cwd.size() + spec.name.size() + spec.output.size() + spec.account.size();
+  auto add = [&bytes](const std::vector<std::string>& list) {
+    for (const std::string& s : list) bytes += s.size() + 16;  // a Cap'n Proto text + pointer
+  };
+  add(spec.argv);
+  add(spec.env);
+  if (spec.base_env) add(spec.base_env->entries);
+  return bytes <= sched::kMaxMigrationMessageBytes / 2;
+}
+
 std::optional<std::string> missing_for(const sched::TaskSpec& spec) {
   if (!spec.cwd.empty()) {
     std::error_code ec;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "sched/migration_message.h"
 #include "sched/task.h"
 
 namespace braid::node {
@@ -14,6 +15,11 @@ namespace braid::node {
 // cwd, "/" when none), or a name on its PATH (its env's, else its
 // submitter's environment's, else this daemon's) naming an executable file.
 bool program_resolves(const sched::TaskSpec& spec);
+
+// Whether the task's offer fits sched::kMaxMigrationMessageBytes (with room
+// for the encoding's overhead): a bigger spec (arguments and environments)
+// stays where it is, since a receiver's transport would refuse the message.
+bool travels(const sched::TaskSpec& spec);
 
 // Why this node cannot run the task, or nullopt: its working directory is
 // missing, or its program does not resolve.

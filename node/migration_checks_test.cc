@@ -42,6 +42,14 @@ TEST(MigrationChecks, AProgramResolvesByPathOrByTheTasksPath) {
   EXPECT_FALSE(program_resolves(relative));
 }
 
+TEST(MigrationChecks, ASpecTooBigForAnOfferStaysHome) {
+  sched::TaskSpec s = spec_of({"sh"});
+  EXPECT_TRUE(travels(s));
+  s.base_env = std::make_shared<const sched::Environment>(
+      sched::Environment{1, std::vector<std::string>(600, "K=" + std::string(1024, 'v'))});
+  EXPECT_FALSE(travels(s));  // 600 KiB of environment: over half the message bound
+}
+
 TEST(MigrationChecks, AMissingDirectoryOrProgramIsNamed) {
   sched::TaskSpec s = spec_of({"sh"});
   EXPECT_EQ(missing_for(s), std::nullopt);
