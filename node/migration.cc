@@ -321,7 +321,16 @@ void Migration::on_offer(const std::string& from, const sched::HandoffOffer& off
   auto key = key_of(offer.task.id);
   const bool have = key && torus.task(*key).state != TaskState::kMoved;
   std::optional<std::string> why;
-  if (!have && !receiver_.held(offer.task.id)) why = cannot_run(offer.task);
+  if (!have && !receiver_.held(offer.task.id)) {
+    // An id in this node's own id space is adopted only as one of its own
+    // tasks coming back: any other would collide with its own submissions.
+    const bool own_space = offer.task.id.starts_with(peers_.name() + ":");
+    if (own_space && !key) {
+      why = "the id " + offer.task.id + " is in this node's id space but not a task it moved";
+    } else {
+      why = cannot_run(offer.task);
+    }
+  }
   if (why) ++stats_.refused_by_us;
   sched::ReceiverActions out;
   receiver_.on_offer(offer.task.id, from, offer.epoch, have, why, now_us(), out);
@@ -343,7 +352,11 @@ void Migration::adopt(const sched::MigratingTask& task, const std::string& donor
   spec.hold = true;
   storage::Batch env;
   std::uint64_t record_no = 0;
-  if (!known) {
+  if (known) {
+    // One of its tasks coming back (take_back): its environment is stored here
+    // already, under the record's own id.
+    spec.base_env = torus.task(*known).spec.base_env;
+  } else {
     record_no = torus.reserve_sequences(1);
     if (spec.base_env) {
       spec.base_env = std::make_shared<const sched::Environment>(
@@ -441,11 +454,14 @@ void Migration::run(sched::ReceiverActions actions, const sched::MigratingTask* 
           send(a.fence.donor, {{}, {}, sched::HandoffConfirmQuery{a.fence.task_id, a.fence.epoch}});
           break;
         case sched::ReceiverAction::Kind::kRelease:
-          if (key) (void)torus.confirm_adoption(*key, tasks_.now_us(), tasks_.actions());
+          if (key && torus.task(*key).adoption_epoch == a.fence.epoch) {
+            (void)torus.confirm_adoption(*key, tasks_.now_us(), tasks_.actions());
+          }
           break;
         case sched::ReceiverAction::Kind::kDiscard:
-          if (key && torus.task(*key).state == TaskState::kHeld) {
-            (void)torus.cancel(*key, tasks_.now_us(), tasks_.actions());
+          // Back to the donor: a later offer of it is adopted again.
+          if (key && torus.task(*key).adoption_epoch == a.fence.epoch) {
+            (void)torus.discard_adoption(*key, tasks_.now_us(), tasks_.actions());
           }
           break;
         default:

@@ -246,8 +246,11 @@ class Torus final {
   Result<TaskKey> take_back(TaskKey key, TaskSpec spec, Micros now_us, Actions& out);
   // An adopted task (submit_as with spec.hold) held until its donor confirms
   // the handoff: release() refuses it meanwhile. confirm_adoption() releases
-  // it (the donor said go); a no-go is cancel() plus forget() by the caller.
+  // it (the donor said go); discard_adoption() (the donor said no-go: it
+  // kept the task) makes it kMoved back to its donor, so that a later offer
+  // of the same task is adopted again (submit_as -> take_back).
   Status mark_adoption(TaskKey key, std::string donor, std::uint64_t epoch, int hops, Actions& out);
+  Status discard_adoption(TaskKey key, Micros now_us, Actions& out);
   // A peer refused the task (Task::add_refusal: the last kRefusalsKept).
   Status add_refusal(TaskKey key, std::string node, std::string reason, Actions& out);
   Status confirm_adoption(TaskKey key, Micros now_us, Actions& out);

@@ -119,6 +119,21 @@ Status Torus::confirm_adoption(TaskKey key, Micros now_us, Actions& out) {
   return release(key, now_us, out);
 }
 
+Status Torus::discard_adoption(TaskKey key, Micros now_us, Actions& out) {
+  if (!exists(key)) return Error{"adopt: unknown task key " + std::to_string(key)};
+  Task& task = at(key);
+  if (task.state != TaskState::kHeld || task.adoption_epoch == 0) {
+    return wrong_state(task, "discard adoption", "held for a handoff's confirmation");
+  }
+  advance(now_us, out);
+  task.adoption_epoch = 0;
+  task.moved_to = task.adopted_from;
+  task.reason = "not adopted: " + task.adopted_from + " kept it";
+  set_state(key, TaskState::kMoved, out);
+  decide(last_now_us_, out, /*ignore_pause=*/false);
+  return ok_status();
+}
+
 Status Torus::apply_outcome(TaskKey key, const OutcomeReport& report, Micros now_us, Actions& out) {
   if (!exists(key)) return Error{"outcome: unknown task key " + std::to_string(key)};
   Task& task = at(key);

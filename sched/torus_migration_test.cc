@@ -194,5 +194,27 @@ TEST(TorusMigration, AnAdoptedTaskWaitsForItsDonorsConfirmationNotForAUserReleas
   EXPECT_EQ(node.torus().task(key).attempts, 1);
 }
 
+TEST(TorusMigration, ADiscardedAdoptionPointsBackToItsDonorAndIsAdoptedAgainByALaterOffer) {
+  SimNode node(config(Policy::kFair, 2));
+  TaskSpec held = spec();
+  held.hold = true;
+  Actions out;
+  const TaskKey key = must(node.torus().submit_as("n9:4", held, node.now_us(), out));
+  ASSERT_TRUE(node.torus().mark_adoption(key, "n9", 7, 1, out));
+  ASSERT_TRUE(apply(node, node.torus().discard_adoption(key, node.now_us(), out), out));
+  EXPECT_EQ(node.torus().task(key).state, TaskState::kMoved);
+  EXPECT_EQ(node.torus().task(key).moved_to, "n9");
+  EXPECT_EQ(node.torus().task(key).adoption_epoch, 0u);
+  EXPECT_FALSE(node.torus().discard_adoption(key, node.now_us(), out));  // only a held adoption
+  out.clear();
+  // The donor offers it again (epoch 8): the same record comes back held.
+  const TaskKey again = must(node.torus().submit_as("n9:4", held, node.now_us(), out));
+  EXPECT_EQ(again, key);
+  ASSERT_TRUE(node.torus().mark_adoption(key, "n9", 8, 1, out));
+  ASSERT_TRUE(apply(node, node.torus().confirm_adoption(key, node.now_us(), out), out));
+  node.run_for(5 * kMs);
+  EXPECT_EQ(node.torus().task(key).attempts, 1);
+}
+
 }  // namespace
 }  // namespace braid::sched
