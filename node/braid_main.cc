@@ -616,10 +616,15 @@ int main(int argc, char** argv) {
       nlohmann::json out = braid::node::stats_json(*stats);
       out["gossip"] =
           peers->listen.empty() ? nlohmann::json(nullptr) : braid::node::gossip_json(peers->gossip);
+      out["migration"] = peers->listen.empty() ? nlohmann::json(nullptr)
+                                               : braid::node::migration_json(peers->migration);
       print_json(out);
     } else {
       std::cout << braid::node::stats_table(*stats);
-      if (!peers->listen.empty()) std::cout << braid::node::gossip_line(peers->gossip);
+      if (!peers->listen.empty()) {
+        std::cout << braid::node::gossip_line(peers->gossip)
+                  << braid::node::migration_line(peers->migration);
+      }
     }
     return 0;
   }

@@ -108,7 +108,11 @@ int main(int argc, char** argv) {
       peers = std::move(started).value();
       std::unique_ptr<braid::node::Migration> migration;
       if (peers) {
-        daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
+        daemon.set_peers_view([&] {
+          braid::rpc::PeersView view = braid::node::peers_view(*peers, clock);
+          if (migration) view.migration = migration->counters();
+          return view;
+        });
         daemon.add_load_listener([&] {
           peers->set_load(braid::node::load_of(tasks.torus(), accepting));
           if (migration) migration->on_load_changed();
@@ -118,6 +122,7 @@ int main(int argc, char** argv) {
           braid::node::MigrationOptions m;
           m.balance.self = config.name;
           m.seed = static_cast<std::uint64_t>(clock.wall_us());
+          m.load = [&] { return braid::node::load_of(tasks.torus(), accepting); };
           migration =
               std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
           if (sched_status_failed(migration->start())) return 1;

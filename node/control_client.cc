@@ -272,6 +272,7 @@ Reply<rpc::PeersView> ControlClient::peers() {
     rpc::PeersView view;
     view.listen = res.getListen().cStr();
     view.gossip = rpc::from_wire(res.getGossip());
+    view.migration = rpc::from_wire(res.getMigration());
     for (auto m : res.getMembers()) view.members.push_back(rpc::from_wire(m));
     return view;
   });

@@ -81,7 +81,9 @@ Migration::Migration(asio::io_context& io, const Clock& clock, Tasks& tasks, Dur
       balancer_(options_.balance, options_.seed),
       round_timer_(io),
       tick_timer_(io),
-      grace_timer_(io) {}
+      grace_timer_(io),
+      outcome_timer_(io),
+      backlog_timer_(io) {}
 
 sched::Status Migration::start() {
   auto loaded = durability_.load_migration();
@@ -133,6 +135,9 @@ sched::Status Migration::start() {
   }
   sched::ReceiverActions receiver_out;
   if (auto s = receiver_.restore(fences, held, now, receiver_out); !s) return s;
+  for (const storage::OutcomeReport& r : loaded.value().outbox) outbox_.emplace(r.task_id, r);
+  durability_.set_outcome_listener(
+      lifetime_.guard([this](const storage::OutcomeReport& r) { owe(r); }));
 
   peers_.set_on_migration(
       lifetime_.guard([this](sched::MigrationMessage m) { on_message(std::move(m)); }));
@@ -158,6 +163,8 @@ sched::Status Migration::start() {
     }
   }));
   arm_round();
+  send_outcomes("");
+  arm_backlog();
   return sched::ok_status();
 }
 
@@ -301,8 +308,18 @@ void Migration::on_message(sched::MigrationMessage message) {
                                                        std::move(movable), {from, w->slots}, now)) {
       offer(o);
     }
+  } else if (const auto* report = std::get_if<sched::OutcomeReport>(&message.body)) {
+    on_outcome(from, *report);
+  } else if (const auto* ack = std::get_if<sched::OutcomeAck>(&message.body)) {
+    auto owed = outbox_.find(ack->task_id);
+    if (owed != outbox_.end() && owed->second.origin == from) {
+      outbox_.erase(owed);
+      ++stats_.outcomes_acked;
+      storage::Batch batch;
+      batch.delete_outcome(ack->task_id);
+      durability_.store(std::move(batch), {});  // lost in a crash: sent again, acked again
+    }
   }
-  // Outcome reports and their acks: not built yet (docs/migration.md step 6).
   arm_tick();
 }
 
@@ -500,6 +517,10 @@ void Migration::drain_steps() {
 
 void Migration::on_member(const gossip::Event& event) {
   if (stopped_ || event.kind == gossip::Event::Kind::kRemoved) return;
+  if (event.kind == gossip::Event::Kind::kLoad) {  // a peer's load: maybe a round
+    arm_round();
+    return;
+  }
   const Micros now = now_us();
   sched::DonorActions d;
   sched::ReceiverActions r;
@@ -509,6 +530,7 @@ void Migration::on_member(const gossip::Event& event) {
   } else if (event.state == gossip::MemberState::kAlive) {
     donor_.on_peer_alive(event.name, now, d);
     receiver_.on_peer_alive(event.name, now, r);
+    send_outcomes(event.name);
   }
   if (!d.empty()) run(std::move(d));
   if (!r.empty()) run(std::move(r), nullptr);
@@ -536,6 +558,104 @@ void Migration::tick() {
   if (!d.empty()) run(std::move(d));
   if (!r.empty()) run(std::move(r), nullptr);
   arm_tick();
+}
+
+}  // namespace braid::node
+
+namespace braid::node {
+
+void Migration::on_outcome(const std::string& from, const sched::OutcomeReport& report) {
+  sched::Torus& torus = tasks_.torus();
+  const auto key = key_of(report.task_id);
+  const bool moved = key && torus.task(*key).state == TaskState::kMoved;
+  if (moved && report.executor == from &&
+      sched::origin_of(report.task_id) == std::string_view(peers_.name())) {
+    if (auto s = torus.apply_outcome(*key, report, tasks_.now_us(), tasks_.actions()); !s) {
+      spdlog::warn("migration: outcome of {} from {}: {}", report.task_id, from, s.error().message);
+    } else {
+      ++stats_.outcomes_applied;
+    }
+    tasks_.carry_out();  // stores the end (unsynced); the synced write below covers it
+  } else if (!(key && sched::is_terminal(torus.task(*key).state))) {
+    // Not a repeat of an outcome applied already (its ack was lost): a task
+    // this node does not hold as moved ran elsewhere.
+    ++stats_.outcomes_unexpected;
+    spdlog::warn("migration: unexpected outcome of {} from {} (here: {})", report.task_id, from,
+                 key ? sched::to_string(torus.task(*key).state) : "unknown");
+  }
+  then(storage::Batch{}, [this, from, id = report.task_id] {
+    send(from, {{}, {}, sched::OutcomeAck{id}});
+  });
+}
+
+void Migration::owe(const storage::OutcomeReport& report) {
+  outbox_.insert_or_assign(report.task_id, report);
+  send_outcomes(report.origin);
+}
+
+void Migration::send_outcomes(const std::string& origin) {
+  if (stopped_) return;
+  for (const auto& [id, r] : outbox_) {
+    if (!origin.empty() && r.origin != origin) continue;
+    sched::OutcomeReport report;
+    report.task_id = r.task_id;
+    report.executor = peers_.name();
+    report.state = static_cast<TaskState>(r.state);
+    report.exit = r.exit;
+    report.reason = r.reason;
+    report.started_at_us = r.started_at_us;
+    report.finished_at_us = r.finished_at_us;
+    report.attempts = r.attempts;
+    report.cpu_time_us = r.cpu_time_us;
+    if (peers_.send_migration(r.origin, {{}, {}, std::move(report)})) ++stats_.outcomes_sent;
+  }
+  arm_outcome_retry();
+}
+
+void Migration::arm_outcome_retry() {
+  if (outcome_timer_armed_ || outbox_.empty()) return;
+  outcome_timer_armed_ = true;
+  outcome_timer_.expires_after(std::chrono::microseconds(options_.outcome_retry_us));
+  outcome_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    outcome_timer_armed_ = false;
+    if (!ec) send_outcomes("");
+  }));
+}
+
+void Migration::arm_backlog() {
+  backlog_timer_.expires_after(std::chrono::microseconds(options_.backlog_refresh_us));
+  backlog_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    if (ec || stopped_) return;
+    const sched::TorusStats s = tasks_.torus().stats();
+    const std::uint64_t queued = s.count(TaskState::kQueued);
+    const std::uint64_t free_slots =
+        static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
+    if (queued > free_slots && options_.load) {
+      peers_.set_load(options_.load(), /*republish=*/true);
+      ++stats_.load_refreshes;
+      arm_round();
+    }
+    arm_backlog();
+  }));
+}
+
+rpc::MigrationCounters Migration::counters() const {
+  const sched::DonorStats& d = donor_.stats();
+  const sched::ReceiverStats& r = receiver_.stats();
+  rpc::MigrationCounters c;
+  c.enabled = true;
+  c.offers_made = stats_.offers_made;
+  c.moved_away = d.moved;
+  c.refused_by_peers = d.refused;
+  c.reclaimed = d.reclaimed;
+  c.adopted = stats_.adopted;
+  c.refused_by_us = stats_.refused_by_us;
+  c.in_flight = donor_.entries() + receiver_.held_count();
+  c.outcomes_owed = outbox_.size();
+  c.outcomes_applied = stats_.outcomes_applied;
+  c.outcomes_unexpected = stats_.outcomes_unexpected;
+  c.forced_releases = r.forced;
+  return c;
 }
 
 }  // namespace braid::node

@@ -138,7 +138,8 @@ interface Control {
   hold @13 (ids :List(Text), release :Bool) -> (error :Text);
   # Every member this node knows (itself included), in name order; `listen`
   # is empty when the node has no peer listener.
-  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters);
+  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters,
+                   migration :MigrationCounters);
 }
 
 # Since start. Bytes are gossip messages as encoded on the wire (without
@@ -160,6 +161,22 @@ struct GossipCounters {
   timerFires @12 :UInt64;
   timerLate10ms @13 :UInt64;    # fires more than 10 ms after they were due
   timerLateMaxUs @14 :UInt64;
+}
+
+# Migration since start (docs/migration.md); all zero without --migrate.
+struct MigrationCounters {
+  enabled @0 :Bool;
+  offersMade @1 :UInt64;        # handoffs this node began as donor
+  movedAway @2 :UInt64;         # of them, accepted by the peer
+  refusedByPeers @3 :UInt64;
+  reclaimed @4 :UInt64;         # taken back from a peer declared dead
+  adopted @5 :UInt64;           # tasks adopted from peers
+  refusedByUs @6 :UInt64;
+  inFlight @7 :UInt64;          # unresolved handoffs (donor journal + held adoptions)
+  outcomesOwed @8 :UInt64;      # in the outbox, not yet acknowledged by their origin
+  outcomesApplied @9 :UInt64;   # as the origin
+  outcomesUnexpected @10 :UInt64;  # a task that ran elsewhere was not moved here: ran twice?
+  forcedReleases @11 :UInt64;   # adoptions released without the donor's word: may run twice
 }
 
 struct PeerInfo {

@@ -97,10 +97,26 @@ struct GossipCounters {
   std::uint64_t timer_late_max_us = 0;
 };
 
+struct MigrationCounters {
+  bool enabled = false;
+  std::uint64_t offers_made = 0;
+  std::uint64_t moved_away = 0;
+  std::uint64_t refused_by_peers = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t adopted = 0;
+  std::uint64_t refused_by_us = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t outcomes_owed = 0;
+  std::uint64_t outcomes_applied = 0;
+  std::uint64_t outcomes_unexpected = 0;
+  std::uint64_t forced_releases = 0;
+};
+
 struct PeersView {
   std::vector<PeerView> members;
   std::string listen;  // empty: no peer listener
   GossipCounters gossip;
+  MigrationCounters migration;
 };
 
 struct WaitOutcome {

@@ -213,6 +213,7 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
   auto results = context.getResults();
   results.setListen(view.listen);
   to_wire(view.gossip, results.initGossip());
+  to_wire(view.migration, results.initMigration());
   auto members = results.initMembers(static_cast<unsigned>(view.members.size()));
   for (std::size_t i = 0; i < view.members.size(); ++i) {
     to_wire(view.members[i], members[static_cast<unsigned>(i)]);
