@@ -278,4 +278,16 @@ Reply<rpc::PeersView> ControlClient::peers() {
   });
 }
 
+Reply<rpc::DrainView> ControlClient::drain(bool cancel) {
+  return call<rpc::DrainView>([&](Control::Client& c, Answer& answer) -> Reply<rpc::DrainView> {
+    auto req = c.drainRequest();
+    req.setCancel(cancel);
+    auto res = answer(req.send());
+    if (auto r = refused(res)) return *r;
+    const auto state = res.getState();
+    return rpc::DrainView{state.getDraining(), state.getMigrate(), state.getQueued(),
+                          state.getStaying(), state.getRunning()};
+  });
+}
+
 }  // namespace braid::node

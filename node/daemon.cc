@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "node/drain.h"
+
 namespace braid::node {
 
 using sched::TaskKey;
@@ -108,6 +110,13 @@ sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr
 }
 
 rpc::StatsView Daemon::stats() { return tasks_.stats(); }
+
+sched::Result<rpc::DrainView> Daemon::drain(bool cancel) {
+  if (tasks_.shutting_down()) return sched::Error{"node " + config_.name + " is shutting down"};
+  submissions_.set_draining(!cancel);
+  if (on_drain_) return on_drain_(!cancel);
+  return drain_view(tasks_.torus(), !cancel, nullptr);
+}
 
 sched::Status Daemon::set_policy(sched::Policy policy) { return tasks_.set_policy(policy); }
 

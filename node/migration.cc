@@ -7,6 +7,7 @@
 #include <set>
 
 #include "gossip/membership.h"
+#include "node/drain.h"
 #include "node/migration_checks.h"
 #include "node/peers_glue.h"
 
@@ -170,6 +171,12 @@ sched::Status Migration::start() {
 
 void Migration::on_load_changed() { arm_round(); }
 
+rpc::DrainView Migration::set_draining(bool draining) {
+  if (draining && !draining_) arm_round();
+  draining_ = draining;
+  return drain_view(tasks_.torus(), draining_, &options_.balance);
+}
+
 void Migration::arm_round() {
   if (round_armed_ || stopped_) return;
   round_armed_ = true;
@@ -189,7 +196,8 @@ void Migration::round() {
   ++stats_.rounds;
   const sched::Torus& torus = tasks_.torus();
   const gossip::Load own = load_of(torus, true);
-  const sched::LocalLoad local{own.queued, own.slots, own.free_slots};
+  // Draining, every queued task is in excess: none waits for a local slot.
+  const sched::LocalLoad local{own.queued, own.slots, draining_ ? 0 : own.free_slots};
   std::vector<sched::PeerLoad> peers;
   for (const gossip::Member& m : peers_.members()) {
     if (m.name == peers_.name() || m.state != gossip::MemberState::kAlive || m.load_version == 0) {
@@ -325,6 +333,7 @@ void Migration::on_message(sched::MigrationMessage message) {
 
 std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& task) const {
   if (tasks_.shutting_down()) return "shutting down";
+  if (draining_) return "draining";
   const sched::TorusStats s = tasks_.torus().stats();
   const std::uint64_t queued = s.count(TaskState::kQueued) + receiver_.held_count();
   const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));

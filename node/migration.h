@@ -89,6 +89,9 @@ class Migration final {
   sched::Status start();
   // The local load changed (Tasks' load listener): a round soon.
   void on_load_changed();
+  // Drain (node/drain.h): refuses offers and offers every queued task that
+  // may move, whatever its own free slots. Answers the drain's state.
+  rpc::DrainView set_draining(bool draining);
 
   const MigrationStats& stats() const { return stats_; }
   std::size_t outcomes_owed() const { return outbox_.size(); }
@@ -154,7 +157,8 @@ class Migration final {
   bool outcome_timer_armed_ = false;
   asio::steady_timer backlog_timer_;
   bool stopped_ = false;  // a store failure: no more migration
-  Lifetime lifetime_;     // last: destroyed first
+  bool draining_ = false;
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace braid::node

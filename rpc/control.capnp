@@ -140,6 +140,18 @@ interface Control {
   # is empty when the node has no peer listener.
   peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters,
                    migration :MigrationCounters);
+  # Drain (docs/migration.md): the node takes no new tasks (submissions and
+  # peers' offers) and offers its queued tasks to peers; cancel: it takes
+  # tasks again. Answers the drain's state either way.
+  drain @15 (cancel :Bool) -> (state :DrainState, error :Text);
+}
+
+struct DrainState {
+  draining @0 :Bool;
+  migrate @1 :Bool;     # queued tasks can leave (braidd --migrate)
+  queued @2 :UInt64;    # queued tasks that may still leave (those being offered too)
+  staying @3 :UInt64;   # pending, held or pinned tasks: they do not leave
+  running @4 :UInt64;   # started attempts (running or stopped)
 }
 
 # Since start. Bytes are gossip messages as encoded on the wire (without

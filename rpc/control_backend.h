@@ -119,6 +119,15 @@ struct PeersView {
   MigrationCounters migration;
 };
 
+// What `braid drain` reports (node/drain.h).
+struct DrainView {
+  bool draining = false;
+  bool migrate = false;
+  std::uint64_t queued = 0;
+  std::uint64_t staying = 0;
+  std::uint64_t running = 0;
+};
+
 struct WaitOutcome {
   std::vector<TaskView> tasks;
   bool timed_out = false;
@@ -190,6 +199,10 @@ class ControlBackend {
   virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
   // The cluster as this node knows it (a node without peers: none).
   virtual PeersView peers() { return {}; }
+  // Starts (cancel = false) or ends a drain; answers its state.
+  virtual sched::Result<DrainView> drain(bool /*cancel*/) {
+    return sched::Error{"this node cannot drain"};
+  }
 };
 
 }  // namespace braid::rpc

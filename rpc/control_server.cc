@@ -221,6 +221,22 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
   return kj::READY_NOW;
 }
 
+kj::Promise<void> ControlServer::drain(DrainContext context) {
+  auto view = backend_.drain(context.getParams().getCancel());
+  auto results = context.getResults();
+  if (!view) {
+    results.setError(view.error().message);
+    return kj::READY_NOW;
+  }
+  auto state = results.initState();
+  state.setDraining(view.value().draining);
+  state.setMigrate(view.value().migrate);
+  state.setQueued(view.value().queued);
+  state.setStaying(view.value().staying);
+  state.setRunning(view.value().running);
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> ControlServer::stats(StatsContext context) {
   to_wire(backend_.stats(), context.getResults().initStats());
   return kj::READY_NOW;

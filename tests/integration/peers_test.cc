@@ -326,6 +326,45 @@ TEST(Migration, OutcomesGoHomeSoWaitShowAndAfterWorkAtTheOrigin) {
   std::printf("\n");
 }
 
+// Issue 11 §5: `braid drain` moves a node's queued tasks to its peers and
+// returns once only its running tasks remain; meanwhile it refuses
+// submissions; `drain --cancel` makes it take tasks again. Every task runs
+// once (a ledger outside braid).
+TEST(Migration, DrainEmptiesANodesQueueOntoItsPeers) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ledger";
+  Cluster c(3, {"--slots", "2", "--migrate"});
+  ASSERT_TRUE(c.converged());
+  Daemon& n0 = *c.nodes[0];
+  const std::string script = "sleep 1; echo \"$BRAID_TASK_ID\" >> " + ledger;
+  // Twice what the cluster runs at once: every node keeps a queue for a while.
+  n0.cli_ok({"submit", "--array", "1-12", "--", "sh", "-c", script});
+  const RunResult drained = n0.cli({"drain", "--timeout", "30s", "--json"});
+  ASSERT_EQ(drained.exit_code, 0) << drained.out << drained.err;
+  const auto view = nlohmann::json::parse(drained.out);
+  EXPECT_TRUE(view.at("draining").get<bool>());
+  EXPECT_EQ(view.at("queued"), 0);
+  // Only running tasks remain on n0: nothing queued, nothing being offered.
+  const auto stats = n0.json({"stats", "--json"});
+  EXPECT_EQ(stats.at("tasks").at("queued"), 0) << stats.dump();
+  const RunResult refused = n0.cli({"submit", "--", "true"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("is draining"), std::string::npos) << refused.err;
+  EXPECT_GT(n0.json({"stats", "--json"}).at("migration").at("moved_away").get<int>(), 0);
+  auto lines = [&] {
+    std::ifstream in(ledger);
+    std::map<std::string, int> runs;
+    for (std::string line; std::getline(in, line);) ++runs[line];
+    return runs;
+  };
+  ASSERT_TRUE(eventually([&] { return lines().size() >= 12; }, 30s, 50ms)) << lines().size();
+  for (const auto& [id, n] : lines()) EXPECT_EQ(n, 1) << id << " ran " << n << " times";
+  const RunResult cancelled = n0.cli({"drain", "--cancel"});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_NE(cancelled.out.find("takes new tasks"), std::string::npos) << cancelled.out;
+  EXPECT_EQ(n0.cli({"submit", "--", "true"}).exit_code, 0);
+}
+
 // Issue 11 §7 "Spreading": 60 tasks
 // of `sleep 0.5` submitted to one of 3 nodes with 2 slots each spread over
 // all three; each runs exactly once (a ledger outside braid).
