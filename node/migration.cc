@@ -209,15 +209,7 @@ void Migration::round() {
   }
   if (peers.empty()) return;
   std::vector<sched::MovableTask> movable;
-  if (local.queued > local.free_slots) {
-    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
-      const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
-      }
-      return true;
-    });
-  }
+  if (local.queued > local.free_slots) movable = movable_tasks();
   for (const sched::Offer& o : balancer_.push(local, std::move(movable), peers, now_us())) {
     offer(o);
   }
@@ -243,6 +235,26 @@ void Migration::offer(const sched::Offer& o) {
   ++stats_.offers_made;
   tasks_.carry_out();
   run(std::move(out));
+}
+
+std::vector<sched::MovableTask> Migration::movable_tasks() const {
+  // Oldest first (admission order). Enough tasks of the top queued priority
+  // end the scan: the balancer offers highest priority first, at most
+  // max_offers, so the rest of a long queue need not be looked at.
+  const sched::Torus& torus = tasks_.torus();
+  const int top = torus.top_queued_priority();
+  const std::size_t enough = static_cast<std::size_t>(options_.balance.max_offers);
+  std::vector<sched::MovableTask> movable;
+  std::size_t at_top = 0;
+  tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
+    const sched::Task& t = torus.task(key);
+    if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
+      movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+      at_top += t.spec.priority >= top;
+    }
+    return at_top < enough;
+  });
+  return movable;
 }
 
 std::optional<TaskKey> Migration::key_of(const std::string& task_id) const {
@@ -302,18 +314,10 @@ void Migration::on_message(sched::MigrationMessage message) {
     receiver_.on_confirm(c->task_id, from, c->epoch, c->go, now, out);
     run(std::move(out), nullptr);
   } else if (const auto* w = std::get_if<sched::WorkRequest>(&message.body)) {
-    const sched::Torus& torus = tasks_.torus();
-    const gossip::Load own = load_of(torus, true);
-    std::vector<sched::MovableTask> movable;
-    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
-      const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
-      }
-      return true;
-    });
-    for (const sched::Offer& o : balancer_.answer_pull({own.queued, own.slots, own.free_slots},
-                                                       std::move(movable), {from, w->slots}, now)) {
+    const gossip::Load own = load_of(tasks_.torus(), true);
+    const sched::LocalLoad local{own.queued, own.slots, draining_ ? 0 : own.free_slots};
+    for (const sched::Offer& o :
+         balancer_.answer_pull(local, movable_tasks(), {from, w->slots}, now)) {
       offer(o);
     }
   } else if (const auto* report = std::get_if<sched::OutcomeReport>(&message.body)) {

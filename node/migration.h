@@ -128,6 +128,7 @@ class Migration final {
   void drain_steps();
 
   std::optional<sched::TaskKey> key_of(const std::string& task_id) const;
+  std::vector<sched::MovableTask> movable_tasks() const;  // for push and answer_pull
   std::optional<std::string> cannot_run(const sched::MigratingTask& task) const;
   void adopt(const sched::MigratingTask& task, const std::string& donor, sched::Epoch epoch);
   std::optional<sched::MigratingTask> migrating_task(const std::string& task_id) const;
