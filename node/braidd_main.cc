@@ -19,6 +19,7 @@
 #include "node/data_dir.h"
 #include "node/default_paths.h"
 #include "node/migration.h"
+#include "node/migration_counters.h"
 #include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
 #include "rpc/control_server.h"
@@ -108,7 +109,20 @@ int main(int argc, char** argv) {
       peers = std::move(started).value();
       std::unique_ptr<braid::node::Migration> migration;
       if (peers) {
-        daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
+        daemon.set_peers_view([&] {
+          braid::rpc::PeersView view = braid::node::peers_view(*peers, clock);
+          if (migration) view.migration = braid::node::migration_counters(*migration);
+          return view;
+        });
+        daemon.set_peer_faults_handler([&](const braid::rpc::PeerFaultsRequest& f) {
+          braid::rpc::PeerFaults faults;  // tests only (braid debug peer-faults)
+          faults.drop_permille = f.drop_permille;
+          faults.blocked.insert(f.blocked.begin(), f.blocked.end());
+          peers->set_faults(std::move(faults));
+          spdlog::warn("peer faults injected: drop {}/1000, {} address(es) blocked",
+                       f.drop_permille, f.blocked.size());
+          return braid::sched::ok_status();
+        });
         daemon.add_load_listener([&] {
           peers->set_load(braid::node::load_of(tasks.torus(), accepting));
           if (migration) migration->on_load_changed();

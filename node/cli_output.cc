@@ -285,4 +285,20 @@ std::string gossip_line(const rpc::GossipCounters& g) {
       static_cast<double>(g.timer_late_max_us) / 1000.0);
 }
 
+nlohmann::json migration_json(const rpc::MigrationCounters& m) {
+  return {{"offers", m.offers},         {"moved", m.moved},
+          {"refused", m.refused},       {"reclaimed", m.reclaimed},
+          {"adopted", m.adopted},       {"released", m.released},
+          {"discarded", m.discarded},   {"forced", m.forced},
+          {"unresolved", m.unresolved}, {"held", m.held}};
+}
+
+std::string migration_line(const rpc::MigrationCounters& m) {
+  return fmt::format(
+      "migration:         {} offers, {} moved, {} refused, {} reclaimed; {} adopted, {} "
+      "released, {} discarded, {} forced; now {} unresolved, {} held\n",
+      m.offers, m.moved, m.refused, m.reclaimed, m.adopted, m.released, m.discarded, m.forced,
+      m.unresolved, m.held);
+}
+
 }  // namespace braid::node

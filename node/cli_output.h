@@ -28,5 +28,9 @@ std::string stats_table(const rpc::StatsView& stats);
 std::string peers_table(const rpc::PeersView& peers);
 // "gossip: ..." (one line, for `braid stats`).
 std::string gossip_line(const rpc::GossipCounters& gossip);
+// braidd --migrate's counters (`braid stats`); "unresolved" and "held" are
+// handoffs under way now.
+nlohmann::json migration_json(const rpc::MigrationCounters& migration);
+std::string migration_line(const rpc::MigrationCounters& migration);
 
 }  // namespace braid::node

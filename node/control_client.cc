@@ -272,8 +272,23 @@ Reply<rpc::PeersView> ControlClient::peers() {
     rpc::PeersView view;
     view.listen = res.getListen().cStr();
     view.gossip = rpc::from_wire(res.getGossip());
+    view.migration = rpc::from_wire(res.getMigration());
     for (auto m : res.getMembers()) view.members.push_back(rpc::from_wire(m));
     return view;
+  });
+}
+
+Reply<Done> ControlClient::set_peer_faults(const rpc::PeerFaultsRequest& faults) {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
+    auto req = c.setPeerFaultsRequest();
+    req.setDropPermille(static_cast<std::uint32_t>(faults.drop_permille));
+    auto blocked = req.initBlocked(static_cast<unsigned>(faults.blocked.size()));
+    for (std::size_t i = 0; i < faults.blocked.size(); ++i) {
+      blocked.set(static_cast<unsigned>(i), faults.blocked[i]);
+    }
+    auto res = answer(req.send());
+    if (auto r = refused(res)) return *r;
+    return Done{};
   });
 }
 

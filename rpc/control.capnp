@@ -138,7 +138,12 @@ interface Control {
   hold @13 (ids :List(Text), release :Bool) -> (error :Text);
   # Every member this node knows (itself included), in name order; `listen`
   # is empty when the node has no peer listener.
-  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters);
+  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters,
+                   migration :MigrationCounters);
+  # Tests only (`braid debug peer-faults`): replaces the faults the peer
+  # transport injects in what it sends: dropPermille (0..1000) of messages,
+  # and every message to a blocked peer address. Refused without peers.
+  setPeerFaults @15 (dropPermille :UInt32, blocked :List(Text)) -> (error :Text);
 }
 
 # Since start. Bytes are gossip messages as encoded on the wire (without
@@ -176,4 +181,20 @@ struct PeerInfo {
   accepting @10 :Bool;
   ageMicros @11 :Int64;           # age of the load figure; -1: none known yet
   isSelf @12 :Bool;
+}
+
+# braidd --migrate (docs/migration.md), since start; absent (enabled false)
+# without it.
+struct MigrationCounters {
+  enabled @0 :Bool;
+  offers @1 :UInt64;            # donor: offers sent
+  moved @2 :UInt64;             # donor: tasks handed over (accepted or have)
+  refused @3 :UInt64;           # donor: offers refused (task requeued)
+  reclaimed @4 :UInt64;         # donor: taken back from a peer declared dead
+  adopted @5 :UInt64;           # receiver: adoptions stored
+  released @6 :UInt64;          # receiver: adoptions confirmed, runnable
+  discarded @7 :UInt64;         # receiver: adoptions discarded (go=false)
+  forced @8 :UInt64;            # receiver: force-released (the only possible duplicates)
+  unresolved @9 :UInt64;        # donor: journal entries migrating or reclaimed, now
+  held @10 :UInt64;             # receiver: adoptions awaiting confirmation, now
 }

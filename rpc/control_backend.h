@@ -97,11 +97,34 @@ struct GossipCounters {
   std::uint64_t timer_late_max_us = 0;
 };
 
+// braidd --migrate (docs/migration.md): the handoff machines' counters.
+struct MigrationCounters {
+  bool enabled = false;  // false: braidd runs without --migrate (all zero)
+  std::uint64_t offers = 0;
+  std::uint64_t moved = 0;
+  std::uint64_t refused = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t adopted = 0;
+  std::uint64_t released = 0;
+  std::uint64_t discarded = 0;
+  std::uint64_t forced = 0;
+  std::uint64_t unresolved = 0;  // donor journal entries migrating or reclaimed, now
+  std::uint64_t held = 0;        // adoptions awaiting the donor's confirmation, now
+};
+
 struct PeersView {
   std::vector<PeerView> members;
   std::string listen;  // empty: no peer listener
   GossipCounters gossip;
+  MigrationCounters migration;
 };
+
+// Tests only: the faults the peer transport injects in what it sends.
+struct PeerFaultsRequest {
+  int drop_permille = 0;             // 0..1000 of sent messages dropped
+  std::vector<std::string> blocked;  // peer addresses nothing is sent to
+};
+constexpr std::size_t kPeerFaultsBlockedMax = 1024;
 
 struct WaitOutcome {
   std::vector<TaskView> tasks;
@@ -174,6 +197,10 @@ class ControlBackend {
   virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
   // The cluster as this node knows it (a node without peers: none).
   virtual PeersView peers() { return {}; }
+  // Tests only: replaces the injected peer faults (a node without peers refuses).
+  virtual sched::Status set_peer_faults(const PeerFaultsRequest& /*faults*/) {
+    return sched::Error{"this node has no peers (start braidd with --listen)"};
+  }
 };
 
 }  // namespace braid::rpc

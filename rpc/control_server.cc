@@ -213,10 +213,31 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
   auto results = context.getResults();
   results.setListen(view.listen);
   to_wire(view.gossip, results.initGossip());
+  to_wire(view.migration, results.initMigration());
   auto members = results.initMembers(static_cast<unsigned>(view.members.size()));
   for (std::size_t i = 0; i < view.members.size(); ++i) {
     to_wire(view.members[i], members[static_cast<unsigned>(i)]);
   }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::setPeerFaults(SetPeerFaultsContext context) {
+  auto params = context.getParams();
+  PeerFaultsRequest faults;
+  if (params.getDropPermille() > 1000) {
+    context.getResults().setError("dropPermille must be 0..1000, got " +
+                                  std::to_string(params.getDropPermille()));
+    return kj::READY_NOW;
+  }
+  faults.drop_permille = static_cast<int>(params.getDropPermille());
+  if (params.getBlocked().size() > kPeerFaultsBlockedMax) {
+    context.getResults().setError("at most " + std::to_string(kPeerFaultsBlockedMax) +
+                                  " blocked addresses");
+    return kj::READY_NOW;
+  }
+  for (auto address : params.getBlocked()) faults.blocked.push_back(text(address));
+  sched::Status s = backend_.set_peer_faults(faults);
+  if (!s) context.getResults().setError(s.error().message);
   return kj::READY_NOW;
 }
 

@@ -465,4 +465,34 @@ void to_wire(const GossipCounters& c, schema::GossipCounters::Builder out) {
   out.setTimerLateMaxUs(c.timer_late_max_us);
 }
 
+MigrationCounters from_wire(schema::MigrationCounters::Reader in) {
+  MigrationCounters c;
+  c.enabled = in.getEnabled();
+  c.offers = in.getOffers();
+  c.moved = in.getMoved();
+  c.refused = in.getRefused();
+  c.reclaimed = in.getReclaimed();
+  c.adopted = in.getAdopted();
+  c.released = in.getReleased();
+  c.discarded = in.getDiscarded();
+  c.forced = in.getForced();
+  c.unresolved = in.getUnresolved();
+  c.held = in.getHeld();
+  return c;
+}
+
+void to_wire(const MigrationCounters& c, schema::MigrationCounters::Builder out) {
+  out.setEnabled(c.enabled);
+  out.setOffers(c.offers);
+  out.setMoved(c.moved);
+  out.setRefused(c.refused);
+  out.setReclaimed(c.reclaimed);
+  out.setAdopted(c.adopted);
+  out.setReleased(c.released);
+  out.setDiscarded(c.discarded);
+  out.setForced(c.forced);
+  out.setUnresolved(c.unresolved);
+  out.setHeld(c.held);
+}
+
 }  // namespace braid::rpc
