@@ -206,7 +206,8 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
   struct Kill {
     int node;
     std::int64_t killed_ns;
-    std::int64_t restarted_ns;
+    std::int64_t restarting_ns;  // braidd spawned again: it ends the orphans, then runs tasks
+    std::int64_t restarted_ns;   // it answers
   };
   std::vector<Kill> kills;
   constexpr int kRounds = 6;
@@ -215,9 +216,10 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 900));
     const int victim = static_cast<int>(rng() % kNodes);  // 0: the donor
     const auto down = std::chrono::milliseconds(rng() % 500);
-    Kill k{victim, wall_ns(), 0};
+    Kill k{victim, wall_ns(), 0, 0};
     c.nodes[victim]->kill9();
     std::this_thread::sleep_for(down);
+    k.restarting_ns = wall_ns();
     c.nodes[victim]->restart();  // same data dir, same name, a new port
     k.restarted_ns = wall_ns();
     kills.push_back(k);
@@ -232,14 +234,29 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
 
   const auto tasks = ledger.read();
   EXPECT_EQ(tasks.size(), static_cast<std::size_t>(kTasks));
+  const std::int64_t t0 = kills.front().killed_ns;
+  auto ms = [&](std::int64_t ns) { return std::to_string((ns - t0) / 1'000'000) + "ms"; };
+  std::string kill_list;
+  for (const Kill& k : kills) {
+    kill_list += " n" + std::to_string(k.node) + " " + ms(k.killed_ns) + ".." + ms(k.restarted_ns);
+  }
+  auto describe = [&](const std::vector<Attempt>& attempts) {
+    std::string out = "attempts (times from the first kill):";
+    for (const Attempt& a : attempts) {
+      out += " [n" + std::to_string(a.node) + " pid " + a.pid + " " + ms(a.start_ns) + ".." +
+             (a.end_ns >= 0 ? ms(a.end_ns) : "killed") + "]";
+    }
+    return out + "; kills:" + kill_list;
+  };
   int repeated = 0;
   for (const auto& [id, attempts] : tasks) {
-    // The end of each attempt, known or bounded by its node's next restart.
+    // The end of each attempt, known or bounded by its node's next restart
+    // (braidd ends an earlier incarnation's processes before it starts any).
     auto end_of = [&](const Attempt& a) {
       if (a.end_ns >= 0) return a.end_ns;
       std::int64_t bound = std::numeric_limits<std::int64_t>::max();
       for (const Kill& k : kills) {
-        if (k.node == a.node && k.killed_ns >= a.start_ns) bound = std::min(bound, k.restarted_ns);
+        if (k.node == a.node && k.killed_ns >= a.start_ns) bound = std::min(bound, k.restarting_ns);
       }
       return bound;
     };
@@ -261,11 +278,13 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
         const bool overlap = attempts[i].start_ns < end_of(attempts[j]) &&
                              attempts[j].start_ns < end_of(attempts[i]);
         EXPECT_FALSE(overlap) << id << ": attempts on n" << attempts[i].node << " and n"
-                              << attempts[j].node << " overlap";
+                              << attempts[j].node << " overlap\n"
+                              << describe(attempts);
       }
     }
     EXPECT_LE(not_hit, 1) << id << " ran " << attempts.size() << " times, " << not_hit
-                          << " of them not hit by a kill";
+                          << " of them not hit by a kill\n"
+                          << describe(attempts);
     repeated += attempts.size() > 1 ? 1 : 0;
   }
   for (const auto& d : c.nodes) EXPECT_EQ(migration_of(*d).at("forced"), 0);
