@@ -5,12 +5,15 @@
 //      60 x 0.5 s / 6 slots = 5 s), over --runs fresh clusters; the end time
 //      is the last task's own `date +%s%N` (a ledger outside braid);
 //   2. handoff latency: one `true` at a time submitted to n0 while its 2
-//      slots are held by 2 pinned `sleep`s and n1, n2 are idle; from the
-//      receiver's `show`: submitted (at the origin) -> adopted (the
-//      receiver's record is created: its submitted_at) -> started (after the
-//      donor's confirmation); beside one write + fdatasync on the same
-//      filesystem (a handoff costs 3 synced writes: donor journal, receiver
-//      adoption, donor moved);
+//      slots are held by 2 pinned `sleep`s and n1, n2 are idle: submitted (at
+//      the origin) -> handoff begun (n0's `show` polled back to back first
+//      says migrating) -> adopted (the receiver's record is created: its
+//      submitted_at) and moved (n0's `show` says moved: the acceptance is
+//      durable at the donor) -> started on the receiver (its started_at,
+//      after the donor's confirmation); beside one write + fdatasync on the
+//      same filesystem (begun -> moved holds 2 synced writes in series: the
+//      donor's journal entry, the receiver's adoption; then the donor's
+//      moved entry);
 //   3. imbalance to balance: 100 x `sleep 600` submitted to n0, until every
 //      node runs 2 (each node's `running` tasks' started_at, exactly).
 //
@@ -190,48 +193,79 @@ void handoff_latency(int samples) {
     }
     return true;
   };
-  std::vector<long long> to_adopt, adopt_to_start, total;
+  std::vector<long long> round_wait, offer_to_adopted, offer_to_moved, adopt_to_start, total;
   int stayed = 0;
+  using braid::sched::TaskState;
   for (int i = 0; i < samples; ++i) {
     if (!eventually(settled, 30s, 10ms)) throw std::runtime_error("handoff: n0 never settled");
     const std::string id = c.nodes[0]->submit({"true"});
-    braid::rpc::TaskView here, there;
-    const bool ended = eventually(
-        [&] {
-          here = show(*c.nodes[0], id);
-          if (here.state == braid::sched::TaskState::kCompleted) return true;  // ran on n0
-          if (here.state != braid::sched::TaskState::kMoved) return false;
-          const int receiver = here.moved_to == "n1" ? 1 : here.moved_to == "n2" ? 2 : -1;
-          if (receiver < 0) return false;
-          auto reply =
-              ControlClient(c.nodes[static_cast<std::size_t>(receiver)]->socket()).show({id});
-          auto* views = std::get_if<std::vector<braid::rpc::TaskView>>(&reply);
-          if (views == nullptr || views->empty()) return false;
-          there = views->front();
-          return there.state == braid::sched::TaskState::kCompleted;
-        },
-        30s, 5ms);
-    if (!ended) throw std::runtime_error("handoff: " + id + " did not end within 30 s");
-    if (here.state != braid::sched::TaskState::kMoved) {
-      ++stayed;
+    // n0's view of the task, polled back to back (a show takes ~0.2 ms): the
+    // first answer that shows it migrating (the donor began the handoff) and
+    // moved (the receiver's acceptance is durable at the donor). Each time is
+    // taken as the call was sent: at most one call late.
+    braid::rpc::TaskView here;
+    long long seen_migrating_us = 0, seen_moved_us = 0;
+    {
+      ControlClient n0(c.nodes[0]->socket());
+      const auto deadline = std::chrono::steady_clock::now() + 30s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        const long long asked_us = wall_us();
+        auto reply = n0.show({id});
+        auto* views = std::get_if<std::vector<braid::rpc::TaskView>>(&reply);
+        if (views == nullptr || views->empty()) throw std::runtime_error("show " + id);
+        here = views->front();
+        if (here.state == TaskState::kMigrating && seen_migrating_us == 0) {
+          seen_migrating_us = asked_us;
+        }
+        if (here.state == TaskState::kMoved) {
+          seen_moved_us = asked_us;
+          if (seen_migrating_us == 0) seen_migrating_us = asked_us;
+          break;
+        }
+        if (here.state != TaskState::kQueued && here.state != TaskState::kMigrating) break;
+      }
+    }
+    if (here.state != TaskState::kMoved) {
+      ++stayed;  // it ran on n0
+      if (!eventually([&] { return show(*c.nodes[0], id).state == TaskState::kCompleted; }, 30s,
+                      5ms)) {
+        throw std::runtime_error("handoff: " + id + " did not end within 30 s");
+      }
       continue;
+    }
+    const int receiver = here.moved_to == "n1" ? 1 : here.moved_to == "n2" ? 2 : -1;
+    if (receiver < 0) throw std::runtime_error("handoff: " + id + " moved to " + here.moved_to);
+    braid::rpc::TaskView there;
+    if (!eventually(
+            [&] {
+              there = show(*c.nodes[static_cast<std::size_t>(receiver)], id);
+              return there.state == TaskState::kCompleted;
+            },
+            30s, 5ms)) {
+      throw std::runtime_error("handoff: " + id + " did not end within 30 s");
     }
     const long long origin_us = here.submitted_at_us;
     const long long adopted_us = there.submitted_at_us;
     const long long started_us = there.started_at_us;
-    to_adopt.push_back(adopted_us - origin_us);
+    round_wait.push_back(seen_migrating_us - origin_us);
+    offer_to_adopted.push_back(adopted_us - seen_migrating_us);
+    offer_to_moved.push_back(seen_moved_us - seen_migrating_us);
     adopt_to_start.push_back(started_us - adopted_us);
     total.push_back(started_us - origin_us);
   }
   const auto sync_after = fdatasync_us(200);
   std::vector<long long> sync = sync_before;
   sync.insert(sync.end(), sync_after.begin(), sync_after.end());
-  std::printf("   submitted at n0 -> adopted by the receiver   %s\n", ms_row(to_adopt).c_str());
-  std::printf("   adopted -> started on the receiver           %s\n",
+  std::printf("   submitted -> handoff begun (the round's wait)  %s\n", ms_row(round_wait).c_str());
+  std::printf("   handoff begun -> adopted by the receiver       %s\n",
+              ms_row(offer_to_adopted).c_str());
+  std::printf("   handoff begun -> moved at the donor            %s\n",
+              ms_row(offer_to_moved).c_str());
+  std::printf("   adopted -> started on the receiver             %s\n",
               ms_row(adopt_to_start).c_str());
-  std::printf("   submitted at n0 -> started on the receiver   %s  (%zu moved, %d stayed)\n",
+  std::printf("   submitted -> started on the receiver           %s  (%zu moved, %d stayed)\n",
               ms_row(total).c_str(), total.size(), stayed);
-  std::printf("   baseline: write(64 B) + fdatasync on /tmp    %s  (400 syncs)\n",
+  std::printf("   baseline: write(64 B) + fdatasync on /tmp      %s  (400 syncs)\n",
               ms_row(sync).c_str());
 }
 
