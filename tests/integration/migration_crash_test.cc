@@ -2,8 +2,9 @@
 // braidd --migrate nodes with 2 slots each on loopback, 60 tasks of
 // `sleep 0.5` submitted to one of them, and
 //  - Crashes: kill -9 of the donor or a receiver at seeded random moments
-//    while the tasks spread and run, each killed node restarted on its data
-//    dir under its name;
+//    while the tasks spread and run (every other round on average, of a node
+//    seen with a handoff in flight), each killed node restarted on its data
+//    dir under its name, with 15% of peer messages lost throughout;
 //  - Partition: two nodes stop sending to each other (both directions, in the
 //    peer transport: `braid debug peer-faults --block`) while handoffs are in
 //    flight, then heal.
@@ -34,11 +35,13 @@ using namespace std::chrono_literals;
 constexpr int kNodes = 3;
 constexpr int kTasks = 60;
 
-std::vector<std::string> node_args(const std::string& name, const std::string& seed) {
+std::vector<std::string> node_args(const std::string& name, const std::string& seed,
+                                   const std::vector<std::string>& more) {
   std::vector<std::string> args = {"--name",           name,   "--listen", "127.0.0.1:0",
                                    "--gossip-profile", "fast", "--slots",  "2",
                                    "--migrate"};
   if (!seed.empty()) args.insert(args.end(), {"--join", seed});
+  args.insert(args.end(), more.begin(), more.end());
   return args;
 }
 
@@ -52,11 +55,11 @@ std::string address_of(const Daemon& d) {
 }
 
 struct Cluster {
-  Cluster() {
-    nodes.push_back(std::make_unique<Daemon>(node_args("n0", "")));
+  explicit Cluster(const std::vector<std::string>& more = {}) {
+    nodes.push_back(std::make_unique<Daemon>(node_args("n0", "", more)));
     const std::string seed = address_of(*nodes[0]);
     for (int i = 1; i < kNodes; ++i) {
-      nodes.push_back(std::make_unique<Daemon>(node_args("n" + std::to_string(i), seed)));
+      nodes.push_back(std::make_unique<Daemon>(node_args("n" + std::to_string(i), seed, more)));
     }
   }
   // Every node sees every node alive.
@@ -199,8 +202,11 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
   std::mt19937_64 rng(seed);
   TempDir tmp;
   Ledger ledger(tmp.path() + "/ledger");
-  Cluster c;
-  ASSERT_TRUE(c.converged());
+  // 15% of peer messages lost (every node, across restarts): handoffs wait
+  // for retries (200 ms doubling), so more of them are in flight when a kill
+  // comes.
+  Cluster c({"--peer-drop-permille", "150"});
+  ASSERT_TRUE(c.converged(15s));
   c.nodes[0]->cli_ok(ledger.submit());
 
   struct Kill {
@@ -214,8 +220,28 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
   for (int round = 0; round < kRounds; ++round) {
     // Random moments: the chaos is paced by sleeps; nothing waits on them.
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 900));
-    const int victim = static_cast<int>(rng() % kNodes);  // 0: the donor
+    int victim = static_cast<int>(rng() % kNodes);  // 0: the donor
+    if (rng() % 2 == 0) {
+      // Every other round on average, a node with a handoff in flight (a
+      // donor's migrating entry or a receiver's held adoption), if one shows
+      // within 2 s.
+      const int first = static_cast<int>(rng() % kNodes);
+      eventually(
+          [&] {
+            for (int j = 0; j < kNodes; ++j) {
+              const int n = (first + j) % kNodes;
+              const auto m = migration_of(*c.nodes[n]);
+              if (m.at("unresolved") != 0 || m.at("held") != 0) {
+                victim = n;
+                return true;
+              }
+            }
+            return false;
+          },
+          2s, 1ms);
+    }
     const auto down = std::chrono::milliseconds(rng() % 500);
+    const auto before = migration_of(*c.nodes[victim]);  // handoffs in flight on the victim
     Kill k{victim, wall_ns(), 0, 0};
     c.nodes[victim]->kill9();
     std::this_thread::sleep_for(down);
@@ -223,8 +249,11 @@ TEST(MigrationCrash, KillsOfTheDonorOrAReceiverLoseNoTaskAndRunNoneTwiceWithoutA
     c.nodes[victim]->restart();  // same data dir, same name, a new port
     k.restarted_ns = wall_ns();
     kills.push_back(k);
-    std::printf("round %d: kill -9 n%d, down %lld ms, %zu tasks ended so far\n", round, victim,
-                static_cast<long long>(down.count()), ledger.ended());
+    std::printf(
+        "round %d: kill -9 n%d (%s unresolved, %s held just before), down %lld ms, %zu tasks "
+        "ended so far\n",
+        round, victim, before.at("unresolved").dump().c_str(), before.at("held").dump().c_str(),
+        static_cast<long long>(down.count()), ledger.ended());
   }
 
   ASSERT_TRUE(eventually([&] { return ledger.ended() >= kTasks; }, 90s, 50ms))
