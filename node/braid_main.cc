@@ -517,7 +517,6 @@ int main(int argc, char** argv) {
   bool clear_faults = false;
   auto* cmd_debug = commands.add("debug", "testing aids: debug peer-faults");
   if (cmd_debug != nullptr) {
-    cmd_debug->require_subcommand(1);
     cmd_peer_faults = cmd_debug->add_subcommand(
         "peer-faults", "replace the faults this node injects in what it sends to peers");
     cmd_peer_faults->add_option("--drop-permille", drop_permille, "drop N of 1000 sent messages")
@@ -702,6 +701,9 @@ int main(int argc, char** argv) {
   if (ran(cmd_next)) {
     auto reply = client.scheduler(rpc::SchedulerOp::kNext);
     return ok(reply, code) ? 0 : code;
+  }
+  if (ran(cmd_debug) && !ran(cmd_peer_faults)) {
+    return usage("debug needs a subcommand: peer-faults");
   }
   if (ran(cmd_peer_faults)) {
     const bool given = drop_permille > 0 || !blocked.empty();
