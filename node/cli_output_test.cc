@@ -83,5 +83,21 @@ TEST(CliOutput, StatsJsonKeepsOperatorFieldNames) {
   EXPECT_EQ(j["total_scheduled"], 4);
 }
 
+TEST(CliOutput, MigrationCountersShowWhatIsUnresolved) {
+  rpc::MigrationCounters m;
+  m.enabled = true;
+  m.offers_made = 3;
+  m.unresolved = 1;
+  m.held = 2;
+  m.outcomes_owed = 4;
+  const nlohmann::json j = migration_json(m);
+  EXPECT_EQ(j["offers_made"], 3);
+  EXPECT_EQ(j["unresolved"], 1);
+  EXPECT_EQ(j["held"], 2);
+  EXPECT_EQ(j["outcomes_owed"], 4);
+  EXPECT_NE(migration_line(m).find("now 1 unresolved, 2 held"), std::string::npos);
+  EXPECT_NE(migration_line(m).find("4 owed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace braid::node
