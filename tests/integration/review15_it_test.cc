@@ -509,6 +509,59 @@ TEST(Review15, DrainCancelIsNotUndoneByAWaitingDrain) {
   waiting.get();
 }
 
+// Finding 7. A node without --migrate (the default) gossips its load with
+// accepting = true, so a --migrate peer offers it tasks; it drops every
+// migration message (no on_migration), the donor never gets an answer, and
+// since the receiver is alive no dead event ever comes: the tasks stay
+// `migrating` for ever (a mixed cluster: migration being turned on node by
+// node, or a rolling restart that forgot the flag).
+TEST(Review15, TasksOfferedToANodeWithoutMigrateAreNotStranded) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ledger";
+  Daemon n0(node_args("n0", {"--slots", "1", "--migrate"}));
+  Daemon n1(node_args("n1", {"--slots", "4", "--join", address_of(n0)}));
+  ASSERT_TRUE(eventually(
+      [&] { return state_of(n0, "n1") == "alive" && state_of(n1, "n0") == "alive"; }, 10s, 50ms));
+  const auto ids = busy_with_queue(n0, 3, ledger);
+  auto migrating = [&] {
+    int n = 0;
+    for (std::size_t i = 1; i < ids.size(); ++i) n += task_state(n0, ids[i]) == "migrating";
+    return n;
+  };
+  if (!eventually([&] { return migrating() > 0; }, 10s, 50ms)) {
+    SUCCEED() << "n0 offered nothing to n1 (no --migrate)";
+    return;
+  }
+  n0.cli_ok({"cancel", ids[0]});
+  EXPECT_TRUE(eventually([&] { return lines_in(ledger) == 3; }, 20s, 100ms))
+      << lines_in(ledger) << " of 3 ran; " << migrating()
+      << " are still migrating to n1, which runs without --migrate";
+}
+
+// Finding 7b. A node restarted without --migrate never resolves what its
+// store holds of migration: a task stored `migrating` stays so (not run),
+// as do held adoptions and the outbox.
+TEST(Review15, ARestartWithoutMigrateStrandsNoMigratingTask) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ledger";
+  Daemon d(node_args("n0", {"--slots", "1", "--migrate"}));
+  FakePeer fake("fake", address_of(d));
+  ASSERT_TRUE(converged(d, "n0", fake, "fake"));
+  const auto ids = busy_with_queue(d, 1, ledger);
+  const std::string x = ids[1];
+  ASSERT_TRUE(fake.send("n0", sched::WorkRequest{1}));
+  ASSERT_TRUE(eventually([&] { return fake.offer_of(x).has_value(); }, 10s, 20ms));
+  ASSERT_EQ(task_state(d, x), "migrating");
+  d.kill9();
+  std::vector<std::string> argv = d.argv();
+  std::erase(argv, std::string("--migrate"));
+  d.restart_with(argv);
+  // The blocker was requeued by the crash; cancel it so x has the slot.
+  d.cli({"cancel", ids[0]});
+  EXPECT_TRUE(eventually([&] { return lines_in(ledger) == 1; }, 15s, 100ms))
+      << x << " is " << task_state(d, x) << " after a restart without --migrate";
+}
+
 // Measurement (not a finding's proof; DISABLED: slow). The cost of a round
 // and of a WorkRequest with 100k queued tasks: each scans every admitted
 // task (may_migrate, travels over the whole base environment) and sorts.
@@ -550,9 +603,9 @@ TEST(Review15, DISABLED_MeasureRoundAndWorkRequestCostAt100kQueued) {
     fake.send("n0", sched::WorkRequest{1});
     if (i % 100 == 99) std::this_thread::sleep_for(500ms);  // under the transport's rate
   }
-  ASSERT_TRUE(eventually([&] { return fake.offers().size() >= requests * 9 / 10; }, 60s, 100ms))
-      << fake.offers().size();
-  const double per_request_ms = (cpu_ticks(d.pid()) - t0) / hz * 1000 / requests;
+  // (After the first offer fake's room is 0: the others only scan.)
+  std::this_thread::sleep_for(3s);  // a measurement window, not synchronisation
+  const double per_request_ms = ((cpu_ticks(d.pid()) - t0) / hz - idle * 4) * 1000 / requests;
   // A peer whose load changes every 50 ms (no room: nothing is offered to it).
   t0 = cpu_ticks(d.pid());
   const auto until = std::chrono::steady_clock::now() + 5s;
