@@ -562,6 +562,23 @@ TEST(Review15, ARestartWithoutMigrateStrandsNoMigratingTask) {
       << x << " is " << task_state(d, x) << " after a restart without --migrate";
 }
 
+// Finding 8. docs/migration.md: "A report for a task the origin does not
+// hold as moved (one that ran here too) is acknowledged and counted". A task
+// that ran here and ENDED is taken for a repeat and not counted: the one
+// duplicate the counter exists to show (a task reclaimed, run here, and run
+// by a forced release elsewhere) is invisible.
+TEST(Review15, AnOutcomeForATaskThatRanAtTheOriginIsCountedUnexpected) {
+  Daemon d(node_args("n0", {"--slots", "1", "--migrate"}));
+  FakePeer fake("fake", address_of(d));
+  ASSERT_TRUE(converged(d, "n0", fake, "fake"));
+  const std::string x = d.submit({"--", "true"});
+  ASSERT_TRUE(eventually([&] { return task_state(d, x) == "completed"; }, 10s, 20ms));
+  ASSERT_TRUE(fake.send("n0", outcome(x, "fake", sched::TaskState::kCompleted, "")));
+  ASSERT_TRUE(eventually([&] { return fake.got_ack(x); }, 10s, 20ms));
+  EXPECT_EQ(migration_stats(d).at("outcomes_unexpected").get<int>(), 1)
+      << x << " ran on n0 and fake reports it ran there too";
+}
+
 // Measurement (not a finding's proof; DISABLED: slow). The cost of a round
 // and of a WorkRequest with 100k queued tasks: each scans every admitted
 // task (may_migrate, travels over the whole base environment) and sorts.
