@@ -4,8 +4,10 @@
 // with node::Peers (real gossip, real transport) in this process, and, to
 // send as a name that is no member, with a bare rpc::PeerTransport.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <chrono>
@@ -78,15 +80,17 @@ int lines_in(const std::string& path) {
 // PeerTransport (no gossip) to send messages under any `from`.
 class FakePeer {
  public:
-  FakePeer(const std::string& name, const std::string& seed) : name_(name) {
+  FakePeer(const std::string& name, const std::string& seed, const std::string& secret = "")
+      : name_(name) {
     std::promise<std::string> ready;
-    thread_ = std::thread([this, name, seed, &ready] {
+    thread_ = std::thread([this, name, seed, secret, &ready] {
       rpc::AsioEventPort port(io_);
       node::PeersOptions o;
       o.name = name;
       o.listen = "127.0.0.1:0";
       o.join = {seed};
       o.gossip = gossip::GossipConfig::fast();
+      o.secret = secret;
       auto started = node::Peers::start(io_, clock_, o, {}, nullptr);
       if (!started) {
         ready.set_value(started.error().message);
@@ -100,6 +104,7 @@ class FakePeer {
       rpc::PeerTransportConfig raw;
       raw.listen = "127.0.0.1:0";
       raw.name = name + "-raw";
+      raw.secret = secret;
       raw_ = std::make_unique<rpc::PeerTransport>(io_, raw, [](gossip::Message) {});
       ready.set_value("");
       auto work = asio::make_work_guard(io_);
@@ -401,8 +406,13 @@ TEST(Review15, AnOutcomeFromAPeerThatNeverHadTheTaskIsNotApplied) {
 TEST(Review15, AMessageCannotClaimAnotherPeersName) {
   TempDir tmp;
   const std::string ledger = tmp.path() + "/ledger";
-  Daemon d(node_args("n0", {"--slots", "1", "--migrate"}));
-  FakePeer fake("fake", address_of(d));
+  // With a cluster secret a peer proves its name at the handshake; without
+  // one (loopback) nothing is proven and any member is trusted.
+  const std::string secret_file = tmp.path() + "/secret";
+  std::ofstream(secret_file) << "review15-secret-of-sixteen-bytes\n";
+  ::chmod(secret_file.c_str(), 0600);
+  Daemon d(node_args("n0", {"--slots", "1", "--migrate", "--cluster-secret-file", secret_file}));
+  FakePeer fake("fake", address_of(d), "review15-secret-of-sixteen-bytes");
   ASSERT_TRUE(converged(d, "n0", fake, "fake"));
   const auto ids = busy_with_queue(d, 1, ledger);
   const std::string x = ids[1];
@@ -519,7 +529,7 @@ TEST(Review15, TasksOfferedToANodeWithoutMigrateAreNotStranded) {
   TempDir tmp;
   const std::string ledger = tmp.path() + "/ledger";
   Daemon n0(node_args("n0", {"--slots", "1", "--migrate"}));
-  Daemon n1(node_args("n1", {"--slots", "4", "--join", address_of(n0)}));
+  Daemon n1(node_args("n1", {"--slots", "4", "--no-migrate", "--join", address_of(n0)}));
   ASSERT_TRUE(eventually(
       [&] { return state_of(n0, "n1") == "alive" && state_of(n1, "n0") == "alive"; }, 10s, 50ms));
   const auto ids = busy_with_queue(n0, 3, ledger);
@@ -554,7 +564,7 @@ TEST(Review15, ARestartWithoutMigrateStrandsNoMigratingTask) {
   ASSERT_EQ(task_state(d, x), "migrating");
   d.kill9();
   std::vector<std::string> argv = d.argv();
-  std::erase(argv, std::string("--migrate"));
+  std::replace(argv.begin(), argv.end(), std::string("--migrate"), std::string("--no-migrate"));
   d.restart_with(argv);
   // The blocker was requeued by the crash; cancel it so x has the slot.
   d.cli({"cancel", ids[0]});
