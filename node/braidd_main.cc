@@ -124,25 +124,30 @@ int main(int argc, char** argv) {
                        f.drop_permille, f.blocked.size());
           return braid::sched::ok_status();
         });
-        daemon.add_load_listener([&] {
-          peers->set_load(braid::node::load_of(tasks.torus(), accepting && !draining));
+        // What peers are told: whether this node takes tasks from them.
+        auto gossiped_load = [&] {
+          return braid::node::load_of(tasks.torus(), accepting && !draining && config.migrate);
+        };
+        daemon.add_load_listener([&, gossiped_load] {  // a copy: the block ends
+          peers->set_load(gossiped_load());
           if (migration) migration->on_load_changed();
         });
-        peers->set_load(braid::node::load_of(tasks.torus(), accepting));
-        if (config.migrate) {
-          braid::node::MigrationOptions m;
-          m.balance.self = config.name;
-          m.seed = static_cast<std::uint64_t>(clock.wall_us());
-          m.load = [&] { return braid::node::load_of(tasks.torus(), accepting && !draining); };
-          migration =
-              std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
-          if (sched_status_failed(migration->start())) return 1;
-        }
-        daemon.set_on_drain([&](bool drain) {
+        peers->set_load(gossiped_load());
+        // Always there with peers: with --no-migrate it balances nothing and
+        // refuses offers, but still resolves what the store holds of
+        // migration and applies outcomes of tasks that moved before.
+        braid::node::MigrationOptions m;
+        m.balance.self = config.name;
+        m.seed = static_cast<std::uint64_t>(clock.wall_us());
+        m.load = gossiped_load;
+        m.balancing = config.migrate;
+        migration =
+            std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
+        if (sched_status_failed(migration->start())) return 1;
+        daemon.set_on_drain([&, gossiped_load](bool drain) {
           draining = drain;
-          peers->set_load(braid::node::load_of(tasks.torus(), accepting && !draining));
-          return migration ? migration->set_draining(drain)
-                           : braid::node::drain_view(tasks.torus(), drain, nullptr);
+          peers->set_load(gossiped_load());
+          return migration->set_draining(drain);
         });
       }
       capnp::TwoPartyServer server(

@@ -47,11 +47,15 @@ int drain_command(ControlClient& client, bool cancel, bool wait, sched::Micros t
       std::cout << drain_line(v) << "\n";
     }
   };
-  while (true) {
+  for (bool first = true;; first = false) {
     int code = 0;
-    auto reply = client.drain(cancel);
+    auto reply = client.drain(cancel, /*query=*/!first);  // started once, then watched
     const auto* view = ok(reply, code);
     if (!view) return code;
+    if (!first && !view->draining) {
+      std::cerr << "braid: the drain was cancelled (braid drain --cancel)\n";
+      return 1;
+    }
     const bool done = !view->draining || view->queued == 0;
     if (done || !wait) {
       print(*view);

@@ -278,10 +278,11 @@ Reply<rpc::PeersView> ControlClient::peers() {
   });
 }
 
-Reply<rpc::DrainView> ControlClient::drain(bool cancel) {
+Reply<rpc::DrainView> ControlClient::drain(bool cancel, bool query) {
   return call<rpc::DrainView>([&](Control::Client& c, Answer& answer) -> Reply<rpc::DrainView> {
     auto req = c.drainRequest();
     req.setCancel(cancel);
+    req.setQuery(query);
     auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
     const auto state = res.getState();

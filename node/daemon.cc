@@ -111,11 +111,12 @@ sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr
 
 rpc::StatsView Daemon::stats() { return tasks_.stats(); }
 
-sched::Result<rpc::DrainView> Daemon::drain(bool cancel) {
+sched::Result<rpc::DrainView> Daemon::drain(bool cancel, bool query) {
   if (tasks_.shutting_down()) return sched::Error{"node " + config_.name + " is shutting down"};
-  submissions_.set_draining(!cancel);
-  if (on_drain_) return on_drain_(!cancel);
-  return drain_view(tasks_.torus(), !cancel, nullptr);
+  const bool draining = query ? submissions_.draining() : !cancel;
+  submissions_.set_draining(draining);
+  if (on_drain_) return on_drain_(draining);
+  return drain_view(tasks_.torus(), draining, nullptr);
 }
 
 sched::Status Daemon::set_policy(sched::Policy policy) { return tasks_.set_policy(policy); }

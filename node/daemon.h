@@ -85,7 +85,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   sched::Status hold(const std::vector<std::string>& ids, bool release) override;
   // Drain (node/drain.h): submissions are refused while draining; `on_drain`
   // (braidd_main: migration and the gossiped load) hears of every change.
-  sched::Result<rpc::DrainView> drain(bool cancel) override;
+  sched::Result<rpc::DrainView> drain(bool cancel, bool query) override;
   void set_on_drain(std::function<rpc::DrainView(bool draining)> on_drain) {
     on_drain_ = std::move(on_drain);
   }

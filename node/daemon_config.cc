@@ -230,9 +230,8 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
                  "gossip timers: lan (probes every 300 ms), memberlist (its LAN timers) or fast "
                  "(tests on one machine)")
       ->capture_default_str();
-  app.add_flag("--migrate", config.migrate,
-               "move queued tasks to idle peers and adopt theirs (docs/migration.md; not yet: "
-               "outcomes back to the origin)");
+  app.add_flag("--migrate,!--no-migrate", config.migrate,
+               "move queued tasks to idle peers and adopt theirs (default on; docs/migration.md)");
   app.add_option("--peer-drop-permille", config.peer_drop_permille,
                  "tests: drop this many of every 1000 gossip messages sent (fault injection)")
       ->check(CLI::Range(0, 1000));

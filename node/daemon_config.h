@@ -37,7 +37,7 @@ struct DaemonConfig {
   bool insecure = false;               // allow a non-loopback listen without a secret
   std::string gossip_profile = "lan";  // lan or fast (tests)
   int peer_drop_permille = 0;          // tests: drop this many of 1000 sent messages
-  bool migrate = false;  // move queued tasks to idle peers (issue 11; partial: off by default)
+  bool migrate = true;  // move queued tasks to idle peers and adopt theirs (docs/migration.md)
   std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
   std::string log_level = "info";          // trace debug info warn error
   sched::TorusConfig torus;                // slots, policy, quantum, started_max

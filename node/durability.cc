@@ -144,7 +144,12 @@ sched::Status Durability::recover() {
     const TaskState state_now = torus.task(key.value()).state;
     const bool end_not_stored = sched::is_terminal(state_now) && !stored_terminal && !was_started;
     tasks_.side(key.value()).shown_state = end_not_stored ? state_stored : state_now;
-    if (was_started) changes.put_task(record_of(key.value()));
+    if (was_started) {
+      changes.put_task(record_of(key.value()));
+      // Failed by the restart rule: its origin is owed the outcome, as for
+      // any end (Migration::start() sends what the outbox holds).
+      if (auto report = outcome_owed(torus.task(key.value()))) changes.put_outcome(*report);
+    }
     // Tasks the restore itself ended (a failed dependency) come through
     // carry_out() like any other end; only stored ends are listed here.
     const sched::Task& task = torus.task(key.value());
@@ -262,7 +267,7 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
     batch.put_task(record_of(key));
     if (sched::is_terminal(state)) {
       ended.emplace_back(key, side.record_no);
-      if (auto report = outcome_owed(key)) {
+      if (auto report = outcome_owed(tasks_.torus().task(key))) {
         batch.put_outcome(*report);
         owed.push_back(std::move(*report));
       }
@@ -288,8 +293,8 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
       }));
 }
 
-std::optional<storage::OutcomeReport> Durability::outcome_owed(TaskKey key) const {
-  const sched::Task& task = tasks_.torus().task(key);
+std::optional<storage::OutcomeReport> Durability::outcome_owed(const sched::Task& task) const {
+  if (!sched::is_terminal(task.state)) return std::nullopt;
   const std::string_view origin = sched::origin_of(task.id);
   if (origin == config_.name) return std::nullopt;
   storage::OutcomeReport report;
@@ -351,6 +356,8 @@ void Durability::persist_interrupted(TaskKey key) {
   record.process = {};
   storage::Batch batch;
   batch.put_task(record);
+  // Failed by the shutdown rule: the outcome is sent after the restart.
+  if (auto report = outcome_owed(record.task)) batch.put_outcome(*report);
   committer_->commit(std::move(batch), /*durable=*/false, {});
 }
 

@@ -121,7 +121,7 @@ class Durability final {
  private:
   storage::TaskRecord record_of(sched::TaskKey key) const;
   // The outcome an ended task owes its origin; none for this node's own.
-  std::optional<storage::OutcomeReport> outcome_owed(sched::TaskKey key) const;
+  std::optional<storage::OutcomeReport> outcome_owed(const sched::Task& task) const;
   void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
   bool is_flip(sched::TaskKey key) const;                 // running <-> stopped of a stored start
   void defer_flip(sched::TaskKey key);                    // persisted by flush_flips() soon

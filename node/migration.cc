@@ -174,11 +174,11 @@ void Migration::on_load_changed() { arm_round(); }
 rpc::DrainView Migration::set_draining(bool draining) {
   if (draining && !draining_) arm_round();
   draining_ = draining;
-  return drain_view(tasks_.torus(), draining_, &options_.balance);
+  return drain_view(tasks_.torus(), draining_, options_.balancing ? &options_.balance : nullptr);
 }
 
 void Migration::arm_round() {
-  if (round_armed_ || stopped_) return;
+  if (round_armed_ || stopped_ || !options_.balancing) return;
   round_armed_ = true;
   const Micros now = now_us();
   const Micros due =
@@ -285,6 +285,12 @@ void Migration::send(const std::string& to, sched::MigrationMessage message) {
 void Migration::on_message(sched::MigrationMessage message) {
   if (stopped_) return;
   const std::string from = message.from;
+  // Only live members are dealt with: a name gossip does not know could
+  // never be declared dead, so whatever was offered to it would wait for ever.
+  if (!peers_.is_live_member(from)) {
+    ++stats_.from_non_members;
+    return;
+  }
   const Micros now = now_us();
   if (const auto* offered = std::get_if<sched::HandoffOffer>(&message.body)) {
     on_offer(from, *offered);
@@ -314,6 +320,16 @@ void Migration::on_message(sched::MigrationMessage message) {
     receiver_.on_confirm(c->task_id, from, c->epoch, c->go, now, out);
     run(std::move(out), nullptr);
   } else if (const auto* w = std::get_if<sched::WorkRequest>(&message.body)) {
+    // At most one answer per peer per half pull interval (a peer that asks
+    // more often costs a scan each time).
+    Micros& answered = pull_answered_us_[from];
+    if (!options_.balancing ||
+        (answered > 0 && now - answered < options_.balance.pull_interval_us / 2)) {
+      ++stats_.pulls_ignored;
+      arm_tick();
+      return;
+    }
+    answered = now;
     const gossip::Load own = load_of(tasks_.torus(), true);
     const sched::LocalLoad local{own.queued, own.slots, draining_ ? 0 : own.free_slots};
     for (const sched::Offer& o :
@@ -337,6 +353,7 @@ void Migration::on_message(sched::MigrationMessage message) {
 
 std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& task) const {
   if (tasks_.shutting_down()) return "shutting down";
+  if (!options_.balancing) return "migration is off on this node (braidd --no-migrate)";
   if (draining_) return "draining";
   const sched::TorusStats s = tasks_.torus().stats();
   const std::uint64_t queued = s.count(TaskState::kQueued) + receiver_.held_count();
@@ -368,7 +385,7 @@ void Migration::on_offer(const std::string& from, const sched::HandoffOffer& off
 }
 
 void Migration::adopt(const sched::MigratingTask& task, const std::string& donor,
-                      sched::Epoch epoch) {
+                      sched::Epoch epoch, storage::Batch& batch) {
   sched::Torus& torus = tasks_.torus();
   const auto known = key_of(task.id);
   if (known && torus.task(*known).state == TaskState::kHeld &&
@@ -383,9 +400,13 @@ void Migration::adopt(const sched::MigratingTask& task, const std::string& donor
   storage::Batch env;
   std::uint64_t record_no = 0;
   if (known) {
-    // One of its tasks coming back (take_back): its environment is stored here
-    // already, under the record's own id.
+    // A task coming back (take_back): its environment is stored here already,
+    // under the record's own id; where it went from here is stale now.
     spec.base_env = torus.task(*known).spec.base_env;
+    sched::DonorActions stale;
+    donor_.forget_moved(task.id, stale);
+    for (const sched::DonorAction& a : stale)
+      batch.delete_handoff(a.record.task_id, a.record.epoch);
   } else {
     record_no = torus.reserve_sequences(1);
     if (spec.base_env) {
@@ -466,7 +487,7 @@ void Migration::run(sched::ReceiverActions actions, const sched::MigratingTask* 
     if (a.kind == sched::ReceiverAction::Kind::kPersistFence) {
       batch.put_fence({a.fence.task_id, a.fence.epoch, a.fence.donor});
     } else if (a.kind == sched::ReceiverAction::Kind::kAdopt && offered != nullptr) {
-      adopt(*offered, a.fence.donor, a.fence.epoch);  // durable with this step's write
+      adopt(*offered, a.fence.donor, a.fence.epoch, batch);  // durable with this step's write
     }
   }
   then(std::move(batch), [this, actions = std::move(actions)] {
@@ -529,6 +550,7 @@ void Migration::drain_steps() {
 }
 
 void Migration::on_member(const gossip::Event& event) {
+  if (event.kind == gossip::Event::Kind::kRemoved) pull_answered_us_.erase(event.name);
   if (stopped_ || event.kind == gossip::Event::Kind::kRemoved) return;
   if (event.kind == gossip::Event::Kind::kLoad) {  // a peer's load: maybe a round
     arm_round();
@@ -580,8 +602,11 @@ namespace braid::node {
 void Migration::on_outcome(const std::string& from, const sched::OutcomeReport& report) {
   sched::Torus& torus = tasks_.torus();
   const auto key = key_of(report.task_id);
-  const bool moved = key && torus.task(*key).state == TaskState::kMoved;
-  if (moved && report.executor == from &&
+  const TaskState state = key ? torus.task(*key).state : TaskState::kCancelled;
+  // Being offered here still: the handoff ends first (it moves, and this
+  // applies at the executor's next try; or it stays, and ran twice).
+  if (key && state == TaskState::kMigrating) return;
+  if (key && state == TaskState::kMoved && report.executor == from &&
       sched::origin_of(report.task_id) == std::string_view(peers_.name())) {
     if (auto s = torus.apply_outcome(*key, report, tasks_.now_us(), tasks_.actions()); !s) {
       spdlog::warn("migration: outcome of {} from {}: {}", report.task_id, from, s.error().message);
@@ -589,16 +614,22 @@ void Migration::on_outcome(const std::string& from, const sched::OutcomeReport& 
       ++stats_.outcomes_applied;
     }
     tasks_.carry_out();  // stores the end (unsynced); the synced write below covers it
-  } else if (!(key && sched::is_terminal(torus.task(*key).state))) {
-    // Not a repeat of an outcome applied already (its ack was lost): a task
-    // this node does not hold as moved ran elsewhere.
+    then(storage::Batch{}, [this, from, id = report.task_id] {
+      send(from, {{}, {}, sched::OutcomeAck{id}});
+    });
+    return;
+  }
+  // A repeat of an outcome applied already (its ack was lost) is the task's
+  // end here, from the same executor. Anything else is a task that ran
+  // elsewhere while this node did not hold it as moved: counted. A task
+  // purged since is not known: a repeat, most likely.
+  const bool repeat = !key || (sched::is_terminal(state) && torus.task(*key).moved_to == from);
+  if (!repeat) {
     ++stats_.outcomes_unexpected;
     spdlog::warn("migration: unexpected outcome of {} from {} (here: {})", report.task_id, from,
-                 key ? sched::to_string(torus.task(*key).state) : "unknown");
+                 sched::to_string(state));
   }
-  then(storage::Batch{}, [this, from, id = report.task_id] {
-    send(from, {{}, {}, sched::OutcomeAck{id}});
-  });
+  send(from, {{}, {}, sched::OutcomeAck{report.task_id}});  // nothing stored: at once
 }
 
 void Migration::owe(const storage::OutcomeReport& report) {
@@ -636,6 +667,7 @@ void Migration::arm_outcome_retry() {
 }
 
 void Migration::arm_backlog() {
+  if (!options_.balancing) return;
   backlog_timer_.expires_after(std::chrono::microseconds(options_.backlog_refresh_us));
   backlog_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
     if (ec || stopped_) return;
@@ -656,7 +688,7 @@ rpc::MigrationCounters Migration::counters() const {
   const sched::DonorStats& d = donor_.stats();
   const sched::ReceiverStats& r = receiver_.stats();
   rpc::MigrationCounters c;
-  c.enabled = true;
+  c.enabled = options_.balancing;
   c.offers_made = stats_.offers_made;
   c.moved_away = d.moved;
   c.refused_by_peers = d.refused;

@@ -49,7 +49,7 @@
 namespace braid::node {
 
 struct MigrationOptions {
-  sched::BalanceConfig balance;                                    // balance.self: this node's name
+  sched::BalanceConfig balance;                                   // balance.self: this node's name
   sched::Micros round_interval_us = 25 * sched::kMicrosPerMilli;  // at most one round per
   // A peer in the journal that gossip does not report alive this long after
   // the start is treated as dead (its migrating tasks are taken back).
@@ -62,6 +62,10 @@ struct MigrationOptions {
   sched::Micros backlog_refresh_us = 1 * sched::kMicrosPerSecond;
   std::uint64_t seed = 1;
   std::function<gossip::Load()> load;  // this node's load as gossiped (braidd's load_of)
+  // false (braidd --no-migrate): the node moves nothing and refuses offers,
+  // but still resolves what its store holds (handoffs, held adoptions, the
+  // outbox) and applies outcomes of its tasks that moved before.
+  bool balancing = true;
 };
 
 struct MigrationStats {
@@ -75,6 +79,8 @@ struct MigrationStats {
   std::uint64_t outcomes_applied = 0;     // reports applied here, as the origin
   std::uint64_t outcomes_unexpected = 0;  // reports for a task not held here as moved
   std::uint64_t load_refreshes = 0;       // unchanged loads published again (backlog)
+  std::uint64_t from_non_members = 0;     // messages from names not live members (ignored)
+  std::uint64_t pulls_ignored = 0;        // work requests within pull_answer_interval_us
 };
 
 class Migration final {
@@ -130,7 +136,10 @@ class Migration final {
   std::optional<sched::TaskKey> key_of(const std::string& task_id) const;
   std::vector<sched::MovableTask> movable_tasks() const;  // for push and answer_pull
   std::optional<std::string> cannot_run(const sched::MigratingTask& task) const;
-  void adopt(const sched::MigratingTask& task, const std::string& donor, sched::Epoch epoch);
+  // Puts the task in the torus held; what must be durable with the answer
+  // goes in `batch` (a task coming back: its stale moved entries erased).
+  void adopt(const sched::MigratingTask& task, const std::string& donor, sched::Epoch epoch,
+             storage::Batch& batch);
   std::optional<sched::MigratingTask> migrating_task(const std::string& task_id) const;
   void send(const std::string& to, sched::MigrationMessage message);
   sched::Micros now_us() const { return clock_.monotonic_us(); }
@@ -159,7 +168,8 @@ class Migration final {
   asio::steady_timer backlog_timer_;
   bool stopped_ = false;  // a store failure: no more migration
   bool draining_ = false;
-  Lifetime lifetime_;  // last: destroyed first
+  std::map<std::string, sched::Micros> pull_answered_us_;  // by live member: WorkRequest pacing
+  Lifetime lifetime_;                                      // last: destroyed first
 };
 
 }  // namespace braid::node

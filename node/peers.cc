@@ -106,6 +106,11 @@ bool Peers::send_migration(const std::string& to_name, sched::MigrationMessage m
   return true;
 }
 
+bool Peers::is_live_member(const std::string& name) const {
+  const auto member = node_->member(name);
+  return member && gossip::is_live(member->state) && name != options_.name;
+}
+
 void Peers::set_on_migration(std::function<void(sched::MigrationMessage)> on_migration) {
   transport_->set_on_migration(std::move(on_migration));
 }

@@ -77,6 +77,7 @@ class Peers {
   // Migration (node/migration.h): messages to a member by name (dropped if
   // it is not a known live member), and the ones that arrive.
   bool send_migration(const std::string& to_name, sched::MigrationMessage message);
+  bool is_live_member(const std::string& name) const;  // known, alive or suspect; not us
   void set_on_migration(std::function<void(sched::MigrationMessage)> on_migration);
   // Membership changes of other members (joined, state), after the table
   // changed (send_migration() may be called from a listener).

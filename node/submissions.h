@@ -42,6 +42,7 @@ class Submissions final {
   void set_on_idle(std::function<void()> on_idle) { on_idle_ = std::move(on_idle); }
   // While draining (braid drain), every submission is refused.
   void set_draining(bool draining) { draining_ = draining; }
+  bool draining() const { return draining_; }
   Submissions(const Submissions&) = delete;
   Submissions& operator=(const Submissions&) = delete;
 

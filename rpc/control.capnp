@@ -147,7 +147,8 @@ interface Control {
   # Drain (docs/migration.md): the node takes no new tasks (submissions and
   # peers' offers) and offers its queued tasks to peers; cancel: it takes
   # tasks again. Answers the drain's state either way.
-  drain @16 (cancel :Bool) -> (state :DrainState, error :Text);
+  # query: only answers the state (no change).
+  drain @16 (cancel :Bool, query :Bool) -> (state :DrainState, error :Text);
 }
 
 struct DrainState {

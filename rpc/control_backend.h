@@ -209,8 +209,9 @@ class ControlBackend {
   virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
   // The cluster as this node knows it (a node without peers: none).
   virtual PeersView peers() { return {}; }
-  // Starts (cancel = false) or ends a drain; answers its state.
-  virtual sched::Result<DrainView> drain(bool /*cancel*/) {
+  // Starts (cancel = false) or ends a drain, or (query) changes nothing;
+  // answers its state.
+  virtual sched::Result<DrainView> drain(bool /*cancel*/, bool /*query*/) {
     return sched::Error{"this node cannot drain"};
   }
   // Tests only: replaces the injected peer faults (a node without peers refuses).

@@ -222,7 +222,7 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
 }
 
 kj::Promise<void> ControlServer::drain(DrainContext context) {
-  auto view = backend_.drain(context.getParams().getCancel());
+  auto view = backend_.drain(context.getParams().getCancel(), context.getParams().getQuery());
   auto results = context.getResults();
   if (!view) {
     results.setError(view.error().message);

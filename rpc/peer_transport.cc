@@ -107,6 +107,7 @@ struct Incoming {
   Clock::time_point accepted_at;
   Clock::time_point last_used;
   bool authenticated = false;
+  std::string proven_name;  // the name proven with the secret (none without one)
   bool closing = false;
   int gate_calls = 0;  // challenge and prove: one each
   // Token bucket of deliver calls (kDeliverBurst, refilled kDeliversPerSecond).
@@ -207,6 +208,12 @@ class PeerImpl final : public schema::Peer::Server {
       context.getResults().setError(message.error().message);
       return kj::READY_NOW;
     }
+    if (!conn_->proven_name.empty() && message.value().from != conn_->proven_name) {
+      ++state->stats.invalid;  // a migration message speaks for its sender only
+      context.getResults().setError("from \"" + message.value().from +
+                                    "\" is not the name this connection proved");
+      return kj::READY_NOW;
+    }
     ++state->stats.migration_received;
     if (state->on_migration) state->on_migration(std::move(message).value());
     return kj::READY_NOW;
@@ -281,6 +288,7 @@ class GateImpl final : public schema::Gate::Server {
       return KJ_EXCEPTION(FAILED, "refused: no proof of the cluster secret");
     }
     conn_->authenticated = true;
+    conn_->proven_name = name;
     auto results = context.getResults();
     results.setPeer(kj::heap<PeerImpl>(state_, conn_));
     results.setServerMac(bytes(peer_mac(state->config.secret, MacSide::kServer, *server_nonce_,

@@ -184,6 +184,11 @@ class HandoffDonor {
   void on_confirm_query(const std::string& task_id, Epoch epoch, const std::string& peer,
                         Micros now_us, DonorActions& out);
 
+  // The task came back to this node (offered back and adopted): its moved
+  // entries are stale forwarding pointers. Each is erased (kErase), so that
+  // a restart cannot take one for where the task is now.
+  void forget_moved(const std::string& task_id, DonorActions& out);
+
   // Sends the queries that are due. An unanswered offer is retried as a
   // query: only a query's not_have is a promise that the offer can no longer
   // be adopted.

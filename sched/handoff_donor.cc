@@ -247,6 +247,17 @@ void HandoffDonor::confirm(const HandoffRecord& r, bool go, DonorActions& out) {
   out.push_back(std::move(a));
 }
 
+void HandoffDonor::forget_moved(const std::string& task_id, DonorActions& out) {
+  for (auto it = moved_.begin(); it != moved_.end();) {
+    if (it->second.task_id == task_id) {
+      out.push_back(act(DonorAction::Kind::kErase, it->second));
+      it = moved_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void HandoffDonor::finish(Entries::iterator it, DonorActions& out) {
   out.push_back(act(DonorAction::Kind::kErase, it->second.record));
   schedule(it->second, kNever);

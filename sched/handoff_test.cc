@@ -119,6 +119,24 @@ TEST(Handoff, HappyPathMovesWithExactlyOneAdopt) {
   EXPECT_EQ(p.donor.stats().moved, 1u);
 }
 
+TEST(Handoff, ATaskThatCameBackForgetsItsStaleForwardingPointers) {
+  Pair p;
+  const Epoch e = p.begin();
+  p.deliver(p.offer(e, false));
+  ASSERT_EQ(p.donor.moved_entries(), 1u);
+  DonorActions out;
+  p.donor.forget_moved("other:1", out);  // another task's: nothing
+  EXPECT_TRUE(out.empty());
+  p.donor.forget_moved(kTask, out);
+  EXPECT_EQ(names(out), "erase");
+  EXPECT_EQ(out[0].record.epoch, e);
+  EXPECT_EQ(p.donor.moved_entries(), 0u);
+  // The old receiver's late confirm query is answered no-go now.
+  p.confirm_query(e);
+  EXPECT_EQ(names(p.d), "send_confirm");
+  EXPECT_FALSE(p.d.back().go);
+}
+
 TEST(Handoff, RefusalRequeuesRecordsTheReasonAndFencesTheOffer) {
   Pair p;
   Epoch e = p.begin();

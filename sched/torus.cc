@@ -235,6 +235,12 @@ void Torus::tick(Micros now_us, Actions& out) {
 Status Torus::cancel(TaskKey key, Micros now_us, Actions& out) {
   if (key >= tasks_.size()) return Error{"cancel: unknown task key " + std::to_string(key)};
   Task& task = at(key);
+  if (task.state == TaskState::kHeld && task.adoption_epoch != 0) {
+    // Its donor may still hold it (the handoff is unresolved): an end here
+    // would reach the origin while the task lives on there.
+    return Error{"task " + task.id + " waits for " + task.adopted_from +
+                 " to confirm its handoff: it can be cancelled once confirmed"};
+  }
   switch (task.state) {
     case TaskState::kPending:
     case TaskState::kQueued:

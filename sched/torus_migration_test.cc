@@ -186,6 +186,10 @@ TEST(TorusMigration, AnAdoptedTaskWaitsForItsDonorsConfirmationNotForAUserReleas
   EXPECT_NE(refused.error().message.find("waits for n9 to confirm its handoff"), std::string::npos);
   node.run_for(50 * kMs);
   EXPECT_EQ(node.torus().task(key).state, TaskState::kHeld);
+  const auto not_cancelled = node.torus().cancel(key, node.now_us(), out);  // nor a cancel
+  ASSERT_FALSE(not_cancelled);
+  EXPECT_NE(not_cancelled.error().message.find("can be cancelled once confirmed"),
+            std::string::npos);
   out.clear();
   ASSERT_TRUE(apply(node, node.torus().confirm_adoption(key, node.now_us(), out), out));
   EXPECT_EQ(node.torus().task(key).adoption_epoch, 0u);

@@ -159,7 +159,7 @@ std::string describe(const std::vector<Member*>& members) {
 Results run_braid(int n, const Options& o) {
   Results r;
   std::vector<std::unique_ptr<BraidMember>> nodes;
-  const std::vector<std::string> extra = {"--slots", "1"};
+  const std::vector<std::string> extra = {"--slots", "1", "--no-migrate"};  // loads stay put
   nodes.push_back(
       std::make_unique<BraidMember>(name_of(0), std::vector<std::string>{}, o.profile, extra));
   const std::string seed = nodes[0]->address();
