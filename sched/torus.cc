@@ -60,6 +60,7 @@ Status validate_config(const TorusConfig& config) {
     return Error{"started_max must be >= slots (" + std::to_string(config.slots) + "), got " +
                  std::to_string(config.started_max)};
   }
+  if (Status s = validate_labels(config.labels); !s) return s;
   if (config.fair_window_quanta > kFairWindowMaxQuanta) {
     return Error{"fair_window must be 0.." + std::to_string(kFairWindowMaxQuanta) +
                  " quanta, got " + std::to_string(config.fair_window_quanta)};
@@ -123,6 +124,11 @@ Status Torus::admissible(const TaskSpec& spec) const {
     if (!find(dep_id)) {
       return Error{"after: \"" + dep_id + "\" is not a known task (a dependency must exist; " +
                    "cycles are impossible)"};
+    }
+  }
+  if (spec.pinned) {
+    if (auto why = unmet_labels_reason(config_.labels, spec.constraints)) {
+      return Error{"a pinned task that " + *why + ": it could never run"};
     }
   }
   return fits(spec);
@@ -407,6 +413,13 @@ void Torus::make_runnable(TaskKey key, Actions& out) {
   // starve the others nor be starved by its own past.
   task.vruntime_ns = std::max(task.vruntime_ns, min_vruntime_ns_);
   set_state(key, TaskState::kQueued, out);
+  if (!runs_here(task)) {
+    // Queued, never in a run queue: it waits to move to a node that has the labels.
+    task.reason = *unmet_labels_reason(config_.labels, task.spec.constraints) +
+                  (config_.migrates ? ": waits to move to a node that has it"
+                                    : ": waits (braidd runs without --migrate, so it never moves)");
+    return;
+  }
   enqueue(key);
 }
 
