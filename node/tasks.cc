@@ -209,6 +209,7 @@ rpc::TaskView Tasks::view(TaskKey key) const {
   v.moved_to = t.moved_to;
   v.adopted_from = t.adopted_from;
   v.refusals = t.refusals;
+  v.constraints = t.spec.constraints;
   return v;
 }
 

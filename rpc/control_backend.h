@@ -47,6 +47,7 @@ struct TaskView {
   std::string moved_to;      // moved: the node it was handed to (or ran on)
   std::string adopted_from;  // the donor, when this node adopted it
   std::vector<sched::Refusal> refusals;
+  std::vector<sched::Label> constraints;  // node labels it needs (issue 11 §2)
 };
 
 struct StatsView {
