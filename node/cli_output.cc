@@ -99,6 +99,9 @@ nlohmann::json task_json(const rpc::TaskView& t) {
     refusals.push_back({{"node", r.node}, {"reason", r.reason}});
   }
   j["refusals"] = std::move(refusals);
+  nlohmann::json needs = nlohmann::json::object();  // --node-label KEY=VALUE (issue 11 §2)
+  for (const sched::Label& l : t.constraints) needs[l.key] = l.value;
+  j["node_labels"] = std::move(needs);
   return j;
 }
 
@@ -189,6 +192,7 @@ std::string task_details(const rpc::TaskView& t) {
   for (const sched::Refusal& r : t.refusals) {
     rows.push_back({"refused by:", r.node + ": " + r.reason});
   }
+  if (!t.constraints.empty()) rows.push_back({"node_labels:", sched::format_labels(t.constraints)});
   return aligned(rows);
 }
 

@@ -52,6 +52,16 @@ TEST(CliOutput, ShowSaysWhereATaskMovedAndWhoRefusedIt) {
   EXPECT_EQ(j["refusals"][0]["node"], "gamma");
 }
 
+TEST(CliOutput, ShowPrintsTheNodeLabelsATaskNeeds) {
+  rpc::TaskView t = sample();
+  EXPECT_EQ(task_details(t).find("node_labels:"), std::string::npos);
+  EXPECT_EQ(task_json(t)["node_labels"], nlohmann::json::object());
+  t.constraints = {{"gpu", "1"}, {"zone", "a"}};
+  const std::string details = task_details(t);
+  EXPECT_NE(details.find("node_labels:   gpu=1,zone=a"), std::string::npos) << details;
+  EXPECT_EQ(task_json(t)["node_labels"], (nlohmann::json{{"gpu", "1"}, {"zone", "a"}}));
+}
+
 TEST(CliOutput, TableIsAligned) {
   rpc::TaskView other = sample();
   other.id = "alpha:10000";
