@@ -194,11 +194,12 @@ void Migration::round() {
   }
   if (peers.empty()) return;
   std::vector<sched::MovableTask> movable;
-  if (local.queued > local.free_slots) {
+  if (local.queued > 0) {  // with free slots too: a task may lack a label here (must_leave)
     tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
       const sched::Task& t = torus.task(key);
       if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+        movable.push_back(
+            {key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops, !torus.runs_here(t)});
       }
       return true;
     });
@@ -313,6 +314,7 @@ std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& tas
   const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
   if (queued >= free_slots) return "busy";
   if (auto fits = tasks_.torus().check(task.spec); !fits) return fits.error().message;
+  if (auto why = missing_labels(tasks_.torus().labels(), task.spec)) return why;
   return missing_for(task.spec);
 }
 
