@@ -392,12 +392,14 @@ void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
   ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
   const std::size_t priority = static_cast<std::size_t>(task.spec.priority - kPriorityMin);
+  // A task that never runs here (node labels) does not make its account
+  // compete: it would keep the account from coming back level (enter_queued).
   if (state == TaskState::kQueued && task.state != TaskState::kQueued) {
-    enter_queued(key);
+    if (runs_here(task)) enter_queued(key);
     ++queued_by_priority_[priority];
   }
   if (task.state == TaskState::kQueued && state != TaskState::kQueued) {
-    --accounts_[task.account].queued;
+    if (runs_here(task)) --accounts_[task.account].queued;
     --queued_by_priority_[priority];
   }
   task.state = state;

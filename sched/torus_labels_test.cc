@@ -140,5 +140,31 @@ TEST(TorusLabels, RestoreJudgesByTheLabelsTheNodeHasNow) {
   }
 }
 
+// A task that waits for a label elsewhere does not keep its account
+// "competing": when the account submits work it can run, it comes back level
+// with the busy account, as an idle one does, instead of with the credit of
+// all the time it waited.
+TEST(TorusLabels, AWaitingTaskBanksNoCreditForItsAccount) {
+  SimNode node(labelled({}, true, 1));
+  TaskSpec stuck = testing::account_spec("x");
+  stuck.constraints = {{"gpu", "1"}};
+  must(node.submit(stuck, work(5 * kMs)));
+  for (int i = 0; i < 6; ++i) must(node.submit(testing::account_spec("y"), work(50 * kMs)));
+  node.run_for(120 * kMs);
+  const Micros since = node.now_us();
+  std::set<TaskKey> x_keys;
+  for (int i = 0; i < 3; ++i)
+    x_keys.insert(must(node.submit(testing::account_spec("x"), work(50 * kMs))));
+  node.run_for(300 * kMs);
+  std::vector<TaskKey> starts;
+  for (const SimNode::Logged& l : node.log()) {
+    if (l.at_us >= since && l.action.kind == Action::Kind::kStart) starts.push_back(l.action.key);
+  }
+  ASSERT_GE(starts.size(), 3u);
+  const auto x_first = std::count_if(starts.begin(), starts.begin() + 3,
+                                     [&](TaskKey k) { return x_keys.contains(k); });
+  EXPECT_LE(x_first, 2) << "x's three tasks all ran before y's: x banked credit while it waited";
+}
+
 }  // namespace
 }  // namespace braid::sched
