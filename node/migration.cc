@@ -194,7 +194,7 @@ void Migration::round() {
   }
   if (peers.empty()) return;
   std::vector<sched::MovableTask> movable;
-  if (local.queued > 0) {  // with free slots too: a task may lack a label here (must_leave)
+  if (local.queued > local.free_slots || torus.queued_elsewhere() > 0) {
     tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
       const sched::Task& t = torus.task(key);
       if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {

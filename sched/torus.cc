@@ -395,11 +395,19 @@ void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   // A task that never runs here (node labels) does not make its account
   // compete: it would keep the account from coming back level (enter_queued).
   if (state == TaskState::kQueued && task.state != TaskState::kQueued) {
-    if (runs_here(task)) enter_queued(key);
+    if (runs_here(task)) {
+      enter_queued(key);
+    } else {
+      ++queued_elsewhere_;
+    }
     ++queued_by_priority_[priority];
   }
   if (task.state == TaskState::kQueued && state != TaskState::kQueued) {
-    if (runs_here(task)) --accounts_[task.account].queued;
+    if (runs_here(task)) {
+      --accounts_[task.account].queued;
+    } else {
+      --queued_elsewhere_;
+    }
     --queued_by_priority_[priority];
   }
   task.state = state;

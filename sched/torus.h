@@ -302,6 +302,8 @@ class Torus final {
   bool runs_here(const Task& task) const {
     return task.spec.constraints.empty() || !first_unmet(config_.labels, task.spec.constraints);
   }
+  // Queued tasks that never run here (!runs_here): they wait to migrate.
+  std::uint32_t queued_elsewhere() const { return queued_elsewhere_; }
   bool io_aware() const { return config_.io_aware; }
   Micros quantum_us() const { return quantum_us_; }
   // When tick() next has something to do (a slice ends while others wait, a
@@ -465,6 +467,7 @@ class Torus final {
 
   TorusStats stats_;
   std::array<std::uint32_t, kPriorityLevels> queued_by_priority_{};  // by priority - kPriorityMin
+  std::uint32_t queued_elsewhere_ = 0;  // queued tasks that never run here (node labels)
 };
 
 }  // namespace braid::sched

@@ -46,6 +46,7 @@ TEST(TorusLabels, AnUnmetTaskStaysQueuedNeverStartsAndSaysWhy) {
   EXPECT_EQ(t.state, TaskState::kQueued);
   EXPECT_EQ(t.attempts, 0);
   EXPECT_FALSE(node.torus().runs_here(t));
+  EXPECT_EQ(node.torus().queued_elsewhere(), 1u);
   EXPECT_EQ(t.reason,
             "needs node label gpu=1; this node has none: waits to move to a node that has it");
   // It holds no slot and does not block the queue behind it.
@@ -57,6 +58,7 @@ TEST(TorusLabels, AnUnmetTaskStaysQueuedNeverStartsAndSaysWhy) {
   ASSERT_TRUE(node.torus().cancel(unmet, node.now_us(), out));
   node.apply(out);
   EXPECT_EQ(node.torus().task(unmet).state, TaskState::kCancelled);
+  EXPECT_EQ(node.torus().queued_elsewhere(), 0u);
 }
 
 TEST(TorusLabels, WithoutMigrateTheReasonSaysItWaits) {
@@ -105,11 +107,13 @@ TEST(TorusLabels, AnAbortedOfferQueuesItAgainWithItsReason) {
   Actions out;
   ASSERT_TRUE(node.torus().begin_migration(unmet, node.now_us(), out));
   EXPECT_EQ(node.torus().task(unmet).reason, "offered to a peer");
+  EXPECT_EQ(node.torus().queued_elsewhere(), 0u);
   ASSERT_TRUE(node.torus().abort_migration(unmet, node.now_us(), out));
   node.apply(out);
   node.run_for(50 * kMs);
   EXPECT_EQ(node.torus().task(unmet).state, TaskState::kQueued);
   EXPECT_EQ(node.torus().task(unmet).reason.rfind("needs node label gpu=1", 0), 0u);
+  EXPECT_EQ(node.torus().queued_elsewhere(), 1u);
 }
 
 TEST(TorusLabels, RestoreJudgesByTheLabelsTheNodeHasNow) {
@@ -137,6 +141,9 @@ TEST(TorusLabels, RestoreJudgesByTheLabelsTheNodeHasNow) {
     EXPECT_TRUE(out.empty());  // unchanged: nothing to persist
     torus.trigger(0, out);
     EXPECT_EQ(torus.task(key).state, TaskState::kQueued);
+    EXPECT_EQ(torus.queued_elsewhere(), 1u);
+    ASSERT_TRUE(torus.cancel(key, 0, out));
+    EXPECT_EQ(torus.queued_elsewhere(), 0u);
   }
 }
 
