@@ -143,6 +143,9 @@ nlohmann::json stats_json(const rpc::StatsView& v) {
   j["memory_available_bytes"] = v.torus.memory_available_bytes;
   j["blocked"] = v.torus.blocked;
   j["io_aware"] = v.io_aware;
+  nlohmann::json labels = nlohmann::json::object();  // braidd --label (issue 11 §2)
+  for (const sched::Label& l : v.labels) labels[l.key] = l.value;
+  j["labels"] = std::move(labels);
   return j;
 }
 
@@ -224,6 +227,7 @@ std::string stats_table(const rpc::StatsView& v) {
                               v.memory_total_bytes >> 20, v.torus.memory_started_bytes >> 20,
                               v.torus.memory_available_bytes >> 20, v.memory_limits)},
   };
+  if (!v.labels.empty()) rows.push_back({"labels:", sched::format_labels(v.labels)});
   return aligned(rows);
 }
 

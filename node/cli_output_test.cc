@@ -93,5 +93,14 @@ TEST(CliOutput, StatsJsonKeepsOperatorFieldNames) {
   EXPECT_EQ(j["total_scheduled"], 4);
 }
 
+TEST(CliOutput, StatsShowTheNodesLabels) {
+  rpc::StatsView v;
+  EXPECT_EQ(stats_json(v)["labels"], nlohmann::json::object());
+  EXPECT_EQ(stats_table(v).find("labels:"), std::string::npos);
+  v.labels = {{"gpu", "1"}, {"zone", "a"}};
+  EXPECT_EQ(stats_json(v)["labels"], (nlohmann::json{{"gpu", "1"}, {"zone", "a"}}));
+  EXPECT_NE(stats_table(v).find("gpu=1,zone=a"), std::string::npos) << stats_table(v);
+}
+
 }  // namespace
 }  // namespace braid::node

@@ -225,6 +225,7 @@ rpc::StatsView Tasks::stats() const {
   v.slice_error_p99_us = slices_.percentile_us(99);
   v.memory_total_bytes = config_.memory_total;
   v.memory_limits = executor_.memory_enforced() ? "enforced" : "admitted";
+  v.labels = torus_.labels();
   return v;
 }
 

@@ -110,6 +110,7 @@ struct Stats {
   memoryAvailable @26 :UInt64;         # the machine's MemAvailable as last measured; 0 = unknown
   blocked @27 :UInt32;                 # running tasks seen mostly blocked: their slots are lent
   ioAware @28 :Bool;                   # blocked tasks lend their slots (--io-aware on, cgroup executor)
+  labels @29 :List(Label);             # this node's labels (braidd --label)
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

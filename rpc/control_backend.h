@@ -61,6 +61,7 @@ struct StatsView {
   std::uint64_t memory_total_bytes = 0;  // what started tasks' memory is admitted against
   std::string memory_limits;             // "enforced" (cgroup memory.max) or "admitted"
   bool io_aware = false;                 // blocked tasks lend their slots (torus.h)
+  std::vector<sched::Label> labels;      // this node's labels (braidd --label)
 };
 
 // A member as `braid peers` shows it.

@@ -320,6 +320,7 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setMemoryAvailable(s.memory_available_bytes);
   out.setBlocked(s.blocked);
   out.setIoAware(stats.io_aware);
+  set_labels(out.initLabels(static_cast<unsigned>(stats.labels.size())), stats.labels);
 }
 
 StatsView from_wire(schema::Stats::Reader in) {
@@ -359,6 +360,7 @@ StatsView from_wire(schema::Stats::Reader in) {
   v.torus.memory_available_bytes = in.getMemoryAvailable();
   v.torus.blocked = in.getBlocked();
   v.io_aware = in.getIoAware();
+  for (auto l : in.getLabels()) v.labels.push_back(label_from_wire(l));
   return v;
 }
 

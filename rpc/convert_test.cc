@@ -232,5 +232,13 @@ TEST(Convert, BadConstraintsAreRefusedWithOneLine) {
   EXPECT_EQ(many.error().message, "node labels: 33 given, at most 32 allowed");
 }
 
+TEST(Convert, StatsCarryTheNodesLabels) {
+  StatsView v;
+  v.labels = {{"gpu", "1"}};
+  capnp::MallocMessageBuilder message;
+  to_wire(v, message.initRoot<schema::Stats>());
+  EXPECT_EQ(from_wire(message.getRoot<schema::Stats>().asReader()).labels, v.labels);
+}
+
 }  // namespace
 }  // namespace braid::rpc

@@ -84,6 +84,8 @@ TEST(Labels, ATaskNeedingALabelRunsOnTheNodeThatHasIt) {
   EXPECT_EQ(on_b.at("attempts"), 1) << on_b.dump();
   EXPECT_EQ(on_b.at("adopted_from"), "a") << on_b.dump();
   EXPECT_NE(c.a->cli_ok({"show", id}).find("node_labels:"), std::string::npos);
+  EXPECT_EQ(c.b->json({"stats", "--json"}).at("labels"),
+            (nlohmann::json{{"gpu", "1"}, {"zone", "x"}}));
   const std::string out = c.b->cli_ok({"logs", id});
   EXPECT_NE(out.find("ran on braid-b-"), std::string::npos) << out;
 }
