@@ -126,9 +126,12 @@ Status Torus::admissible(const TaskSpec& spec) const {
                    "cycles are impossible)"};
     }
   }
-  if (spec.pinned) {
+  // Neither a pinned task nor a throttled array's (its throttle is kept
+  // here, sched/balance.h may_migrate) ever moves: one that lacks a label here could never run.
+  if (spec.pinned || spec.array_throttle > 0) {
     if (auto why = unmet_labels_reason(config_.labels, spec.constraints)) {
-      return Error{"a pinned task that " + *why + ": it could never run"};
+      return Error{std::string(spec.pinned ? "a pinned task" : "a throttled array's task") +
+                   " that " + *why + ": it could never run"};
     }
   }
   return fits(spec);

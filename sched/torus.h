@@ -84,7 +84,8 @@
 //    label it needs ("needs node label gpu=1; this node has none: ...").
 //    It waits to migrate to a node that has them (runs_here(), and
 //    sched/balance.h MovableTask::must_leave), or to be cancelled. A pinned
-//    task that could never run here is refused at submission.
+//    task, or a throttled array's, that could never run here (they never
+//    move) is refused at submission.
 //  - Every state transition (and every priority change) is reported as
 //    Action::kPersist, so the caller can store the record atomically.
 //

@@ -84,6 +84,18 @@ TEST(TorusLabels, APinnedTaskThatCouldNeverRunIsRefused) {
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.error().message,
             "a pinned task that needs node label gpu=1; this node has none: it could never run");
+  TaskSpec array = needs({{"gpu", "1"}});
+  array.array_index = 0;
+  array.array_throttle = 2;
+  array.array_group = 1;
+  key = node.submit(array, work(5 * kMs));
+  ASSERT_FALSE(key.ok());
+  EXPECT_EQ(key.error().message,
+            "a throttled array's task that needs node label gpu=1; this node has none: it could "
+            "never run");
+  array.array_throttle = 0;  // an unthrottled array's tasks move as any others
+  array.array_group = 0;
+  EXPECT_TRUE(node.submit(array, work(5 * kMs)).ok());
 }
 
 TEST(TorusLabels, HoldReleasePriorityAndPolicyKeepItOutOfTheQueue) {

@@ -130,6 +130,12 @@ TEST(Labels, WithoutMigrateATaskThatLacksALabelHereWaitsAndSaysSo) {
   EXPECT_NE(pinned.err.find("a pinned task that needs node label gpu=1; this node has gpu=0"),
             std::string::npos)
       << pinned.err;
+  const RunResult array =
+      d.cli({"submit", "--array", "0-3%2", "--node-label", "gpu=1", "--", "true"});
+  EXPECT_EQ(array.exit_code, 2);
+  EXPECT_NE(array.err.find("a throttled array's task that needs node label gpu=1"),
+            std::string::npos)
+      << array.err;
   // Restarted with the label, it runs the waiting task.
   EXPECT_EQ(d.terminate(), 0);
   std::vector<std::string> argv = d.argv();
