@@ -47,6 +47,8 @@ struct SubmitFlags {
   std::string retry_backoff;
   bool requeue = false;     // --requeue
   bool no_requeue = false;  // --no-requeue
+  // --node-label KEY=VALUE (issue 11 §2)
+  std::vector<std::string> node_labels;
   std::vector<std::string> command;
   std::vector<std::string> after_any;   // --after-any
   std::vector<std::string> after_fail;  // --after-fail
@@ -80,6 +82,13 @@ sched::Result<sched::TaskSpec> spec_from_flags(const SubmitFlags& f) {
   if (f.no_requeue) spec.requeue_on_restart = sched::RequeueOnRestart::kNo;
   for (const std::string& id : f.after_any) spec.add_dependency(id, sched::DepKind::kAny);
   for (const std::string& id : f.after_fail) spec.add_dependency(id, sched::DepKind::kFail);
+  for (const std::string& text : f.node_labels) {
+    auto label = sched::parse_label(text);
+    if (!label) return sched::Error{"--node-label: " + label.error().message};
+    spec.constraints.push_back(std::move(label).value());
+  }
+  if (sched::Status s = sched::validate_labels(spec.constraints, "--node-label"); !s)
+    return s.error();
   if (sched::Status s = sched::validate_spec(spec); !s) return s.error();
   return spec;
 }
@@ -267,6 +276,10 @@ std::vector<const CLI::Option*> add_task_options(CLI::App* cmd, SubmitFlags& f) 
       cmd->add_option("--cwd", f.spec.cwd, "working directory"),
       cmd->add_option("--env", f.spec.env, "KEY=VALUE (repeatable)")->allow_extra_args(false),
       cmd->add_flag("--pin", f.spec.pinned, "never migrate to another node"),
+      cmd->add_option("--node-label", f.node_labels,
+                      "run only on a node with this label, KEY=VALUE (repeatable: all must "
+                      "match; braidd --label); elsewhere it waits queued to migrate")
+          ->allow_extra_args(false),
       cmd->add_flag("--requeue", f.requeue,
                     "after a crash of braidd, requeue this task (no retry used; at most "
                     "braidd's --max-node-requeues times; default: braidd's "

@@ -99,6 +99,9 @@ nlohmann::json task_json(const rpc::TaskView& t) {
     refusals.push_back({{"node", r.node}, {"reason", r.reason}});
   }
   j["refusals"] = std::move(refusals);
+  nlohmann::json needs = nlohmann::json::object();  // --node-label KEY=VALUE (issue 11 §2)
+  for (const sched::Label& l : t.constraints) needs[l.key] = l.value;
+  j["node_labels"] = std::move(needs);
   return j;
 }
 
@@ -140,6 +143,9 @@ nlohmann::json stats_json(const rpc::StatsView& v) {
   j["memory_available_bytes"] = v.torus.memory_available_bytes;
   j["blocked"] = v.torus.blocked;
   j["io_aware"] = v.io_aware;
+  nlohmann::json labels = nlohmann::json::object();  // braidd --label (issue 11 §2)
+  for (const sched::Label& l : v.labels) labels[l.key] = l.value;
+  j["labels"] = std::move(labels);
   return j;
 }
 
@@ -189,6 +195,7 @@ std::string task_details(const rpc::TaskView& t) {
   for (const sched::Refusal& r : t.refusals) {
     rows.push_back({"refused by:", r.node + ": " + r.reason});
   }
+  if (!t.constraints.empty()) rows.push_back({"node_labels:", sched::format_labels(t.constraints)});
   return aligned(rows);
 }
 
@@ -220,6 +227,7 @@ std::string stats_table(const rpc::StatsView& v) {
                               v.memory_total_bytes >> 20, v.torus.memory_started_bytes >> 20,
                               v.torus.memory_available_bytes >> 20, v.memory_limits)},
   };
+  if (!v.labels.empty()) rows.push_back({"labels:", sched::format_labels(v.labels)});
   return aligned(rows);
 }
 

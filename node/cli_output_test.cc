@@ -52,6 +52,16 @@ TEST(CliOutput, ShowSaysWhereATaskMovedAndWhoRefusedIt) {
   EXPECT_EQ(j["refusals"][0]["node"], "gamma");
 }
 
+TEST(CliOutput, ShowPrintsTheNodeLabelsATaskNeeds) {
+  rpc::TaskView t = sample();
+  EXPECT_EQ(task_details(t).find("node_labels:"), std::string::npos);
+  EXPECT_EQ(task_json(t)["node_labels"], nlohmann::json::object());
+  t.constraints = {{"gpu", "1"}, {"zone", "a"}};
+  const std::string details = task_details(t);
+  EXPECT_NE(details.find("node_labels:   gpu=1,zone=a"), std::string::npos) << details;
+  EXPECT_EQ(task_json(t)["node_labels"], (nlohmann::json{{"gpu", "1"}, {"zone", "a"}}));
+}
+
 TEST(CliOutput, TableIsAligned) {
   rpc::TaskView other = sample();
   other.id = "alpha:10000";
@@ -97,6 +107,15 @@ TEST(CliOutput, MigrationCountersShowWhatIsUnresolved) {
   EXPECT_EQ(j["outcomes_owed"], 4);
   EXPECT_NE(migration_line(m).find("now 1 unresolved, 2 held"), std::string::npos);
   EXPECT_NE(migration_line(m).find("4 owed"), std::string::npos);
+}
+
+TEST(CliOutput, StatsShowTheNodesLabels) {
+  rpc::StatsView v;
+  EXPECT_EQ(stats_json(v)["labels"], nlohmann::json::object());
+  EXPECT_EQ(stats_table(v).find("labels:"), std::string::npos);
+  v.labels = {{"gpu", "1"}, {"zone", "a"}};
+  EXPECT_EQ(stats_json(v)["labels"], (nlohmann::json{{"gpu", "1"}, {"zone", "a"}}));
+  EXPECT_NE(stats_table(v).find("gpu=1,zone=a"), std::string::npos) << stats_table(v);
 }
 
 }  // namespace

@@ -42,7 +42,8 @@ struct RawFlags {
   std::string retention = "24h";
   std::string io_aware = "on";
   int slots = 0;
-  std::uint32_t started_max = 0;  // 0: kStartedPerSlot x slots
+  std::uint32_t started_max = 0;    // 0: kStartedPerSlot x slots
+  std::vector<std::string> labels;  // --label KEY=VALUE
 };
 
 // Started (running + stopped) tasks per slot by default: as many as run, so
@@ -130,6 +131,13 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   config.retention_us = retention.value();
 
   sched::TorusConfig& torus = config.torus;
+  for (const std::string& text : raw.labels) {
+    auto label = sched::parse_label(text);
+    if (!label) return sched::Error{"--label: " + label.error().message};
+    torus.labels.push_back(std::move(label).value());
+  }
+  if (sched::Status s = sched::validate_labels(torus.labels, "--label"); !s) return s;
+  torus.migrates = config.migrate;
   torus.node_name = config.name;
   torus.policy = policy.value();
   torus.quantum_us = quantum.value();
@@ -232,6 +240,10 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
       ->capture_default_str();
   app.add_flag("--migrate,!--no-migrate", config.migrate,
                "move queued tasks to idle peers and adopt theirs (default on; docs/migration.md)");
+  app.add_option("--label", raw.labels,
+                 "a label of this node, KEY=VALUE (repeatable; config: labels = { KEY = "
+                 "\"VALUE\" }): tasks submitted with --node-label run only on nodes that "
+                 "have all theirs");
   app.add_option("--peer-drop-permille", config.peer_drop_permille,
                  "tests: drop this many of every 1000 gossip messages sent (fault injection)")
       ->check(CLI::Range(0, 1000));

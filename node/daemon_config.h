@@ -38,6 +38,9 @@ struct DaemonConfig {
   std::string gossip_profile = "lan";  // lan or fast (tests)
   int peer_drop_permille = 0;          // tests: drop this many of 1000 sent messages
   bool migrate = true;  // move queued tasks to idle peers and adopt theirs (docs/migration.md)
+  // The node's labels (--label KEY=VALUE, or the config's `labels = { KEY =
+  // "VALUE" }`) are torus.labels: tasks submitted with --node-label run only
+  // on nodes that have them (issue 11 §2; sched/labels.h).
   std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
   std::string log_level = "info";          // trace debug info warn error
   sched::TorusConfig torus;                // slots, policy, quantum, started_max

@@ -215,6 +215,33 @@ TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
       std::string::npos);
 }
 
+TEST(DaemonConfig, LabelsFromFlagsAndTheConfigTable) {
+  const DaemonConfig none = config_of(parse({"--name", "a"}));
+  EXPECT_TRUE(none.torus.labels.empty());
+  EXPECT_TRUE(none.torus.migrates);  // migration is on by default
+  EXPECT_FALSE(config_of(parse({"--name", "a", "--no-migrate"})).torus.migrates);
+  const DaemonConfig flags =
+      config_of(parse({"--name", "a", "--label", "gpu=1", "--label", "zone=a", "--migrate"}));
+  EXPECT_EQ(flags.torus.labels, (std::vector<sched::Label>{{"gpu", "1"}, {"zone", "a"}}));
+  EXPECT_TRUE(flags.torus.migrates);
+  const std::string path = ::testing::TempDir() + "/braidd-labels.toml";
+  std::ofstream(path) << "name = \"n\"\nlabels = { gpu = \"1\", cores = 64 }\n";
+  const DaemonConfig file = config_of(parse({"--config", path}));
+  EXPECT_EQ(file.torus.labels,
+            (std::vector<sched::Label>{{"cores", "64"}, {"gpu", "1"}}));  // key order
+  std::ofstream(path) << "name = \"n\"\n[labels]\nzone = \"b\"\n";
+  EXPECT_EQ(config_of(parse({"--config", path})).torus.labels,
+            (std::vector<sched::Label>{{"zone", "b"}}));
+  EXPECT_EQ(error_of(parse({"--name", "a", "--label", "gpu"})),
+            "braidd: --label: label \"gpu\" must look like KEY=VALUE, each 1..63 of A-Z a-z 0-9 "
+            ". _ -\n");
+  EXPECT_EQ(error_of(parse({"--name", "a", "--label", "gpu=1", "--label", "gpu=2"})),
+            "braidd: --label key \"gpu\" is given twice (gpu=1, gpu=2): each key at most once\n");
+  std::ofstream(path) << "name = \"n\"\nlabels = { gpu = [1] }\n";
+  EXPECT_EQ(error_of(parse({"--config", path})),
+            "braidd: config key \"labels.gpu\" must be a string, number or boolean\n");
+}
+
 TEST(DaemonConfig, BadConfigFilesAreRefused) {
   const std::string path = ::testing::TempDir() + "/braidd-bad.toml";
   std::ofstream(path) << "slots = \n";

@@ -209,7 +209,7 @@ void Migration::round() {
   }
   if (peers.empty()) return;
   std::vector<sched::MovableTask> movable;
-  if (local.queued > local.free_slots) movable = movable_tasks();
+  if (local.queued > local.free_slots || torus.queued_elsewhere() > 0) movable = movable_tasks();
   for (const sched::Offer& o : balancer_.push(local, std::move(movable), peers, now_us())) {
     offer(o);
   }
@@ -249,7 +249,8 @@ std::vector<sched::MovableTask> Migration::movable_tasks() const {
   tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
     const sched::Task& t = torus.task(key);
     if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-      movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+      movable.push_back(
+          {key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops, !torus.runs_here(t)});
       at_top += t.spec.priority >= top;
     }
     return at_top < enough;
@@ -356,10 +357,13 @@ std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& tas
   if (!options_.balancing) return "migration is off on this node (braidd --no-migrate)";
   if (draining_) return "draining";
   const sched::TorusStats s = tasks_.torus().stats();
-  const std::uint64_t queued = s.count(TaskState::kQueued) + receiver_.held_count();
+  // Tasks waiting here for a node with their labels do not take its slots.
+  const std::uint64_t queued =
+      s.count(TaskState::kQueued) - tasks_.torus().queued_elsewhere() + receiver_.held_count();
   const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
   if (queued >= free_slots) return "busy";
   if (auto fits = tasks_.torus().check(task.spec); !fits) return fits.error().message;
+  if (auto why = missing_labels(tasks_.torus().labels(), task.spec)) return why;
   return missing_for(task.spec);
 }
 

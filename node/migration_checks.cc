@@ -65,6 +65,7 @@ bool travels(const sched::TaskSpec& spec) {
   };
   add(spec.argv);
   add(spec.env);
+  for (const sched::Label& l : spec.constraints) bytes += l.key.size() + l.value.size() + 32;
   if (spec.base_env) add(spec.base_env->entries);
   return bytes <= sched::kMaxMigrationMessageBytes / 2;
 }
@@ -77,6 +78,11 @@ std::optional<std::string> missing_for(const sched::TaskSpec& spec) {
   }
   if (!program_resolves(spec)) return "no such program: " + spec.argv.front();
   return std::nullopt;
+}
+
+std::optional<std::string> missing_labels(const std::vector<sched::Label>& node_labels,
+                                          const sched::TaskSpec& spec) {
+  return sched::unmet_labels_reason(node_labels, spec.constraints);
 }
 
 }  // namespace braid::node

@@ -25,4 +25,10 @@ bool travels(const sched::TaskSpec& spec);
 // missing, or its program does not resolve.
 std::optional<std::string> missing_for(const sched::TaskSpec& spec);
 
+// Why a node with `node_labels` refuses the task (issue 11 §2), or nullopt:
+// the first label it needs that the node lacks, "needs node label gpu=1;
+// this node has none" (or "...; this node has gpu=0"). Pure.
+std::optional<std::string> missing_labels(const std::vector<sched::Label>& node_labels,
+                                          const sched::TaskSpec& spec);
+
 }  // namespace braid::node

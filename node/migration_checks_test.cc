@@ -60,5 +60,16 @@ TEST(MigrationChecks, AMissingDirectoryOrProgramIsNamed) {
   EXPECT_EQ(missing_for(s), "no such program: no-such-program-braid");
 }
 
+TEST(MigrationChecks, AnOfferNeedingALabelTheNodeLacksIsRefusedByName) {
+  sched::TaskSpec spec = spec_of({"sh"});
+  EXPECT_EQ(missing_labels({}, spec), std::nullopt);  // needs none
+  spec.constraints = {{"gpu", "1"}, {"zone", "a"}};
+  EXPECT_EQ(missing_labels({}, spec), "needs node label gpu=1; this node has none");
+  EXPECT_EQ(missing_labels({{"gpu", "1"}}, spec), "needs node label zone=a; this node has none");
+  EXPECT_EQ(missing_labels({{"gpu", "1"}, {"zone", "b"}}, spec),
+            "needs node label zone=a; this node has zone=b");
+  EXPECT_EQ(missing_labels({{"zone", "a"}, {"extra", "x"}, {"gpu", "1"}}, spec), std::nullopt);
+}
+
 }  // namespace
 }  // namespace braid::node

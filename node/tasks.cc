@@ -209,6 +209,7 @@ rpc::TaskView Tasks::view(TaskKey key) const {
   v.moved_to = t.moved_to;
   v.adopted_from = t.adopted_from;
   v.refusals = t.refusals;
+  v.constraints = t.spec.constraints;
   return v;
 }
 
@@ -224,6 +225,7 @@ rpc::StatsView Tasks::stats() const {
   v.slice_error_p99_us = slices_.percentile_us(99);
   v.memory_total_bytes = config_.memory_total;
   v.memory_limits = executor_.memory_enforced() ? "enforced" : "admitted";
+  v.labels = torus_.labels();
   return v;
 }
 

@@ -27,6 +27,22 @@ void collect(const toml::table& table, std::vector<std::string>& parents,
              std::vector<CLI::ConfigItem>& out) {
   for (const auto& [key, node] : table) {
     const std::string name = flag_name(key.str());
+    if (const toml::table* labels = node.as_table();
+        labels && parents.empty() && name == "labels") {
+      // `labels = { gpu = "1", zone = "a" }`: the node's labels, one --label KEY=VALUE each.
+      CLI::ConfigItem item;
+      item.name = "label";
+      for (const auto& [label_key, value] : *labels) {
+        std::optional<std::string> text = scalar(value);
+        if (!text) {
+          throw CLI::FileError("config key \"labels." + std::string(label_key.str()) +
+                               "\" must be a string, number or boolean");
+        }
+        item.inputs.push_back(std::string(label_key.str()) + "=" + *text);
+      }
+      if (!item.inputs.empty()) out.push_back(std::move(item));
+      continue;
+    }
     if (const toml::table* sub = node.as_table()) {
       parents.push_back(name);
       collect(*sub, parents, out);

@@ -1,6 +1,7 @@
 // TomlConfig: lets CLI11 read braidd's config file with toml++ (strict TOML),
 // so every config key is also a flag and flags given on the command line win.
 // Keys map to long flags: `data_dir` and `data-dir` both mean --data-dir.
+// The table `labels = { gpu = "1", zone = "a" }` means --label gpu=1 --label zone=a.
 #pragma once
 
 #include <CLI/CLI.hpp>

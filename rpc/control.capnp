@@ -31,6 +31,13 @@ struct TaskSpec {
   output @18 :Text;                    # stdout file pattern (%j %a %x %%); empty = <logs>/<id>.out
   separateStderr @19 :Bool;            # stderr to <logs>/<id>.err, not merged into the output
   account @20 :Text;                   # whose share it uses (Fair); empty = the default account
+  constraints @21 :List(Label);        # node labels it needs (--node-label); all must match
+}
+
+# A node label KEY=VALUE (issue 11 §2; sched/labels.h for the shape).
+struct Label {
+  key @0 :Text;
+  value @1 :Text;
 }
 
 enum RequeueOnRestart { nodeDefault @0; yes @1; no @2; }
@@ -65,6 +72,7 @@ struct TaskInfo {
   movedTo @25 :Text;                   # moved: the node it was handed to (or ran on)
   adoptedFrom @26 :Text;               # the donor, when this node adopted it
   refusals @27 :List(Refusal);         # peers that refused it, oldest first
+  constraints @28 :List(Label);        # node labels it needs (--node-label)
 }
 
 struct Refusal {
@@ -102,6 +110,7 @@ struct Stats {
   memoryAvailable @26 :UInt64;         # the machine's MemAvailable as last measured; 0 = unknown
   blocked @27 :UInt32;                 # running tasks seen mostly blocked: their slots are lent
   ioAware @28 :Bool;                   # blocked tasks lend their slots (--io-aware on, cgroup executor)
+  labels @29 :List(Label);             # this node's labels (braidd --label)
 }
 
 enum PriorityOp { set @0; boost @1; lower @2; }

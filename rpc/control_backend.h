@@ -47,6 +47,7 @@ struct TaskView {
   std::string moved_to;      // moved: the node it was handed to (or ran on)
   std::string adopted_from;  // the donor, when this node adopted it
   std::vector<sched::Refusal> refusals;
+  std::vector<sched::Label> constraints;  // node labels it needs (issue 11 §2)
 };
 
 struct StatsView {
@@ -60,6 +61,7 @@ struct StatsView {
   std::uint64_t memory_total_bytes = 0;  // what started tasks' memory is admitted against
   std::string memory_limits;             // "enforced" (cgroup memory.max) or "admitted"
   bool io_aware = false;                 // blocked tasks lend their slots (torus.h)
+  std::vector<sched::Label> labels;      // this node's labels (braidd --label)
 };
 
 // A member as `braid peers` shows it.

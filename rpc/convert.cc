@@ -41,6 +41,18 @@ sched::Result<std::vector<std::string>> strings(std::string_view field,
 
 std::string text(capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); }
 
+// Any size: the caller validates (sched::validate_labels bounds each part).
+sched::Label label_from_wire(schema::Label::Reader l) {
+  return {text(l.getKey()), text(l.getValue())};
+}
+
+void set_labels(capnp::List<schema::Label>::Builder out, const std::vector<sched::Label>& labels) {
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    out[static_cast<unsigned>(i)].setKey(labels[i].key);
+    out[static_cast<unsigned>(i)].setValue(labels[i].value);
+  }
+}
+
 void set_strings(capnp::List<capnp::Text>::Builder out, const std::vector<std::string>& values) {
   for (std::size_t i = 0; i < values.size(); ++i) {
     out.set(static_cast<unsigned>(i), values[i]);
@@ -98,6 +110,12 @@ sched::Result<sched::TaskSpec> from_wire(schema::TaskSpec::Reader spec) {
   if (sched::Status s = check_string("output", out.output); !s) return s.error();
   out.separate_stderr = spec.getSeparateStderr();
   out.account = text(spec.getAccount());  // its shape is validate_spec's
+  if (spec.getConstraints().size() > sched::kLabelsMax) {
+    return sched::Error{"node labels: " + std::to_string(spec.getConstraints().size()) +
+                        " given, at most " + std::to_string(sched::kLabelsMax) + " allowed"};
+  }
+  for (auto l : spec.getConstraints()) out.constraints.push_back(label_from_wire(l));
+  if (sched::Status s = sched::validate_labels(out.constraints); !s) return s.error();
   switch (spec.getRequeueOnRestart()) {
     case schema::RequeueOnRestart::NODE_DEFAULT:
       out.requeue_on_restart = sched::RequeueOnRestart::kNodeDefault;
@@ -175,6 +193,7 @@ void to_wire(const sched::TaskSpec& spec, schema::TaskSpec::Builder out) {
   out.setOutput(spec.output);
   out.setSeparateStderr(spec.separate_stderr);
   out.setAccount(spec.account);
+  set_labels(out.initConstraints(static_cast<unsigned>(spec.constraints.size())), spec.constraints);
   switch (spec.requeue_on_restart) {
     case sched::RequeueOnRestart::kNodeDefault:
       out.setRequeueOnRestart(schema::RequeueOnRestart::NODE_DEFAULT);
@@ -225,6 +244,7 @@ void to_wire(const TaskView& task, schema::TaskInfo::Builder out) {
     refusals[static_cast<unsigned>(i)].setNode(task.refusals[i].node);
     refusals[static_cast<unsigned>(i)].setReason(task.refusals[i].reason);
   }
+  set_labels(out.initConstraints(static_cast<unsigned>(task.constraints.size())), task.constraints);
 }
 
 TaskView from_wire(schema::TaskInfo::Reader info) {
@@ -264,6 +284,7 @@ TaskView from_wire(schema::TaskInfo::Reader info) {
   t.moved_to = text(info.getMovedTo());
   t.adopted_from = text(info.getAdoptedFrom());
   for (auto r : info.getRefusals()) t.refusals.push_back({text(r.getNode()), text(r.getReason())});
+  for (auto l : info.getConstraints()) t.constraints.push_back(label_from_wire(l));
   return t;
 }
 
@@ -299,6 +320,7 @@ void to_wire(const StatsView& stats, schema::Stats::Builder out) {
   out.setMemoryAvailable(s.memory_available_bytes);
   out.setBlocked(s.blocked);
   out.setIoAware(stats.io_aware);
+  set_labels(out.initLabels(static_cast<unsigned>(stats.labels.size())), stats.labels);
 }
 
 StatsView from_wire(schema::Stats::Reader in) {
@@ -338,6 +360,7 @@ StatsView from_wire(schema::Stats::Reader in) {
   v.torus.memory_available_bytes = in.getMemoryAvailable();
   v.torus.blocked = in.getBlocked();
   v.io_aware = in.getIoAware();
+  for (auto l : in.getLabels()) v.labels.push_back(label_from_wire(l));
   return v;
 }
 

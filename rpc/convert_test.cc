@@ -210,5 +210,53 @@ TEST(Convert, OperationsRoundTripAndUnknownValuesAreNamedAsSuch) {
   EXPECT_EQ(from_wire(static_cast<schema::PriorityOp>(42)), std::nullopt);
 }
 
+TEST(Convert, ConstraintsRoundTripInSpecAndTaskInfo) {
+  sched::TaskSpec spec;
+  spec.argv = {"/bin/true"};
+  spec.constraints = {{"gpu", "1"}, {"zone", "a"}};
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  to_wire(spec, builder);
+  auto back = from_wire(builder.asReader());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back.value().constraints, spec.constraints);
+
+  TaskView view;
+  view.id = "n:1";
+  view.constraints = spec.constraints;
+  capnp::MallocMessageBuilder info;
+  to_wire(view, info.initRoot<schema::TaskInfo>());
+  EXPECT_EQ(from_wire(info.getRoot<schema::TaskInfo>().asReader()).constraints, spec.constraints);
+}
+
+TEST(Convert, BadConstraintsAreRefusedWithOneLine) {
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::TaskSpec>();
+  builder.initArgv(1).set(0, "/bin/true");
+  auto labels = builder.initConstraints(2);
+  labels[0].setKey("gpu");
+  labels[0].setValue("1");
+  labels[1].setKey("gpu");
+  labels[1].setValue("2");
+  auto dup = from_wire(builder.asReader());
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().message,
+            "node label key \"gpu\" is given twice (gpu=1, gpu=2): each key at most once");
+  labels[1].setKey(std::string(64, 'k'));
+  EXPECT_FALSE(from_wire(builder.asReader()).ok());
+  builder.initConstraints(static_cast<unsigned>(sched::kLabelsMax + 1));
+  auto many = from_wire(builder.asReader());
+  ASSERT_FALSE(many.ok());
+  EXPECT_EQ(many.error().message, "node labels: 33 given, at most 32 allowed");
+}
+
+TEST(Convert, StatsCarryTheNodesLabels) {
+  StatsView v;
+  v.labels = {{"gpu", "1"}};
+  capnp::MallocMessageBuilder message;
+  to_wire(v, message.initRoot<schema::Stats>());
+  EXPECT_EQ(from_wire(message.getRoot<schema::Stats>().asReader()).labels, v.labels);
+}
+
 }  // namespace
 }  // namespace braid::rpc

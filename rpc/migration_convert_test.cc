@@ -137,5 +137,14 @@ TEST(MigrationConvert, HostileFieldsAreRefusedWithTheirName) {
   EXPECT_NE(r.error().message.find("exit kind"), std::string::npos);
 }
 
+TEST(MigrationConvert, AnOfferCarriesTheTaskConstraints) {
+  sched::MigrationMessage m = offer();
+  std::get<sched::HandoffOffer>(m.body).task.spec.constraints = {{"gpu", "1"}};
+  auto back = round_trip(m);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(std::get<sched::HandoffOffer>(back.value().body).task.spec.constraints,
+            (std::vector<sched::Label>{{"gpu", "1"}}));
+}
+
 }  // namespace
 }  // namespace braid::rpc

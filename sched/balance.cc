@@ -38,6 +38,7 @@ Status validate_balance_config(const BalanceConfig& c) {
       in_range("promise_ttl_us", c.promise_ttl_us, 1, kBalanceDurationMaxUs),
       in_range("max_offers", c.max_offers, 1, kBalanceOffersMax),
       in_range("pull_interval_us", c.pull_interval_us, 0, kBalanceDurationMaxUs),
+      in_range("refusal_backoff_us", c.refusal_backoff_us, 1, kBalanceDurationMaxUs),
   };
   for (const Status& s : checks) {
     if (!s) return s;
@@ -74,8 +75,11 @@ std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTas
     if (room < 1) continue;
     pool.push_back({p.name, room, backlog_of(p.queued, p.free_slots) + promised, p.version});
   }
-  return place(backlog_of(local.queued, local.free_slots), std::move(movable), std::move(pool),
-               now_us);
+  // Tasks that must leave never take a slot here: they are no backlog.
+  const auto leaving = std::count_if(movable.begin(), movable.end(),
+                                     [](const MovableTask& t) { return t.must_leave; });
+  return place(backlog_of(local.queued, local.free_slots) - leaving, std::move(movable),
+               std::move(pool), now_us);
 }
 
 std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<MovableTask> movable,
@@ -84,8 +88,10 @@ std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<Mov
   const std::int64_t unanswered = promised_now(from.peer, true);
   const std::int64_t slots = from.slots;
   std::vector<Candidate> pool{{from.peer, slots - unanswered, unanswered - slots, 0}};
-  return place(backlog_of(local.queued, local.free_slots), std::move(movable), std::move(pool),
-               now_us);
+  const auto leaving = std::count_if(movable.begin(), movable.end(),
+                                     [](const MovableTask& t) { return t.must_leave; });
+  return place(backlog_of(local.queued, local.free_slots) - leaving, std::move(movable),
+               std::move(pool), now_us);
 }
 
 std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
@@ -121,6 +127,24 @@ std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
 std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::vector<MovableTask> movable,
                                    std::vector<Candidate> pool, Micros now_us) {
   std::vector<Offer> offers;
+  // First the tasks that must leave, whatever the backlog (see balance.h).
+  const auto normal = std::stable_partition(movable.begin(), movable.end(),
+                                            [](const MovableTask& t) { return t.must_leave; });
+  std::vector<MovableTask> leaving(movable.begin(), normal);
+  movable.erase(movable.begin(), normal);
+  std::sort(leaving.begin(), leaving.end(),
+            [](const MovableTask& a, const MovableTask& b) { return offered_later(b, a); });
+  for (const MovableTask& task : leaving) {
+    if (pool.empty() || offers.size() >= static_cast<std::size_t>(config_.max_offers) ||
+        promise_count_ >= kBalancePromisesMax) {
+      break;
+    }
+    BRAID_CHECK(task.cpus >= 1, task.key, task.cpus);
+    if (task.hops >= config_.max_hops) continue;
+    if (const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog, &task)) {
+      promise(pool[*chosen], task, now_us, offers);
+    }
+  }
   std::make_heap(movable.begin(), movable.end(), offered_later);
   // Rooms only shrink and the local backlog only drops during a round, so a
   // task size no peer fits rules out every task at least that large.
@@ -133,20 +157,30 @@ std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::vector<Movab
     movable.pop_back();
     BRAID_CHECK(task.cpus >= 1, task.key, task.cpus);
     if (task.hops >= config_.max_hops || task.cpus >= unplaceable_cpus) continue;
-    const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog);
+    const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog, nullptr);
     if (!chosen) {
       unplaceable_cpus = task.cpus;
       continue;
     }
-    Candidate& peer = pool[*chosen];
-    peer.room_slots -= task.cpus;
-    peer.backlog += task.cpus;
+    promise(pool[*chosen], task, now_us, offers);
     local_backlog -= 1;
-    promises_[peer.name].push_back({task.key, task.cpus, now_us, false, peer.version});
-    ++promise_count_;
-    offers.push_back({task.key, peer.name});
   }
   return offers;
+}
+
+void Balancer::promise(Candidate& peer, const MovableTask& task, Micros now_us,
+                       std::vector<Offer>& offers) {
+  peer.room_slots -= task.cpus;
+  peer.backlog += task.cpus;
+  promises_[peer.name].push_back(
+      {task.key, task.cpus, now_us, false, peer.version, task.must_leave});
+  ++promise_count_;
+  offers.push_back({task.key, peer.name});
+}
+
+bool Balancer::refused_lately(TaskKey key, const std::string& peer) const {
+  return std::any_of(refused_.begin(), refused_.end(),
+                     [&](const Refused& r) { return r.key == key && r.peer == peer; });
 }
 
 bool Balancer::fits(const Candidate& c, int cpus, std::int64_t local_backlog) const {
@@ -155,20 +189,26 @@ bool Balancer::fits(const Candidate& c, int cpus, std::int64_t local_backlog) co
 
 // Draws peers without replacement until `choices` of them fit the task (or
 // the pool is spent) and keeps the one with the most room; the first drawn
-// wins ties. A peer that no longer fits even one cpu leaves the pool.
+// wins ties. A peer that no longer fits even one cpu leaves the pool. A task
+// that must leave (`leaving`) needs room only, from a peer that has not
+// refused it lately.
 std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, int cpus,
-                                            std::int64_t local_backlog) {
+                                            std::int64_t local_backlog,
+                                            const MovableTask* leaving) {
   std::optional<std::size_t> best;
   int fitting = 0;
   std::size_t i = 0;
   while (i < pool.size() && fitting < config_.choices) {
     std::swap(pool[i], pool[i + below(pool.size() - i)]);
-    if (!fits(pool[i], 1, local_backlog)) {
+    if (leaving ? pool[i].room_slots < 1 : !fits(pool[i], 1, local_backlog)) {
       if (i + 1 < pool.size()) pool[i] = std::move(pool.back());
       pool.pop_back();
       continue;
     }
-    if (fits(pool[i], cpus, local_backlog)) {
+    const bool fit = leaving
+                         ? pool[i].room_slots >= cpus && !refused_lately(leaving->key, pool[i].name)
+                         : fits(pool[i], cpus, local_backlog);
+    if (fit) {
       ++fitting;
       if (!best || pool[i].room_slots > pool[*best].room_slots) best = i;
     }
@@ -188,6 +228,10 @@ void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, 
     p->accepted = true;
     p->since_us = now_us;
     return;
+  }
+  if (p->must_leave) {
+    if (refused_.size() >= kBalancePromisesMax) refused_.erase(refused_.begin());
+    refused_.push_back({key, peer, now_us + config_.refusal_backoff_us});
   }
   list.erase(p);
   --promise_count_;
@@ -215,6 +259,7 @@ std::int64_t Balancer::promised_now(const std::string& peer, bool unanswered_onl
 }
 
 void Balancer::forget_expired(Micros now_us) {
+  std::erase_if(refused_, [&](const Refused& r) { return now_us >= r.until_us; });
   for (auto it = promises_.begin(); it != promises_.end();) {
     std::vector<Promise>& list = it->second;
     const std::size_t before = list.size();

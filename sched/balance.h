@@ -19,6 +19,13 @@
 //     move never leaves the donor emptier than the receiver, so the same
 //     task can never be worth moving back (no ping-pong).
 // A receiver therefore ends a round with backlog <= 0, the donor with >= 0.
+//
+// Tasks that must leave (MovableTask::must_leave: this node's labels do not
+// satisfy their constraints, so they never start here) are offered first,
+// whatever the local backlog and without the backlog condition: to a peer
+// with room >= c that has not refused that task within refusal_backoff_us
+// (peers' labels are not gossiped, so a refusal is how a donor learns that
+// a peer lacks them). They do not count in the local backlog.
 #pragma once
 
 #include <cstdint>
@@ -57,6 +64,9 @@ struct BalanceConfig {
   int max_offers = 32;
   // Least time between two pull requests; 0 = every round.
   Micros pull_interval_us = 500 * kMicrosPerMilli;
+  // A task that must leave is not offered again to a peer that refused it
+  // for this long (1 us..kBalanceDurationMaxUs).
+  Micros refusal_backoff_us = 5 * kMicrosPerSecond;
   // This node's name: a peer entry under it (an old figure of ourselves in
   // the membership table) is never offered to or pulled from. Offering a
   // task to oneself would lose it (tests/sim found it).
@@ -93,6 +103,9 @@ struct MovableTask {
   int cpus = 1;  // >= 1
   Micros queued_since_us = 0;
   int hops = 0;  // migrations so far
+  // This node never runs it (Torus::runs_here() is false: it lacks a node
+  // label the task needs): offered whatever the local backlog (see above).
+  bool must_leave = false;
 };
 
 // "Offer task `key` to `peer`": the handoff (sched/handoff.h) carries it out
@@ -120,7 +133,8 @@ class Balancer final {
 
   // This round's offers, at most max_offers, each task at most once: movable
   // tasks highest priority first, then oldest (queued_since_us), then lowest
-  // key; tasks with hops >= max_hops are skipped. Each goes to the peer with
+  // key, those that must leave before all others; tasks with hops >=
+  // max_hops are skipped. Each goes to the peer with
   // the most room among `choices` random peers where it may go (see above),
   // and counts as promised to it. Peers listed twice are not supported.
   std::vector<Offer> push(const LocalLoad& local, std::vector<MovableTask> movable,
@@ -141,7 +155,8 @@ class Balancer final {
                                  const PullRequest& from, Micros now_us);
 
   // The outcome of an offer. Refused or failed: the promise is withdrawn at
-  // once. Accepted: it stays until a projection of the peer with a newer
+  // once (and a task that must leave is not offered to that peer again for
+  // refusal_backoff_us). Accepted: it stays until a projection of the peer with a newer
   // version than at the offer, measured (now - age) at or after this call,
   // shows it, or promise_ttl_us after this call.
   void offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us);
@@ -158,6 +173,13 @@ class Balancer final {
     Micros since_us;  // offered, or accepted once accepted
     bool accepted;
     std::uint64_t version_at_offer;  // 0: unknown (answer_pull)
+    bool must_leave;
+  };
+  // A peer refused a task that must leave: not offered it again until.
+  struct Refused {
+    TaskKey key;
+    std::string peer;
+    Micros until_us;
   };
   // A peer a task may go to this round; room and backlog as defined above.
   struct Candidate {
@@ -172,15 +194,19 @@ class Balancer final {
   std::int64_t promised_now(const std::string& peer, bool unanswered_only) const;
   std::vector<Offer> place(std::int64_t local_backlog, std::vector<MovableTask> movable,
                            std::vector<Candidate> pool, Micros now_us);
+  // leaving: the task that must leave being placed (nullptr: a normal one).
   std::optional<std::size_t> choose(std::vector<Candidate>& pool, int cpus,
-                                    std::int64_t local_backlog);
+                                    std::int64_t local_backlog, const MovableTask* leaving);
   bool fits(const Candidate& c, int cpus, std::int64_t local_backlog) const;
+  bool refused_lately(TaskKey key, const std::string& peer) const;
+  void promise(Candidate& peer, const MovableTask& task, Micros now_us, std::vector<Offer>& offers);
   std::uint64_t below(std::uint64_t n);  // uniform in [0, n), n > 0
 
   BalanceConfig config_;
   std::mt19937_64 rng_;
   std::unordered_map<std::string, std::vector<Promise>> promises_;
   std::size_t promise_count_ = 0;
+  std::vector<Refused> refused_;  // at most kBalancePromisesMax, oldest dropped first
   std::optional<Micros> last_pull_us_;
 };
 

@@ -113,6 +113,7 @@ Status validate_spec(const TaskSpec& spec) {
     return Error{"account \"" + spec.account +
                  "\" must be at most 63 of A-Z a-z 0-9 . _ - (empty: the default account)"};
   }
+  if (Status s = validate_labels(spec.constraints); !s) return s;
   if (spec.argv.empty() || spec.argv.front().empty()) {
     return Error{"argv must name a program to run, got nothing"};
   }

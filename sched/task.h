@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sched/labels.h"
 #include "sched/result.h"
 #include "sched/types.h"
 
@@ -110,6 +111,12 @@ struct TaskSpec {
   // shared fairly between accounts first, then between an account's tasks.
   // [A-Za-z0-9._-]{0,63}; empty = the default account.
   std::string account;
+  // Appended (issue 11 §2): node labels the task needs (`braid submit
+  // --node-label KEY=VALUE`, as Slurm's --constraint): it runs only on a
+  // node that has every one (sched/labels.h). On a node that lacks one it
+  // stays queued and is never started there (Torus: "needs node label
+  // ..."); it may migrate to a node that has them. validate_labels' limits.
+  std::vector<Label> constraints;
 };
 
 // The characters of node names, accounts and the node part of task ids:

@@ -60,6 +60,7 @@ Status validate_config(const TorusConfig& config) {
     return Error{"started_max must be >= slots (" + std::to_string(config.slots) + "), got " +
                  std::to_string(config.started_max)};
   }
+  if (Status s = validate_labels(config.labels); !s) return s;
   if (config.fair_window_quanta > kFairWindowMaxQuanta) {
     return Error{"fair_window must be 0.." + std::to_string(kFairWindowMaxQuanta) +
                  " quanta, got " + std::to_string(config.fair_window_quanta)};
@@ -123,6 +124,14 @@ Status Torus::admissible(const TaskSpec& spec) const {
     if (!find(dep_id)) {
       return Error{"after: \"" + dep_id + "\" is not a known task (a dependency must exist; " +
                    "cycles are impossible)"};
+    }
+  }
+  // Neither a pinned task nor a throttled array's (its throttle is kept
+  // here, sched/balance.h may_migrate) ever moves: one that lacks a label here could never run.
+  if (spec.pinned || spec.array_throttle > 0) {
+    if (auto why = unmet_labels_reason(config_.labels, spec.constraints)) {
+      return Error{std::string(spec.pinned ? "a pinned task" : "a throttled array's task") +
+                   " that " + *why + ": it could never run"};
     }
   }
   return fits(spec);
@@ -392,12 +401,22 @@ void Torus::set_state(TaskKey key, TaskState state, Actions& out) {
   --stats_.tasks_by_state[static_cast<std::size_t>(task.state)];
   ++stats_.tasks_by_state[static_cast<std::size_t>(state)];
   const std::size_t priority = static_cast<std::size_t>(task.spec.priority - kPriorityMin);
+  // A task that never runs here (node labels) does not make its account
+  // compete: it would keep the account from coming back level (enter_queued).
   if (state == TaskState::kQueued && task.state != TaskState::kQueued) {
-    enter_queued(key);
+    if (runs_here(task)) {
+      enter_queued(key);
+    } else {
+      ++queued_elsewhere_;
+    }
     ++queued_by_priority_[priority];
   }
   if (task.state == TaskState::kQueued && state != TaskState::kQueued) {
-    --accounts_[task.account].queued;
+    if (runs_here(task)) {
+      --accounts_[task.account].queued;
+    } else {
+      --queued_elsewhere_;
+    }
     --queued_by_priority_[priority];
   }
   task.state = state;
@@ -413,6 +432,13 @@ void Torus::make_runnable(TaskKey key, Actions& out) {
   // starve the others nor be starved by its own past.
   task.vruntime_ns = std::max(task.vruntime_ns, min_vruntime_ns_);
   set_state(key, TaskState::kQueued, out);
+  if (!runs_here(task)) {
+    // Queued, never in a run queue: it waits to move to a node that has the labels.
+    task.reason = *unmet_labels_reason(config_.labels, task.spec.constraints) +
+                  (config_.migrates ? ": waits to move to a node that has it"
+                                    : ": waits (braidd runs without --migrate, so it never moves)");
+    return;
+  }
   enqueue(key);
 }
 

@@ -78,6 +78,14 @@
 //    the fresh queue is parked beside its group (O(log n)) instead of
 //    blocking the tasks behind it, and goes back when a member's attempt
 //    ends.
+//  - Node labels (config.labels, spec.constraints): a runnable task whose
+//    constraints this node's labels do not satisfy is queued but never
+//    enters a run queue, so it never starts here; its reason says which
+//    label it needs ("needs node label gpu=1; this node has none: ...").
+//    It waits to migrate to a node that has them (runs_here(), and
+//    sched/balance.h MovableTask::must_leave), or to be cancelled. A pinned
+//    task, or a throttled array's, that could never run here (they never
+//    move) is refused at submission.
 //  - Every state transition (and every priority change) is reported as
 //    Action::kPersist, so the caller can store the record atomically.
 //
@@ -98,6 +106,7 @@
 #include "sched/action.h"
 #include "sched/check.h"
 #include "sched/id_index.h"
+#include "sched/labels.h"
 #include "sched/migration_message.h"
 #include "sched/policy.h"
 #include "sched/result.h"
@@ -130,6 +139,11 @@ struct TorusConfig {
   std::uint32_t fair_window_quanta = kFairWindowDefaultQuanta;
   // Mostly blocked running tasks lend their slots (Model, I/O-aware slots).
   bool io_aware = true;
+  // Appended (issue 11 §2): this node's labels (validate_labels). A queued
+  // task whose spec.constraints they do not satisfy is never started here
+  // (see Model, "Node labels"); `migrates` only words its reason.
+  std::vector<Label> labels;
+  bool migrates = false;  // braidd --migrate: such a task is offered to peers
 };
 
 // I/O awareness: the shortest running time over which a task's CPU use is
@@ -283,6 +297,14 @@ class Torus final {
   // peer could take first), or -1 when none is queued. O(priority levels).
   int top_queued_priority() const;
   Policy policy() const { return policy_; }
+  const std::vector<Label>& labels() const { return config_.labels; }
+  // Whether this node's labels satisfy the task's constraints (else it
+  // never starts here: see Model, "Node labels").
+  bool runs_here(const Task& task) const {
+    return task.spec.constraints.empty() || !first_unmet(config_.labels, task.spec.constraints);
+  }
+  // Queued tasks that never run here (!runs_here): they wait to migrate.
+  std::uint32_t queued_elsewhere() const { return queued_elsewhere_; }
   bool io_aware() const { return config_.io_aware; }
   Micros quantum_us() const { return quantum_us_; }
   // When tick() next has something to do (a slice ends while others wait, a
@@ -446,6 +468,7 @@ class Torus final {
 
   TorusStats stats_;
   std::array<std::uint32_t, kPriorityLevels> queued_by_priority_{};  // by priority - kPriorityMin
+  std::uint32_t queued_elsewhere_ = 0;  // queued tasks that never run here (node labels)
 };
 
 }  // namespace braid::sched

@@ -94,11 +94,12 @@ Result<TaskKey> Torus::restore(Task record, Micros now_us, Actions& out) {
     return key;
   }
   // Runnable. A queued record keeps its reason (e.g. "node restarted").
+  // One that waits for node labels gets its reason from this node's labels now.
   std::string reason = std::move(at(key).reason);
   make_runnable(key, out);
   if (stored == TaskState::kQueued) {
-    at(key).reason = std::move(reason);
-    out.pop_back();  // make_runnable's kPersist: the record did not change
+    if (runs_here(at(key)) && !reason.starts_with(kNeedsLabelPrefix)) at(key).reason = reason;
+    if (at(key).reason == reason) out.pop_back();  // make_runnable's kPersist: no change
   }
   return key;
 }

@@ -42,6 +42,12 @@
 //    {node reason}...                         strings   (0, "", "", none, 0); the output
 //    adoption_epoch]                          varint    section and the account ("" if
 //                                                       the default) are then written too
+//   [constraints                              varint    issue 11 §2: the node labels the
+//    {key value}...]                          strings   task needs (spec.constraints),
+//                                                       only when it needs some; every
+//                                                       section before is then written
+//                                                       too. Decoded only if valid
+//                                                       (sched::validate_labels).
 //
 // Migration bounds (checked on decode; the encoder clamps to them, so it never
 // writes what the decoder refuses): hops <= kHopsMax, node names <=
@@ -317,6 +323,33 @@ void decode_migration_section(FieldReader& in, Task& task) {
   in.u64("adoption_epoch", task.adoption_epoch);
 }
 
+void encode_constraints(const TaskSpec& spec, std::string& out) {
+  const std::size_t count = std::min(spec.constraints.size(), sched::kLabelsMax);
+  put_varint(out, count);
+  for (std::size_t i = 0; i < count; ++i) {
+    put_string(out, spec.constraints[i].key);
+    put_string(out, spec.constraints[i].value);
+  }
+}
+
+void decode_constraints(FieldReader& in, TaskSpec& spec) {
+  std::uint64_t count = 0;
+  in.u64("constraints", count);
+  if (in.ok() && count > sched::kLabelsMax) {
+    in.fail("constraints " + std::to_string(count) + ", at most " +
+            std::to_string(sched::kLabelsMax) + " allowed");
+  }
+  spec.constraints.clear();
+  for (std::uint64_t i = 0; i < count && in.ok(); ++i) {
+    sched::Label& label = spec.constraints.emplace_back();
+    bounded_str(in, "constraint key", label.key, sched::kLabelBytesMax);
+    bounded_str(in, "constraint value", label.value, sched::kLabelBytesMax);
+  }
+  if (in.ok()) {
+    if (sched::Status s = sched::validate_labels(spec.constraints); !s) in.fail(s.error().message);
+  }
+}
+
 }  // namespace
 
 std::string encode_task(const TaskRecord& record) {
@@ -334,11 +367,13 @@ std::string encode_task(const TaskRecord& record) {
   encode_process(record.process, out);
   put_signed_varint(out, record.measured_cpu_us);
   encode_appended(record, out);
-  const bool has_migration = has_migration_section(task);
+  const bool has_constraints = !task.spec.constraints.empty();
+  const bool has_migration = has_migration_section(task) || has_constraints;
   const bool has_account = !task.spec.account.empty() || has_migration;
   if (has_output_section(task.spec) || has_account) encode_output_section(task.spec, out);
   if (has_account) put_string(out, task.spec.account);
   if (has_migration) encode_migration_section(task, out);
+  if (has_constraints) encode_constraints(task.spec, out);
   return out;
 }
 
@@ -368,6 +403,7 @@ sched::Status decode_task(std::string_view bytes, TaskRecord& out) {
   if (in.ok() && in.remaining() != 0) decode_output_section(in, task.spec);
   if (in.ok() && in.remaining() != 0) in.str("account", task.spec.account);
   if (in.ok() && in.remaining() != 0) decode_migration_section(in, task);
+  if (in.ok() && in.remaining() != 0) decode_constraints(in, task.spec);
   in.expect_end();
   if (!in.ok()) return sched::Error{"task record: " + in.error()};
 

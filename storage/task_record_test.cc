@@ -252,7 +252,9 @@ TEST(TaskRecord, TruncationNamesTheField) {
 }
 
 TEST(TaskRecord, TrailingBytesAreRefused) {
-  const std::string bytes = encode_task(full_record()) + "x";
+  TaskRecord full = full_record();
+  full.task.spec.constraints = {{"gpu", "1"}};  // the last section (issue 11 §2)
+  const std::string bytes = encode_task(full) + "x";
   TaskRecord out;
   const sched::Status s = decode_task(bytes, out);
   ASSERT_FALSE(s);
@@ -505,7 +507,7 @@ TEST(TaskRecord, OutOfBoundsMigrationFieldsAreRefused) {
             "task record: refusal reason is 1025 bytes, at most 1024 allowed");
   EXPECT_TRUE(decode_error({.tail = migration_tail({.refusals = 1ull << 62})})
                   .starts_with("task record: refusals 4611686018427387904, at most 8"));
-  EXPECT_EQ(decode_error({.tail = migration_tail({}) + "x"}),
+  EXPECT_EQ(decode_error({.tail = migration_tail({}) + std::string("\0x", 2)}),  // no constraints
             "task record: 1 trailing bytes after the last field");
 }
 
@@ -567,6 +569,67 @@ TEST(TaskRecord, NoInputCrashesTheDecoder) {
       }
     }
   }
+}
+
+// Issue 11 §2: the node labels a task needs, appended after the migration
+// section (which, with the sections before it, is then written as defaults).
+std::string constraints_tail(std::uint64_t count, const std::vector<std::string>& parts) {
+  std::string out;
+  put_varint(out, count);
+  for (const std::string& p : parts) put_string(out, p);
+  return out;
+}
+
+TEST(TaskRecord, ConstraintsRoundTripAfterTheMigrationSection) {
+  TaskRecord in = testing::typical_record(7);
+  const std::string plain = encode_task(in);
+  in.task.spec.constraints = {{"gpu", "1"}, {"zone", "eu-west.a"}};
+  const std::string bytes = encode_task(in);
+  // Default output section and account, default migration section, then the constraints.
+  EXPECT_EQ(bytes, plain + std::string("\x00\x00\x00\x00\x00\x00\x00\x00", 8) +
+                       constraints_tail(2, {"gpu", "1", "zone", "eu-west.a"}));
+  TaskRecord out;
+  ASSERT_TRUE(decode_task(bytes, out));
+  EXPECT_EQ(out.task.spec.constraints, in.task.spec.constraints);
+  EXPECT_EQ(out.task.hops, 0);
+  EXPECT_EQ(encode_task(out), bytes);
+  // With every other field set too.
+  TaskRecord full = full_record();
+  full.task.spec.constraints = {{"gpu", "1"}};
+  ASSERT_TRUE(decode_task(encode_task(full), out));
+  expect_same_durable_fields(full, out);
+  EXPECT_EQ(out.task.spec.constraints, full.task.spec.constraints);
+}
+
+TEST(TaskRecord, RecordsWithoutConstraintsDecodeWithNone) {
+  TaskRecord out;
+  out.task.spec.constraints = {{"stale", "1"}};
+  ASSERT_TRUE(decode_task(raw_bytes({.appended = false}), out));
+  EXPECT_TRUE(out.task.spec.constraints.empty());
+  out.task.spec.constraints = {{"stale", "1"}};
+  ASSERT_TRUE(decode_task(raw_bytes({.tail = migration_tail({})}), out));
+  EXPECT_TRUE(out.task.spec.constraints.empty());
+  // And a record without them is written as before.
+  EXPECT_EQ(testing::hex(encode_task(testing::typical_record(7))),
+            "01066e6f64653a3701000a0200000080897a0205736c65657001310000000000000000008e80f281"
+            "8389850601010000000000000100000000");
+}
+
+TEST(TaskRecord, BadConstraintsAreRefused) {
+  const std::string migration = migration_tail({});
+  EXPECT_EQ(decode_error({.tail = migration + constraints_tail(1, {"gpu", "1"})}), "decoded");
+  EXPECT_EQ(decode_error({.tail = migration + constraints_tail(33, {})}),
+            "task record: constraints 33, at most 32 allowed");
+  EXPECT_EQ(decode_error({.tail = migration + constraints_tail(1, {std::string(64, 'k'), "1"})}),
+            "task record: constraint key is 64 bytes, at most 63 allowed");
+  EXPECT_EQ(
+      decode_error({.tail = migration + constraints_tail(2, {"gpu", "1", "gpu", "2"})}),
+      "task record: node label key \"gpu\" is given twice (gpu=1, gpu=2): each key at most once");
+  EXPECT_EQ(decode_error({.tail = migration + constraints_tail(1, {"g pu", "1"})}),
+            "task record: node label \"g pu=1\" must look like KEY=VALUE, each 1..63 of A-Z a-z "
+            "0-9 . _ -");
+  EXPECT_EQ(decode_error({.tail = migration + constraints_tail(1, {"gpu"})}),
+            "task record: truncated in constraint value");
 }
 
 }  // namespace
