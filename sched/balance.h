@@ -56,7 +56,7 @@ struct BalanceConfig {
   // Offers per push or answer_pull, 1..kBalanceOffersMax.
   int max_offers = 32;
   // Least time between two pull requests; 0 = every round.
-  Micros pull_interval_us = 500 * kMicrosPerMilli;
+  Micros pull_interval_us = 100 * kMicrosPerMilli;
   // This node's name: a peer entry under it (an old figure of ourselves in
   // the membership table) is never offered to or pulled from. Offering a
   // task to oneself would lose it (tests/sim found it).

@@ -289,11 +289,11 @@ TEST(Pull, AsksTheMostLoadedOfItsChoices) {
 }
 
 TEST(Pull, RespectsPullInterval) {
-  const BalanceConfig c;  // 500 ms
+  const BalanceConfig c;  // 100 ms
   Balancer b(c, 1);
   const std::vector<PeerLoad> peers = {peer("heavy", 9, 0)};
   EXPECT_TRUE(b.pull({0, 2, 2}, peers, 0));
-  EXPECT_FALSE(b.pull({0, 2, 2}, peers, 100 * kMs));
+  EXPECT_FALSE(b.pull({0, 2, 2}, peers, 50 * kMs));
   EXPECT_FALSE(b.pull({0, 2, 2}, peers, c.pull_interval_us - 1));
   EXPECT_TRUE(b.pull({0, 2, 2}, peers, c.pull_interval_us));
 }

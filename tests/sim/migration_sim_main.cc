@@ -47,7 +47,27 @@ int main(int argc, char** argv) {
   app.add_option("--refuse-at-backlog", so.refuse_at_backlog,
                  "scale: a receiver refuses offers at this backlog (0, the design; -1: never)")
       ->check(CLI::Range(-1, 1000));
+  int pull_interval_ms = static_cast<int>(so.balance.pull_interval_us / 1000);
+  int round_ms = static_cast<int>(so.balance_interval_us / 1000);
+  app.add_option("--pull-interval-ms", pull_interval_ms, "scale: least time between two pulls")
+      ->check(CLI::Range(0, 10000));
+  app.add_option("--round-ms", round_ms, "scale: a node's balancing round")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--max-offers", so.balance.max_offers, "scale: offers per push")
+      ->check(CLI::Range(1, braid::sched::kBalanceOffersMax));
+  app.add_option("--choices", so.balance.choices, "scale: power of d choices")
+      ->check(CLI::Range(1, braid::sched::kBalanceChoicesMax));
+  int warmup_ms = static_cast<int>(so.warmup_us / 1000);
+  app.add_option("--warmup-ms", warmup_ms, "scale: the cluster runs this long before the submission")
+      ->check(CLI::Range(0, 60000));
+  bool fixed_rounds = false;
+  app.add_flag("--fixed-rounds", fixed_rounds,
+               "scale: a round every interval only (not brought forward when a slot frees)");
   CLI11_PARSE(app, argc, argv);
+  so.round_on_exit = !fixed_rounds;
+  so.warmup_us = static_cast<braid::sched::Micros>(warmup_ms) * 1000;
+  so.balance.pull_interval_us = static_cast<braid::sched::Micros>(pull_interval_ms) * 1000;
+  so.balance_interval_us = static_cast<braid::sched::Micros>(round_ms) * 1000;
 
   if (scale) {
     if (seed) so.seed = *seed;

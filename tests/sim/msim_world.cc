@@ -151,6 +151,13 @@ void World::flush(NodeIndex i) {
   }
 }
 
+void World::restart_idle_gaps() {
+  idle_gaps_.clear();
+  for (Micros& since : idle_since_) {
+    if (since >= 0) since = now_us_;
+  }
+}
+
 const std::vector<sched::PeerLoad>& World::peers(const std::string& observer, Micros now_us) {
   if (snapshot_built_us_ < 0 || now_us >= snapshot_built_us_ + options_.projection_period_us) {
     snapshot_.clear();

@@ -93,6 +93,8 @@ class World final : public PeerView {
   // Idle gaps: from when a node had nothing running and nothing queued
   // until it next had work (gaps still open are not listed).
   const std::vector<Micros>& idle_gaps() const { return idle_gaps_; }
+  // Forgets the gaps so far; idle nodes' gaps start now.
+  void restart_idle_gaps();
 
   const std::vector<sched::PeerLoad>& peers(const std::string& observer, Micros now_us) override;
 
