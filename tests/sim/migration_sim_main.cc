@@ -44,9 +44,13 @@ int main(int argc, char** argv) {
   app.add_option("--slots", so.slots, "scale: slots per node")->check(CLI::Range(1, 64));
   app.add_option("--tasks-per-slot", so.tasks_per_slot, "scale: tasks per slot of the cluster")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--refuse-at-backlog", so.refuse_at_backlog,
-                 "scale: a receiver refuses offers at this backlog (0, the design; -1: never)")
+  std::optional<int> refuse_at_backlog;
+  app.add_option("--refuse-at-backlog", refuse_at_backlog,
+                 "scale: a receiver refuses offers at this backlog (default: the target; -1: never)")
       ->check(CLI::Range(-1, 1000));
+  app.add_option("--target-backlog", so.balance.target_backlog,
+                 "scale: the backlog each node aims at (BalanceConfig::target_backlog)")
+      ->check(CLI::Range(0, braid::sched::kBalanceTargetBacklogMax));
   int pull_interval_ms = static_cast<int>(so.balance.pull_interval_us / 1000);
   int round_ms = static_cast<int>(so.balance_interval_us / 1000);
   app.add_option("--pull-interval-ms", pull_interval_ms, "scale: least time between two pulls")
@@ -65,6 +69,7 @@ int main(int argc, char** argv) {
                "scale: a round every interval only (not brought forward when a slot frees)");
   CLI11_PARSE(app, argc, argv);
   so.round_on_exit = !fixed_rounds;
+  so.refuse_at_backlog = refuse_at_backlog.value_or(so.balance.target_backlog);
   so.warmup_us = static_cast<braid::sched::Micros>(warmup_ms) * 1000;
   so.balance.pull_interval_us = static_cast<braid::sched::Micros>(pull_interval_ms) * 1000;
   so.balance_interval_us = static_cast<braid::sched::Micros>(round_ms) * 1000;

@@ -580,13 +580,13 @@ void Node::begin(const sched::Offer& offer, Micros now_us) {
 bool Node::balance(Micros now_us) {
   const sched::LocalLoad local = local_load();
   bool acted = false;
-  if (local.queued > local.free_slots) {
+  if (balancer_->wants_push(local)) {
     const std::vector<sched::PeerLoad>& peers = view_.peers(name_, now_us);
     for (const sched::Offer& offer : balancer_->push(local, movable(), peers, now_us)) {
       begin(offer, now_us);
       acted = true;
     }
-  } else if (local.queued == 0 && local.free_slots > 0) {
+  } else {
     const std::vector<sched::PeerLoad>& peers = view_.peers(name_, now_us);
     if (std::optional<sched::PullRequest> request = balancer_->pull(local, peers, now_us)) {
       ++counters_.pulls;
