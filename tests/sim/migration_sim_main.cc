@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   int warmup_ms = static_cast<int>(so.warmup_us / 1000);
   app.add_option("--warmup-ms", warmup_ms, "scale: the cluster runs this long before the submission")
       ->check(CLI::Range(0, 60000));
+  app.add_option("--view-sample", so.view_sample,
+                 "scale: each node sees at most this many peers of each backlog group (0: all)")
+      ->check(CLI::Range(0, 100000));
   bool fixed_rounds = false;
   app.add_flag("--fixed-rounds", fixed_rounds,
                "scale: a round every interval only (not brought forward when a slot frees)");

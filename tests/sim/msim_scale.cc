@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <queue>
@@ -19,6 +20,7 @@ ScaleReport scale_run(const ScaleOptions& options) {
   w.node.balance = options.balance;
   w.node.balance_interval_us = options.balance_interval_us;
   w.node.round_on_exit = options.round_on_exit;
+  w.view_sample = options.view_sample;
   w.faults.drop_probability = options.loss;
   World world(w);
   world.start_all();
@@ -78,6 +80,11 @@ ScaleReport scale_run(const ScaleOptions& options) {
       tail_idle += idle;
     } else {
       const double starved = std::min(idle, static_cast<double>(waiting));
+      if (std::getenv("MSIM_TRACE") && idle > static_cast<double>(waiting)) {
+        std::fprintf(stderr, "t %.1f idle %.0f waiting %lld in_handoff %lld\n",
+                     static_cast<double>(world.now() - submit_us) / 1e6, idle,
+                     static_cast<long long>(waiting), static_cast<long long>(in_handoff));
+      }
       handoff_task_s += static_cast<double>(in_handoff) * 0.1;
       starved_idle += starved;
       imbalance_idle += idle - starved;

@@ -29,6 +29,7 @@ struct ScaleOptions {
   // makespan counts from the submission): 0 submits into a cluster whose
   // nodes have not seen one another's loads yet (projection_delay_us).
   Micros warmup_us = 1 * kMicrosPerSecond;
+  std::size_t view_sample = 0;   // WorldOptions::view_sample (0: every peer)
   sched::BalanceConfig balance;  // the balancer's settings (defaults: braidd's)
   Micros balance_interval_us = 100 * kMicrosPerMilli;  // NodeConfig::balance_interval_us
   bool round_on_exit = true;                          // NodeConfig::round_on_exit
