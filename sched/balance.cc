@@ -77,15 +77,15 @@ std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTas
     const Micros age_us = std::max<Micros>(0, p.age_us);
     if (!p.accepting || age_us >= config_.stale_after_us || p.name == config_.self) continue;
     const std::int64_t promised = promised_now(p.name, false);
-    const std::int64_t free_room = std::max<std::int64_t>(
-        0, config_.target_backlog - backlog_of(p.queued, p.free_slots));
+    const std::int64_t free_room =
+        std::max<std::int64_t>(0, config_.target_backlog - backlog_of(p.queued, p.free_slots));
     // Rounded: a room of 1 seen 300 ms ago is still 1 (floor made it 0, and a
     // peer that wants one task was never offered one). Both factors are
     // bounded (uint32 and kBalanceDurationMaxUs): no overflow.
-    const std::int64_t room = (free_room * (config_.stale_after_us - age_us) * 2 +
-                               config_.stale_after_us) /
-                                  (2 * config_.stale_after_us) -
-                              promised;
+    const std::int64_t room =
+        (free_room * (config_.stale_after_us - age_us) * 2 + config_.stale_after_us) /
+            (2 * config_.stale_after_us) -
+        promised;
     if (room < 1) continue;
     pool.push_back({p.name, room, backlog_of(p.queued, p.free_slots) + promised, p.version});
   }

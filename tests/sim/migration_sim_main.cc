@@ -3,6 +3,7 @@
 //                                    every failing seed and a summary
 //   --seed N                         one crash run, replayed exactly, verbose
 //   --scale --nodes 1000 --loss 0.05 a scale run (msim_scale.h)
+//   --target-backlog N               BalanceConfig::target_backlog (crash and scale runs)
 // Exit code 1 when a crash run fails; 2 on bad arguments.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -45,8 +46,9 @@ int main(int argc, char** argv) {
   app.add_option("--tasks-per-slot", so.tasks_per_slot, "scale: tasks per slot of the cluster")
       ->check(CLI::Range(1, 1000));
   std::optional<int> refuse_at_backlog;
-  app.add_option("--refuse-at-backlog", refuse_at_backlog,
-                 "scale: a receiver refuses offers at this backlog (default: the target; -1: never)")
+  app.add_option(
+         "--refuse-at-backlog", refuse_at_backlog,
+         "scale: a receiver refuses offers at this backlog (default: the target; -1: never)")
       ->check(CLI::Range(-1, 1000));
   app.add_option("--target-backlog", so.balance.target_backlog,
                  "scale: the backlog each node aims at (BalanceConfig::target_backlog)")
@@ -62,7 +64,8 @@ int main(int argc, char** argv) {
   app.add_option("--choices", so.balance.choices, "scale: power of d choices")
       ->check(CLI::Range(1, braid::sched::kBalanceChoicesMax));
   int warmup_ms = static_cast<int>(so.warmup_us / 1000);
-  app.add_option("--warmup-ms", warmup_ms, "scale: the cluster runs this long before the submission")
+  app.add_option("--warmup-ms", warmup_ms,
+                 "scale: the cluster runs this long before the submission")
       ->check(CLI::Range(0, 60000));
   app.add_option("--view-sample", so.view_sample,
                  "scale: each node sees at most this many peers of each backlog group (0: all)")
@@ -87,7 +90,8 @@ int main(int argc, char** argv) {
     return r.failure.empty() ? 0 : 1;
   }
   if (seed) {
-    const CrashRunResult r = braid::msim::crash_run({.seed = *seed});
+    const CrashRunResult r =
+        braid::msim::crash_run({.seed = *seed, .target_backlog = so.balance.target_backlog});
     print_run(*seed, r);
     return r.failure.empty() ? 0 : 1;
   }
@@ -98,7 +102,8 @@ int main(int argc, char** argv) {
   std::uint64_t failures = 0, migrations = 0, crashes = 0, requeues = 0, false_deaths = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (std::uint64_t s = first_seed; s < first_seed + crash_runs; ++s) {
-    const CrashRunResult r = braid::msim::crash_run({.seed = s});
+    const CrashRunResult r =
+        braid::msim::crash_run({.seed = s, .target_backlog = so.balance.target_backlog});
     if (!r.failure.empty()) {
       ++failures;
       print_run(s, r);

@@ -64,8 +64,8 @@ ScaleReport scale_run(const ScaleOptions& options) {
       if (!n.up()) continue;
       const sched::TorusStats s = n.torus().stats();
       busy += s.slots_busy;
-      const auto handoff = static_cast<std::int64_t>(s.count(sched::TaskState::kMigrating) +
-                                                     n.store().held.size());
+      const auto handoff =
+          static_cast<std::int64_t>(s.count(sched::TaskState::kMigrating) + n.store().held.size());
       in_handoff += handoff;
       waiting += static_cast<std::int64_t>(s.count(sched::TaskState::kQueued)) + handoff;
     }
@@ -135,20 +135,20 @@ ScaleReport scale_run(const ScaleOptions& options) {
 
 std::string describe(const ScaleOptions& o, const ScaleReport& r) {
   char line[1024];
-  std::snprintf(line, sizeof line,
-                "nodes %zu slots %d tasks %zu loss %.2f seed %llu: makespan %.2f s, ideal %.2f s, "
-                "ratio %.3f; omniscient %.2f s, ratio %.3f; migrations/task %.3f (hops:%s); most run by one node %d; idle gap %s "
-                "(n=%zu); %llu messages; lost s: ramp %.2f (until %.2f s) starved %.2f imbalance %.2f "
-                "tail %.2f; %.0f task-s in handoffs after the ramp; %llu refused busy, %llu pulls%s%s",
-                o.nodes, o.slots, r.tasks, o.loss, static_cast<unsigned long long>(o.seed),
-                r.makespan_s, r.ideal_s, r.ratio, r.greedy_s, r.greedy_ratio,
-                r.migrations_per_task, r.hops.c_str(),
-                r.most_run_by_one_node, sim::to_string(r.idle_gap).c_str(), r.idle_gap.count,
-                static_cast<unsigned long long>(r.messages), r.lost_ramp_s, r.ramp_s,
-                r.lost_starved_s, r.lost_imbalance_s, r.lost_tail_s, r.handoff_task_s,
-                static_cast<unsigned long long>(r.refused_busy),
-                static_cast<unsigned long long>(r.pulls),
-                r.failure.empty() ? "" : "; FAILED: ", r.failure.c_str());
+  std::snprintf(
+      line, sizeof line,
+      "nodes %zu slots %d tasks %zu loss %.2f seed %llu: makespan %.2f s, ideal %.2f s, "
+      "ratio %.3f; omniscient %.2f s, ratio %.3f; migrations/task %.3f (hops:%s); most run by one "
+      "node %d; idle gap %s "
+      "(n=%zu); %llu messages; lost s: ramp %.2f (until %.2f s) starved %.2f imbalance %.2f "
+      "tail %.2f; %.0f task-s in handoffs after the ramp; %llu refused busy, %llu pulls%s%s",
+      o.nodes, o.slots, r.tasks, o.loss, static_cast<unsigned long long>(o.seed), r.makespan_s,
+      r.ideal_s, r.ratio, r.greedy_s, r.greedy_ratio, r.migrations_per_task, r.hops.c_str(),
+      r.most_run_by_one_node, sim::to_string(r.idle_gap).c_str(), r.idle_gap.count,
+      static_cast<unsigned long long>(r.messages), r.lost_ramp_s, r.ramp_s, r.lost_starved_s,
+      r.lost_imbalance_s, r.lost_tail_s, r.handoff_task_s,
+      static_cast<unsigned long long>(r.refused_busy), static_cast<unsigned long long>(r.pulls),
+      r.failure.empty() ? "" : "; FAILED: ", r.failure.c_str());
   return line;
 }
 

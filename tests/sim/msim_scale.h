@@ -32,7 +32,7 @@ struct ScaleOptions {
   std::size_t view_sample = 0;   // WorldOptions::view_sample (0: every peer)
   sched::BalanceConfig balance;  // the balancer's settings (defaults: braidd's)
   Micros balance_interval_us = 100 * kMicrosPerMilli;  // NodeConfig::balance_interval_us
-  bool round_on_exit = true;                          // NodeConfig::round_on_exit
+  bool round_on_exit = true;                           // NodeConfig::round_on_exit
 };
 
 struct ScaleReport {
@@ -65,8 +65,8 @@ struct ScaleReport {
   double lost_starved_s = 0;
   double lost_imbalance_s = 0;
   double lost_tail_s = 0;
-  double ramp_s = 0;          // when busy slots first reached 95%
-  double handoff_task_s = 0;  // after the ramp: tasks migrating or held, summed over time
+  double ramp_s = 0;               // when busy slots first reached 95%
+  double handoff_task_s = 0;       // after the ramp: tasks migrating or held, summed over time
   std::uint64_t refused_busy = 0;  // offers refused "busy"
   std::uint64_t pulls = 0;         // work requests sent
 };

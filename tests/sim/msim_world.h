@@ -146,7 +146,7 @@ class World final : public PeerView {
   std::unordered_map<std::string, std::size_t> snapshot_index_;  // name -> snapshot_ entry
   std::vector<std::vector<std::size_t>> groups_;  // view_sample: snapshot_ entries by backlog
   std::vector<sched::PeerLoad> view_;             // view_sample: what peers() returned last
-  Micros snapshot_built_us_ = -1;  // when snapshot_ was read from published_
+  Micros snapshot_built_us_ = -1;                 // when snapshot_ was read from published_
   std::vector<Micros> idle_since_;
   std::vector<Micros> idle_gaps_;
   std::vector<InFlight> in_flight_;
