@@ -358,10 +358,14 @@ std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& tas
   if (draining_) return "draining";
   const sched::TorusStats s = tasks_.torus().stats();
   // Tasks waiting here for a node with their labels do not take its slots.
-  const std::uint64_t queued =
-      s.count(TaskState::kQueued) - tasks_.torus().queued_elsewhere() + receiver_.held_count();
-  const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
-  if (queued >= free_slots) return "busy";
+  const auto queued =
+      static_cast<std::uint32_t>(s.count(TaskState::kQueued) - tasks_.torus().queued_elsewhere());
+  const auto free_slots = static_cast<std::uint32_t>(std::max(0, s.slots - s.slots_busy));
+  const auto slots = static_cast<std::uint32_t>(std::max(0, s.slots));
+  if (!sched::accepts_offer({queued, slots, free_slots},
+                            static_cast<std::uint32_t>(receiver_.held_count()), options_.balance)) {
+    return "busy";  // at its target backlog (held adoptions counted)
+  }
   if (auto fits = tasks_.torus().check(task.spec); !fits) return fits.error().message;
   if (auto why = missing_labels(tasks_.torus().labels(), task.spec)) return why;
   return missing_for(task.spec);
@@ -684,6 +688,10 @@ void Migration::arm_backlog() {
       ++stats_.load_refreshes;
       arm_round();
     }
+    // Tasks that cannot run here are offered again each second: a round
+    // that found no peer (none known yet, or all refused lately) is not
+    // followed by a load change here.
+    if (tasks_.torus().queued_elsewhere() > 0) arm_round();
     arm_backlog();
   }));
 }

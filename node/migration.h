@@ -58,7 +58,8 @@ struct MigrationOptions {
   // While this node has more queued than free slots, its load is published
   // again this often even if unchanged (peers skip projections older than
   // balance.stale_after_us, and an idle peer pulls only from fresh ones),
-  // and a balancing round runs.
+  // and a balancing round runs; as often while tasks wait for a node with
+  // their labels.
   sched::Micros backlog_refresh_us = 1 * sched::kMicrosPerSecond;
   std::uint64_t seed = 1;
   std::function<gossip::Load()> load;  // this node's load as gossiped (braidd's load_of)

@@ -39,6 +39,7 @@ Status validate_balance_config(const BalanceConfig& c) {
       in_range("max_offers", c.max_offers, 1, kBalanceOffersMax),
       in_range("pull_interval_us", c.pull_interval_us, 0, kBalanceDurationMaxUs),
       in_range("refusal_backoff_us", c.refusal_backoff_us, 1, kBalanceDurationMaxUs),
+      in_range("target_backlog", c.target_backlog, 0, kBalanceTargetBacklogMax),
   };
   for (const Status& s : checks) {
     if (!s) return s;
@@ -53,6 +54,15 @@ bool may_migrate(const Task& task, int hops, const BalanceConfig& config) {
          task.spec.array_throttle == 0 && hops < config.max_hops;
 }
 
+bool accepts_offer(const LocalLoad& local, std::uint32_t held, const BalanceConfig& config) {
+  return backlog_of(local.queued, local.free_slots) + static_cast<std::int64_t>(held) <
+         config.target_backlog;
+}
+
+bool Balancer::wants_push(const LocalLoad& local) const {
+  return backlog_of(local.queued, local.free_slots) > config_.target_backlog;
+}
+
 Balancer::Balancer(BalanceConfig config, std::uint64_t seed)
     : config_(std::move(config)), rng_(seed) {
   const Status valid = validate_balance_config(config_);
@@ -64,22 +74,36 @@ std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTas
   forget_expired(now_us);
   forget_shown(peers, now_us);
   std::vector<Candidate> pool;
+  const bool any_leaving = std::any_of(movable.begin(), movable.end(),
+                                       [](const MovableTask& t) { return t.must_leave; });
   for (const PeerLoad& p : peers) {
     const Micros age_us = std::max<Micros>(0, p.age_us);
-    if (!p.accepting || age_us >= config_.stale_after_us || p.name == config_.self) continue;
+    if (!p.accepting || p.name == config_.self) continue;
     const std::int64_t promised = promised_now(p.name, false);
-    const std::int64_t free_room = std::max<std::int64_t>(0, -backlog_of(p.queued, p.free_slots));
-    // Both factors are bounded (uint32 and kBalanceDurationMaxUs): no overflow.
+    const std::int64_t free_room =
+        std::max<std::int64_t>(0, config_.target_backlog - backlog_of(p.queued, p.free_slots));
+    if (age_us >= config_.stale_after_us) {
+      if (any_leaving && free_room - promised >= 1) {
+        pool.push_back({p.name, free_room - promised, backlog_of(p.queued, p.free_slots) + promised,
+                        p.version, /*stale=*/true});
+      }
+      continue;
+    }
+    // Rounded: a room of 1 seen 300 ms ago is still 1 (floor made it 0, and a
+    // peer that wants one task was never offered one). Both factors are
+    // bounded (uint32 and kBalanceDurationMaxUs): no overflow.
     const std::int64_t room =
-        free_room * (config_.stale_after_us - age_us) / config_.stale_after_us - promised;
+        (free_room * (config_.stale_after_us - age_us) * 2 + config_.stale_after_us) /
+            (2 * config_.stale_after_us) -
+        promised;
     if (room < 1) continue;
     pool.push_back({p.name, room, backlog_of(p.queued, p.free_slots) + promised, p.version});
   }
   // Tasks that must leave never take a slot here: they are no backlog.
   const auto leaving = std::count_if(movable.begin(), movable.end(),
                                      [](const MovableTask& t) { return t.must_leave; });
-  return place(backlog_of(local.queued, local.free_slots) - leaving, std::move(movable),
-               std::move(pool), now_us);
+  return place(backlog_of(local.queued, local.free_slots) - leaving, config_.target_backlog,
+               std::move(movable), std::move(pool), now_us);
 }
 
 std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<MovableTask> movable,
@@ -87,10 +111,13 @@ std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<Mov
   forget_expired(now_us);
   const std::int64_t unanswered = promised_now(from.peer, true);
   const std::int64_t slots = from.slots;
-  std::vector<Candidate> pool{{from.peer, slots - unanswered, unanswered - slots, 0}};
+  std::vector<Candidate> pool{
+      {from.peer, slots - unanswered, config_.target_backlog - slots + unanswered, 0}};
   const auto leaving = std::count_if(movable.begin(), movable.end(),
                                      [](const MovableTask& t) { return t.must_leave; });
-  return place(backlog_of(local.queued, local.free_slots) - leaving, std::move(movable),
+  // A pull is answered down to a backlog of 0, not to the target: an idle
+  // asker runs the task now, while here it would wait for a slot.
+  return place(backlog_of(local.queued, local.free_slots) - leaving, 0, std::move(movable),
                std::move(pool), now_us);
 }
 
@@ -98,9 +125,12 @@ std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
                                           const std::vector<PeerLoad>& peers, Micros now_us) {
   forget_expired(now_us);
   forget_shown(peers, now_us);
-  if (local.queued > 0 || local.free_slots == 0) return std::nullopt;
+  const std::int64_t local_backlog = backlog_of(local.queued, local.free_slots);
+  if (config_.target_backlog == 0 ? local.queued > 0 || local.free_slots == 0
+                                  : local_backlog >= config_.target_backlog) {
+    return std::nullopt;
+  }
   if (last_pull_us_ && now_us - *last_pull_us_ < config_.pull_interval_us) return std::nullopt;
-  const std::int64_t local_backlog = backlog_of(0, local.free_slots);
   std::vector<const PeerLoad*> pool;
   for (const PeerLoad& p : peers) {
     if (std::max<Micros>(0, p.age_us) >= config_.stale_after_us || p.name == config_.self) continue;
@@ -121,11 +151,13 @@ std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
   }
   if (best == nullptr) return std::nullopt;
   last_pull_us_ = now_us;
-  return PullRequest{best->name, local.free_slots};
+  const std::int64_t wanted = config_.target_backlog - local_backlog;
+  return PullRequest{best->name, static_cast<std::uint32_t>(wanted)};
 }
 
-std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::vector<MovableTask> movable,
-                                   std::vector<Candidate> pool, Micros now_us) {
+std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::int64_t keep_backlog,
+                                   std::vector<MovableTask> movable, std::vector<Candidate> pool,
+                                   Micros now_us) {
   std::vector<Offer> offers;
   // First the tasks that must leave, whatever the backlog (see balance.h).
   const auto normal = std::stable_partition(movable.begin(), movable.end(),
@@ -149,7 +181,7 @@ std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::vector<Movab
   // Rooms only shrink and the local backlog only drops during a round, so a
   // task size no peer fits rules out every task at least that large.
   int unplaceable_cpus = std::numeric_limits<int>::max();
-  while (local_backlog > 0 && !movable.empty() && !pool.empty() &&
+  while (local_backlog > keep_backlog && !movable.empty() && !pool.empty() &&
          offers.size() < static_cast<std::size_t>(config_.max_offers) &&
          promise_count_ < kBalancePromisesMax) {
     std::pop_heap(movable.begin(), movable.end(), offered_later);
@@ -200,7 +232,7 @@ std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, int cp
   std::size_t i = 0;
   while (i < pool.size() && fitting < config_.choices) {
     std::swap(pool[i], pool[i + below(pool.size() - i)]);
-    if (leaving ? pool[i].room_slots < 1 : !fits(pool[i], 1, local_backlog)) {
+    if (leaving ? pool[i].room_slots < 1 : pool[i].stale || !fits(pool[i], 1, local_backlog)) {
       if (i + 1 < pool.size()) pool[i] = std::move(pool.back());
       pool.pop_back();
       continue;

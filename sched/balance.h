@@ -4,21 +4,24 @@
 // is a std::mt19937_64 it owns, seeded by the caller: one seed, one run.
 //
 // Units. A node's backlog is `queued - free_slots` (tasks minus slots, as the
-// projections count them): > 0 means work waits there for a slot. A peer's
-// room is in slots, from its projection (age < stale_after, else unused):
-//   room = floor(max(0, free_slots - queued) * (stale_after - age) / stale_after)
+// projections count them): > 0 means work waits there for a slot. Every node
+// wants a backlog of target_backlog (0: its queue just fills its free slots;
+// 1: one task waits ready for the next slot that frees, so the refill's
+// latency is hidden). A peer's room is in slots, from its projection (age <
+// stale_after, else unused), rounded to the nearest slot:
+//   room = round(max(0, target - backlog) * (stale_after - age) / stale_after)
 //          - promised_slots
 //   backlog(peer) = queued + promised_slots - free_slots
 // where promised_slots are the cpus of the tasks this node offered the peer
 // that its figure does not show yet (see offer_ended).
 //
 // A task (cpus c) is offered to a peer only if all hold:
-//   - the local backlog is > 0 (it drops by 1 with each offer of the round);
+//   - the local backlog is > target (it drops by 1 with each offer of the round);
 //   - the peer is accepting and its room is >= c (never to a full peer);
 //   - local backlog - backlog(peer) >= c + hysteresis. With hysteresis >= 1 a
 //     move never leaves the donor emptier than the receiver, so the same
 //     task can never be worth moving back (no ping-pong).
-// A receiver therefore ends a round with backlog <= 0, the donor with >= 0.
+// A receiver therefore ends a round with backlog <= target, the donor with >= target.
 //
 // Tasks that must leave (MovableTask::must_leave: this node's labels do not
 // satisfy their constraints, so they never start here) are offered first,
@@ -45,6 +48,7 @@ namespace braid::sched {
 constexpr int kBalanceChoicesMax = 16;
 constexpr int kBalanceOffersMax = 1024;
 constexpr int kBalanceHopsMax = 100;
+constexpr int kBalanceTargetBacklogMax = 1024;
 constexpr Micros kBalanceDurationMaxUs = 3600 * kMicrosPerSecond;
 // Promises held at once; at the limit push offers nothing until some end.
 constexpr std::size_t kBalancePromisesMax = 1u << 16;
@@ -62,8 +66,14 @@ struct BalanceConfig {
   Micros promise_ttl_us = 2 * kMicrosPerSecond;
   // Offers per push or answer_pull, 1..kBalanceOffersMax.
   int max_offers = 32;
-  // Least time between two pull requests; 0 = every round.
-  Micros pull_interval_us = 500 * kMicrosPerMilli;
+  // Least time between two pull requests; 0 = every round. 100 ms, a round:
+  // at 500 ms a node whose slot freed waited for it (tests/sim msim_scale:
+  // makespan 1.30x the ideal against 1.13x).
+  Micros pull_interval_us = 100 * kMicrosPerMilli;
+  // The backlog every node aims at (see above), 0..kBalanceTargetBacklogMax:
+  // a node pulls below it, offers above it, and refuses offers at it
+  // (accepts_offer). Must be the same on every node of a cluster.
+  int target_backlog = 0;
   // A task that must leave is not offered again to a peer that refused it
   // for this long (1 us..kBalanceDurationMaxUs).
   Micros refusal_backoff_us = 5 * kMicrosPerSecond;
@@ -126,10 +136,21 @@ struct PullRequest {
 // is kept where the array is), and hops < max_hops.
 bool may_migrate(const Task& task, int hops, const BalanceConfig& config);
 
+// Whether a node whose load is `local`, holding `held` adoptions not yet
+// released, takes one more offered task: its backlog, held ones counted, is
+// below target_backlog. The receiver refuses other offers "busy": without
+// this, hundreds of donors that saw the same idle node in stale projections
+// flooded it (docs/migration.md).
+bool accepts_offer(const LocalLoad& local, std::uint32_t held, const BalanceConfig& config);
+
 class Balancer final {
  public:
   // Requires validate_balance_config(config).ok().
   Balancer(BalanceConfig config, std::uint64_t seed);
+
+  // Whether this node has work to offer (backlog > target_backlog): push;
+  // else pull (which decides itself whether to ask).
+  bool wants_push(const LocalLoad& local) const;
 
   // This round's offers, at most max_offers, each task at most once: movable
   // tasks highest priority first, then oldest (queued_since_us), then lowest
@@ -140,17 +161,20 @@ class Balancer final {
   std::vector<Offer> push(const LocalLoad& local, std::vector<MovableTask> movable,
                           const std::vector<PeerLoad>& peers, Micros now_us);
 
-  // An idle node (free slots, nothing queued) asks for work: of `choices`
-  // random peers with a fresh projection, a backlog > 0 and backlog(peer) -
-  // local backlog >= 1 + hysteresis, the one with the largest backlog (then
-  // highest top queued priority) for local.free_slots. At most one request
-  // per pull_interval_us; no candidate: nullopt, and the next round may ask.
+  // A node under its target (target_backlog 0: free slots and nothing
+  // queued; else backlog < target) asks for work: of `choices` random peers
+  // with a fresh projection, a backlog > 0 and backlog(peer) - local backlog
+  // >= 1 + hysteresis, the one with the largest backlog (then highest top
+  // queued priority) for target - backlog slots (target 0: local.free_slots).
+  // At most one request per pull_interval_us; no candidate: nullopt, and the
+  // next round may ask.
   std::optional<PullRequest> pull(const LocalLoad& local, const std::vector<PeerLoad>& peers,
                                   Micros now_us);
 
   // `from` asked us for work: push toward it alone, as toward a fresh peer
-  // with nothing queued and `from.slots` free, less the offers to it still
-  // unanswered (accepted ones are in its figure already).
+  // `from.slots` under the target (backlog target - slots), less the offers
+  // to it still unanswered (accepted ones are in its figure already), while
+  // the local backlog is > 0 (not > target: the asker runs it sooner).
   std::vector<Offer> answer_pull(const LocalLoad& local, std::vector<MovableTask> movable,
                                  const PullRequest& from, Micros now_us);
 
@@ -187,13 +211,19 @@ class Balancer final {
     std::int64_t room_slots;
     std::int64_t backlog;
     std::uint64_t version;
+    // Its projection is older than stale_after_us: only tasks that must
+    // leave go there (an idle peer gossips no news, and a task that cannot
+    // run here has nowhere else to wait; a wrong guess is one refusal).
+    bool stale = false;
   };
 
   void forget_expired(Micros now_us);
   void forget_shown(const std::vector<PeerLoad>& peers, Micros now_us);
   std::int64_t promised_now(const std::string& peer, bool unanswered_only) const;
-  std::vector<Offer> place(std::int64_t local_backlog, std::vector<MovableTask> movable,
-                           std::vector<Candidate> pool, Micros now_us);
+  // Offers while the local backlog is > keep_backlog.
+  std::vector<Offer> place(std::int64_t local_backlog, std::int64_t keep_backlog,
+                           std::vector<MovableTask> movable, std::vector<Candidate> pool,
+                           Micros now_us);
   // leaving: the task that must leave being placed (nullptr: a normal one).
   std::optional<std::size_t> choose(std::vector<Candidate>& pool, int cpus,
                                     std::int64_t local_backlog, const MovableTask* leaving);

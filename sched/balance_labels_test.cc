@@ -50,6 +50,25 @@ TEST(BalanceLabels, ItIsOfferedEvenToAPeerBusierThanThisNode) {
   EXPECT_TRUE(c.push({1, 8, 8}, {leaving(1)}, {idle("b", 0)}, 0).empty());
 }
 
+TEST(BalanceLabels, AStaleIdlePeerIsOfferedOnlyTasksThatMustLeave) {
+  // An idle peer gossips nothing new: its figure grows old. A task that
+  // cannot run here still goes there; an ordinary backlog does not.
+  PeerLoad old = idle("b", 4);
+  old.age_us = BalanceConfig{}.stale_after_us + 1000 * kMs;
+  Balancer b(BalanceConfig{}, 1);
+  const auto offers = b.push({1, 2, 2}, {leaving(7)}, {old}, 0);
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].peer, "b");
+  Balancer c(BalanceConfig{}, 1);
+  EXPECT_TRUE(c.push({9, 2, 0}, {MovableTask{7, 5, 1, 0, 0}, MovableTask{8, 5, 1, 0, 0}}, {old}, 0)
+                  .empty());
+  // A stale peer with no room in its last figure gets nothing either.
+  PeerLoad full = idle("b", 0);
+  full.age_us = old.age_us;
+  Balancer d(BalanceConfig{}, 1);
+  EXPECT_TRUE(d.push({1, 2, 2}, {leaving(7)}, {full}, 0).empty());
+}
+
 TEST(BalanceLabels, APeerThatRefusedItIsNotAskedAgainForTheBackoff) {
   BalanceConfig config;
   config.refusal_backoff_us = 5000 * kMs;

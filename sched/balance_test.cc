@@ -289,11 +289,11 @@ TEST(Pull, AsksTheMostLoadedOfItsChoices) {
 }
 
 TEST(Pull, RespectsPullInterval) {
-  const BalanceConfig c;  // 500 ms
+  const BalanceConfig c;  // 100 ms
   Balancer b(c, 1);
   const std::vector<PeerLoad> peers = {peer("heavy", 9, 0)};
   EXPECT_TRUE(b.pull({0, 2, 2}, peers, 0));
-  EXPECT_FALSE(b.pull({0, 2, 2}, peers, 100 * kMs));
+  EXPECT_FALSE(b.pull({0, 2, 2}, peers, 50 * kMs));
   EXPECT_FALSE(b.pull({0, 2, 2}, peers, c.pull_interval_us - 1));
   EXPECT_TRUE(b.pull({0, 2, 2}, peers, c.pull_interval_us));
 }
@@ -328,6 +328,76 @@ TEST(AnswerPull, CountsOffersStillUnanswered) {
   EXPECT_EQ(b.answer_pull(busy(18), rest, {"asker", 3}, 10 * kMs).size(), 2u);
 }
 
+TEST(TargetBacklog, OffersFillEachPeerUpToTheTargetAndKeepTheDonorsOwn) {
+  BalanceConfig c;
+  c.target_backlog = 1;
+  Balancer b(c, 1);
+  // A peer with 2 free slots has room for 3 (2 to run, 1 waiting); one with
+  // both slots busy and nothing queued, for 1.
+  const std::vector<Offer> offers =
+      b.push(busy(6), tasks(6), {idle("free", 2), peer("full", 0, 0)}, 0);
+  EXPECT_EQ(per_peer(offers), (std::map<std::string, int>{{"free", 3}, {"full", 1}}));
+  EXPECT_FALSE(b.wants_push(LocalLoad{3, 2, 2}));  // backlog 1: the target
+  EXPECT_TRUE(b.wants_push(LocalLoad{4, 2, 2}));
+  // A donor at backlog 2 gives one task only (it keeps its target of 1).
+  Balancer d(c, 1);
+  EXPECT_EQ(d.push(busy(2), tasks(2), {idle("a", 2), idle("b", 2)}, 0).size(), 1u);
+}
+
+TEST(TargetBacklog, ANodeUnderItsTargetPullsWhatItLacks) {
+  BalanceConfig c;
+  c.target_backlog = 1;
+  Balancer b(c, 1);
+  const std::vector<PeerLoad> heavy = {peer("heavy", 9, 0)};
+  const std::optional<PullRequest> busy_slots = b.pull({0, 2, 0}, heavy, 0);  // backlog 0
+  ASSERT_TRUE(busy_slots);
+  EXPECT_EQ(busy_slots->slots, 1u);
+  Balancer idle_node(c, 1);
+  const std::optional<PullRequest> all_free = idle_node.pull({0, 2, 2}, heavy, 0);
+  ASSERT_TRUE(all_free);
+  EXPECT_EQ(all_free->slots, 3u);
+  Balancer at_target(c, 1);
+  EXPECT_FALSE(at_target.pull({1, 2, 0}, heavy, 0));
+  // Nobody pulls a peer that is only at the target, unless it is idle.
+  Balancer near(c, 1);
+  EXPECT_FALSE(near.pull({0, 2, 0}, {peer("p", 1, 0)}, 0));
+  EXPECT_TRUE(near.pull({0, 2, 2}, {peer("p", 1, 0)}, 0));
+}
+
+TEST(TargetBacklog, APullIsAnsweredFromTheDonorsOwnTargetToo) {
+  BalanceConfig c;
+  c.target_backlog = 1;
+  Balancer b(c, 1);
+  // Backlog 1 (the target), asked by an idle node (2 free slots, so 3 short
+  // of the target): its waiting task goes, where it starts at once.
+  EXPECT_EQ(b.answer_pull(busy(1), tasks(1), {"idle", 3}, 0).size(), 1u);
+  // Asked by a node at backlog 0 (1 short): 1 - 0 < 1 + hysteresis, it stays.
+  Balancer k(c, 1);
+  EXPECT_TRUE(k.answer_pull(busy(1), tasks(1), {"busy", 1}, 0).empty());
+}
+
+TEST(TargetBacklog, AcceptsOfferBelowTheTargetHeldOnesCounted) {
+  BalanceConfig c;
+  EXPECT_TRUE(accepts_offer({0, 2, 1}, 0, c));
+  EXPECT_FALSE(accepts_offer({0, 2, 1}, 1, c));
+  EXPECT_FALSE(accepts_offer({0, 2, 0}, 0, c));
+  c.target_backlog = 1;
+  EXPECT_TRUE(accepts_offer({0, 2, 0}, 0, c));
+  EXPECT_FALSE(accepts_offer({1, 2, 0}, 0, c));
+  EXPECT_FALSE(accepts_offer({0, 2, 0}, 1, c));
+}
+
+TEST(Push, RoomOfOneSeenAWhileAgoIsStillOne) {
+  const BalanceConfig c;
+  PeerLoad p = idle("a", 1);
+  p.age_us = 300 * kMs;  // a tenth of stale_after: floor(0.9) was 0
+  Balancer b(c, 1);
+  EXPECT_EQ(b.push(busy(10), tasks(10), {p}, 0).size(), 1u);
+  p.age_us = c.stale_after_us * 2 / 3;  // 0.33 of it left: rounds to 0
+  Balancer old(c, 1);
+  EXPECT_TRUE(old.push(busy(10), tasks(10), {p}, 0).empty());
+}
+
 // Two nodes whose backlogs differ by one: neither pushes to the other, nor
 // does an idle one pull.
 TEST(NoPingPong, BacklogsDifferingByOneMoveNothing) {
@@ -356,12 +426,13 @@ TEST(NoPingPong, BacklogsDifferingByOneMoveNothing) {
 
 // Random loads: offers fit each peer's room (its figure, discounted, less
 // earlier promises) and never leave a receiver with a larger backlog than
-// the donor's after the round.
+// the donor's after the round; the donor keeps its target backlog.
 TEST(Property, OffersFitRoomAndNeverOverloadReceivers) {
-  const BalanceConfig c;
   for (std::uint64_t seed = 0; seed < 2000; ++seed) {
     std::mt19937_64 rng(seed);
     auto draw = [&](std::uint64_t n) { return static_cast<std::uint32_t>(rng() % n); };
+    BalanceConfig c;
+    c.target_backlog = static_cast<int>(draw(3));
     LocalLoad local;
     local.slots = 1 + draw(8);
     local.free_slots = draw(local.slots + 1);
@@ -401,14 +472,15 @@ TEST(Property, OffersFitRoomAndNeverOverloadReceivers) {
       }
     }
     if (!offered.empty()) {
-      ASSERT_GE(local_backlog, 0) << "seed " << seed;
+      ASSERT_GE(local_backlog, c.target_backlog) << "seed " << seed;
     }
     for (const PeerLoad& p : peers) {
       if (!given.count(p.name)) continue;
       ASSERT_TRUE(p.accepting) << "seed " << seed;
       ASSERT_LT(p.age_us, c.stale_after_us) << "seed " << seed;
-      const std::int64_t room = std::int64_t{p.free_slots} - p.queued;
-      ASSERT_LE(given[p.name], room * (c.stale_after_us - p.age_us) / c.stale_after_us)
+      const std::int64_t room = c.target_backlog + std::int64_t{p.free_slots} - p.queued;
+      const Micros fresh_us = c.stale_after_us - p.age_us;
+      ASSERT_LE(given[p.name], (room * fresh_us * 2 + c.stale_after_us) / (2 * c.stale_after_us))
           << "seed " << seed << " peer " << p.name;
       ASSERT_LE(std::int64_t{p.queued} - p.free_slots + given[p.name], local_backlog)
           << "seed " << seed << " peer " << p.name;

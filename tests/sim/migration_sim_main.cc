@@ -3,6 +3,7 @@
 //                                    every failing seed and a summary
 //   --seed N                         one crash run, replayed exactly, verbose
 //   --scale --nodes 1000 --loss 0.05 a scale run (msim_scale.h)
+//   --target-backlog N               BalanceConfig::target_backlog (crash and scale runs)
 // Exit code 1 when a crash run fails; 2 on bad arguments.
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -44,10 +45,40 @@ int main(int argc, char** argv) {
   app.add_option("--slots", so.slots, "scale: slots per node")->check(CLI::Range(1, 64));
   app.add_option("--tasks-per-slot", so.tasks_per_slot, "scale: tasks per slot of the cluster")
       ->check(CLI::Range(1, 1000));
-  app.add_option("--refuse-at-backlog", so.refuse_at_backlog,
-                 "scale: a receiver refuses offers at this backlog (0, the design; -1: never)")
+  std::optional<int> refuse_at_backlog;
+  app.add_option(
+         "--refuse-at-backlog", refuse_at_backlog,
+         "scale: a receiver refuses offers at this backlog (default: the target; -1: never)")
       ->check(CLI::Range(-1, 1000));
+  app.add_option("--target-backlog", so.balance.target_backlog,
+                 "scale: the backlog each node aims at (BalanceConfig::target_backlog)")
+      ->check(CLI::Range(0, braid::sched::kBalanceTargetBacklogMax));
+  int pull_interval_ms = static_cast<int>(so.balance.pull_interval_us / 1000);
+  int round_ms = static_cast<int>(so.balance_interval_us / 1000);
+  app.add_option("--pull-interval-ms", pull_interval_ms, "scale: least time between two pulls")
+      ->check(CLI::Range(0, 10000));
+  app.add_option("--round-ms", round_ms, "scale: a node's balancing round")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--max-offers", so.balance.max_offers, "scale: offers per push")
+      ->check(CLI::Range(1, braid::sched::kBalanceOffersMax));
+  app.add_option("--choices", so.balance.choices, "scale: power of d choices")
+      ->check(CLI::Range(1, braid::sched::kBalanceChoicesMax));
+  int warmup_ms = static_cast<int>(so.warmup_us / 1000);
+  app.add_option("--warmup-ms", warmup_ms,
+                 "scale: the cluster runs this long before the submission")
+      ->check(CLI::Range(0, 60000));
+  app.add_option("--view-sample", so.view_sample,
+                 "scale: each node sees at most this many peers of each backlog group (0: all)")
+      ->check(CLI::Range(0, 100000));
+  bool fixed_rounds = false;
+  app.add_flag("--fixed-rounds", fixed_rounds,
+               "scale: a round every interval only (not brought forward when a slot frees)");
   CLI11_PARSE(app, argc, argv);
+  so.round_on_exit = !fixed_rounds;
+  so.refuse_at_backlog = refuse_at_backlog.value_or(so.balance.target_backlog);
+  so.warmup_us = static_cast<braid::sched::Micros>(warmup_ms) * 1000;
+  so.balance.pull_interval_us = static_cast<braid::sched::Micros>(pull_interval_ms) * 1000;
+  so.balance_interval_us = static_cast<braid::sched::Micros>(round_ms) * 1000;
 
   if (scale) {
     if (seed) so.seed = *seed;
@@ -59,7 +90,8 @@ int main(int argc, char** argv) {
     return r.failure.empty() ? 0 : 1;
   }
   if (seed) {
-    const CrashRunResult r = braid::msim::crash_run({.seed = *seed});
+    const CrashRunResult r =
+        braid::msim::crash_run({.seed = *seed, .target_backlog = so.balance.target_backlog});
     print_run(*seed, r);
     return r.failure.empty() ? 0 : 1;
   }
@@ -70,7 +102,8 @@ int main(int argc, char** argv) {
   std::uint64_t failures = 0, migrations = 0, crashes = 0, requeues = 0, false_deaths = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (std::uint64_t s = first_seed; s < first_seed + crash_runs; ++s) {
-    const CrashRunResult r = braid::msim::crash_run({.seed = s});
+    const CrashRunResult r =
+        braid::msim::crash_run({.seed = s, .target_backlog = so.balance.target_backlog});
     if (!r.failure.empty()) {
       ++failures;
       print_run(s, r);

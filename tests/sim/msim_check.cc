@@ -1,5 +1,8 @@
 #include "tests/sim/msim_check.h"
 
+#include <unordered_map>
+#include <vector>
+
 namespace braid::msim {
 
 using sched::TaskState;
@@ -15,13 +18,12 @@ const sched::Task* record_at(const World& world, NodeIndex i, const std::string&
 }
 
 std::optional<NodeIndex> index_of(const World& world, const std::string& name) {
-  for (NodeIndex i = 0; i < world.size(); ++i) {
-    if (World::name_of(i) == name) return i;
-  }
-  return std::nullopt;
+  return world.index_of(name);
 }
 
-std::string check_task(const World& world, const std::string& id, const TaskLedger& t) {
+// `holders`: the nodes whose store has a record of the task.
+std::string check_task(const World& world, const std::string& id, const TaskLedger& t,
+                       const std::vector<NodeIndex>& holders) {
   const std::string where = "task " + id + ": ";
   if (t.completions != 1) return where + "completed " + std::to_string(t.completions) + " times";
   if (t.concurrent != 0) return where + "ran on two nodes at once";
@@ -38,7 +40,7 @@ std::string check_task(const World& world, const std::string& id, const TaskLedg
   if (t.executor != origin_of(id) && home->moved_to != t.executor) {
     return where + "ran on " + t.executor + " but its origin says " + home->moved_to;
   }
-  for (NodeIndex i = 0; i < world.size(); ++i) {
+  for (NodeIndex i : holders) {
     const sched::Task* r = record_at(world, i, id);
     if (r == nullptr) continue;
     const std::string name = World::name_of(i);
@@ -75,8 +77,14 @@ std::string check_world(const World& world) {
     return "violation (" + std::to_string(world.ledger().violations()) +
            "): " + world.ledger().first_violation();
   }
+  std::unordered_map<std::string, std::vector<NodeIndex>> holders;
+  for (NodeIndex i = 0; i < world.size(); ++i) {
+    for (const auto& [id, task] : world.node(i).store().tasks) holders[id].push_back(i);
+  }
+  const std::vector<NodeIndex> none;
   for (const auto& [id, t] : world.ledger().tasks()) {
-    std::string failure = check_task(world, id, t);
+    const auto h = holders.find(id);
+    std::string failure = check_task(world, id, t, h == holders.end() ? none : h->second);
     if (!failure.empty()) return failure;
   }
   return "";

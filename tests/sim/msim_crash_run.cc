@@ -62,6 +62,8 @@ class CrashRun {
     WorldOptions w;
     w.nodes = options.nodes;
     w.seed = options.seed;
+    w.node.balance.target_backlog = options.target_backlog;
+    w.node.refuse_at_backlog = options.target_backlog;
     w.faults.delay_base_us = 100;
     w.faults.delay_jitter_us = 3 * kMicrosPerMilli;  // reorders handoff messages
     return w;

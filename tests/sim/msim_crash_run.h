@@ -21,6 +21,7 @@ struct CrashRunOptions {
   std::size_t nodes = 5;
   Micros fault_window_us = 15 * kMicrosPerSecond;
   Micros settle_deadline_us = 600 * kMicrosPerSecond;  // after the faults end
+  int target_backlog = 0;  // BalanceConfig::target_backlog; receivers refuse at it
 };
 
 struct CrashRunResult {

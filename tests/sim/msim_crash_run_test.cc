@@ -26,6 +26,17 @@ TEST(MsimCrashRun, TwoHundredSeedsKeepEveryTaskExactlyOnce) {
   EXPECT_GT(requeues, 10u);
 }
 
+TEST(MsimCrashRun, TargetBacklogOneKeepsEveryTaskExactlyOnce) {
+  std::uint64_t migrations = 0;
+  for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+    const CrashRunResult r = crash_run({.seed = seed, .target_backlog = 1});
+    ASSERT_EQ(r.failure, "") << "seed " << seed << ": replay: braid_migration_sim --seed " << seed
+                             << " --target-backlog 1";
+    migrations += r.migrations;
+  }
+  EXPECT_GT(migrations, 1000u);
+}
+
 TEST(MsimCrashRun, TheSameSeedReplaysExactly) {
   const CrashRunResult a = crash_run({.seed = 42});
   const CrashRunResult b = crash_run({.seed = 42});

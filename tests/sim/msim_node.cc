@@ -75,6 +75,7 @@ void Node::build(Micros now_us) {
   outbox_retry_.clear();
   outgoing_.clear();
   next_balance_us_ = now_us + static_cast<Micros>(seeds_() % config_.balance_interval_us);
+  last_balance_us_ = -1;
   up_ = true;
 }
 
@@ -383,6 +384,7 @@ void Node::receive(const sched::MigrationMessage& message, Micros now_us) {
     if (!have && !forwarded && config_.refuse_at_backlog >= 0 &&
         backlog >= config_.refuse_at_backlog && !store_.held.contains(m->task.id)) {
       cannot_run = "busy";
+      ++counters_.refused_busy;
     }
     receiver_->on_offer(m->task.id, from, m->epoch, have, cannot_run, now_us, r);
     apply(r, now_us, &m->task);
@@ -477,6 +479,11 @@ void Node::exits(Micros now_us) {
     }
     apply(out, now_us);
   }
+  if (!done.empty() && config_.round_on_exit) {
+    const Micros earliest =
+        last_balance_us_ < 0 ? now_us : last_balance_us_ + config_.balance_interval_us;
+    next_balance_us_ = std::min(next_balance_us_, std::max(now_us, earliest));
+  }
 }
 
 void Node::wake(Micros now_us) {
@@ -503,7 +510,7 @@ void Node::wake(Micros now_us) {
   }
   for (const std::string& id : due) send_outcome(id, now_us);
   if (next_balance_us_ <= now_us) {
-    balance(now_us);
+    if (balance(now_us)) last_balance_us_ = now_us;
     next_balance_us_ = now_us + config_.balance_interval_us;
   }
 }
@@ -570,20 +577,24 @@ void Node::begin(const sched::Offer& offer, Micros now_us) {
   apply(d, now_us);
 }
 
-void Node::balance(Micros now_us) {
+bool Node::balance(Micros now_us) {
   const sched::LocalLoad local = local_load();
-  if (local.queued > local.free_slots) {
+  bool acted = false;
+  if (balancer_->wants_push(local)) {
     const std::vector<sched::PeerLoad>& peers = view_.peers(name_, now_us);
     for (const sched::Offer& offer : balancer_->push(local, movable(), peers, now_us)) {
       begin(offer, now_us);
+      acted = true;
     }
-  } else if (local.queued == 0 && local.free_slots > 0) {
+  } else {
     const std::vector<sched::PeerLoad>& peers = view_.peers(name_, now_us);
     if (std::optional<sched::PullRequest> request = balancer_->pull(local, peers, now_us)) {
       ++counters_.pulls;
       send(request->peer, sched::WorkRequest{request->slots});
+      acted = true;
     }
   }
+  return acted;
 }
 
 bool Node::settled() const {

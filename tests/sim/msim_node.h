@@ -52,6 +52,10 @@ struct NodeConfig {
   // this many tasks (0: its queue fills its free slots). -1 = never (the
   // first design, which let many donors flood one idle node).
   int refuse_at_backlog = 0;
+  // A slot freed here (a process exited) brings the next round forward, to
+  // at most balance_interval_us after the last one, as braidd's rounds run
+  // "on a load change, at most every 100 ms". false: a round every interval.
+  bool round_on_exit = true;
 };
 
 // The peers' load projections as this node sees them now. The observer's
@@ -77,6 +81,7 @@ struct NodeCounters {
   std::uint64_t released = 0;   // adoptions released to run here
   std::uint64_t pulls = 0;      // work requests sent
   std::uint64_t outcomes_applied = 0;
+  std::uint64_t refused_busy = 0;  // offers this node refused "busy"
 };
 
 class Node {
@@ -137,7 +142,9 @@ class Node {
   void send_outcome(const std::string& id, Micros now_us);
   void on_outcome(const std::string& from, const sched::OutcomeReport& report, Micros now_us);
   void exits(Micros now_us);
-  void balance(Micros now_us);
+  // Whether the round offered or pulled (only such rounds count toward the
+  // least spacing of rounds brought forward: braidd runs none without a change).
+  bool balance(Micros now_us);
   void begin(const sched::Offer& offer, Micros now_us);
   sched::LocalLoad local_load() const;
   std::vector<sched::MovableTask> movable() const;
@@ -157,6 +164,7 @@ class Node {
   std::map<sched::TaskKey, Proc> procs_;
   std::map<std::string, Retry> outbox_retry_;
   Micros next_balance_us_ = 0;
+  Micros last_balance_us_ = -1;  // the last round that acted; -1: none yet
   std::vector<Outgoing> outgoing_;
   NodeCounters counters_;
 };

@@ -25,5 +25,22 @@ TEST(MsimScale, AHundredNodesRunEveryTaskOnce) {
   }
 }
 
+// The same with a target backlog of 1 and each node seeing at most 16 peers
+// of each backlog group (the approximation that lets 10 000 nodes run).
+TEST(MsimScale, TargetBacklogAndSampledViewsRunEveryTaskOnce) {
+  ScaleOptions o;
+  o.nodes = 100;
+  o.tasks_per_slot = 5;
+  o.loss = 0.05;
+  o.balance.target_backlog = 1;
+  o.refuse_at_backlog = 1;
+  o.view_sample = 16;
+  const ScaleReport r = scale_run(o);
+  EXPECT_EQ(r.failure, "") << describe(o, r);
+  EXPECT_GT(r.migrations_per_task, 0.5);
+  EXPECT_GE(r.ratio, r.greedy_s / r.ideal_s * 0.999);  // no better than omniscient
+  std::cout << describe(o, r) << "\n";
+}
+
 }  // namespace
 }  // namespace braid::msim

@@ -151,6 +151,13 @@ void World::flush(NodeIndex i) {
   }
 }
 
+void World::restart_idle_gaps() {
+  idle_gaps_.clear();
+  for (Micros& since : idle_since_) {
+    if (since >= 0) since = now_us_;
+  }
+}
+
 const std::vector<sched::PeerLoad>& World::peers(const std::string& observer, Micros now_us) {
   if (snapshot_built_us_ < 0 || now_us >= snapshot_built_us_ + options_.projection_period_us) {
     snapshot_.clear();
@@ -169,6 +176,33 @@ const std::vector<sched::PeerLoad>& World::peers(const std::string& observer, Mi
       }
     }
     snapshot_built_us_ = now_us;
+    if (options_.view_sample > 0) {
+      groups_.assign(3, {});
+      const std::int64_t target = options_.node.balance.target_backlog;
+      for (std::size_t k = 0; k < snapshot_.size(); ++k) {
+        const std::int64_t backlog = static_cast<std::int64_t>(snapshot_[k].queued) -
+                                     static_cast<std::int64_t>(snapshot_[k].free_slots);
+        groups_[backlog < target ? 0 : backlog < target + 2 ? 1 : 2].push_back(k);
+      }
+      for (std::vector<std::size_t>& g : groups_) {
+        for (std::size_t k = g.size(); k > 1; --k) std::swap(g[k - 1], g[rng_() % k]);
+      }
+    }
+  }
+  if (options_.view_sample > 0) {
+    view_.clear();
+    for (const std::vector<std::size_t>& g : groups_) {
+      const std::size_t take = std::min(g.size(), options_.view_sample);
+      const std::size_t offset = g.empty() ? 0 : rng_() % g.size();
+      for (std::size_t j = 0; j < take; ++j) {
+        const std::size_t k = g[(offset + j) % g.size()];
+        if (snapshot_[k].name == observer) continue;
+        view_.push_back(snapshot_[k]);
+        view_.back().age_us = now_us - snapshot_measured_us_[k];
+        view_.back().accepting = true;
+      }
+    }
+    return view_;
   }
   for (std::size_t k = 0; k < snapshot_.size(); ++k) {
     snapshot_[k].age_us = now_us - snapshot_measured_us_[k];

@@ -23,6 +23,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -47,6 +48,14 @@ struct WorldOptions {
   Micros projection_period_us = 100 * kMicrosPerMilli;
   Micros detect_dead_us = 2 * kMicrosPerSecond;
   Micros detect_alive_us = 500 * kMicrosPerMilli;
+  // 0: each node's balancer sees every live peer's projection (what a
+  // braidd's membership table holds). > 0 (an approximation, so that 10 000
+  // nodes fit in time: each call of peers() costs this much instead of n):
+  // the projections are split by backlog into light (< target_backlog),
+  // middle and heavy (>= target_backlog + 2, the only peers a node with a
+  // backlog >= 0 may pull from) and a node sees at most view_sample of each,
+  // a window at a random offset into each group (shuffled at each refresh).
+  std::size_t view_sample = 0;
 };
 
 struct WorldCounters {
@@ -66,6 +75,11 @@ class World final : public PeerView {
   Node& node(NodeIndex i) { return *nodes_[i]; }
   const Node& node(NodeIndex i) const { return *nodes_[i]; }
   static std::string name_of(NodeIndex i) { return "n" + std::to_string(i); }
+  // The node named `name`, if any.
+  std::optional<NodeIndex> index_of(const std::string& name) const {
+    const auto it = by_name_.find(name);
+    return it == by_name_.end() ? std::nullopt : std::optional<NodeIndex>(it->second);
+  }
 
   // Starts every node, empty.
   void start_all();
@@ -93,6 +107,8 @@ class World final : public PeerView {
   // Idle gaps: from when a node had nothing running and nothing queued
   // until it next had work (gaps still open are not listed).
   const std::vector<Micros>& idle_gaps() const { return idle_gaps_; }
+  // Forgets the gaps so far; idle nodes' gaps start now.
+  void restart_idle_gaps();
 
   const std::vector<sched::PeerLoad>& peers(const std::string& observer, Micros now_us) override;
 
@@ -128,7 +144,9 @@ class World final : public PeerView {
   std::vector<sched::PeerLoad> snapshot_;
   std::vector<Micros> snapshot_measured_us_;                     // by snapshot_ entry
   std::unordered_map<std::string, std::size_t> snapshot_index_;  // name -> snapshot_ entry
-  Micros snapshot_built_us_ = -1;  // when snapshot_ was read from published_
+  std::vector<std::vector<std::size_t>> groups_;  // view_sample: snapshot_ entries by backlog
+  std::vector<sched::PeerLoad> view_;             // view_sample: what peers() returned last
+  Micros snapshot_built_us_ = -1;                 // when snapshot_ was read from published_
   std::vector<Micros> idle_since_;
   std::vector<Micros> idle_gaps_;
   std::vector<InFlight> in_flight_;
