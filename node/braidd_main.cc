@@ -18,6 +18,7 @@
 #include "node/daemon_config.h"
 #include "node/data_dir.h"
 #include "node/default_paths.h"
+#include "node/following.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
@@ -123,6 +124,10 @@ int main(int argc, char** argv) {
           if (sched_status_failed(migration->start())) return 1;
         }
       }
+      // logs and ps --cluster across nodes (node/following.h).
+      std::unique_ptr<braid::node::Following> following;
+      if (peers) following = std::make_unique<braid::node::Following>(tasks, *peers);
+      daemon.set_following(following.get());
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));
       braid::rpc::UnixListener listener(io, config.socket_path().string());
