@@ -119,13 +119,25 @@ kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuer
     reply->error = local.error().message;
     return kj::mv(reply);
   }
-  std::vector<std::string> peers;
-  for (const gossip::Member& m : peers_.members()) {
-    if (m.name != peers_.name() && gossip::is_live(m.state)) peers.push_back(m.name);
-  }
-  if (query.after != 0 || peers.empty()) {
+  if (query.after != 0) {
     auto reply = kj::heap<rpc::ListReply>();
     reply->page = std::move(local).value();
+    return kj::mv(reply);
+  }
+  std::vector<std::string> peers;
+  std::vector<std::string> dead;  // known, declared dead: not asked, but said
+  for (const gossip::Member& m : peers_.members()) {
+    if (m.name == peers_.name()) continue;
+    if (gossip::is_live(m.state)) {
+      peers.push_back(m.name);
+    } else if (m.state == gossip::MemberState::kDead) {
+      dead.push_back(m.name + ": not asked: declared dead");
+    }
+  }
+  if (peers.empty()) {
+    auto reply = kj::heap<rpc::ListReply>();
+    reply->page = std::move(local).value();
+    reply->page.peer_errors = std::move(dead);
     return kj::mv(reply);
   }
   struct Gather {
@@ -141,6 +153,7 @@ kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuer
   gather->rows.resize(peers.size());
   gather->errors.resize(peers.size());
   gather->waiting = peers.size();
+  gather->page.peer_errors = std::move(dead);
   gather->fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<kj::Own<rpc::ListReply>>>>(
       kj::mv(paf.fulfiller));
   rpc::PeerListRequest request;
