@@ -66,9 +66,15 @@ kj::Promise<kj::Own<rpc::LogReply>> Following::read_log(const std::string& id, b
     }
     return kj::mv(reply);
   }
+  rpc::PeerLogRequest request{id, stderr_stream, offset,
+                              std::min(max_bytes, rpc::kPeerLogChunkBytesMax)};
+  if (auto it = quiet_.find(quiet_key(request));
+      it != quiet_.end() && std::chrono::steady_clock::now() - it->second < kQuietInterval) {
+    return kj::heap<rpc::LogReply>();  // nothing new a moment ago: nothing new now
+  }
   auto paf = kj::newPromiseAndFulfiller<kj::Own<rpc::LogReply>>();
   auto chase = std::make_shared<Chase>();
-  chase->request = {id, stderr_stream, offset, std::min(max_bytes, rpc::kPeerLogChunkBytesMax)};
+  chase->request = std::move(request);
   chase->fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<kj::Own<rpc::LogReply>>>>(
       kj::mv(paf.fulfiller));
   ask(std::move(chase), holder);
@@ -107,9 +113,24 @@ void Following::ask(std::shared_ptr<Chase> chase, const std::string& node) {
         }
         auto reply = kj::heap<rpc::LogReply>();
         reply->chunk.finished = sched::is_terminal(a.state) && a.data.empty();
+        if (a.data.empty() && !reply->chunk.finished) note_quiet(chase->request);
         reply->chunk.data = std::move(a.data);
         fulfiller.fulfill(kj::mv(reply));
       });
+}
+
+std::string Following::quiet_key(const rpc::PeerLogRequest& request) {
+  return request.task_id + (request.stderr_stream ? "/e@" : "/o@") + std::to_string(request.offset);
+}
+
+void Following::note_quiet(const rpc::PeerLogRequest& request) {
+  constexpr std::size_t kQuietEntriesMax = 4096;
+  const auto now = std::chrono::steady_clock::now();
+  if (quiet_.size() >= kQuietEntriesMax) {
+    std::erase_if(quiet_, [&](const auto& entry) { return now - entry.second >= kQuietInterval; });
+    if (quiet_.size() >= kQuietEntriesMax) quiet_.clear();
+  }
+  quiet_[quiet_key(request)] = now;
 }
 
 kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuery& query) {

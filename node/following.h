@@ -12,7 +12,10 @@
 //   "moved to X" is followed, by this node, at most rpc::kFollowHopsMax
 //   questions in all, each within `deadline`. `finished` = the holder says
 //   the task ended and there is no more output. A holder that does not
-//   answer is an error naming it (the CLI exits 2 with it).
+//   answer is an error naming it (the CLI exits 2 with it). A remote read
+//   that found nothing new is not asked again for kQuietInterval (answered
+//   "nothing new" at once): `braid run` polls every 20 ms, and several of
+//   them must not flood the holder.
 // - list_cluster: this node's page (query's cursor); on the first page
 //   (after == 0) also every live peer's tasks, asked at once, each within
 //   `deadline`; a peer that does not answer (or answers only part) is one
@@ -27,6 +30,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "node/peers.h"
 #include "node/tasks.h"
@@ -38,6 +42,7 @@ namespace braid::node {
 struct FollowingOptions {
   std::chrono::milliseconds deadline{1500};  // per question to a peer
 };
+constexpr std::chrono::milliseconds kQuietInterval{100};
 
 class Following final {
  public:
@@ -57,10 +62,14 @@ class Following final {
  private:
   struct Chase;
   void ask(std::shared_ptr<Chase> chase, const std::string& node);
+  // "id/o@offset" or "id/e@offset" -> when a remote read there found nothing new.
+  static std::string quiet_key(const rpc::PeerLogRequest& request);
+  void note_quiet(const rpc::PeerLogRequest& request);
 
   Tasks& tasks_;
   Peers& peers_;
   FollowingOptions options_;
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> quiet_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

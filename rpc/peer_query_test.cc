@@ -263,5 +263,43 @@ TEST_F(PeerQueryTransport, NobodyListeningIsAnErrorNotAHang) {
   EXPECT_FALSE(*log);
 }
 
+TEST_F(PeerQueryTransport, AFloodOfQuestionsIsAnsweredBusyAndTheLinkStays) {
+  PeerTransport& a = make("a");
+  std::vector<gossip::Message> inbox;
+  PeerTransportConfig config;
+  config.listen = "127.0.0.1:0";
+  config.name = "b";
+  config.secret = "a secret for the questions test";
+  transports_.push_back(std::make_unique<PeerTransport>(
+      io_, config, [&inbox](gossip::Message m) { inbox.push_back(std::move(m)); }));
+  PeerTransport& b = *transports_.back();
+  b.set_query_handlers({[](const PeerLogRequest&) { return PeerLogAnswer{}; }, nullptr});
+  int answered = 0, busy = 0;
+  for (int round = 0; round < 30; ++round) {
+    int waiting = 20;
+    for (int i = 0; i < 20; ++i) {
+      a.read_log(address(b), {"a:1", false, 0, 10}, 2000ms, [&](sched::Result<PeerLogAnswer> r) {
+        --waiting;
+        if (r && r.value().error.empty()) ++answered;
+        if (r && r.value().error.find("busy") != std::string::npos) ++busy;
+      });
+    }
+    ASSERT_TRUE(run_until([&] { return waiting == 0; }));
+  }
+  EXPECT_GE(answered, PeerTransport::kQueryBurst);
+  EXPECT_GT(busy, 0);
+  EXPECT_EQ(answered + busy, 600);
+  EXPECT_EQ(b.stats().queries_busy, static_cast<std::uint64_t>(busy));
+  // The connection (which carries gossip) was not closed as a flood.
+  EXPECT_EQ(b.stats().flooded, 0u);
+  gossip::Message ping;
+  ping.from = "a";
+  ping.from_address = address(a);
+  ping.from_incarnation = 1;
+  ping.body = gossip::Ping{1, "b"};
+  a.send({address(b), ping});
+  ASSERT_TRUE(run_until([&] { return inbox.size() == 1; }));
+}
+
 }  // namespace
 }  // namespace braid::rpc

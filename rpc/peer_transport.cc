@@ -132,6 +132,10 @@ struct Incoming {
   // Token bucket of deliver calls (kDeliverBurst, refilled kDeliversPerSecond).
   double deliver_tokens = PeerTransport::kDeliverBurst;
   Clock::time_point tokens_at;
+  // Questions have their own bucket (kQueryBurst, kQueriesPerSecond): past
+  // it they are answered "busy", and the connection (gossip) stays.
+  double query_tokens = PeerTransport::kQueryBurst;
+  Clock::time_point query_tokens_at;
   // Since when our answers wait for the peer to read (it never reads: close).
   std::optional<Clock::time_point> write_blocked_since;
   FdStream* fd_stream = nullptr;  // = stream
@@ -178,6 +182,7 @@ struct PeerTransport::State : std::enable_shared_from_this<PeerTransport::State>
   // A question: queued like a message, answered within `deadline`.
   void ask(const std::string& address, std::chrono::milliseconds deadline,
            std::shared_ptr<PendingQuery> query);
+  void enqueue(const std::string& address, std::shared_ptr<PendingQuery> query);
   // Starts one call on the link and pumps the next when it is answered.
   template <typename Response>
   void call(Link* link, capnp::RemotePromise<Response> promise);
@@ -238,11 +243,12 @@ class PeerImpl final : public schema::Peer::Server {
   kj::Promise<void> readLog(ReadLogContext context) override {
     auto state = state_.lock();
     if (!state || state->closed || conn_->closing) return kj::READY_NOW;
-    if (!take_token(*state)) {
-      return KJ_EXCEPTION(FAILED, "too many messages: the connection is closed");
+    auto results = context.getResults();
+    if (!take_query_token(*state)) {
+      results.setError(busy(*state));
+      return kj::READY_NOW;
     }
     auto request = from_wire(context.getParams());
-    auto results = context.getResults();
     if (!request) {
       ++state->stats.invalid;
       results.setError(request.error().message);
@@ -263,11 +269,12 @@ class PeerImpl final : public schema::Peer::Server {
   kj::Promise<void> listTasks(ListTasksContext context) override {
     auto state = state_.lock();
     if (!state || state->closed || conn_->closing) return kj::READY_NOW;
-    if (!take_token(*state)) {
-      return KJ_EXCEPTION(FAILED, "too many messages: the connection is closed");
+    auto results = context.getResults();
+    if (!take_query_token(*state)) {
+      results.setError(busy(*state));
+      return kj::READY_NOW;
     }
     auto request = from_wire(context.getParams());
-    auto results = context.getResults();
     if (!request) {
       ++state->stats.invalid;
       results.setError(request.error().message);
@@ -286,6 +293,29 @@ class PeerImpl final : public schema::Peer::Server {
  private:
   // One call from the connection's token bucket (kDeliverBurst, refilled at
   // kDeliversPerSecond); a connection past it is closed as a flood.
+  static std::string busy(const PeerTransport::State& state) {
+    return "node " + state.config.name + " is busy: more than " +
+           std::to_string(PeerTransport::kQueriesPerSecond) +
+           " questions per second on this link; try again";
+  }
+
+  bool take_query_token(PeerTransport::State& state) {
+    const auto now = Clock::now();
+    if (conn_->query_tokens_at == Clock::time_point{}) conn_->query_tokens_at = now;
+    const double refill = PeerTransport::kQueriesPerSecond *
+                          std::chrono::duration<double>(now - conn_->query_tokens_at).count();
+    conn_->query_tokens =
+        std::min<double>(PeerTransport::kQueryBurst, conn_->query_tokens + refill);
+    conn_->query_tokens_at = now;
+    conn_->last_used = now;
+    if (conn_->query_tokens < 1) {
+      ++state.stats.queries_busy;
+      return false;
+    }
+    conn_->query_tokens -= 1;
+    return true;
+  }
+
   bool take_token(PeerTransport::State& state) {
     const auto now = Clock::now();
     const double refill = PeerTransport::kDeliversPerSecond *
@@ -470,10 +500,27 @@ void PeerTransport::State::ask(const std::string& address, std::chrono::millisec
     query->fail(io, address + " is blocked (injected fault)");
     return;
   }
+  enqueue(address, std::move(query));
+}
+
+void PeerTransport::State::enqueue(const std::string& address,
+                                   std::shared_ptr<PendingQuery> query) {
+  if (closed || query->done) return;
+  if (!links.contains(address)) {
+    // The link failed moments ago: ask once its retry delay passed (the
+    // query's own deadline still bounds the wait).
+    if (auto it = retry_after.find(address); it != retry_after.end() && Clock::now() < it->second) {
+      auto timer = std::make_shared<asio::steady_timer>(io, it->second);
+      timer->async_wait([weak = weak_from_this(), address, query, timer](const std::error_code&) {
+        if (auto self = weak.lock()) self->enqueue(address, query);
+      });
+      return;
+    }
+  }
   Link* link = link_to(address);
   if (link == nullptr || link->queue.size() >= kMaxQueuedPerLink) {
     ++stats.queries_failed;
-    query->fail(io, link == nullptr ? "cannot reach " + address + " (its link failed just now)"
+    query->fail(io, link == nullptr ? "cannot reach " + address + " (no room for a link)"
                                     : "too many calls queued to " + address);
     return;
   }

@@ -33,8 +33,11 @@
 //   fresh handler on the loop (never inside the call), with the checked
 //   answer or an Error (cannot connect, queue full, blocked by faults, no
 //   answer within the deadline, an invalid answer). Incoming questions are
-//   answered by the handlers of set_query_handlers(), counted against the
-//   connection's token bucket like any call.
+//   answered by the handlers of set_query_handlers(), at most kQueryBurst
+//   then kQueriesPerSecond per connection; past that each is answered with
+//   a "busy" error (the connection, which carries gossip too, stays).
+//   A question to an address whose link failed moments ago waits for the
+//   link's retry delay (within its deadline) instead of failing at once.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -84,6 +87,7 @@ struct PeerTransportStats {
   std::uint64_t queries_sent = 0;      // questions asked (read_log, list_tasks)
   std::uint64_t queries_failed = 0;    // of them: no valid answer within the deadline
   std::uint64_t queries_answered = 0;  // questions from peers answered
+  std::uint64_t queries_busy = 0;      // questions from peers refused: over their rate
   std::size_t links = 0;               // outgoing, now
   std::size_t incoming = 0;            // connections, now
 };
@@ -103,6 +107,10 @@ class PeerTransport {
   // (or one that stops reading our answers for a call deadline) is closed.
   static constexpr int kDeliverBurst = 256;
   static constexpr int kDeliversPerSecond = 256;
+  // Questions per incoming connection (their own bucket): past it, each is
+  // answered "busy" and the connection stays.
+  static constexpr int kQueryBurst = 256;
+  static constexpr int kQueriesPerSecond = 256;
 
   PeerTransport(asio::io_context& io, PeerTransportConfig config, OnMessage on_message);
   ~PeerTransport();
