@@ -347,12 +347,15 @@ std::size_t Node::queued_updates() const { return state_->queue.size(); }
 
 Micros Node::next_tick_us() const { return std::max(state_->now_us, state_->earliest_due()); }
 
-void Node::set_load(const Load& load, Micros now_us) {
+void Node::set_load(const Load& load, Micros now_us, bool republish) {
   State& s = *state_;
   s.now_us = std::max(s.now_us, now_us);
   Member& me = *s.table.find_mutable(s.self.name);
   me.load_measured_us = s.now_us;  // an unchanged figure is fresh again
-  if (me.load_version > 0 && me.load == load && me.load_incarnation == s.self.incarnation) return;
+  if (!republish && me.load_version > 0 && me.load == load &&
+      me.load_incarnation == s.self.incarnation) {
+    return;
+  }
   me.load = load;
   ++me.load_version;
   me.load_incarnation = s.self.incarnation;

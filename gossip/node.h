@@ -105,8 +105,9 @@ class Node {
   void tick(Micros now_us, Outbox& out);
   // When tick() next has work; never earlier than the last now passed in.
   Micros next_tick_us() const;
-  // Our own load; a change bumps its version and is gossiped.
-  void set_load(const Load& load, Micros now_us);
+  // Our own load; a change bumps its version and is gossiped. `republish`:
+  // gossiped as a new version even if unchanged (peers skip old figures).
+  void set_load(const Load& load, Micros now_us, bool republish = false);
 
   const Self& self() const;
   Incarnation incarnation() const;  // rises with refutations

@@ -293,6 +293,20 @@ TEST(Node, ALoadChangeReachesEveryone) {
   // An unchanged figure does not bump the version.
   c.at(1).set_load(load, c.now_us);
   EXPECT_EQ(c.at(1).member("n1")->load_version, 1u);
+  // Republished, it does, and everyone hears the fresher figure.
+  c.run_until(c.now_us + 2 * kMicrosPerSecond, [] { return false; });
+  c.at(1).set_load(load, c.now_us, /*republish=*/true);
+  const Micros republished_us = c.now_us;
+  EXPECT_EQ(c.at(1).member("n1")->load_version, 2u);
+  ASSERT_TRUE(c.run_until(republished_us + kMicrosPerSecond, [&] {
+    for (int i = 0; i < 5; ++i) {
+      if (c.at(i).member("n1")->load_version != 2u) return false;
+    }
+    return true;
+  }));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_GE(c.at(i).member("n1")->load_measured_us, republished_us - kMicrosPerMilli);
+  }
 }
 
 // Membership news is not held for the gossip timer: the node gossips at its

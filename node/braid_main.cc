@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "node/cli_drain.h"
 #include "node/cli_exit.h"
 #include "node/cli_output.h"
 #include "node/cli_reply.h"
@@ -477,6 +478,16 @@ int main(int argc, char** argv) {
   if (cmd_stats != nullptr) cmd_stats->add_flag("--json", json, "JSON output");
   auto* cmd_peers = commands.add("peers", "the cluster's members as this node knows them");
   if (cmd_peers != nullptr) cmd_peers->add_flag("--json", json, "JSON output");
+  bool drain_cancel = false;
+  bool drain_no_wait = false;
+  auto* cmd_drain = commands.add(
+      "drain", "take no new tasks and move the queued ones to peers (for a rolling restart)");
+  if (cmd_drain != nullptr) {
+    cmd_drain->add_flag("--cancel", drain_cancel, "end the drain: take new tasks again");
+    cmd_drain->add_flag("--no-wait", drain_no_wait, "start the drain and return at once");
+    cmd_drain->add_option("--timeout", timeout, "give up waiting after this long (exit 124)");
+    cmd_drain->add_flag("--json", json, "JSON output");
+  }
 
   std::string verb, name;
   auto* cmd_policy = commands.add("policy", "policy get | policy set NAME");
@@ -596,6 +607,16 @@ int main(int argc, char** argv) {
     return ok(reply, code) ? 0 : code;
   }
   if (ran(cmd_logs)) return braid::node::logs_command(client, id, log_stderr, follow);
+  if (ran(cmd_drain)) {
+    sched::Micros timeout_us = 0;
+    if (!timeout.empty()) {
+      auto us = sched::parse_duration(timeout);
+      if (!us) return usage("--timeout: " + us.error().message);
+      timeout_us = us.value();
+    }
+    return braid::node::drain_command(client, drain_cancel, !drain_no_wait && !drain_cancel,
+                                      timeout_us, json);
+  }
   if (ran(cmd_peers)) {
     auto reply = client.peers();
     const auto* peers = ok(reply, code);
@@ -620,10 +641,15 @@ int main(int argc, char** argv) {
       nlohmann::json out = braid::node::stats_json(*stats);
       out["gossip"] =
           peers->listen.empty() ? nlohmann::json(nullptr) : braid::node::gossip_json(peers->gossip);
+      out["migration"] = peers->listen.empty() ? nlohmann::json(nullptr)
+                                               : braid::node::migration_json(peers->migration);
       print_json(out);
     } else {
       std::cout << braid::node::stats_table(*stats);
-      if (!peers->listen.empty()) std::cout << braid::node::gossip_line(peers->gossip);
+      if (!peers->listen.empty()) {
+        std::cout << braid::node::gossip_line(peers->gossip)
+                  << braid::node::migration_line(peers->migration);
+      }
     }
     return 0;
   }

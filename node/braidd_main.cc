@@ -18,6 +18,7 @@
 #include "node/daemon_config.h"
 #include "node/data_dir.h"
 #include "node/default_paths.h"
+#include "node/drain.h"
 #include "node/following.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
@@ -92,6 +93,7 @@ int main(int argc, char** argv) {
       // (gossip) go last: Tasks tells them of load changes to the end.
       std::unique_ptr<braid::node::Peers> peers;
       bool accepting = true;  // false once shutting down (the load listener reads it)
+      bool draining = false;  // braid drain: the gossiped load says not accepting either
       braid::node::Tasks tasks(io, clock, config, meta.next_sequence);
       braid::node::Waiters waiters(io, tasks);
       braid::node::Durability durability(io, clock, config, std::move(store), std::move(meta),
@@ -109,9 +111,13 @@ int main(int argc, char** argv) {
       peers = std::move(started).value();
       std::unique_ptr<braid::node::Migration> migration;
       if (peers) {
-        daemon.set_peers_view([&] { return braid::node::peers_view(*peers, clock); });
+        daemon.set_peers_view([&] {
+          braid::rpc::PeersView view = braid::node::peers_view(*peers, clock);
+          if (migration) view.migration = migration->counters();
+          return view;
+        });
         daemon.add_load_listener([&] {
-          peers->set_load(braid::node::load_of(tasks.torus(), accepting));
+          peers->set_load(braid::node::load_of(tasks.torus(), accepting && !draining));
           if (migration) migration->on_load_changed();
         });
         peers->set_load(braid::node::load_of(tasks.torus(), accepting));
@@ -119,10 +125,17 @@ int main(int argc, char** argv) {
           braid::node::MigrationOptions m;
           m.balance.self = config.name;
           m.seed = static_cast<std::uint64_t>(clock.wall_us());
+          m.load = [&] { return braid::node::load_of(tasks.torus(), accepting && !draining); };
           migration =
               std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
           if (sched_status_failed(migration->start())) return 1;
         }
+        daemon.set_on_drain([&](bool drain) {
+          draining = drain;
+          peers->set_load(braid::node::load_of(tasks.torus(), accepting && !draining));
+          return migration ? migration->set_draining(drain)
+                           : braid::node::drain_view(tasks.torus(), drain, nullptr);
+        });
       }
       // logs and ps --cluster across nodes (node/following.h).
       std::unique_ptr<braid::node::Following> following;

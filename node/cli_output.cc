@@ -286,6 +286,31 @@ nlohmann::json gossip_json(const rpc::GossipCounters& g) {
           {"timer_late_max_us", g.timer_late_max_us}};
 }
 
+nlohmann::json migration_json(const rpc::MigrationCounters& m) {
+  return {{"enabled", m.enabled},
+          {"offers_made", m.offers_made},
+          {"moved_away", m.moved_away},
+          {"refused_by_peers", m.refused_by_peers},
+          {"reclaimed", m.reclaimed},
+          {"adopted", m.adopted},
+          {"refused_by_us", m.refused_by_us},
+          {"in_flight", m.in_flight},
+          {"outcomes_owed", m.outcomes_owed},
+          {"outcomes_applied", m.outcomes_applied},
+          {"outcomes_unexpected", m.outcomes_unexpected},
+          {"forced_releases", m.forced_releases}};
+}
+
+std::string migration_line(const rpc::MigrationCounters& m) {
+  if (!m.enabled) return "migration:         off (braidd --migrate)\n";
+  return fmt::format(
+      "migration:         {} offered / {} moved away / {} refused by peers / {} reclaimed, {} "
+      "adopted / {} refused here, {} in flight, {} outcomes owed, {} applied, {} unexpected, {} "
+      "forced releases\n",
+      m.offers_made, m.moved_away, m.refused_by_peers, m.reclaimed, m.adopted, m.refused_by_us,
+      m.in_flight, m.outcomes_owed, m.outcomes_applied, m.outcomes_unexpected, m.forced_releases);
+}
+
 std::string gossip_line(const rpc::GossipCounters& g) {
   return fmt::format(
       "gossip:            {} messages / {} bytes sent, {} / {} received, {} dropped, {} "

@@ -30,5 +30,8 @@ std::string stats_table(const rpc::StatsView& stats);
 std::string peers_table(const rpc::PeersView& peers);
 // "gossip: ..." (one line, for `braid stats`).
 std::string gossip_line(const rpc::GossipCounters& gossip);
+// `braid stats`' migration section (docs/migration.md).
+nlohmann::json migration_json(const rpc::MigrationCounters& migration);
+std::string migration_line(const rpc::MigrationCounters& migration);
 
 }  // namespace braid::node

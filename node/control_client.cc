@@ -275,8 +275,21 @@ Reply<rpc::PeersView> ControlClient::peers() {
     rpc::PeersView view;
     view.listen = res.getListen().cStr();
     view.gossip = rpc::from_wire(res.getGossip());
+    view.migration = rpc::from_wire(res.getMigration());
     for (auto m : res.getMembers()) view.members.push_back(rpc::from_wire(m));
     return view;
+  });
+}
+
+Reply<rpc::DrainView> ControlClient::drain(bool cancel) {
+  return call<rpc::DrainView>([&](Control::Client& c, Answer& answer) -> Reply<rpc::DrainView> {
+    auto req = c.drainRequest();
+    req.setCancel(cancel);
+    auto res = answer(req.send());
+    if (auto r = refused(res)) return *r;
+    const auto state = res.getState();
+    return rpc::DrainView{state.getDraining(), state.getMigrate(), state.getQueued(),
+                          state.getStaying(), state.getRunning()};
   });
 }
 

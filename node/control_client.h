@@ -58,6 +58,7 @@ class ControlClient final {
   Reply<std::uint64_t> clear();
   Reply<Done> hold(const std::vector<std::string>& ids, bool release);
   Reply<rpc::PeersView> peers();
+  Reply<rpc::DrainView> drain(bool cancel);
 
  private:
   struct Impl;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "node/drain.h"
 #include "node/following.h"
 
 namespace braid::node {
@@ -125,6 +126,13 @@ kj::Promise<kj::Own<rpc::ListReply>> Daemon::list_cluster(const rpc::ListQuery& 
 }
 
 rpc::StatsView Daemon::stats() { return tasks_.stats(); }
+
+sched::Result<rpc::DrainView> Daemon::drain(bool cancel) {
+  if (tasks_.shutting_down()) return sched::Error{"node " + config_.name + " is shutting down"};
+  submissions_.set_draining(!cancel);
+  if (on_drain_) return on_drain_(!cancel);
+  return drain_view(tasks_.torus(), !cancel, nullptr);
+}
 
 sched::Status Daemon::set_policy(sched::Policy policy) { return tasks_.set_policy(policy); }
 

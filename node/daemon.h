@@ -85,6 +85,12 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
                                             const std::string& name_glob) override;
   sched::Result<std::uint64_t> clear() override;
   sched::Status hold(const std::vector<std::string>& ids, bool release) override;
+  // Drain (node/drain.h): submissions are refused while draining; `on_drain`
+  // (braidd_main: migration and the gossiped load) hears of every change.
+  sched::Result<rpc::DrainView> drain(bool cancel) override;
+  void set_on_drain(std::function<rpc::DrainView(bool draining)> on_drain) {
+    on_drain_ = std::move(on_drain);
+  }
 
  private:
   // TaskEvents
@@ -105,6 +111,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   std::function<void()> on_shutdown_done_;
   std::function<rpc::PeersView()> peers_view_;
   Following* following_ = nullptr;
+  std::function<rpc::DrainView(bool)> on_drain_;
   // Every handler and posted callback holds a guard of it (declared last:
   // destroyed first, so no handler runs on a half-destroyed daemon).
   Lifetime lifetime_;

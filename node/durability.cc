@@ -251,6 +251,7 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
   std::sort(unique.begin(), unique.end());
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   std::vector<std::pair<TaskKey, std::uint64_t>> ended;  // reported once written
+  std::vector<storage::OutcomeReport> owed;              // to other origins
   for (TaskKey key : unique) {
     if (!tasks_.torus().exists(key)) continue;
     const TaskState state = tasks_.torus().task(key).state;
@@ -259,7 +260,13 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
     if (!started) side.process = {};
     side.stored_started = started;
     batch.put_task(record_of(key));
-    if (sched::is_terminal(state)) ended.emplace_back(key, side.record_no);
+    if (sched::is_terminal(state)) {
+      ended.emplace_back(key, side.record_no);
+      if (auto report = outcome_owed(key)) {
+        batch.put_outcome(*report);
+        owed.push_back(std::move(*report));
+      }
+    }
   }
   if (ended.empty()) {
     auto report = on_loop([](const sched::Status& s) {
@@ -271,11 +278,31 @@ void Durability::persist(const std::vector<TaskKey>& keys) {
                        });
     return;
   }
-  committer_->commit(std::move(batch), /*durable=*/false,
-                     on_loop([this, ended = std::move(ended)](const sched::Status& s) {
-                       if (!s) spdlog::error("cannot store task ends: {}", s.error().message);
-                       if (hooks_.on_ends_stored) hooks_.on_ends_stored(ended, s);
-                     }));
+  committer_->commit(
+      std::move(batch), /*durable=*/false,
+      on_loop([this, ended = std::move(ended), owed = std::move(owed)](const sched::Status& s) {
+        if (!s) spdlog::error("cannot store task ends: {}", s.error().message);
+        if (hooks_.on_ends_stored) hooks_.on_ends_stored(ended, s);
+        if (!s || !outcome_listener_) return;
+        for (const storage::OutcomeReport& report : owed) outcome_listener_(report);
+      }));
+}
+
+std::optional<storage::OutcomeReport> Durability::outcome_owed(TaskKey key) const {
+  const sched::Task& task = tasks_.torus().task(key);
+  const std::string_view origin = sched::origin_of(task.id);
+  if (origin == config_.name) return std::nullopt;
+  storage::OutcomeReport report;
+  report.task_id = task.id;
+  report.origin = std::string(origin);
+  report.state = static_cast<std::uint8_t>(task.state);
+  report.exit = task.exit;
+  report.reason = task.reason;
+  report.finished_at_us = task.finished_at_us;
+  report.started_at_us = task.started_at_us;
+  report.attempts = task.attempts;
+  report.cpu_time_us = task.cpu_time_us;
+  return report;
 }
 
 bool Durability::is_flip(TaskKey key) const {
@@ -451,6 +478,11 @@ sched::Result<Durability::MigrationState> Durability::load_migration() const {
   }
   if (auto s = store_->load_fences(
           [&](storage::FenceRecord&& f) { state.fences.push_back(std::move(f)); });
+      !s) {
+    return s.error();
+  }
+  if (auto s = store_->load_outbox(
+          [&](storage::OutcomeReport&& r) { state.outbox.push_back(std::move(r)); });
       !s) {
     return s.error();
   }

@@ -105,13 +105,23 @@ class Durability final {
   struct MigrationState {
     std::vector<storage::HandoffRecord> journal;
     std::vector<storage::FenceRecord> fences;
+    std::vector<storage::OutcomeReport> outbox;
     std::uint64_t epoch_floor = 0;
   };
   sched::Result<MigrationState> load_migration() const;
+  // A task of another origin (adopted) that ends here owes its origin an
+  // outcome: the outcome is put in the outbox in the same write as the
+  // task's terminal record, and `listener` hears of it once that write is
+  // stored (node/migration sends it until the origin acknowledges).
+  void set_outcome_listener(std::function<void(const storage::OutcomeReport&)> listener) {
+    outcome_listener_ = std::move(listener);
+  }
   void stop_timers();  // at shutdown
 
  private:
   storage::TaskRecord record_of(sched::TaskKey key) const;
+  // The outcome an ended task owes its origin; none for this node's own.
+  std::optional<storage::OutcomeReport> outcome_owed(sched::TaskKey key) const;
   void persist(const std::vector<sched::TaskKey>& keys);  // unsynced, in order
   bool is_flip(sched::TaskKey key) const;                 // running <-> stopped of a stored start
   void defer_flip(sched::TaskKey key);                    // persisted by flush_flips() soon
@@ -130,6 +140,7 @@ class Durability final {
   const DaemonConfig& config_;
   Tasks& tasks_;
   Hooks hooks_;
+  std::function<void(const storage::OutcomeReport&)> outcome_listener_;
   std::unique_ptr<storage::Store> store_;
   storage::NodeMeta meta_;
   std::unique_ptr<storage::Committer> committer_;  // after store_: drains into it when destroyed

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "gossip/membership.h"
+#include "node/drain.h"
 #include "node/migration_checks.h"
 #include "node/peers_glue.h"
 
@@ -81,7 +82,9 @@ Migration::Migration(asio::io_context& io, const Clock& clock, Tasks& tasks, Dur
       balancer_(options_.balance, options_.seed),
       round_timer_(io),
       tick_timer_(io),
-      grace_timer_(io) {}
+      grace_timer_(io),
+      outcome_timer_(io),
+      backlog_timer_(io) {}
 
 sched::Status Migration::start() {
   auto loaded = durability_.load_migration();
@@ -133,6 +136,9 @@ sched::Status Migration::start() {
   }
   sched::ReceiverActions receiver_out;
   if (auto s = receiver_.restore(fences, held, now, receiver_out); !s) return s;
+  for (const storage::OutcomeReport& r : loaded.value().outbox) outbox_.emplace(r.task_id, r);
+  durability_.set_outcome_listener(
+      lifetime_.guard([this](const storage::OutcomeReport& r) { owe(r); }));
 
   peers_.set_on_migration(
       lifetime_.guard([this](sched::MigrationMessage m) { on_message(std::move(m)); }));
@@ -158,10 +164,18 @@ sched::Status Migration::start() {
     }
   }));
   arm_round();
+  send_outcomes("");
+  arm_backlog();
   return sched::ok_status();
 }
 
 void Migration::on_load_changed() { arm_round(); }
+
+rpc::DrainView Migration::set_draining(bool draining) {
+  if (draining && !draining_) arm_round();
+  draining_ = draining;
+  return drain_view(tasks_.torus(), draining_, &options_.balance);
+}
 
 void Migration::arm_round() {
   if (round_armed_ || stopped_) return;
@@ -182,7 +196,8 @@ void Migration::round() {
   ++stats_.rounds;
   const sched::Torus& torus = tasks_.torus();
   const gossip::Load own = load_of(torus, true);
-  const sched::LocalLoad local{own.queued, own.slots, own.free_slots};
+  // Draining, every queued task is in excess: none waits for a local slot.
+  const sched::LocalLoad local{own.queued, own.slots, draining_ ? 0 : own.free_slots};
   std::vector<sched::PeerLoad> peers;
   for (const gossip::Member& m : peers_.members()) {
     if (m.name == peers_.name() || m.state != gossip::MemberState::kAlive || m.load_version == 0) {
@@ -194,15 +209,7 @@ void Migration::round() {
   }
   if (peers.empty()) return;
   std::vector<sched::MovableTask> movable;
-  if (local.queued > local.free_slots) {
-    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
-      const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
-      }
-      return true;
-    });
-  }
+  if (local.queued > local.free_slots) movable = movable_tasks();
   for (const sched::Offer& o : balancer_.push(local, std::move(movable), peers, now_us())) {
     offer(o);
   }
@@ -228,6 +235,26 @@ void Migration::offer(const sched::Offer& o) {
   ++stats_.offers_made;
   tasks_.carry_out();
   run(std::move(out));
+}
+
+std::vector<sched::MovableTask> Migration::movable_tasks() const {
+  // Oldest first (admission order). Enough tasks of the top queued priority
+  // end the scan: the balancer offers highest priority first, at most
+  // max_offers, so the rest of a long queue need not be looked at.
+  const sched::Torus& torus = tasks_.torus();
+  const int top = torus.top_queued_priority();
+  const std::size_t enough = static_cast<std::size_t>(options_.balance.max_offers);
+  std::vector<sched::MovableTask> movable;
+  std::size_t at_top = 0;
+  tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
+    const sched::Task& t = torus.task(key);
+    if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
+      movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
+      at_top += t.spec.priority >= top;
+    }
+    return at_top < enough;
+  });
+  return movable;
 }
 
 std::optional<TaskKey> Migration::key_of(const std::string& task_id) const {
@@ -287,27 +314,30 @@ void Migration::on_message(sched::MigrationMessage message) {
     receiver_.on_confirm(c->task_id, from, c->epoch, c->go, now, out);
     run(std::move(out), nullptr);
   } else if (const auto* w = std::get_if<sched::WorkRequest>(&message.body)) {
-    const sched::Torus& torus = tasks_.torus();
-    const gossip::Load own = load_of(torus, true);
-    std::vector<sched::MovableTask> movable;
-    tasks_.for_each_admitted(0, [&](std::uint64_t, TaskKey key) {
-      const sched::Task& t = torus.task(key);
-      if (sched::may_migrate(t, t.hops, options_.balance) && travels(t.spec)) {
-        movable.push_back({key, t.spec.priority, t.spec.cpus, t.submitted_at_us, t.hops});
-      }
-      return true;
-    });
-    for (const sched::Offer& o : balancer_.answer_pull({own.queued, own.slots, own.free_slots},
-                                                       std::move(movable), {from, w->slots}, now)) {
+    const gossip::Load own = load_of(tasks_.torus(), true);
+    const sched::LocalLoad local{own.queued, own.slots, draining_ ? 0 : own.free_slots};
+    for (const sched::Offer& o :
+         balancer_.answer_pull(local, movable_tasks(), {from, w->slots}, now)) {
       offer(o);
     }
+  } else if (const auto* report = std::get_if<sched::OutcomeReport>(&message.body)) {
+    on_outcome(from, *report);
+  } else if (const auto* ack = std::get_if<sched::OutcomeAck>(&message.body)) {
+    auto owed = outbox_.find(ack->task_id);
+    if (owed != outbox_.end() && owed->second.origin == from) {
+      outbox_.erase(owed);
+      ++stats_.outcomes_acked;
+      storage::Batch batch;
+      batch.delete_outcome(ack->task_id);
+      durability_.store(std::move(batch), {});  // lost in a crash: sent again, acked again
+    }
   }
-  // Outcome reports and their acks: not built yet (docs/migration.md step 6).
   arm_tick();
 }
 
 std::optional<std::string> Migration::cannot_run(const sched::MigratingTask& task) const {
   if (tasks_.shutting_down()) return "shutting down";
+  if (draining_) return "draining";
   const sched::TorusStats s = tasks_.torus().stats();
   const std::uint64_t queued = s.count(TaskState::kQueued) + receiver_.held_count();
   const std::uint64_t free_slots = static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
@@ -500,6 +530,10 @@ void Migration::drain_steps() {
 
 void Migration::on_member(const gossip::Event& event) {
   if (stopped_ || event.kind == gossip::Event::Kind::kRemoved) return;
+  if (event.kind == gossip::Event::Kind::kLoad) {  // a peer's load: maybe a round
+    arm_round();
+    return;
+  }
   const Micros now = now_us();
   sched::DonorActions d;
   sched::ReceiverActions r;
@@ -509,6 +543,7 @@ void Migration::on_member(const gossip::Event& event) {
   } else if (event.state == gossip::MemberState::kAlive) {
     donor_.on_peer_alive(event.name, now, d);
     receiver_.on_peer_alive(event.name, now, r);
+    send_outcomes(event.name);
   }
   if (!d.empty()) run(std::move(d));
   if (!r.empty()) run(std::move(r), nullptr);
@@ -536,6 +571,104 @@ void Migration::tick() {
   if (!d.empty()) run(std::move(d));
   if (!r.empty()) run(std::move(r), nullptr);
   arm_tick();
+}
+
+}  // namespace braid::node
+
+namespace braid::node {
+
+void Migration::on_outcome(const std::string& from, const sched::OutcomeReport& report) {
+  sched::Torus& torus = tasks_.torus();
+  const auto key = key_of(report.task_id);
+  const bool moved = key && torus.task(*key).state == TaskState::kMoved;
+  if (moved && report.executor == from &&
+      sched::origin_of(report.task_id) == std::string_view(peers_.name())) {
+    if (auto s = torus.apply_outcome(*key, report, tasks_.now_us(), tasks_.actions()); !s) {
+      spdlog::warn("migration: outcome of {} from {}: {}", report.task_id, from, s.error().message);
+    } else {
+      ++stats_.outcomes_applied;
+    }
+    tasks_.carry_out();  // stores the end (unsynced); the synced write below covers it
+  } else if (!(key && sched::is_terminal(torus.task(*key).state))) {
+    // Not a repeat of an outcome applied already (its ack was lost): a task
+    // this node does not hold as moved ran elsewhere.
+    ++stats_.outcomes_unexpected;
+    spdlog::warn("migration: unexpected outcome of {} from {} (here: {})", report.task_id, from,
+                 key ? sched::to_string(torus.task(*key).state) : "unknown");
+  }
+  then(storage::Batch{}, [this, from, id = report.task_id] {
+    send(from, {{}, {}, sched::OutcomeAck{id}});
+  });
+}
+
+void Migration::owe(const storage::OutcomeReport& report) {
+  outbox_.insert_or_assign(report.task_id, report);
+  send_outcomes(report.origin);
+}
+
+void Migration::send_outcomes(const std::string& origin) {
+  if (stopped_) return;
+  for (const auto& [id, r] : outbox_) {
+    if (!origin.empty() && r.origin != origin) continue;
+    sched::OutcomeReport report;
+    report.task_id = r.task_id;
+    report.executor = peers_.name();
+    report.state = static_cast<TaskState>(r.state);
+    report.exit = r.exit;
+    report.reason = r.reason;
+    report.started_at_us = r.started_at_us;
+    report.finished_at_us = r.finished_at_us;
+    report.attempts = r.attempts;
+    report.cpu_time_us = r.cpu_time_us;
+    if (peers_.send_migration(r.origin, {{}, {}, std::move(report)})) ++stats_.outcomes_sent;
+  }
+  arm_outcome_retry();
+}
+
+void Migration::arm_outcome_retry() {
+  if (outcome_timer_armed_ || outbox_.empty()) return;
+  outcome_timer_armed_ = true;
+  outcome_timer_.expires_after(std::chrono::microseconds(options_.outcome_retry_us));
+  outcome_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    outcome_timer_armed_ = false;
+    if (!ec) send_outcomes("");
+  }));
+}
+
+void Migration::arm_backlog() {
+  backlog_timer_.expires_after(std::chrono::microseconds(options_.backlog_refresh_us));
+  backlog_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
+    if (ec || stopped_) return;
+    const sched::TorusStats s = tasks_.torus().stats();
+    const std::uint64_t queued = s.count(TaskState::kQueued);
+    const std::uint64_t free_slots =
+        static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
+    if (queued > free_slots && options_.load) {
+      peers_.set_load(options_.load(), /*republish=*/true);
+      ++stats_.load_refreshes;
+      arm_round();
+    }
+    arm_backlog();
+  }));
+}
+
+rpc::MigrationCounters Migration::counters() const {
+  const sched::DonorStats& d = donor_.stats();
+  const sched::ReceiverStats& r = receiver_.stats();
+  rpc::MigrationCounters c;
+  c.enabled = true;
+  c.offers_made = stats_.offers_made;
+  c.moved_away = d.moved;
+  c.refused_by_peers = d.refused;
+  c.reclaimed = d.reclaimed;
+  c.adopted = stats_.adopted;
+  c.refused_by_us = stats_.refused_by_us;
+  c.in_flight = donor_.entries() + receiver_.held_count();
+  c.outcomes_owed = outbox_.size();
+  c.outcomes_applied = stats_.outcomes_applied;
+  c.outcomes_unexpected = stats_.outcomes_unexpected;
+  c.forced_releases = r.forced;
+  return c;
 }
 
 }  // namespace braid::node

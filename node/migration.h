@@ -12,9 +12,16 @@
 // adopted task is put in the torus held (Torus::mark_adoption) and its record
 // is made durable before `accepted` is sent.
 //
-// Not built yet (docs/migration.md steps 6-8): outcome reports to the origin,
-// following a moved task from the origin, drain. Until then migration is off
-// unless braidd is started with --migrate.
+// Outcomes go home. A task of another origin that ends here is put in the
+// outbox with its terminal record (Durability); its OutcomeReport is sent to
+// the origin (the id's node part) every outcome_retry_us while the origin is
+// alive, and at once when it comes alive, until the origin acknowledges it;
+// then the outbox entry is deleted. The origin applies an outcome to its
+// moved task (Torus::apply_outcome: its dependents and waiters see the end),
+// and acknowledges once that is stored; an outcome for a task it no longer
+// holds as moved is acknowledged and counted (outcomes_unexpected).
+//
+// Migration is off unless braidd is started with --migrate.
 //
 // Single-threaded: everything on the loop's thread.
 #pragma once
@@ -23,6 +30,7 @@
 #include <asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +41,7 @@
 #include "node/lifetime.h"
 #include "node/peers.h"
 #include "node/tasks.h"
+#include "rpc/control_backend.h"
 #include "sched/balance.h"
 #include "sched/handoff.h"
 #include "sched/migration_message.h"
@@ -45,7 +54,14 @@ struct MigrationOptions {
   // A peer in the journal that gossip does not report alive this long after
   // the start is treated as dead (its migrating tasks are taken back).
   sched::Micros restart_grace_us = 10 * sched::kMicrosPerSecond;
+  sched::Micros outcome_retry_us = 2 * sched::kMicrosPerSecond;
+  // While this node has more queued than free slots, its load is published
+  // again this often even if unchanged (peers skip projections older than
+  // balance.stale_after_us, and an idle peer pulls only from fresh ones),
+  // and a balancing round runs.
+  sched::Micros backlog_refresh_us = 1 * sched::kMicrosPerSecond;
   std::uint64_t seed = 1;
+  std::function<gossip::Load()> load;  // this node's load as gossiped (braidd's load_of)
 };
 
 struct MigrationStats {
@@ -53,7 +69,12 @@ struct MigrationStats {
   std::uint64_t offers_made = 0;
   std::uint64_t adopted = 0;
   std::uint64_t refused_by_us = 0;
-  std::uint64_t store_failures = 0;  // a write failed: the node stops migrating
+  std::uint64_t store_failures = 0;       // a write failed: the node stops migrating
+  std::uint64_t outcomes_sent = 0;        // reports sent (retries included)
+  std::uint64_t outcomes_acked = 0;       // reports the origin acknowledged
+  std::uint64_t outcomes_applied = 0;     // reports applied here, as the origin
+  std::uint64_t outcomes_unexpected = 0;  // reports for a task not held here as moved
+  std::uint64_t load_refreshes = 0;       // unchanged loads published again (backlog)
 };
 
 class Migration final {
@@ -68,8 +89,13 @@ class Migration final {
   sched::Status start();
   // The local load changed (Tasks' load listener): a round soon.
   void on_load_changed();
+  // Drain (node/drain.h): refuses offers and offers every queued task that
+  // may move, whatever its own free slots. Answers the drain's state.
+  rpc::DrainView set_draining(bool draining);
 
   const MigrationStats& stats() const { return stats_; }
+  std::size_t outcomes_owed() const { return outbox_.size(); }
+  rpc::MigrationCounters counters() const;  // for `braid stats`
   const sched::HandoffDonor& donor() const { return donor_; }
   const sched::HandoffReceiver& receiver() const { return receiver_; }
 
@@ -88,6 +114,11 @@ class Migration final {
   void on_member(const gossip::Event& event);
   void arm_tick();
   void tick();
+  void on_outcome(const std::string& from, const sched::OutcomeReport& report);
+  void owe(const storage::OutcomeReport& report);  // stored in the outbox: send until acked
+  void send_outcomes(const std::string& origin);   // empty: every origin
+  void arm_outcome_retry();
+  void arm_backlog();
 
   // Carries out a donor's / receiver's actions (see the file comment).
   void run(sched::DonorActions actions);
@@ -97,6 +128,7 @@ class Migration final {
   void drain_steps();
 
   std::optional<sched::TaskKey> key_of(const std::string& task_id) const;
+  std::vector<sched::MovableTask> movable_tasks() const;  // for push and answer_pull
   std::optional<std::string> cannot_run(const sched::MigratingTask& task) const;
   void adopt(const sched::MigratingTask& task, const std::string& donor, sched::Epoch epoch);
   std::optional<sched::MigratingTask> migrating_task(const std::string& task_id) const;
@@ -121,8 +153,13 @@ class Migration final {
   sched::Micros tick_due_us_ = -1;
   asio::steady_timer grace_timer_;
   std::vector<std::string> journal_peers_;  // to declare dead if not seen after the grace
-  bool stopped_ = false;                    // a store failure: no more migration
-  Lifetime lifetime_;                       // last: destroyed first
+  std::map<std::string, storage::OutcomeReport> outbox_;  // by task id, until acked
+  asio::steady_timer outcome_timer_;
+  bool outcome_timer_armed_ = false;
+  asio::steady_timer backlog_timer_;
+  bool stopped_ = false;  // a store failure: no more migration
+  bool draining_ = false;
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace braid::node

@@ -214,8 +214,8 @@ void Peers::arm_timer() {
   });
 }
 
-void Peers::set_load(const gossip::Load& load) {
-  node_->set_load(load, now_us());
+void Peers::set_load(const gossip::Load& load, bool republish) {
+  node_->set_load(load, now_us(), republish);
   arm_timer();  // the change rides on the next gossip round
 }
 

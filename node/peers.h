@@ -54,7 +54,7 @@ class Peers {
   Peers(const Peers&) = delete;
   Peers& operator=(const Peers&) = delete;
 
-  void set_load(const gossip::Load& load);
+  void set_load(const gossip::Load& load, bool republish = false);  // gossip::Node::set_load
   std::vector<gossip::Member> members() const;
   const std::string& address() const;  // what we advertise
   const std::string& name() const { return options_.name; }

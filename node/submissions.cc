@@ -43,6 +43,11 @@ kj::Promise<kj::Own<rpc::SubmitOutcome>> Submissions::submit(std::vector<sched::
     return kj::mv(outcome);
   };
   if (tasks_.shutting_down()) return refuse("node " + config_.name + " is shutting down");
+  if (draining_) {
+    return refuse("node " + config_.name +
+                  " is draining (braid drain): it takes no new tasks; submit to another node, or "
+                  "end the drain with `braid drain --cancel`");
+  }
   if (tasks_being_stored_ + specs.size() > kTasksBeingStoredMax) {
     return refuse("node " + config_.name + " is still storing " +
                   std::to_string(tasks_being_stored_) + " submitted tasks (at most " +

@@ -40,6 +40,8 @@ class Submissions final {
               Durability& durability, Waiters& waiters);
   // `on_idle` runs whenever the last pending submission was answered.
   void set_on_idle(std::function<void()> on_idle) { on_idle_ = std::move(on_idle); }
+  // While draining (braid drain), every submission is refused.
+  void set_draining(bool draining) { draining_ = draining; }
   Submissions(const Submissions&) = delete;
   Submissions& operator=(const Submissions&) = delete;
 
@@ -82,7 +84,8 @@ class Submissions final {
   std::function<void()> on_idle_;
   std::list<Submission> submissions_;   // not admitted yet
   std::deque<std::uint64_t> reserved_;  // serials of submissions with ids, in id order
-  bool admit_posted_ = false;           // an admit_some() is queued on the loop
+  bool draining_ = false;
+  bool admit_posted_ = false;  // an admit_some() is queued on the loop
   std::uint64_t next_submission_serial_ = 1;
   std::size_t tasks_being_stored_ = 0;              // in submissions_
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions

@@ -141,7 +141,20 @@ interface Control {
   hold @13 (ids :List(Text), release :Bool) -> (error :Text);
   # Every member this node knows (itself included), in name order; `listen`
   # is empty when the node has no peer listener.
-  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters);
+  peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters,
+                   migration :MigrationCounters);
+  # Drain (docs/migration.md): the node takes no new tasks (submissions and
+  # peers' offers) and offers its queued tasks to peers; cancel: it takes
+  # tasks again. Answers the drain's state either way.
+  drain @15 (cancel :Bool) -> (state :DrainState, error :Text);
+}
+
+struct DrainState {
+  draining @0 :Bool;
+  migrate @1 :Bool;     # queued tasks can leave (braidd --migrate)
+  queued @2 :UInt64;    # queued tasks that may still leave (those being offered too)
+  staying @3 :UInt64;   # pending, held or pinned tasks: they do not leave
+  running @4 :UInt64;   # started attempts (running or stopped)
 }
 
 # Since start. Bytes are gossip messages as encoded on the wire (without
@@ -163,6 +176,22 @@ struct GossipCounters {
   timerFires @12 :UInt64;
   timerLate10ms @13 :UInt64;    # fires more than 10 ms after they were due
   timerLateMaxUs @14 :UInt64;
+}
+
+# Migration since start (docs/migration.md); all zero without --migrate.
+struct MigrationCounters {
+  enabled @0 :Bool;
+  offersMade @1 :UInt64;        # handoffs this node began as donor
+  movedAway @2 :UInt64;         # of them, accepted by the peer
+  refusedByPeers @3 :UInt64;
+  reclaimed @4 :UInt64;         # taken back from a peer declared dead
+  adopted @5 :UInt64;           # tasks adopted from peers
+  refusedByUs @6 :UInt64;
+  inFlight @7 :UInt64;          # unresolved handoffs (donor journal + held adoptions)
+  outcomesOwed @8 :UInt64;      # in the outbox, not yet acknowledged by their origin
+  outcomesApplied @9 :UInt64;   # as the origin
+  outcomesUnexpected @10 :UInt64;  # a task that ran elsewhere was not moved here: ran twice?
+  forcedReleases @11 :UInt64;   # adoptions released without the donor's word: may run twice
 }
 
 struct PeerInfo {

@@ -97,10 +97,35 @@ struct GossipCounters {
   std::uint64_t timer_late_max_us = 0;
 };
 
+struct MigrationCounters {
+  bool enabled = false;
+  std::uint64_t offers_made = 0;
+  std::uint64_t moved_away = 0;
+  std::uint64_t refused_by_peers = 0;
+  std::uint64_t reclaimed = 0;
+  std::uint64_t adopted = 0;
+  std::uint64_t refused_by_us = 0;
+  std::uint64_t in_flight = 0;
+  std::uint64_t outcomes_owed = 0;
+  std::uint64_t outcomes_applied = 0;
+  std::uint64_t outcomes_unexpected = 0;
+  std::uint64_t forced_releases = 0;
+};
+
 struct PeersView {
   std::vector<PeerView> members;
   std::string listen;  // empty: no peer listener
   GossipCounters gossip;
+  MigrationCounters migration;
+};
+
+// What `braid drain` reports (node/drain.h).
+struct DrainView {
+  bool draining = false;
+  bool migrate = false;
+  std::uint64_t queued = 0;
+  std::uint64_t staying = 0;
+  std::uint64_t running = 0;
 };
 
 struct WaitOutcome {
@@ -212,6 +237,10 @@ class ControlBackend {
       reply->error = page.error().message;
     }
     return kj::mv(reply);
+  }
+  // Starts (cancel = false) or ends a drain; answers its state.
+  virtual sched::Result<DrainView> drain(bool /*cancel*/) {
+    return sched::Error{"this node cannot drain"};
   }
 };
 

@@ -233,10 +233,27 @@ kj::Promise<void> ControlServer::peers(PeersContext context) {
   auto results = context.getResults();
   results.setListen(view.listen);
   to_wire(view.gossip, results.initGossip());
+  to_wire(view.migration, results.initMigration());
   auto members = results.initMembers(static_cast<unsigned>(view.members.size()));
   for (std::size_t i = 0; i < view.members.size(); ++i) {
     to_wire(view.members[i], members[static_cast<unsigned>(i)]);
   }
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ControlServer::drain(DrainContext context) {
+  auto view = backend_.drain(context.getParams().getCancel());
+  auto results = context.getResults();
+  if (!view) {
+    results.setError(view.error().message);
+    return kj::READY_NOW;
+  }
+  auto state = results.initState();
+  state.setDraining(view.value().draining);
+  state.setMigrate(view.value().migrate);
+  state.setQueued(view.value().queued);
+  state.setStaying(view.value().staying);
+  state.setRunning(view.value().running);
   return kj::READY_NOW;
 }
 

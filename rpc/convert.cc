@@ -465,4 +465,36 @@ void to_wire(const GossipCounters& c, schema::GossipCounters::Builder out) {
   out.setTimerLateMaxUs(c.timer_late_max_us);
 }
 
+MigrationCounters from_wire(schema::MigrationCounters::Reader in) {
+  MigrationCounters c;
+  c.enabled = in.getEnabled();
+  c.offers_made = in.getOffersMade();
+  c.moved_away = in.getMovedAway();
+  c.refused_by_peers = in.getRefusedByPeers();
+  c.reclaimed = in.getReclaimed();
+  c.adopted = in.getAdopted();
+  c.refused_by_us = in.getRefusedByUs();
+  c.in_flight = in.getInFlight();
+  c.outcomes_owed = in.getOutcomesOwed();
+  c.outcomes_applied = in.getOutcomesApplied();
+  c.outcomes_unexpected = in.getOutcomesUnexpected();
+  c.forced_releases = in.getForcedReleases();
+  return c;
+}
+
+void to_wire(const MigrationCounters& c, schema::MigrationCounters::Builder out) {
+  out.setEnabled(c.enabled);
+  out.setOffersMade(c.offers_made);
+  out.setMovedAway(c.moved_away);
+  out.setRefusedByPeers(c.refused_by_peers);
+  out.setReclaimed(c.reclaimed);
+  out.setAdopted(c.adopted);
+  out.setRefusedByUs(c.refused_by_us);
+  out.setInFlight(c.in_flight);
+  out.setOutcomesOwed(c.outcomes_owed);
+  out.setOutcomesApplied(c.outcomes_applied);
+  out.setOutcomesUnexpected(c.outcomes_unexpected);
+  out.setForcedReleases(c.forced_releases);
+}
+
 }  // namespace braid::rpc

@@ -39,6 +39,8 @@ PeerView from_wire(schema::PeerInfo::Reader info);
 void to_wire(const PeerView& view, schema::PeerInfo::Builder out);
 GossipCounters from_wire(schema::GossipCounters::Reader in);
 void to_wire(const GossipCounters& counters, schema::GossipCounters::Builder out);
+MigrationCounters from_wire(schema::MigrationCounters::Reader in);
+void to_wire(const MigrationCounters& counters, schema::MigrationCounters::Builder out);
 StatsView from_wire(schema::Stats::Reader stats);
 
 // Operation enums, both ways. An enum value this build does not know (a newer

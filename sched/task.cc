@@ -180,6 +180,10 @@ Status validate_task_id(std::string_view id) {
   return ok_status();
 }
 
+std::string_view origin_of(std::string_view task_id) {
+  return task_id.substr(0, task_id.rfind(':'));
+}
+
 std::string ExitStatus::describe() const {
   switch (kind) {
     case Kind::kExited:

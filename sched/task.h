@@ -135,6 +135,8 @@ Status validate_spec(const TaskSpec& spec);
 // Checked wherever an id arrives from outside, before any path is built from
 // it (log files, cgroups). The error quotes the id and the allowed shape.
 Status validate_task_id(std::string_view id);
+// The origin part of a task id (up to its last ':'; all of it if none).
+std::string_view origin_of(std::string_view task_id);
 
 // How a started attempt ended, as the executor observed it.
 struct ExitStatus {

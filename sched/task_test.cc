@@ -108,5 +108,11 @@ TEST(Task, AddRefusalCutsLongReasonsAtACharacterBoundary) {
   EXPECT_EQ(t.refusals[2].reason, "no such program: foo");
 }
 
+TEST(TaskId, OriginIsTheNodePart) {
+  EXPECT_EQ(origin_of("n1:42"), "n1");
+  EXPECT_EQ(origin_of("a.b-c:7"), "a.b-c");
+  EXPECT_EQ(origin_of("plain"), "plain");
+}
+
 }  // namespace
 }  // namespace braid::sched

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -271,7 +272,100 @@ TEST(Peers, NoFalsePositivesWhileTheTasksSaturateEveryCore) {
   }
 }
 
-// Issue 11 §7 "Spreading" (partial: outcomes do not go home yet): 60 tasks
+// Issue 11 §4: outcomes go home. Tasks submitted to n0 run on its peers;
+// n0's `wait` ends with their real exit codes, a task --after them runs once
+// they ended elsewhere, `show` on n0 names the node that ran each, and every
+// outbox empties.
+TEST(Migration, OutcomesGoHomeSoWaitShowAndAfterWorkAtTheOrigin) {
+  TempDir tmp;
+  Cluster c(3, {"--slots", "2", "--migrate"});
+  ASSERT_TRUE(c.converged());
+  const auto ids = c.nodes[0]
+                       ->json({"submit", "--json", "--array", "1-12", "--", "sh", "-c",
+                               "sleep 0.5; exit $(( {} % 3 == 0 ? 3 : 0 ))"})
+                       .at("ids")
+                       .get<std::vector<std::string>>();
+  ASSERT_EQ(ids.size(), 12u);
+  std::vector<std::string> after = {"submit", "--json"};
+  for (const std::string& id : ids) after.insert(after.end(), {"--after-any", id});
+  after.insert(after.end(), {"--", "sh", "-c", "echo after > " + tmp.path() + "/after"});
+  const std::string last = c.nodes[0]->json(after).at("id").get<std::string>();
+  std::vector<std::string> wait = {"wait", "--timeout", "60s", "--json"};
+  wait.insert(wait.end(), ids.begin(), ids.end());
+  const RunResult waited = c.nodes[0]->cli(wait);
+  ASSERT_NE(waited.exit_code, 124) << waited.out << waited.err;
+  EXPECT_EQ(waited.exit_code, 1) << "four of them exit 3";  // several tasks, not all completed
+  std::map<std::string, int> ran_on;
+  int failed = 0;
+  for (const std::string& id : ids) {
+    const auto t = c.nodes[0]->json({"show", "--json", id});
+    const std::string state = t.at("state");
+    ASSERT_TRUE(state == "completed" || state == "failed") << id << " is " << state;
+    failed += state == "failed";
+    const nlohmann::json moved_to = t.value("moved_to", nlohmann::json());
+    const std::string executor = moved_to.is_string() ? moved_to.get<std::string>() : "";
+    ++ran_on[executor.empty() ? "n0" : executor];
+  }
+  EXPECT_EQ(failed, 4);
+  EXPECT_GE(ran_on.size(), 2u) << "nothing ran elsewhere: nothing went home";
+  EXPECT_EQ(c.nodes[0]->cli({"wait", "--timeout", "30s", last}).exit_code, 0);
+  EXPECT_TRUE(std::filesystem::exists(tmp.path() + "/after"));
+  for (Daemon* d : c.all()) {
+    EXPECT_TRUE(eventually(
+        [&] {
+          const auto m = d->json({"stats", "--json"}).at("migration");
+          return m.at("outcomes_owed").get<int>() == 0 && m.at("in_flight").get<int>() == 0;
+        },
+        10s, 50ms));
+    EXPECT_EQ(d->json({"stats", "--json"}).at("migration").at("outcomes_unexpected"), 0);
+  }
+  EXPECT_GT(c.nodes[0]->json({"stats", "--json"}).at("migration").at("outcomes_applied").get<int>(),
+            0);
+  std::printf("outcomes: ran on");
+  for (const auto& [node, n] : ran_on) std::printf(" %s %d", node.c_str(), n);
+  std::printf("\n");
+}
+
+// Issue 11 §5: `braid drain` moves a node's queued tasks to its peers and
+// returns once only its running tasks remain; meanwhile it refuses
+// submissions; `drain --cancel` makes it take tasks again. Every task runs
+// once (a ledger outside braid).
+TEST(Migration, DrainEmptiesANodesQueueOntoItsPeers) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ledger";
+  Cluster c(3, {"--slots", "2", "--migrate"});
+  ASSERT_TRUE(c.converged());
+  Daemon& n0 = *c.nodes[0];
+  const std::string script = "sleep 1; echo \"$BRAID_TASK_ID\" >> " + ledger;
+  // Twice what the cluster runs at once: every node keeps a queue for a while.
+  n0.cli_ok({"submit", "--array", "1-12", "--", "sh", "-c", script});
+  const RunResult drained = n0.cli({"drain", "--timeout", "30s", "--json"});
+  ASSERT_EQ(drained.exit_code, 0) << drained.out << drained.err;
+  const auto view = nlohmann::json::parse(drained.out);
+  EXPECT_TRUE(view.at("draining").get<bool>());
+  EXPECT_EQ(view.at("queued"), 0);
+  // Only running tasks remain on n0: nothing queued, nothing being offered.
+  const auto stats = n0.json({"stats", "--json"});
+  EXPECT_EQ(stats.at("tasks").at("queued"), 0) << stats.dump();
+  const RunResult refused = n0.cli({"submit", "--", "true"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("is draining"), std::string::npos) << refused.err;
+  EXPECT_GT(n0.json({"stats", "--json"}).at("migration").at("moved_away").get<int>(), 0);
+  auto lines = [&] {
+    std::ifstream in(ledger);
+    std::map<std::string, int> runs;
+    for (std::string line; std::getline(in, line);) ++runs[line];
+    return runs;
+  };
+  ASSERT_TRUE(eventually([&] { return lines().size() >= 12; }, 30s, 50ms)) << lines().size();
+  for (const auto& [id, n] : lines()) EXPECT_EQ(n, 1) << id << " ran " << n << " times";
+  const RunResult cancelled = n0.cli({"drain", "--cancel"});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_NE(cancelled.out.find("takes new tasks"), std::string::npos) << cancelled.out;
+  EXPECT_EQ(n0.cli({"submit", "--", "true"}).exit_code, 0);
+}
+
+// Issue 11 §7 "Spreading": 60 tasks
 // of `sleep 0.5` submitted to one of 3 nodes with 2 slots each spread over
 // all three; each runs exactly once (a ledger outside braid).
 TEST(Migration, SixtyTasksSpreadOverThreeNodesAndEachRunsOnce) {
