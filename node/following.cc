@@ -163,18 +163,39 @@ kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuer
   }
   struct Gather {
     rpc::ListPage page;
-    std::vector<std::vector<rpc::TaskView>> rows;  // by peer, in member order
+    std::string self;
+    std::vector<std::string> names;                // the peers asked, in member order
+    std::vector<std::vector<rpc::TaskView>> rows;  // by peer
     std::vector<std::string> errors;               // by peer, "" = none
+    std::vector<bool> answered;                    // by peer
     std::size_t waiting = 0;
+    bool keep_moved = false;
     SharedFulfiller<rpc::ListReply> fulfiller;
+
+    void done() {
+      auto reply = kj::heap<rpc::ListReply>();
+      reply->page = std::move(page);
+      std::set<std::string> heard = {self};
+      for (std::size_t p = 0; p < names.size(); ++p) {
+        if (answered[p]) heard.insert(names[p]);
+        for (rpc::TaskView& t : rows[p]) reply->page.tasks.push_back(std::move(t));
+        if (!errors[p].empty()) reply->page.peer_errors.push_back(errors[p]);
+      }
+      drop_pointer_rows(reply->page.tasks, heard, keep_moved);
+      (*fulfiller)->fulfill(kj::mv(reply));
+    }
   };
   auto paf = kj::newPromiseAndFulfiller<kj::Own<rpc::ListReply>>();
   auto gather = std::make_shared<Gather>();
   gather->page = std::move(local).value();
+  gather->page.peer_errors = std::move(dead);
+  gather->self = peers_.name();
+  gather->names = peers;
   gather->rows.resize(peers.size());
   gather->errors.resize(peers.size());
+  gather->answered.assign(peers.size(), false);
   gather->waiting = peers.size();
-  gather->page.peer_errors = std::move(dead);
+  gather->keep_moved = query.state == sched::TaskState::kMoved;
   gather->fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<kj::Own<rpc::ListReply>>>>(
       kj::mv(paf.fulfiller));
   rpc::PeerListRequest request;
@@ -185,12 +206,14 @@ kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuer
       std::min(query.limit == 0 ? rpc::kPeerListRowsMax : query.limit, rpc::kPeerListRowsMax);
   for (std::size_t i = 0; i < peers.size(); ++i) {
     peers_.list_tasks(peers[i], request, options_.deadline,
-                      [gather, i, name = peers[i]](sched::Result<rpc::PeerListAnswer> answer) {
+                      [gather, i](sched::Result<rpc::PeerListAnswer> answer) {
+                        const std::string& name = gather->names[i];
                         if (!answer) {
                           gather->errors[i] = name + ": unreachable: " + answer.error().message;
                         } else if (!answer.value().error.empty()) {
                           gather->errors[i] = name + ": " + answer.value().error;
                         } else {
+                          gather->answered[i] = true;
                           gather->rows[i] = answer.value().tasks;
                           if (answer.value().more) {
                             gather->errors[i] = name + ": only its first " +
@@ -198,17 +221,7 @@ kj::Promise<kj::Own<rpc::ListReply>> Following::list_cluster(const rpc::ListQuer
                                                 " tasks are listed";
                           }
                         }
-                        if (--gather->waiting > 0) return;
-                        auto reply = kj::heap<rpc::ListReply>();
-                        reply->page = std::move(gather->page);
-                        for (std::size_t p = 0; p < gather->rows.size(); ++p) {
-                          for (rpc::TaskView& t : gather->rows[p])
-                            reply->page.tasks.push_back(std::move(t));
-                          if (!gather->errors[p].empty())
-                            reply->page.peer_errors.push_back(gather->errors[p]);
-                        }
-                        drop_pointer_rows(reply->page.tasks);
-                        (*gather->fulfiller)->fulfill(kj::mv(reply));
+                        if (--gather->waiting == 0) gather->done();
                       });
   }
   return kj::mv(paf.promise);
@@ -261,13 +274,19 @@ rpc::PeerListAnswer Following::answer_list(const rpc::PeerListRequest& request) 
   return answer;
 }
 
-void drop_pointer_rows(std::vector<rpc::TaskView>& rows) {
+void drop_pointer_rows(std::vector<rpc::TaskView>& rows, const std::set<std::string>& answered,
+                       bool keep_moved) {
   std::unordered_set<std::string> held;  // ids some node lists as holding
   for (const rpc::TaskView& t : rows) {
     if (t.moved_to.empty()) held.insert(t.id);
   }
-  std::erase_if(rows,
-                [&](const rpc::TaskView& t) { return !t.moved_to.empty() && held.contains(t.id); });
+  std::erase_if(rows, [&](const rpc::TaskView& t) {
+    if (t.moved_to.empty()) return false;
+    if (t.state == sched::TaskState::kMoved) {
+      return !keep_moved && (held.contains(t.id) || answered.contains(t.moved_to));
+    }
+    return held.contains(t.id);
+  });
 }
 
 }  // namespace braid::node

@@ -29,6 +29,7 @@
 #include <asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -73,8 +74,15 @@ class Following final {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-// ps --cluster: drops the rows of forwarding pointers (moved_to set) whose
-// task another row lists from the node that holds it. Order kept.
-void drop_pointer_rows(std::vector<rpc::TaskView>& rows);
+// ps --cluster: drops the rows that only point elsewhere, so that a task is
+// listed by the node at the end of its chain. A `moved` row goes when the
+// node it points to answered (`answered`: the nodes whose lists came, this
+// one included): that node lists the task, or points on, or no longer
+// shows it (ended, and the list is of unfinished tasks; a relay's pointer
+// is never updated). An ended row with a pointer (the origin's copy of an
+// outcome) goes when another row lists the task without a pointer. Rows of
+// state `moved` stay when `keep_moved` (ps --state moved). Order kept.
+void drop_pointer_rows(std::vector<rpc::TaskView>& rows, const std::set<std::string>& answered,
+                       bool keep_moved = false);
 
 }  // namespace braid::node

@@ -81,7 +81,7 @@ std::pair<std::string, std::string> a_moved_task(Trio& t, int count, const std::
   eventually(
       [&] {
         for (const auto& task : t.nodes[0]->json({"ps", "--all", "--json"})) {
-          if (task.at("state") == "moved" && task.at("moved_to").is_string()) {
+          if (task.at("moved_to").is_string()) {  // moved, or ended where it went
             found = {task.at("id").get<std::string>(), task.at("moved_to").get<std::string>()};
             return true;
           }
@@ -116,6 +116,10 @@ TEST(Following, LogsAtTheOriginPrintTheOutputOfTheNodeThatRanIt) {
       30s, 50ms))
       << t.by_name(executor).cli({"show", id}).out;
   Daemon& runner = t.by_name(executor);
+  // Its outcome comes home: the origin's record ends, its pointer names the executor.
+  ASSERT_TRUE(
+      eventually([&] { return t.nodes[0]->show(id).at("state") == "completed"; }, 10s, 20ms))
+      << t.nodes[0]->cli({"show", id}).out;
   const std::string index = std::to_string(t.nodes[0]->show(id).at("array_index").get<int>());
   const RunResult at_origin = t.nodes[0]->cli({"logs", id});
   ASSERT_EQ(at_origin.exit_code, 0) << at_origin.err;
@@ -163,6 +167,23 @@ TEST(Following, LogsFollowAtTheOriginStreamsARemoteTaskUntilItEnds) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << status << " " << read_file(tmp.path() + "/follow.err");
   EXPECT_EQ(read_file(out_path), "first " + index + "\nsecond " + index + "\n");
+}
+
+// `braid run` on a busy node: its task moves to an idle peer, its output
+// is streamed from there, and run exits with the task's own code.
+TEST(Following, RunOnABusyNodeStreamsFromThePeerThatRunsIt) {
+  Trio t({"--slots", "1", "--migrate"});
+  ASSERT_TRUE(t.converged());
+  const std::string blocker = t.nodes[0]->submit({"--pin", "--", "sleep", "30"});
+  ASSERT_TRUE(
+      eventually([&] { return t.nodes[0]->show(blocker).at("state") == "running"; }, 10s, 20ms));
+  const RunResult r = t.nodes[0]->cli(
+      {"run", "--", "sh", "-c", "echo hi from $BRAID_NODE_MARK; echo oops >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out.rfind("hi from ", 0), 0u) << r.out;
+  EXPECT_TRUE(r.out.find("-n1-") != std::string::npos || r.out.find("-n2-") != std::string::npos)
+      << "ran on the busy node? " << r.out;
+  EXPECT_NE(r.out.find("oops"), std::string::npos) << r.out;  // merged stderr
 }
 
 // `braid ps --cluster` lists the tasks of every node, each once, with the
