@@ -54,7 +54,10 @@ kj::Promise<kj::Own<rpc::LogReply>> Following::read_log(const std::string& id, b
   if (keys) {
     holder = tasks_.view(keys.value()[0]).moved_to;
   } else if (const std::string origin = origin_of(id); origin != peers_.name()) {
-    holder = origin;  // not ours: its origin knows where it is
+    for (const gossip::Member& m : peers_.members()) {
+      // Not ours: its origin knows where it is (else: unknown here, said below).
+      if (m.name == origin && gossip::is_live(m.state)) holder = origin;
+    }
   }
   if (holder.empty() || holder == peers_.name()) {
     auto reply = kj::heap<rpc::LogReply>();
