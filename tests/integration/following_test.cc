@@ -205,8 +205,13 @@ TEST(Following, PsClusterListsEveryNodesTasksAndReportsAStalledPeer) {
         return true;
       },
       10s, 20ms));
+  const auto healthy_began = std::chrono::steady_clock::now();
   const RunResult r = t.nodes[0]->cli({"ps", "--cluster", "--json", "--name", "pinned"});
+  const auto healthy_took = std::chrono::steady_clock::now() - healthy_began;
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::printf("ps --cluster over 3 nodes: %lld us (the CLI's whole run)\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(healthy_took).count()));
   EXPECT_EQ(r.err, "");
   std::map<std::string, std::string> listed;
   for (const auto& task : nlohmann::json::parse(r.out)) {
