@@ -524,6 +524,21 @@ int main(int argc, char** argv) {
   }
 
   auto* cmd_next = commands.add("schedule-next", "end the longest-running slice now");
+
+  // Testing aids (docs/cli.md "braid debug"): not for production use.
+  CLI::App* cmd_peer_faults = nullptr;
+  int drop_permille = 0;
+  std::vector<std::string> blocked;
+  bool clear_faults = false;
+  auto* cmd_debug = commands.add("debug", "testing aids: debug peer-faults");
+  if (cmd_debug != nullptr) {
+    cmd_peer_faults = cmd_debug->add_subcommand(
+        "peer-faults", "replace the faults this node injects in what it sends to peers");
+    cmd_peer_faults->add_option("--drop-permille", drop_permille, "drop N of 1000 sent messages")
+        ->check(CLI::Range(0, 1000));
+    cmd_peer_faults->add_option("--block", blocked, "send nothing to this peer address");
+    cmd_peer_faults->add_flag("--clear", clear_faults, "inject no faults");
+  }
   commands.finish();
 
   if (commands.asks_for_help(argc, argv)) {
@@ -641,15 +656,13 @@ int main(int argc, char** argv) {
       nlohmann::json out = braid::node::stats_json(*stats);
       out["gossip"] =
           peers->listen.empty() ? nlohmann::json(nullptr) : braid::node::gossip_json(peers->gossip);
-      out["migration"] = peers->listen.empty() ? nlohmann::json(nullptr)
-                                               : braid::node::migration_json(peers->migration);
+      out["migration"] = peers->migration.enabled ? braid::node::migration_json(peers->migration)
+                                                  : nlohmann::json(nullptr);
       print_json(out);
     } else {
       std::cout << braid::node::stats_table(*stats);
-      if (!peers->listen.empty()) {
-        std::cout << braid::node::gossip_line(peers->gossip)
-                  << braid::node::migration_line(peers->migration);
-      }
+      if (!peers->listen.empty()) std::cout << braid::node::gossip_line(peers->gossip);
+      if (peers->migration.enabled) std::cout << braid::node::migration_line(peers->migration);
     }
     return 0;
   }
@@ -712,6 +725,17 @@ int main(int argc, char** argv) {
   }
   if (ran(cmd_next)) {
     auto reply = client.scheduler(rpc::SchedulerOp::kNext);
+    return ok(reply, code) ? 0 : code;
+  }
+  if (ran(cmd_debug) && !ran(cmd_peer_faults)) {
+    return usage("debug needs a subcommand: peer-faults");
+  }
+  if (ran(cmd_peer_faults)) {
+    const bool given = drop_permille > 0 || !blocked.empty();
+    if (clear_faults == given) {
+      return usage("debug peer-faults needs --clear, or --drop-permille N and/or --block ADDR");
+    }
+    auto reply = client.set_peer_faults({drop_permille, blocked});
     return ok(reply, code) ? 0 : code;
   }
   return usage("no command given: see braid --help");

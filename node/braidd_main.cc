@@ -116,6 +116,15 @@ int main(int argc, char** argv) {
           if (migration) view.migration = migration->counters();
           return view;
         });
+        daemon.set_peer_faults_handler([&](const braid::rpc::PeerFaultsRequest& f) {
+          braid::rpc::PeerFaults faults;  // tests only (braid debug peer-faults)
+          faults.drop_permille = f.drop_permille;
+          faults.blocked.insert(f.blocked.begin(), f.blocked.end());
+          peers->set_faults(std::move(faults));
+          spdlog::warn("peer faults injected: drop {}/1000, {} address(es) blocked",
+                       f.drop_permille, f.blocked.size());
+          return braid::sched::ok_status();
+        });
         daemon.add_load_listener([&] {
           peers->set_load(braid::node::load_of(tasks.torus(), accepting && !draining));
           if (migration) migration->on_load_changed();

@@ -293,8 +293,11 @@ nlohmann::json migration_json(const rpc::MigrationCounters& m) {
           {"refused_by_peers", m.refused_by_peers},
           {"reclaimed", m.reclaimed},
           {"adopted", m.adopted},
+          {"released", m.released},
+          {"discarded", m.discarded},
           {"refused_by_us", m.refused_by_us},
-          {"in_flight", m.in_flight},
+          {"unresolved", m.unresolved},
+          {"held", m.held},
           {"outcomes_owed", m.outcomes_owed},
           {"outcomes_applied", m.outcomes_applied},
           {"outcomes_unexpected", m.outcomes_unexpected},
@@ -302,13 +305,13 @@ nlohmann::json migration_json(const rpc::MigrationCounters& m) {
 }
 
 std::string migration_line(const rpc::MigrationCounters& m) {
-  if (!m.enabled) return "migration:         off (braidd --migrate)\n";
   return fmt::format(
-      "migration:         {} offered / {} moved away / {} refused by peers / {} reclaimed, {} "
-      "adopted / {} refused here, {} in flight, {} outcomes owed, {} applied, {} unexpected, {} "
-      "forced releases\n",
-      m.offers_made, m.moved_away, m.refused_by_peers, m.reclaimed, m.adopted, m.refused_by_us,
-      m.in_flight, m.outcomes_owed, m.outcomes_applied, m.outcomes_unexpected, m.forced_releases);
+      "migration:         {} offered, {} moved away, {} refused by peers, {} reclaimed; {} "
+      "adopted, {} released, {} discarded, {} refused here; now {} unresolved, {} held; "
+      "outcomes: {} owed, {} applied, {} unexpected; {} forced releases\n",
+      m.offers_made, m.moved_away, m.refused_by_peers, m.reclaimed, m.adopted, m.released,
+      m.discarded, m.refused_by_us, m.unresolved, m.held, m.outcomes_owed, m.outcomes_applied,
+      m.outcomes_unexpected, m.forced_releases);
 }
 
 std::string gossip_line(const rpc::GossipCounters& g) {

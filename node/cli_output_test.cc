@@ -93,5 +93,21 @@ TEST(CliOutput, ClusterTableHasANodeColumnAfterTheId) {
   EXPECT_NE(table.find("alpha:8  beta-2  failed"), std::string::npos) << table;
 }
 
+TEST(CliOutput, MigrationCountersShowWhatIsUnresolved) {
+  rpc::MigrationCounters m;
+  m.enabled = true;
+  m.offers_made = 3;
+  m.unresolved = 1;
+  m.held = 2;
+  m.outcomes_owed = 4;
+  const nlohmann::json j = migration_json(m);
+  EXPECT_EQ(j["offers_made"], 3);
+  EXPECT_EQ(j["unresolved"], 1);
+  EXPECT_EQ(j["held"], 2);
+  EXPECT_EQ(j["outcomes_owed"], 4);
+  EXPECT_NE(migration_line(m).find("now 1 unresolved, 2 held"), std::string::npos);
+  EXPECT_NE(migration_line(m).find("4 owed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace braid::node

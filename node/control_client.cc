@@ -293,4 +293,18 @@ Reply<rpc::DrainView> ControlClient::drain(bool cancel) {
   });
 }
 
+Reply<Done> ControlClient::set_peer_faults(const rpc::PeerFaultsRequest& faults) {
+  return call<Done>([&](Control::Client& c, Answer& answer) -> Reply<Done> {
+    auto req = c.setPeerFaultsRequest();
+    req.setDropPermille(static_cast<std::uint32_t>(faults.drop_permille));
+    auto blocked = req.initBlocked(static_cast<unsigned>(faults.blocked.size()));
+    for (std::size_t i = 0; i < faults.blocked.size(); ++i) {
+      blocked.set(static_cast<unsigned>(i), faults.blocked[i]);
+    }
+    auto res = answer(req.send());
+    if (auto r = refused(res)) return *r;
+    return Done{};
+  });
+}
+
 }  // namespace braid::node

@@ -59,6 +59,7 @@ class ControlClient final {
   Reply<Done> hold(const std::vector<std::string>& ids, bool release);
   Reply<rpc::PeersView> peers();
   Reply<rpc::DrainView> drain(bool cancel);
+  Reply<Done> set_peer_faults(const rpc::PeerFaultsRequest& faults);  // tests only
 
  private:
   struct Impl;

@@ -77,6 +77,13 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   kj::Promise<kj::Own<rpc::ListReply>> list_cluster(const rpc::ListQuery& query) override;
   // What `peers` answers (braidd_main wires the peers part in; none: alone).
   void set_peers_view(std::function<rpc::PeersView()> view) { peers_view_ = std::move(view); }
+  // Tests: what `setPeerFaults` does (braidd_main wires the peers part in).
+  sched::Status set_peer_faults(const rpc::PeerFaultsRequest& faults) override {
+    return peer_faults_ ? peer_faults_(faults) : rpc::ControlBackend::set_peer_faults(faults);
+  }
+  void set_peer_faults_handler(std::function<sched::Status(const rpc::PeerFaultsRequest&)> h) {
+    peer_faults_ = std::move(h);
+  }
   sched::Status set_policy(sched::Policy policy) override;
   sched::Status set_quantum(sched::Micros quantum_us) override;
   sched::Result<int> priority(const std::string& id, rpc::PriorityOp op, int value) override;
@@ -112,6 +119,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   std::function<rpc::PeersView()> peers_view_;
   Following* following_ = nullptr;
   std::function<rpc::DrainView(bool)> on_drain_;
+  std::function<sched::Status(const rpc::PeerFaultsRequest&)> peer_faults_;
   // Every handler and posted callback holds a guard of it (declared last:
   // destroyed first, so no handler runs on a half-destroyed daemon).
   Lifetime lifetime_;

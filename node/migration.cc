@@ -663,7 +663,10 @@ rpc::MigrationCounters Migration::counters() const {
   c.reclaimed = d.reclaimed;
   c.adopted = stats_.adopted;
   c.refused_by_us = stats_.refused_by_us;
-  c.in_flight = donor_.entries() + receiver_.held_count();
+  c.unresolved = donor_.entries();
+  c.held = receiver_.held_count();
+  c.released = r.released;
+  c.discarded = r.discarded;
   c.outcomes_owed = outbox_.size();
   c.outcomes_applied = stats_.outcomes_applied;
   c.outcomes_unexpected = stats_.outcomes_unexpected;

@@ -50,7 +50,7 @@ namespace braid::node {
 
 struct MigrationOptions {
   sched::BalanceConfig balance;                                    // balance.self: this node's name
-  sched::Micros round_interval_us = 100 * sched::kMicrosPerMilli;  // at most one round per
+  sched::Micros round_interval_us = 25 * sched::kMicrosPerMilli;  // at most one round per
   // A peer in the journal that gossip does not report alive this long after
   // the start is treated as dead (its migrating tasks are taken back).
   sched::Micros restart_grace_us = 10 * sched::kMicrosPerSecond;

@@ -143,10 +143,14 @@ interface Control {
   # is empty when the node has no peer listener.
   peers @14 () -> (members :List(PeerInfo), listen :Text, gossip :GossipCounters,
                    migration :MigrationCounters);
+  # Tests only (`braid debug peer-faults`): replaces the faults the peer
+  # transport injects in what it sends: dropPermille (0..1000) of messages,
+  # and every message to a blocked peer address. Refused without peers.
+  setPeerFaults @15 (dropPermille :UInt32, blocked :List(Text)) -> (error :Text);
   # Drain (docs/migration.md): the node takes no new tasks (submissions and
   # peers' offers) and offers its queued tasks to peers; cancel: it takes
   # tasks again. Answers the drain's state either way.
-  drain @15 (cancel :Bool) -> (state :DrainState, error :Text);
+  drain @16 (cancel :Bool) -> (state :DrainState, error :Text);
 }
 
 struct DrainState {
@@ -187,11 +191,14 @@ struct MigrationCounters {
   reclaimed @4 :UInt64;         # taken back from a peer declared dead
   adopted @5 :UInt64;           # tasks adopted from peers
   refusedByUs @6 :UInt64;
-  inFlight @7 :UInt64;          # unresolved handoffs (donor journal + held adoptions)
+  unresolved @7 :UInt64;        # donor journal entries migrating or reclaimed, now
   outcomesOwed @8 :UInt64;      # in the outbox, not yet acknowledged by their origin
   outcomesApplied @9 :UInt64;   # as the origin
   outcomesUnexpected @10 :UInt64;  # a task that ran elsewhere was not moved here: ran twice?
   forcedReleases @11 :UInt64;   # adoptions released without the donor's word: may run twice
+  held @12 :UInt64;             # adoptions awaiting the donor's confirmation, now
+  released @13 :UInt64;         # adoptions confirmed (runnable)
+  discarded @14 :UInt64;        # adoptions discarded (the donor kept the task)
 }
 
 struct PeerInfo {

@@ -105,11 +105,14 @@ struct MigrationCounters {
   std::uint64_t reclaimed = 0;
   std::uint64_t adopted = 0;
   std::uint64_t refused_by_us = 0;
-  std::uint64_t in_flight = 0;
+  std::uint64_t unresolved = 0;  // donor journal entries migrating or reclaimed, now
   std::uint64_t outcomes_owed = 0;
   std::uint64_t outcomes_applied = 0;
   std::uint64_t outcomes_unexpected = 0;
   std::uint64_t forced_releases = 0;
+  std::uint64_t held = 0;  // adoptions awaiting the donor's confirmation, now
+  std::uint64_t released = 0;
+  std::uint64_t discarded = 0;
 };
 
 struct PeersView {
@@ -127,6 +130,13 @@ struct DrainView {
   std::uint64_t staying = 0;
   std::uint64_t running = 0;
 };
+
+// Tests only: the faults the peer transport injects in what it sends.
+struct PeerFaultsRequest {
+  int drop_permille = 0;             // 0..1000 of sent messages dropped
+  std::vector<std::string> blocked;  // peer addresses nothing is sent to
+};
+constexpr std::size_t kPeerFaultsBlockedMax = 1024;
 
 struct WaitOutcome {
   std::vector<TaskView> tasks;
@@ -241,6 +251,10 @@ class ControlBackend {
   // Starts (cancel = false) or ends a drain; answers its state.
   virtual sched::Result<DrainView> drain(bool /*cancel*/) {
     return sched::Error{"this node cannot drain"};
+  }
+  // Tests only: replaces the injected peer faults (a node without peers refuses).
+  virtual sched::Status set_peer_faults(const PeerFaultsRequest& /*faults*/) {
+    return sched::Error{"this node has no peers (start braidd with --listen)"};
   }
 };
 

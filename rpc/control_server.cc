@@ -257,6 +257,26 @@ kj::Promise<void> ControlServer::drain(DrainContext context) {
   return kj::READY_NOW;
 }
 
+kj::Promise<void> ControlServer::setPeerFaults(SetPeerFaultsContext context) {
+  auto params = context.getParams();
+  PeerFaultsRequest faults;
+  if (params.getDropPermille() > 1000) {
+    context.getResults().setError("dropPermille must be 0..1000, got " +
+                                  std::to_string(params.getDropPermille()));
+    return kj::READY_NOW;
+  }
+  faults.drop_permille = static_cast<int>(params.getDropPermille());
+  if (params.getBlocked().size() > kPeerFaultsBlockedMax) {
+    context.getResults().setError("at most " + std::to_string(kPeerFaultsBlockedMax) +
+                                  " blocked addresses");
+    return kj::READY_NOW;
+  }
+  for (auto address : params.getBlocked()) faults.blocked.push_back(text(address));
+  sched::Status s = backend_.set_peer_faults(faults);
+  if (!s) context.getResults().setError(s.error().message);
+  return kj::READY_NOW;
+}
+
 kj::Promise<void> ControlServer::stats(StatsContext context) {
   to_wire(backend_.stats(), context.getResults().initStats());
   return kj::READY_NOW;

@@ -39,6 +39,7 @@ class ControlServer final : public schema::Control::Server {
   kj::Promise<void> hold(HoldContext context) override;
   kj::Promise<void> peers(PeersContext context) override;
   kj::Promise<void> drain(DrainContext context) override;
+  kj::Promise<void> setPeerFaults(SetPeerFaultsContext context) override;  // tests only
 
  private:
   bool backend_gone() const { return backend_alive_ && backend_alive_->expired(); }

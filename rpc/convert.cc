@@ -474,11 +474,14 @@ MigrationCounters from_wire(schema::MigrationCounters::Reader in) {
   c.reclaimed = in.getReclaimed();
   c.adopted = in.getAdopted();
   c.refused_by_us = in.getRefusedByUs();
-  c.in_flight = in.getInFlight();
+  c.unresolved = in.getUnresolved();
   c.outcomes_owed = in.getOutcomesOwed();
   c.outcomes_applied = in.getOutcomesApplied();
   c.outcomes_unexpected = in.getOutcomesUnexpected();
   c.forced_releases = in.getForcedReleases();
+  c.held = in.getHeld();
+  c.released = in.getReleased();
+  c.discarded = in.getDiscarded();
   return c;
 }
 
@@ -490,11 +493,14 @@ void to_wire(const MigrationCounters& c, schema::MigrationCounters::Builder out)
   out.setReclaimed(c.reclaimed);
   out.setAdopted(c.adopted);
   out.setRefusedByUs(c.refused_by_us);
-  out.setInFlight(c.in_flight);
+  out.setUnresolved(c.unresolved);
   out.setOutcomesOwed(c.outcomes_owed);
   out.setOutcomesApplied(c.outcomes_applied);
   out.setOutcomesUnexpected(c.outcomes_unexpected);
   out.setForcedReleases(c.forced_releases);
+  out.setHeld(c.held);
+  out.setReleased(c.released);
+  out.setDiscarded(c.discarded);
 }
 
 }  // namespace braid::rpc

@@ -167,6 +167,24 @@ TEST(Convert, TaskInfoCarriesItsMigration) {
   EXPECT_EQ(back.refusals[0].reason, "no such program: foo");
 }
 
+TEST(Convert, MigrationCountersRoundTrip) {
+  MigrationCounters m{true, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+  capnp::MallocMessageBuilder message;
+  auto builder = message.initRoot<schema::MigrationCounters>();
+  to_wire(m, builder);
+  const MigrationCounters back = from_wire(builder.asReader());
+  EXPECT_TRUE(back.enabled);
+  EXPECT_EQ(back.offers_made, 1u);
+  EXPECT_EQ(back.reclaimed, 4u);
+  EXPECT_EQ(back.unresolved, 7u);
+  EXPECT_EQ(back.outcomes_owed, 8u);
+  EXPECT_EQ(back.outcomes_unexpected, 10u);
+  EXPECT_EQ(back.forced_releases, 11u);
+  EXPECT_EQ(back.held, 12u);
+  EXPECT_EQ(back.released, 13u);
+  EXPECT_EQ(back.discarded, 14u);
+}
+
 TEST(Convert, IdsMustBeTaskIds) {
   capnp::MallocMessageBuilder message;
   auto list = message.initRoot<schema::Control::ShowParams>().initIds(2);

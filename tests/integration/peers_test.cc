@@ -314,7 +314,8 @@ TEST(Migration, OutcomesGoHomeSoWaitShowAndAfterWorkAtTheOrigin) {
     EXPECT_TRUE(eventually(
         [&] {
           const auto m = d->json({"stats", "--json"}).at("migration");
-          return m.at("outcomes_owed").get<int>() == 0 && m.at("in_flight").get<int>() == 0;
+          return m.at("outcomes_owed").get<int>() == 0 && m.at("unresolved").get<int>() == 0 &&
+                 m.at("held").get<int>() == 0;
         },
         10s, 50ms));
     EXPECT_EQ(d->json({"stats", "--json"}).at("migration").at("outcomes_unexpected"), 0);
