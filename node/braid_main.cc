@@ -226,6 +226,7 @@ int run_ps(ControlClient& client, rpc::ListQuery query, const std::string& state
     const auto* page = ok(reply, code);
     if (!page) return code;
     tasks.insert(tasks.end(), page->tasks.begin(), page->tasks.end());
+    for (const std::string& e : page->peer_errors) std::fprintf(stderr, "braid: %s\n", e.c_str());
     query.after = page->next;
     if (page->next == 0) break;
     if (limit > 0 && tasks.size() >= limit) {
@@ -237,7 +238,8 @@ int run_ps(ControlClient& client, rpc::ListQuery query, const std::string& state
   if (json) {
     print_json(braid::node::tasks_json(tasks));
   } else {
-    std::cout << braid::node::task_table(tasks);
+    std::cout << (query.cluster ? braid::node::cluster_task_table(tasks)
+                                : braid::node::task_table(tasks));
   }
   return 0;
 }
@@ -430,6 +432,8 @@ int main(int argc, char** argv) {
     cmd_ps->add_option("--after", ps_query.after,
                        "only tasks admitted after this cursor (printed when --limit cut the list)");
     cmd_ps->add_flag("--json", json, "JSON output");
+    cmd_ps->add_flag("--cluster", ps_query.cluster,
+                     "also every live peer's tasks, with a NODE column");
   }
 
   std::string id;

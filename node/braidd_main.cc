@@ -19,6 +19,7 @@
 #include "node/data_dir.h"
 #include "node/default_paths.h"
 #include "node/drain.h"
+#include "node/following.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
@@ -150,6 +151,10 @@ int main(int argc, char** argv) {
           return migration->set_draining(drain);
         });
       }
+      // logs and ps --cluster across nodes (node/following.h).
+      std::unique_ptr<braid::node::Following> following;
+      if (peers) following = std::make_unique<braid::node::Following>(tasks, *peers);
+      daemon.set_following(following.get());
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));
       braid::rpc::UnixListener listener(io, config.socket_path().string());

@@ -160,6 +160,17 @@ std::string task_table(const std::vector<rpc::TaskView>& tasks) {
   return aligned(rows);
 }
 
+std::string cluster_task_table(const std::vector<rpc::TaskView>& tasks) {
+  std::vector<std::vector<std::string>> rows{
+      {"ID", "NODE", "STATE", "PRI", "CPU", "ATTEMPTS", "EXIT", "NAME", "COMMAND"}};
+  for (const rpc::TaskView& t : tasks) {
+    rows.push_back({t.id, t.node, std::string(sched::to_string(t.state)),
+                    std::to_string(t.priority), seconds(t.cpu_time_us), std::to_string(t.attempts),
+                    exit_text(t), t.name.empty() ? "-" : t.name, join(t.argv)});
+  }
+  return aligned(rows);
+}
+
 std::string task_details(const rpc::TaskView& t) {
   auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : s; };
   std::vector<std::vector<std::string>> rows{

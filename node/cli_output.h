@@ -21,6 +21,8 @@ nlohmann::json gossip_json(const rpc::GossipCounters& gossip);
 
 // One row per task: ID STATE PRI CPU ATTEMPTS NAME COMMAND.
 std::string task_table(const std::vector<rpc::TaskView>& tasks);
+// ps --cluster: the same with NODE (the node that holds the task) after ID.
+std::string cluster_task_table(const std::vector<rpc::TaskView>& tasks);
 // "key: value" lines, aligned.
 std::string task_details(const rpc::TaskView& task);
 std::string stats_table(const rpc::StatsView& stats);

@@ -93,6 +93,16 @@ TEST(CliOutput, StatsJsonKeepsOperatorFieldNames) {
   EXPECT_EQ(j["total_scheduled"], 4);
 }
 
+TEST(CliOutput, ClusterTableHasANodeColumnAfterTheId) {
+  rpc::TaskView a = sample();
+  rpc::TaskView b = sample();
+  b.id = "alpha:8";
+  b.node = "beta-2";
+  const std::string table = cluster_task_table({a, b});
+  EXPECT_EQ(table.rfind("ID       NODE    STATE", 0), 0u) << table;
+  EXPECT_NE(table.find("alpha:8  beta-2  failed"), std::string::npos) << table;
+}
+
 TEST(CliOutput, MigrationCountersShowWhatIsUnresolved) {
   rpc::MigrationCounters m;
   m.enabled = true;

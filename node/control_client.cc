@@ -130,9 +130,12 @@ Reply<rpc::ListPage> ControlClient::list(const rpc::ListQuery& query, const std:
     req.setName(query.name_glob);
     req.setAfter(query.after);
     req.setLimit(query.limit);
+    req.setCluster(query.cluster);
     auto res = answer(req.send());
     if (auto r = refused(res)) return *r;
-    return rpc::ListPage{tasks_of(res), res.getNext()};
+    rpc::ListPage page{tasks_of(res), res.getNext(), {}};
+    for (auto e : res.getPeerErrors()) page.peer_errors.emplace_back(e.cStr(), e.size());
+    return page;
   });
 }
 

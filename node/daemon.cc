@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "node/drain.h"
+#include "node/following.h"
 
 namespace braid::node {
 
@@ -107,6 +108,21 @@ sched::Status Daemon::hold(const std::vector<std::string>& ids, bool release) {
 sched::Result<rpc::LogChunk> Daemon::read_log(const std::string& id, bool stderr_stream,
                                               std::uint64_t offset, std::uint32_t max_bytes) {
   return tasks_.read_log(id, stderr_stream, offset, max_bytes);
+}
+
+kj::Promise<kj::Own<rpc::LogReply>> Daemon::read_log_anywhere(const std::string& id,
+                                                              bool stderr_stream,
+                                                              std::uint64_t offset,
+                                                              std::uint32_t max_bytes) {
+  if (following_ == nullptr) {
+    return rpc::ControlBackend::read_log_anywhere(id, stderr_stream, offset, max_bytes);
+  }
+  return following_->read_log(id, stderr_stream, offset, max_bytes);
+}
+
+kj::Promise<kj::Own<rpc::ListReply>> Daemon::list_cluster(const rpc::ListQuery& query) {
+  if (following_ == nullptr) return rpc::ControlBackend::list_cluster(query);
+  return following_->list_cluster(query);
 }
 
 rpc::StatsView Daemon::stats() { return tasks_.stats(); }

@@ -33,6 +33,8 @@
 
 namespace braid::node {
 
+class Following;
+
 class Daemon final : public rpc::ControlBackend, private TaskEvents {
  public:
   // Wires the parts to each other; they must outlive the Daemon. Then
@@ -66,6 +68,13 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
                                         std::uint64_t offset, std::uint32_t max_bytes) override;
   rpc::StatsView stats() override;
   rpc::PeersView peers() override { return peers_view_ ? peers_view_() : rpc::PeersView{}; }
+  // Logs and lists of tasks held elsewhere (braidd_main wires node/following.h
+  // in when the node has peers; none: this node's own).
+  void set_following(Following* following) { following_ = following; }
+  kj::Promise<kj::Own<rpc::LogReply>> read_log_anywhere(const std::string& id, bool stderr_stream,
+                                                        std::uint64_t offset,
+                                                        std::uint32_t max_bytes) override;
+  kj::Promise<kj::Own<rpc::ListReply>> list_cluster(const rpc::ListQuery& query) override;
   // What `peers` answers (braidd_main wires the peers part in; none: alone).
   void set_peers_view(std::function<rpc::PeersView()> view) { peers_view_ = std::move(view); }
   // Tests: what `setPeerFaults` does (braidd_main wires the peers part in).
@@ -108,6 +117,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   Submissions& submissions_;
   std::function<void()> on_shutdown_done_;
   std::function<rpc::PeersView()> peers_view_;
+  Following* following_ = nullptr;
   std::function<rpc::DrainView(bool)> on_drain_;
   std::function<sched::Status(const rpc::PeerFaultsRequest&)> peer_faults_;
   // Every handler and posted callback holds a guard of it (declared last:

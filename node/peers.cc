@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio/post.hpp>
 #include <set>
 #include <system_error>
 
@@ -113,6 +114,40 @@ bool Peers::is_live_member(const std::string& name) const {
 
 void Peers::set_on_migration(std::function<void(sched::MigrationMessage)> on_migration) {
   transport_->set_on_migration(std::move(on_migration));
+}
+
+sched::Result<std::string> Peers::live_address(const std::string& name) const {
+  if (name == options_.name) return sched::Error{"node " + name + " is this node"};
+  const auto member = node_->member(name);
+  if (!member) return sched::Error{"node " + name + " is not a known member"};
+  if (!gossip::is_live(member->state)) {
+    return sched::Error{"node " + name + " is " + std::string(gossip::to_string(member->state))};
+  }
+  return member->address;
+}
+
+void Peers::read_log(const std::string& to_name, rpc::PeerLogRequest request,
+                     std::chrono::milliseconds deadline, rpc::PeerTransport::OnLogAnswer done) {
+  auto address = live_address(to_name);
+  if (!address) {
+    asio::post(io_, [done = std::move(done), e = address.error()] { done(e); });
+    return;
+  }
+  transport_->read_log(address.value(), std::move(request), deadline, std::move(done));
+}
+
+void Peers::list_tasks(const std::string& to_name, rpc::PeerListRequest request,
+                       std::chrono::milliseconds deadline, rpc::PeerTransport::OnListAnswer done) {
+  auto address = live_address(to_name);
+  if (!address) {
+    asio::post(io_, [done = std::move(done), e = address.error()] { done(e); });
+    return;
+  }
+  transport_->list_tasks(address.value(), std::move(request), deadline, std::move(done));
+}
+
+void Peers::set_query_handlers(rpc::PeerTransport::QueryHandlers handlers) {
+  transport_->set_query_handlers(std::move(handlers));
 }
 
 void Peers::add_member_listener(std::function<void(const gossip::Event&)> listener) {

@@ -79,6 +79,14 @@ class Peers {
   bool send_migration(const std::string& to_name, sched::MigrationMessage message);
   bool is_live_member(const std::string& name) const;  // known, alive or suspect; not us
   void set_on_migration(std::function<void(sched::MigrationMessage)> on_migration);
+  // Questions to a member by name (rpc/peer_query.h, answered through
+  // `done` once, from a fresh handler): an Error without asking when it is
+  // not a known live member. And how this node answers them.
+  void read_log(const std::string& to_name, rpc::PeerLogRequest request,
+                std::chrono::milliseconds deadline, rpc::PeerTransport::OnLogAnswer done);
+  void list_tasks(const std::string& to_name, rpc::PeerListRequest request,
+                  std::chrono::milliseconds deadline, rpc::PeerTransport::OnListAnswer done);
+  void set_query_handlers(rpc::PeerTransport::QueryHandlers handlers);
   // Membership changes of other members (joined, state), after the table
   // changed (send_migration() may be called from a listener).
   void add_member_listener(std::function<void(const gossip::Event&)> listener);
@@ -86,6 +94,8 @@ class Peers {
  private:
   Peers(asio::io_context& io, const Clock& clock, PeersOptions options, Persist persist);
   void on_message(gossip::Message message);
+  // The live member's address, or why there is none.
+  sched::Result<std::string> live_address(const std::string& name) const;
   void flush();  // sends the outbox, persists what changed, re-arms the timer
   void arm_timer();
   sched::Micros now_us() const { return clock_.monotonic_us(); }

@@ -125,8 +125,11 @@ interface Control {
   # `after` (0 = from the first) that match; at most `limit` (0 = the
   # server's page size). `next` is the cursor for the next page, 0 = no more.
   # name: a glob (fnmatch) on the task's name; empty = any.
-  list @1 (all :Bool, state :Text, name :Text, after :UInt64, limit :UInt32)
-      -> (tasks :List(TaskInfo), error :Text, next :UInt64);
+  # cluster: also every live peer's tasks (on the first page, after = 0;
+  # each peer's first `limit`); peerErrors: one line per peer whose tasks
+  # are missing or cut ("NODE: why").
+  list @1 (all :Bool, state :Text, name :Text, after :UInt64, limit :UInt32, cluster :Bool)
+      -> (tasks :List(TaskInfo), error :Text, next :UInt64, peerErrors :List(Text));
   show @2 (ids :List(Text)) -> (tasks :List(TaskInfo), error :Text);
   # Resolves when every task is terminal, or after timeoutMicros (0 = no timeout).
   wait @3 (ids :List(Text), timeoutMicros :Int64) -> (tasks :List(TaskInfo), timedOut :Bool, error :Text);

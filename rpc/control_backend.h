@@ -163,11 +163,26 @@ struct ListQuery {
   std::string name_glob;                  // fnmatch(3) pattern on the name; empty = any
   std::uint64_t after = 0;                // cursor: tasks admitted after it; 0 = from the first
   std::uint32_t limit = 0;                // at most this many; 0 = kListPageMax
+  // Also every live peer's tasks (first page only: after == 0), each
+  // peer's first `limit` (docs/cli.md `ps --cluster`).
+  bool cluster = false;
 };
 constexpr std::uint32_t kListPageMax = 10'000;
 struct ListPage {
   std::vector<TaskView> tasks;
   std::uint64_t next = 0;  // cursor of the next page; 0 = no more tasks
+  // cluster: one line per peer whose tasks are missing or cut ("NODE: why").
+  std::vector<std::string> peer_errors;
+};
+
+// Answers that may need other nodes (node/following.h): an error, or the value.
+struct LogReply {
+  LogChunk chunk;
+  std::string error;  // non-empty: refused, or the node that has the log did not answer
+};
+struct ListReply {
+  ListPage page;
+  std::string error;
 };
 
 enum class PriorityOp { kSet, kBoost, kLower };
@@ -211,6 +226,30 @@ class ControlBackend {
   virtual sched::Status hold(const std::vector<std::string>& ids, bool release) = 0;
   // The cluster as this node knows it (a node without peers: none).
   virtual PeersView peers() { return {}; }
+  // A task's log wherever it is, and a list with the peers' tasks
+  // (query.cluster). Default: this node's own (read_log, list).
+  virtual kj::Promise<kj::Own<LogReply>> read_log_anywhere(const std::string& id,
+                                                           bool stderr_stream, std::uint64_t offset,
+                                                           std::uint32_t max_bytes) {
+    auto reply = kj::heap<LogReply>();
+    auto chunk = read_log(id, stderr_stream, offset, max_bytes);
+    if (chunk) {
+      reply->chunk = std::move(chunk).value();
+    } else {
+      reply->error = chunk.error().message;
+    }
+    return kj::mv(reply);
+  }
+  virtual kj::Promise<kj::Own<ListReply>> list_cluster(const ListQuery& query) {
+    auto reply = kj::heap<ListReply>();
+    auto page = list(query);
+    if (page) {
+      reply->page = std::move(page).value();
+    } else {
+      reply->error = page.error().message;
+    }
+    return kj::mv(reply);
+  }
   // Starts (cancel = false) or ends a drain, or (query) changes nothing;
   // answers its state.
   virtual sched::Result<DrainView> drain(bool /*cancel*/, bool /*query*/) {

@@ -126,6 +126,22 @@ kj::Promise<void> ControlServer::list(ListContext context) {
   query.name_glob = std::move(glob).value();
   query.after = params.getAfter();
   query.limit = std::min(params.getLimit() == 0 ? kListPageMax : params.getLimit(), kListPageMax);
+  query.cluster = params.getCluster();
+  if (query.cluster) {
+    context.allowCancellation();
+    return backend_.list_cluster(query).then([context](kj::Own<ListReply> reply) mutable {
+      auto results = context.getResults();
+      if (!reply->error.empty()) {
+        results.setError(reply->error);
+        return;
+      }
+      fill_tasks(results, reply->page.tasks);
+      results.setNext(reply->page.next);
+      const auto& errors = reply->page.peer_errors;
+      auto out = results.initPeerErrors(static_cast<unsigned>(errors.size()));
+      for (std::size_t i = 0; i < errors.size(); ++i) out.set(static_cast<unsigned>(i), errors[i]);
+    });
+  }
   auto page = backend_.list(query);
   if (!page) {
     results.setError(page.error().message);
@@ -194,18 +210,22 @@ kj::Promise<void> ControlServer::hold(HoldContext context) {
 
 kj::Promise<void> ControlServer::readLog(ReadLogContext context) {
   auto params = context.getParams();
-  auto results = context.getResults();
   const std::uint32_t max_bytes = std::min(params.getMaxBytes(), kLogChunkBytesMax);
-  auto chunk =
-      backend_.read_log(text(params.getId()), params.getStderr(), params.getOffset(), max_bytes);
-  if (!chunk) {
-    results.setError(chunk.error().message);
-    return kj::READY_NOW;
-  }
-  const std::string& data = chunk.value().data;
-  results.setData(kj::arrayPtr(reinterpret_cast<const capnp::byte*>(data.data()), data.size()));
-  results.setFinished(chunk.value().finished);
-  return kj::READY_NOW;
+  context.allowCancellation();
+  // Wherever the task is (a moved task's log comes from the node that has it).
+  return backend_
+      .read_log_anywhere(text(params.getId()), params.getStderr(), params.getOffset(), max_bytes)
+      .then([context](kj::Own<LogReply> reply) mutable {
+        auto results = context.getResults();
+        if (!reply->error.empty()) {
+          results.setError(reply->error);
+          return;
+        }
+        const std::string& data = reply->chunk.data;
+        results.setData(
+            kj::arrayPtr(reinterpret_cast<const capnp::byte*>(data.data()), data.size()));
+        results.setFinished(reply->chunk.finished);
+      });
 }
 
 kj::Promise<void> ControlServer::peers(PeersContext context) {

@@ -124,4 +124,18 @@ interface Peer {
   deliver @0 (message :GossipMessage) -> (error :Text);
   # One migration message; the same contract.
   migrate @1 (message :MigrationMessage) -> (error :Text);
+
+  # Following a task (docs/migration.md "Following a task"; bounds and
+  # checks in rpc/peer_query.h). Questions, answered at once from the
+  # answering node's own records; `error` non-empty: refused (unknown task).
+  # Up to maxBytes of a task's stdout (stderr: its separate stderr) from
+  # offset. A task this node handed on is answered with movedTo (no data):
+  # the asker follows the pointer itself. state: the task's state here.
+  readLog @2 (taskId :Text, stderr :Bool, offset :UInt64, maxBytes :UInt32)
+      -> (data :Data, state :Text, movedTo :Text, error :Text);
+  # The tasks this node holds that match (as `braid ps`: all, state, name
+  # glob), in admission order, at most `limit` and as many as fit the
+  # answer's byte bound; more = some were left out.
+  listTasks @3 (all :Bool, state :Text, name :Text, limit :UInt32)
+      -> (tasks :List(Control.TaskInfo), more :Bool, error :Text);
 }

@@ -82,6 +82,26 @@ class TaskErrors final : public kj::TaskSet::ErrorHandler {
 
 }  // namespace
 
+// A question on its way (read_log, list_tasks): issued on the link once it
+// is ready; answered once, by the answer, an error, or its deadline timer.
+struct PendingQuery {
+  explicit PendingQuery(asio::io_context& io) : timer(io) {}
+  bool done = false;
+  asio::steady_timer timer;
+  // Sends the call and hands the answer to the caller (marks done).
+  std::function<kj::Promise<void>(schema::Peer::Client&)> issue;
+  std::function<void(std::string)> on_error;  // the caller's done, with an Error
+  // At most once: the caller is told from a fresh handler.
+  void fail(asio::io_context& io, std::string why) {
+    if (done) return;
+    done = true;
+    timer.cancel();
+    asio::post(io, [f = std::move(on_error), why = std::move(why)] { f(why); });
+  }
+};
+using Queued =
+    std::variant<gossip::Message, sched::MigrationMessage, std::shared_ptr<PendingQuery>>;
+
 // One outgoing connection: resolve, connect, handshake, then deliver calls.
 struct Link {
   enum class Phase { kConnecting, kHandshake, kReady };
@@ -95,7 +115,7 @@ struct Link {
   kj::Own<capnp::TwoPartyVatNetwork> network;
   kj::Own<capnp::RpcSystem<VatId>> rpc;
   kj::Maybe<schema::Peer::Client> peer;
-  std::deque<std::variant<gossip::Message, sched::MigrationMessage>> queue;
+  std::deque<Queued> queue;
   std::deque<Clock::time_point> calls;  // start of each call in flight
   bool failed = false;
   std::unique_ptr<TaskErrors> errors;
@@ -113,6 +133,10 @@ struct Incoming {
   // Token bucket of deliver calls (kDeliverBurst, refilled kDeliversPerSecond).
   double deliver_tokens = PeerTransport::kDeliverBurst;
   Clock::time_point tokens_at;
+  // Questions have their own bucket (kQueryBurst, kQueriesPerSecond): past
+  // it they are answered "busy", and the connection (gossip) stays.
+  double query_tokens = PeerTransport::kQueryBurst;
+  Clock::time_point query_tokens_at;
   // Since when our answers wait for the peer to read (it never reads: close).
   std::optional<Clock::time_point> write_blocked_since;
   FdStream* fd_stream = nullptr;  // = stream
@@ -136,6 +160,7 @@ struct PeerTransport::State : std::enable_shared_from_this<PeerTransport::State>
   PeerTransportConfig config;
   OnMessage on_message;
   OnMigration on_migration;
+  QueryHandlers query_handlers;
   asio::ip::tcp::acceptor acceptor;
   asio::steady_timer sweep_timer;
   bool sweep_armed = false;
@@ -154,8 +179,11 @@ struct PeerTransport::State : std::enable_shared_from_this<PeerTransport::State>
   void close_incoming(Incoming* conn);
   void note_refusal(const std::string& name);
 
-  void send(const std::string& address,
-            std::variant<gossip::Message, sched::MigrationMessage> message);
+  void send(const std::string& address, Queued message);
+  // A question: queued like a message, answered within `deadline`.
+  void ask(const std::string& address, std::chrono::milliseconds deadline,
+           std::shared_ptr<PendingQuery> query);
+  void enqueue(const std::string& address, std::shared_ptr<PendingQuery> query);
   // Starts one call on the link and pumps the next when it is answered.
   template <typename Response>
   void call(Link* link, capnp::RemotePromise<Response> promise);
@@ -219,9 +247,82 @@ class PeerImpl final : public schema::Peer::Server {
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> readLog(ReadLogContext context) override {
+    auto state = state_.lock();
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    auto results = context.getResults();
+    if (!take_query_token(*state)) {
+      results.setError(busy(*state));
+      return kj::READY_NOW;
+    }
+    auto request = from_wire(context.getParams());
+    if (!request) {
+      ++state->stats.invalid;
+      results.setError(request.error().message);
+      return kj::READY_NOW;
+    }
+    if (!state->query_handlers.read_log) {
+      results.setError("node " + state->config.name + " does not answer log questions");
+      return kj::READY_NOW;
+    }
+    ++state->stats.queries_answered;
+    PeerLogAnswer answer = state->query_handlers.read_log(request.value());
+    if (answer.data.size() > request.value().max_bytes)
+      answer.data.resize(request.value().max_bytes);
+    to_wire(answer, results);
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> listTasks(ListTasksContext context) override {
+    auto state = state_.lock();
+    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
+    auto results = context.getResults();
+    if (!take_query_token(*state)) {
+      results.setError(busy(*state));
+      return kj::READY_NOW;
+    }
+    auto request = from_wire(context.getParams());
+    if (!request) {
+      ++state->stats.invalid;
+      results.setError(request.error().message);
+      return kj::READY_NOW;
+    }
+    if (!state->query_handlers.list_tasks) {
+      results.setError("node " + state->config.name + " does not answer list questions");
+      return kj::READY_NOW;
+    }
+    ++state->stats.queries_answered;
+    fill_list_answer(state->query_handlers.list_tasks(request.value()), request.value().limit,
+                     results);
+    return kj::READY_NOW;
+  }
+
  private:
   // One call from the connection's token bucket (kDeliverBurst, refilled at
   // kDeliversPerSecond); a connection past it is closed as a flood.
+  static std::string busy(const PeerTransport::State& state) {
+    return "node " + state.config.name + " is busy: more than " +
+           std::to_string(PeerTransport::kQueriesPerSecond) +
+           " questions per second on this link; try again";
+  }
+
+  bool take_query_token(PeerTransport::State& state) {
+    const auto now = Clock::now();
+    if (conn_->query_tokens_at == Clock::time_point{}) conn_->query_tokens_at = now;
+    const double refill = PeerTransport::kQueriesPerSecond *
+                          std::chrono::duration<double>(now - conn_->query_tokens_at).count();
+    conn_->query_tokens =
+        std::min<double>(PeerTransport::kQueryBurst, conn_->query_tokens + refill);
+    conn_->query_tokens_at = now;
+    conn_->last_used = now;
+    if (conn_->query_tokens < 1) {
+      ++state.stats.queries_busy;
+      return false;
+    }
+    conn_->query_tokens -= 1;
+    return true;
+  }
+
   bool take_token(PeerTransport::State& state) {
     const auto now = Clock::now();
     const double refill = PeerTransport::kDeliversPerSecond *
@@ -388,8 +489,55 @@ void PeerTransport::State::note_refusal(const std::string& name) {
   refusal_logged_at = now;
 }
 
-void PeerTransport::State::send(const std::string& address,
-                                std::variant<gossip::Message, sched::MigrationMessage> message) {
+void PeerTransport::State::ask(const std::string& address, std::chrono::milliseconds deadline,
+                               std::shared_ptr<PendingQuery> query) {
+  if (closed) return;
+  ++stats.queries_sent;
+  query->timer.expires_after(deadline);
+  query->timer.async_wait(
+      [weak = weak_from_this(), query, address, deadline](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self || self->closed || query->done) return;
+        ++self->stats.queries_failed;
+        query->fail(self->io, "no answer from " + address + " within " +
+                                  std::to_string(deadline.count()) + " ms");
+      });
+  const PeerFaults& faults = config.faults;
+  if (faults.blocked.contains(address)) {
+    ++stats.queries_failed;
+    query->fail(io, address + " is blocked (injected fault)");
+    return;
+  }
+  enqueue(address, std::move(query));
+}
+
+void PeerTransport::State::enqueue(const std::string& address,
+                                   std::shared_ptr<PendingQuery> query) {
+  if (closed || query->done) return;
+  if (!links.contains(address)) {
+    // The link failed moments ago: ask once its retry delay passed (the
+    // query's own deadline still bounds the wait).
+    if (auto it = retry_after.find(address); it != retry_after.end() && Clock::now() < it->second) {
+      auto timer = std::make_shared<asio::steady_timer>(io, it->second);
+      timer->async_wait([weak = weak_from_this(), address, query, timer](const std::error_code&) {
+        if (auto self = weak.lock()) self->enqueue(address, query);
+      });
+      return;
+    }
+  }
+  Link* link = link_to(address);
+  if (link == nullptr || link->queue.size() >= kMaxQueuedPerLink) {
+    ++stats.queries_failed;
+    query->fail(io, link == nullptr ? "cannot reach " + address + " (no room for a link)"
+                                    : "too many calls queued to " + address);
+    return;
+  }
+  link->queue.push_back(std::move(query));
+  link->last_used = Clock::now();
+  pump(link);
+}
+
+void PeerTransport::State::send(const std::string& address, Queued message) {
   if (closed) return;
   const PeerFaults& faults = config.faults;
   if (faults.blocked.contains(address) ||
@@ -543,6 +691,31 @@ void PeerTransport::State::pump(Link* link) {
   if (link->failed || link->phase != Link::Phase::kReady) return;
   KJ_IF_MAYBE (peer, link->peer) {
     while (!link->queue.empty() && link->calls.size() < kMaxInFlightPerLink) {
+      if (auto* query = std::get_if<std::shared_ptr<PendingQuery>>(&link->queue.front())) {
+        std::shared_ptr<PendingQuery> q = std::move(*query);
+        link->queue.pop_front();
+        if (q->done) continue;
+        link->calls.push_back(Clock::now());
+        link->last_used = Clock::now();
+        auto finished = [weak = weak_from_this(), address = link->address] {
+          auto self = weak.lock();
+          if (!self) return;
+          auto it = self->links.find(address);
+          if (it == self->links.end()) return;
+          if (!it->second->calls.empty()) it->second->calls.pop_front();
+          self->pump(it->second.get());
+        };
+        link->tasks->add(
+            q->issue(*peer).then([finished] { finished(); },
+                                 [finished, q, weak = weak_from_this()](kj::Exception&& e) {
+                                   if (auto self = weak.lock(); self && !q->done) {
+                                     ++self->stats.queries_failed;
+                                     q->fail(self->io, e.getDescription().cStr());
+                                   }
+                                   finished();
+                                 }));
+        continue;
+      }
       if (const auto* gossip = std::get_if<gossip::Message>(&link->queue.front())) {
         auto req = peer->deliverRequest();
         to_wire(*gossip, req.initMessage());
@@ -583,6 +756,12 @@ void PeerTransport::State::fail(Link* link, const std::string& why) {
   if (link->phase != Link::Phase::kReady) ++stats.connect_failures;
   ++stats.links_closed;
   stats.dropped += link->queue.size() + link->calls.size();
+  for (Queued& queued : link->queue) {  // questions in flight wait for their deadline
+    if (auto* query = std::get_if<std::shared_ptr<PendingQuery>>(&queued)) {
+      if (!(*query)->done) ++stats.queries_failed;
+      (*query)->fail(io, "link to " + link->address + " failed: " + why);
+    }
+  }
   retry_after[link->address] = Clock::now() + config.link_retry_delay;
   drop(link->address);
 }
@@ -680,6 +859,66 @@ void PeerTransport::send(const gossip::Outgoing& outgoing) {
 
 void PeerTransport::send(const std::string& address, sched::MigrationMessage message) {
   state_->send(address, std::move(message));
+}
+
+void PeerTransport::read_log(const std::string& address, PeerLogRequest request,
+                             std::chrono::milliseconds deadline, OnLogAnswer done) {
+  auto query = std::make_shared<PendingQuery>(state_->io);
+  query->on_error = [done](std::string why) { done(sched::Error{std::move(why)}); };
+  std::weak_ptr<State> weak = state_;
+  PendingQuery* raw = query.get();  // the query owns issue: a raw pointer breaks the cycle
+  query->issue = [request, done, raw, weak](schema::Peer::Client& peer) {
+    auto req = peer.readLogRequest();
+    to_wire(request, req);
+    return req.send().then([request, done, raw,
+                            weak](capnp::Response<schema::Peer::ReadLogResults> response) {
+      auto self = weak.lock();
+      if (!self || raw->done) return;
+      auto answer = from_wire(response, request);
+      if (!answer) {
+        ++self->stats.invalid;
+        ++self->stats.queries_failed;
+        raw->fail(self->io, "invalid answer: " + answer.error().message);
+        return;
+      }
+      raw->done = true;
+      raw->timer.cancel();
+      asio::post(self->io, [done, a = std::move(answer).value()]() mutable { done(std::move(a)); });
+    });
+  };
+  state_->ask(address, deadline, std::move(query));
+}
+
+void PeerTransport::list_tasks(const std::string& address, PeerListRequest request,
+                               std::chrono::milliseconds deadline, OnListAnswer done) {
+  auto query = std::make_shared<PendingQuery>(state_->io);
+  query->on_error = [done](std::string why) { done(sched::Error{std::move(why)}); };
+  std::weak_ptr<State> weak = state_;
+  PendingQuery* raw = query.get();
+  query->issue = [request, done, raw, weak](schema::Peer::Client& peer) {
+    auto req = peer.listTasksRequest();
+    to_wire(request, req);
+    return req.send().then([done, raw,
+                            weak](capnp::Response<schema::Peer::ListTasksResults> response) {
+      auto self = weak.lock();
+      if (!self || raw->done) return;
+      auto answer = from_wire(response);
+      if (!answer) {
+        ++self->stats.invalid;
+        ++self->stats.queries_failed;
+        raw->fail(self->io, "invalid answer: " + answer.error().message);
+        return;
+      }
+      raw->done = true;
+      raw->timer.cancel();
+      asio::post(self->io, [done, a = std::move(answer).value()]() mutable { done(std::move(a)); });
+    });
+  };
+  state_->ask(address, deadline, std::move(query));
+}
+
+void PeerTransport::set_query_handlers(QueryHandlers handlers) {
+  state_->query_handlers = std::move(handlers);
 }
 
 void PeerTransport::set_on_migration(OnMigration on_migration) {

@@ -28,6 +28,16 @@
 // - Fault injection (tests: no netem here): faults.drop_permille of sent
 //   messages are dropped before they leave; messages to a blocked address
 //   are dropped (a partition, one-way if only one side blocks).
+// - Questions (read_log, list_tasks: rpc/peer_query.h) ride the same links
+//   and queues, with their own deadline: `done` runs exactly once, from a
+//   fresh handler on the loop (never inside the call), with the checked
+//   answer or an Error (cannot connect, queue full, blocked by faults, no
+//   answer within the deadline, an invalid answer). Incoming questions are
+//   answered by the handlers of set_query_handlers(), at most kQueryBurst
+//   then kQueriesPerSecond per connection; past that each is answered with
+//   a "busy" error (the connection, which carries gossip too, stays).
+//   A question to an address whose link failed moments ago waits for the
+//   link's retry delay (within its deadline) instead of failing at once.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -39,6 +49,7 @@
 #include <string>
 
 #include "gossip/message.h"
+#include "rpc/peer_query.h"
 #include "sched/migration_message.h"
 
 namespace braid::rpc {
@@ -73,8 +84,12 @@ struct PeerTransportStats {
   std::uint64_t migration_received = 0;  // valid migration messages handed to on_migration
   std::uint64_t migration_bytes_sent = 0;
   std::uint64_t migration_bytes_received = 0;
-  std::size_t links = 0;     // outgoing, now
-  std::size_t incoming = 0;  // connections, now
+  std::uint64_t queries_sent = 0;      // questions asked (read_log, list_tasks)
+  std::uint64_t queries_failed = 0;    // of them: no valid answer within the deadline
+  std::uint64_t queries_answered = 0;  // questions from peers answered
+  std::uint64_t queries_busy = 0;      // questions from peers refused: over their rate
+  std::size_t links = 0;               // outgoing, now
+  std::size_t incoming = 0;            // connections, now
 };
 
 class PeerTransport {
@@ -92,6 +107,10 @@ class PeerTransport {
   // (or one that stops reading our answers for a call deadline) is closed.
   static constexpr int kDeliverBurst = 256;
   static constexpr int kDeliversPerSecond = 256;
+  // Questions per incoming connection (their own bucket): past it, each is
+  // answered "busy" and the connection stays.
+  static constexpr int kQueryBurst = 256;
+  static constexpr int kQueriesPerSecond = 256;
 
   PeerTransport(asio::io_context& io, PeerTransportConfig config, OnMessage on_message);
   ~PeerTransport();
@@ -104,6 +123,19 @@ class PeerTransport {
   void send(const std::string& address, sched::MigrationMessage message);
   // Where valid incoming migration messages go (none: they are dropped).
   void set_on_migration(OnMigration on_migration);
+  // Questions (see above).
+  using OnLogAnswer = std::function<void(sched::Result<PeerLogAnswer>)>;
+  using OnListAnswer = std::function<void(sched::Result<PeerListAnswer>)>;
+  void read_log(const std::string& address, PeerLogRequest request,
+                std::chrono::milliseconds deadline, OnLogAnswer done);
+  void list_tasks(const std::string& address, PeerListRequest request,
+                  std::chrono::milliseconds deadline, OnListAnswer done);
+  // How this node answers questions (unset: an error answer).
+  struct QueryHandlers {
+    std::function<PeerLogAnswer(const PeerLogRequest&)> read_log;
+    std::function<PeerListAnswer(const PeerListRequest&)> list_tasks;
+  };
+  void set_query_handlers(QueryHandlers handlers);
   std::uint16_t port() const;  // the bound port
   PeerTransportStats stats() const;
   // Tests: change the injected faults while running.
