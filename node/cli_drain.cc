@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "node/cli_reply.h"
+#include "node/clock.h"
 
 namespace braid::node {
 namespace {
@@ -39,7 +40,8 @@ std::string drain_line(const rpc::DrainView& v) {
 
 int drain_command(ControlClient& client, bool cancel, bool wait, sched::Micros timeout_us,
                   bool json) {
-  const auto start = std::chrono::steady_clock::now();
+  const SystemClock clock;
+  const sched::Micros start_us = clock.monotonic_us();
   auto print = [json](const rpc::DrainView& v) {
     if (json) {
       std::cout << drain_json(v).dump(2) << "\n";
@@ -65,8 +67,7 @@ int drain_command(ControlClient& client, bool cancel, bool wait, sched::Micros t
       print(*view);
       return 1;
     }
-    const auto waited = std::chrono::steady_clock::now() - start;
-    if (timeout_us > 0 && waited >= std::chrono::microseconds(timeout_us)) {
+    if (timeout_us > 0 && clock.monotonic_us() - start_us >= timeout_us) {
       print(*view);
       return kExitTimedOut;
     }

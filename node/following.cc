@@ -72,7 +72,7 @@ kj::Promise<kj::Own<rpc::LogReply>> Following::read_log(const std::string& id, b
   rpc::PeerLogRequest request{id, stderr_stream, offset,
                               std::min(max_bytes, rpc::kPeerLogChunkBytesMax)};
   if (auto it = quiet_.find(quiet_key(request));
-      it != quiet_.end() && std::chrono::steady_clock::now() - it->second < kQuietInterval) {
+      it != quiet_.end() && tasks_.now_us() - it->second < quiet_us()) {
     return kj::heap<rpc::LogReply>();  // nothing new a moment ago: nothing new now
   }
   auto paf = kj::newPromiseAndFulfiller<kj::Own<rpc::LogReply>>();
@@ -122,15 +122,19 @@ void Following::ask(std::shared_ptr<Chase> chase, const std::string& node) {
       });
 }
 
+sched::Micros Following::quiet_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(kQuietInterval).count();
+}
+
 std::string Following::quiet_key(const rpc::PeerLogRequest& request) {
   return request.task_id + (request.stderr_stream ? "/e@" : "/o@") + std::to_string(request.offset);
 }
 
 void Following::note_quiet(const rpc::PeerLogRequest& request) {
   constexpr std::size_t kQuietEntriesMax = 4096;
-  const auto now = std::chrono::steady_clock::now();
+  const sched::Micros now = tasks_.now_us();
   if (quiet_.size() >= kQuietEntriesMax) {
-    std::erase_if(quiet_, [&](const auto& entry) { return now - entry.second >= kQuietInterval; });
+    std::erase_if(quiet_, [&](const auto& entry) { return now - entry.second >= quiet_us(); });
     if (quiet_.size() >= kQuietEntriesMax) quiet_.clear();
   }
   quiet_[quiet_key(request)] = now;

@@ -65,12 +65,13 @@ class Following final {
   void ask(std::shared_ptr<Chase> chase, const std::string& node);
   // "id/o@offset" or "id/e@offset" -> when a remote read there found nothing new.
   static std::string quiet_key(const rpc::PeerLogRequest& request);
+  static sched::Micros quiet_us();  // kQuietInterval
   void note_quiet(const rpc::PeerLogRequest& request);
 
   Tasks& tasks_;
   Peers& peers_;
   FollowingOptions options_;
-  std::unordered_map<std::string, std::chrono::steady_clock::time_point> quiet_;
+  std::unordered_map<std::string, sched::Micros> quiet_;  // when, on Tasks' clock
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
