@@ -1,0 +1,350 @@
+// Review 16: what landed on main for issue 11 (labels, following, migration
+// on by default). Real braidd processes on loopback; where a finding needs a
+// peer that says exactly what the test wants, the test plays it (FakePeer,
+// as in review15_it_test.cc: real gossip and the real peer transport).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "node/clock.h"
+#include "node/peers.h"
+#include "rpc/asio_event_port.h"
+#include "rpc/peer_query.h"
+#include "rpc/peer_transport.h"
+#include "sched/migration_message.h"
+#include "tests/integration/harness.h"
+
+namespace braid::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::vector<std::string> node_args(const std::string& name, std::vector<std::string> more = {}) {
+  std::vector<std::string> args = {"--name",           name,  "--listen", "127.0.0.1:0",
+                                   "--gossip-profile", "fast"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::string address_of(const Daemon& d) {
+  for (const auto& m : d.json({"peers", "--json"})) {
+    if (m.at("self").get<bool>()) return m.at("address").get<std::string>();
+  }
+  return "";
+}
+
+std::string state_of(const Daemon& d, const std::string& peer) {
+  const RunResult r = d.cli({"peers", "--json"});
+  if (r.exit_code != 0) return "";
+  for (const auto& m : nlohmann::json::parse(r.out)) {
+    if (m.at("name") == peer) return m.at("state").get<std::string>();
+  }
+  return "";
+}
+
+std::string task_state(const Daemon& d, const std::string& id) {
+  const RunResult r = d.cli({"show", id, "--json"});
+  if (r.exit_code != 0) return "";
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  return (j.is_array() ? j.at(0) : j).value("state", "");
+}
+
+nlohmann::json migration_stats(const Daemon& d) {
+  return d.json({"stats", "--json"}).at("migration");
+}
+
+int lines_in(const std::string& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+// A peer played by the test (as in review14_it_test.cc): real gossip and the
+// real peer transport on its own loop thread. It publishes no load, so
+// braidd never offers it anything by itself. It also owns a bare
+// PeerTransport (no gossip) to send messages under any `from`.
+class FakePeer {
+ public:
+  FakePeer(const std::string& name, const std::string& seed, const std::string& secret = "")
+      : name_(name) {
+    std::promise<std::string> ready;
+    thread_ = std::thread([this, name, seed, secret, &ready] {
+      rpc::AsioEventPort port(io_);
+      node::PeersOptions o;
+      o.name = name;
+      o.listen = "127.0.0.1:0";
+      o.join = {seed};
+      o.gossip = gossip::GossipConfig::fast();
+      o.secret = secret;
+      auto started = node::Peers::start(io_, clock_, o, {}, nullptr);
+      if (!started) {
+        ready.set_value(started.error().message);
+        return;
+      }
+      peers_ = std::move(started).value();
+      peers_->set_on_migration([this](sched::MigrationMessage m) {
+        std::lock_guard lock(mu_);
+        got_.push_back(std::move(m));
+      });
+      rpc::PeerTransportConfig raw;
+      raw.listen = "127.0.0.1:0";
+      raw.name = name + "-raw";
+      raw.secret = secret;
+      raw_ = std::make_unique<rpc::PeerTransport>(io_, raw, [](gossip::Message) {});
+      ready.set_value("");
+      auto work = asio::make_work_guard(io_);
+      io_.run();
+      raw_.reset();
+      peers_.reset();
+      io_.restart();
+      io_.poll();
+    });
+    const std::string why = ready.get_future().get();
+    if (!why.empty()) {
+      thread_.join();
+      throw std::runtime_error(why);
+    }
+  }
+  ~FakePeer() {
+    io_.stop();
+    thread_.join();
+  }
+  bool sees_alive(const std::string& peer) {
+    std::promise<bool> p;
+    asio::post(io_, [&] {
+      bool alive = false;
+      for (const auto& m : peers_->members()) {
+        alive |= m.name == peer && m.state == gossip::MemberState::kAlive;
+      }
+      p.set_value(alive);
+    });
+    return p.get_future().get();
+  }
+  template <typename Body>
+  bool send(const std::string& to, Body body) {
+    std::promise<bool> p;
+    asio::post(io_, [&] { p.set_value(peers_->send_migration(to, {{}, {}, std::move(body)})); });
+    return p.get_future().get();
+  }
+  // Sends `body` to `address` claiming to be `from` (no gossip involved).
+  template <typename Body>
+  void send_as(const std::string& from, const std::string& address, Body body) {
+    std::promise<void> p;
+    asio::post(io_, [&] {
+      raw_->send(address, {from, "127.0.0.1:" + std::to_string(raw_->port()), std::move(body)});
+      p.set_value();
+    });
+    p.get_future().get();
+  }
+  template <typename Body>
+  std::vector<Body> got(const std::function<bool(const Body&)>& match = {}) {
+    std::lock_guard lock(mu_);
+    std::vector<Body> out;
+    for (const auto& m : got_) {
+      if (const auto* b = std::get_if<Body>(&m.body)) {
+        if (!match || match(*b)) out.push_back(*b);
+      }
+    }
+    return out;
+  }
+  std::optional<sched::HandoffOffer> offer_of(const std::string& task_id) {
+    auto offers = got<sched::HandoffOffer>(
+        [&](const sched::HandoffOffer& o) { return o.task.id == task_id; });
+    if (offers.empty()) return std::nullopt;
+    return offers.back();
+  }
+  std::vector<sched::HandoffOffer> offers() { return got<sched::HandoffOffer>(); }
+  // Peer.readLog / Peer.listTasks through the bare transport: no gossip,
+  // no membership, just a TCP connection to `address`.
+  sched::Result<rpc::PeerLogAnswer> read_log(const std::string& address,
+                                             rpc::PeerLogRequest request) {
+    auto p = std::make_shared<std::promise<sched::Result<rpc::PeerLogAnswer>>>();
+    asio::post(io_, [&, p] {
+      raw_->read_log(address, request, 3000ms,
+                     [p](sched::Result<rpc::PeerLogAnswer> a) { p->set_value(std::move(a)); });
+    });
+    return p->get_future().get();
+  }
+  sched::Result<rpc::PeerListAnswer> list_tasks(const std::string& address) {
+    auto p = std::make_shared<std::promise<sched::Result<rpc::PeerListAnswer>>>();
+    asio::post(io_, [&, p] {
+      raw_->list_tasks(address, rpc::PeerListRequest{}, 3000ms,
+                       [p](sched::Result<rpc::PeerListAnswer> a) { p->set_value(std::move(a)); });
+    });
+    return p->get_future().get();
+  }
+  void set_load(const gossip::Load& load) {
+    std::promise<void> p;
+    asio::post(io_, [&] {
+      peers_->set_load(load);
+      p.set_value();
+    });
+    p.get_future().get();
+  }
+  bool got_outcome(const std::string& task_id) {
+    return !got<sched::OutcomeReport>([&](const sched::OutcomeReport& r) {
+              return r.task_id == task_id;
+            }).empty();
+  }
+  bool got_ack(const std::string& task_id) {
+    return !got<sched::OutcomeAck>([&](const sched::OutcomeAck& a) {
+              return a.task_id == task_id;
+            }).empty();
+  }
+  bool got_answer(const std::string& task_id, std::uint64_t epoch, sched::HandoffAnswerKind kind) {
+    return !got<sched::HandoffAnswer>([&](const sched::HandoffAnswer& a) {
+              return a.task_id == task_id && a.epoch == epoch && a.kind == kind;
+            }).empty();
+  }
+
+ private:
+  std::string name_;
+  asio::io_context io_;
+  node::SystemClock clock_;
+  std::unique_ptr<node::Peers> peers_;
+  std::unique_ptr<rpc::PeerTransport> raw_;
+  std::mutex mu_;
+  std::vector<sched::MigrationMessage> got_;
+  std::thread thread_;
+};
+
+bool converged(Daemon& d, const std::string& node, FakePeer& fake, const std::string& fake_name) {
+  return eventually([&] { return state_of(d, fake_name) == "alive" && fake.sees_alive(node); }, 10s,
+                    50ms);
+}
+
+// Finding 1 (security, migration on by default). braidd's defaults listen on
+// loopback (127.0.0.1:7420) with no cluster secret, and now adopt offers
+// (--migrate is on unless --no-migrate). Any local user can therefore start a
+// "peer" that joins the node and offers it a task, which the node runs as
+// its own user (root for a system braidd): the peer port can submit, which
+// README says it cannot ("Nothing on the peer port can submit or cancel").
+// Before migration was on by default, such an offer was refused
+// ("migration is off on this node").
+TEST(Review16, ADefaultNodeRunsNoTaskOfferedByAPeerThatProvedNoSecret) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ran-as-the-daemon";
+  Daemon d(node_args("n0"));  // the defaults: no secret, no --migrate given
+  FakePeer intruder("intruder", address_of(d));
+  ASSERT_TRUE(converged(d, "n0", intruder, "intruder"));
+  sched::MigratingTask t;
+  t.id = "intruder:1";
+  t.spec.argv = {"/bin/sh", "-c", "id -u > " + ledger};
+  t.spec.cwd = tmp.path();
+  t.hops = 1;
+  ASSERT_TRUE(intruder.send("n0", sched::HandoffOffer{1, t}));
+  ASSERT_TRUE(eventually([&] { return !intruder.got<sched::HandoffAnswer>().empty(); }, 10s, 20ms));
+  const sched::HandoffAnswer answer = intruder.got<sched::HandoffAnswer>().front();
+  EXPECT_NE(answer.kind, sched::HandoffAnswerKind::kAccepted)
+      << "a default node accepted a task from a peer that proved no secret";
+  if (answer.kind == sched::HandoffAnswerKind::kAccepted) {
+    ASSERT_TRUE(intruder.send("n0", sched::HandoffConfirm{"intruder:1", 1, true}));
+    EXPECT_FALSE(eventually([&] { return lines_in(ledger) == 1; }, 10s, 20ms))
+        << "and ran it as the daemon's user: uid written to " << ledger;
+  }
+}
+
+// Finding 2 (confidentiality, following). Peer.readLog and Peer.listTasks
+// answer any connection on a node without a secret, even one that never
+// joined (a bare TCP connection to the default loopback port): any local
+// user reads every task's output and lists every task's command line,
+// which the control socket (the user's runtime dir) kept private before.
+TEST(Review16, ADefaultNodeShowsNoTaskOutputToAConnectionThatProvedNothing) {
+  Daemon d(node_args("n0", {"--no-migrate"}));
+  const std::string id = d.submit({"--", "sh", "-c", "echo the-users-secret"});
+  ASSERT_TRUE(eventually([&] { return task_state(d, id) == "completed"; }, 10s, 20ms));
+  FakePeer stranger("stranger", "127.0.0.1:1");  // joins nothing real
+  auto log = stranger.read_log(address_of(d), rpc::PeerLogRequest{id, false, 0, 4096});
+  ASSERT_TRUE(log.ok()) << log.error().message;
+  EXPECT_EQ(log.value().data.find("the-users-secret"), std::string::npos)
+      << "Peer.readLog gave task " << id << "'s output to a connection that proved nothing";
+  auto list = stranger.list_tasks(address_of(d));
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_TRUE(list.value().tasks.empty())
+      << "Peer.listTasks listed " << list.value().tasks.size()
+      << " tasks (argv included) to a connection that proved nothing";
+}
+
+// Finding 4 (labels, pulls). An idle node that holds one queued task that
+// never runs here (a label nobody has yet) stops pulling work: gossip's and
+// the balancer's `queued` count it, and Balancer::pull() (target_backlog 0)
+// pulls only when queued == 0. Its free slots then get work only from pushes,
+// which go to peers whose figure is fresh (an idle node gossips no news).
+// The busy peer is played by the test: it publishes a backlog and counts
+// the WorkRequests it gets. The control (no such task) passes.
+void idle_node_pulls(bool holding_a_task_for_a_missing_label) {
+  Daemon d(node_args("n0", {"--slots", "2", "--io-aware", "off"}));
+  FakePeer busy("busy", address_of(d));
+  ASSERT_TRUE(converged(d, "n0", busy, "busy"));
+  if (holding_a_task_for_a_missing_label) {
+    const std::string id = d.submit({"--node-label", "gpu=1", "--", "true"});
+    ASSERT_TRUE(eventually([&] { return task_state(d, id) == "queued"; }, 10s, 20ms));
+  }
+  gossip::Load load;
+  load.queued = 10;
+  load.running = 1;
+  load.slots = 1;
+  load.free_slots = 0;
+  load.top_queued_priority = 0;
+  load.accepting = true;
+  const bool pulled = eventually(
+      [&] {
+        ++load.queued;  // a new version: the figure stays fresh
+        busy.set_load(load);
+        // n0's own load changes, so that it runs rounds (a peer's load does
+        // not wake it: finding 5).
+        d.submit({"--", "true"});
+        return !busy.got<sched::WorkRequest>().empty();
+      },
+      8s, 200ms);
+  EXPECT_TRUE(pulled) << "idle n0 (2 free slots) never asked the busy peer for work"
+                      << (holding_a_task_for_a_missing_label
+                              ? " while it held one task that needs gpu=1 (no node has it)"
+                              : "")
+                      << "; n0's peers: " << d.cli({"peers", "--json"}).out
+                      << " stats: " << migration_stats(d).dump();
+}
+
+TEST(Review16, AnIdleNodePullsWorkControl) { idle_node_pulls(false); }
+
+TEST(Review16, AnIdleNodeHoldingATaskForAMissingLabelStillPullsWork) { idle_node_pulls(true); }
+
+// Finding 5 (pulls never happen on a peer's news). node::Peers drops kLoad
+// events before its member listeners (peers.cc: "event.kind != kLoad"), so
+// Migration::on_member's "a peer's load: maybe a round" never runs: an idle
+// node runs a round only when its own load changes. Once it has been idle
+// for stale_after_us (3 s) its figure is stale at its peers, which then push
+// nothing to it; and it never pulls, since nothing wakes it. Two real nodes:
+// the idle one stays idle while the other's queue waits.
+TEST(Review16, AnIdlePeerTakesWorkFromANodeThatBecameBusyAfterItWentQuiet) {
+  TempDir tmp;
+  const std::string ledger = tmp.path() + "/ran";
+  Daemon busy(node_args("busy", {"--slots", "1", "--io-aware", "off"}));
+  Daemon idle(node_args("idle", {"--slots", "2", "--io-aware", "off", "--join", address_of(busy)}));
+  ASSERT_TRUE(eventually(
+      [&] { return state_of(busy, "idle") == "alive" && state_of(idle, "busy") == "alive"; }, 10s,
+      50ms));
+  std::this_thread::sleep_for(4s);  // the scenario: idle's figure is older than stale_after_us
+  const std::string running = busy.submit({"--", "sleep", "60"});
+  ASSERT_TRUE(eventually([&] { return task_state(busy, running) == "running"; }, 10s, 20ms));
+  for (int i = 0; i < 4; ++i) busy.submit({"--", "sh", "-c", "echo ran >> " + ledger});
+  EXPECT_TRUE(eventually([&] { return lines_in(ledger) == 4; }, 15s, 50ms))
+      << "4 quick tasks queued on 'busy' (1 slot, taken for 60 s) while 'idle' (2 free slots) "
+         "stayed idle: ran "
+      << lines_in(ledger) << "; busy offers_made " << migration_stats(busy).value("offers_made", 0)
+      << ", idle adopted " << migration_stats(idle).value("adopted", 0);
+}
+
+}  // namespace
+}  // namespace braid::testing
