@@ -346,5 +346,30 @@ TEST(Review16, AnIdlePeerTakesWorkFromANodeThatBecameBusyAfterItWentQuiet) {
       << ", idle adopted " << migration_stats(idle).value("adopted", 0);
 }
 
+// Finding 6 (labels, offer storm). A busy node with gpu=1 offers its queued
+// gpu=1 task to an idle peer that lacks the label; the peer refuses; the
+// refusal withdraws the promise, the task is queued again (a load change,
+// so another round 25 ms later) and the same task goes to the same peer
+// again: only tasks that MUST leave get refusal_backoff_us. Each offer is a
+// handoff record written and erased on both sides, and a load change
+// gossiped. Counted over 3 s (a backoff as must_leave's would make it 1).
+TEST(Review16, ARefusedLabelledTaskIsNotOfferedToTheSamePeerEveryRound) {
+  Daemon gpu(node_args("gpu", {"--slots", "1", "--io-aware", "off", "--label", "gpu=1"}));
+  Daemon plain(
+      node_args("plain", {"--slots", "2", "--io-aware", "off", "--join", address_of(gpu)}));
+  ASSERT_TRUE(eventually(
+      [&] { return state_of(gpu, "plain") == "alive" && state_of(plain, "gpu") == "alive"; }, 10s,
+      50ms));
+  const std::string running = gpu.submit({"--", "sleep", "60"});
+  ASSERT_TRUE(eventually([&] { return task_state(gpu, running) == "running"; }, 10s, 20ms));
+  gpu.submit({"--node-label", "gpu=1", "--", "sleep", "60"});
+  std::this_thread::sleep_for(3s);  // the measurement window
+  const int offers = migration_stats(gpu).value("offers_made", 0);
+  EXPECT_LE(offers, 10) << "one gpu=1 task was offered " << offers
+                        << " times in 3 s to a peer that refuses it for its label ('plain' "
+                           "refused "
+                        << migration_stats(plain).value("refused_by_us", 0) << ")";
+}
+
 }  // namespace
 }  // namespace braid::testing
