@@ -371,5 +371,31 @@ TEST(Review16, ARefusedLabelledTaskIsNotOfferedToTheSamePeerEveryRound) {
                         << migration_stats(plain).value("refused_by_us", 0) << ")";
 }
 
+// Finding 7 (labels: a task that can never run is accepted). A task whose
+// spec does not travel (node/migration_checks travels(): argv + env over
+// half of kMaxMigrationMessageBytes) is never movable; submitted with a
+// --node-label this node lacks, it never runs here either. The submission
+// is accepted and the task waits queued for ever, "waits to move to a node
+// that has it", although a peer has the label (and drain never ends). A
+// pinned one is refused at submission ("it could never run"): so should this.
+TEST(Review16, ALabelledTaskTooBigToTravelIsRefusedOrRunsWhereTheLabelIs) {
+  TempDir tmp;
+  Daemon plain(node_args("plain", {"--slots", "2"}));
+  Daemon gpu(node_args("gpu", {"--slots", "2", "--label", "gpu=1", "--join", address_of(plain)}));
+  ASSERT_TRUE(eventually(
+      [&] { return state_of(gpu, "plain") == "alive" && state_of(plain, "gpu") == "alive"; }, 10s,
+      50ms));
+  std::vector<std::string> args = {"submit", "--node-label", "gpu=1", "--", "true"};
+  for (int i = 0; i < 6; ++i) args.push_back(std::string(100 * 1024, 'x'));
+  const RunResult r = plain.cli(args);
+  if (r.exit_code != 0) return;  // refused at submission: fine
+  std::string id = r.out;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  EXPECT_TRUE(eventually([&] { return task_state(plain, id) != "queued"; }, 10s, 100ms))
+      << "task " << id << " (gpu=1, " << 6 * 100 << " KiB of argv) was accepted by 'plain' "
+      << "and waits queued for ever although 'gpu' has the label: "
+      << plain.cli({"show", id}).out.substr(0, 400);
+}
+
 }  // namespace
 }  // namespace braid::testing
