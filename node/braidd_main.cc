@@ -145,6 +145,11 @@ int main(int argc, char** argv) {
         migration =
             std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
         if (sched_status_failed(migration->start())) return 1;
+        if (config.migrate && config.cluster_secret.empty()) {
+          spdlog::warn(
+              "migration without a cluster secret (--migrate): any local user who "
+              "reaches the peer port can hand this node tasks to run as its user");
+        }
         daemon.set_on_drain([&, gossiped_load](bool drain) {
           draining = drain;
           peers->set_load(gossiped_load());
@@ -153,7 +158,11 @@ int main(int argc, char** argv) {
       }
       // logs and ps --cluster across nodes (node/following.h).
       std::unique_ptr<braid::node::Following> following;
-      if (peers) following = std::make_unique<braid::node::Following>(tasks, *peers);
+      if (peers) {
+        braid::node::FollowingOptions f;
+        f.answer_peers = !config.cluster_secret.empty() || config.migrate;
+        following = std::make_unique<braid::node::Following>(tasks, *peers, f);
+      }
       daemon.set_following(following.get());
       capnp::TwoPartyServer server(
           kj::heap<braid::rpc::ControlServer>(daemon, daemon.lifetime_token()));

@@ -137,6 +137,9 @@ sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
     torus.labels.push_back(std::move(label).value());
   }
   if (sched::Status s = sched::validate_labels(torus.labels, "--label"); !s) return s;
+  // Adopting a peer's task runs it as this node's user: by default only
+  // from peers that proved the cluster secret.
+  config.migrate = config.migrate && (!config.cluster_secret.empty() || config.migrate_given);
   torus.migrates = config.migrate;
   torus.node_name = config.name;
   torus.policy = policy.value();
@@ -238,8 +241,11 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
                  "gossip timers: lan (probes every 300 ms), memberlist (its LAN timers) or fast "
                  "(tests on one machine)")
       ->capture_default_str();
-  app.add_flag("--migrate,!--no-migrate", config.migrate,
-               "move queued tasks to idle peers and adopt theirs (default on; docs/migration.md)");
+  auto* migrate_option = app.add_flag(
+      "--migrate,!--no-migrate", config.migrate,
+      "move queued tasks to idle peers and adopt theirs (default: on with a cluster secret; "
+      "without one only when given, as any local user could hand this node tasks; "
+      "docs/migration.md)");
   app.add_option("--label", raw.labels,
                  "a label of this node, KEY=VALUE (repeatable; config: labels = { KEY = "
                  "\"VALUE\" }): tasks submitted with --node-label run only on nodes that "
@@ -307,6 +313,7 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   }
   if (config.data_dir.empty()) config.data_dir = defaults.data_dir;
   config.listen_given = listen_option->count() > 0;
+  config.migrate_given = migrate_option->count() > 0;
   if (sched::Status s = finish(raw, config); !s) {
     return ExitNow{2, "braidd: " + s.error().message + "\n"};
   }

@@ -37,7 +37,11 @@ struct DaemonConfig {
   bool insecure = false;               // allow a non-loopback listen without a secret
   std::string gossip_profile = "lan";  // lan or fast (tests)
   int peer_drop_permille = 0;          // tests: drop this many of 1000 sent messages
-  bool migrate = true;  // move queued tasks to idle peers and adopt theirs (docs/migration.md)
+  // Move queued tasks to idle peers and adopt theirs (docs/migration.md). On
+  // by default only with a cluster secret (a peer's task runs as this
+  // node's user); without one, only when --migrate is given.
+  bool migrate = true;
+  bool migrate_given = false;  // --migrate or --no-migrate on the command line or in the config
   // The node's labels (--label KEY=VALUE, or the config's `labels = { KEY =
   // "VALUE" }`) are torus.labels: tasks submitted with --node-label run only
   // on nodes that have them (issue 11 §2; sched/labels.h).

@@ -206,6 +206,10 @@ TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
       parse({"--name", "a", "--listen", "10.0.0.1:7420", "--cluster-secret-file", secret});
   ASSERT_TRUE(std::holds_alternative<RunDaemon>(with_secret)) << error_of(with_secret);
   EXPECT_EQ(std::get<RunDaemon>(with_secret).config.cluster_secret, "a secret of enough bytes");
+  EXPECT_TRUE(std::get<RunDaemon>(with_secret).config.migrate);  // on by default with a secret
+  EXPECT_FALSE(std::get<RunDaemon>(parse({"--name", "a", "--listen", "10.0.0.1:7420",
+                                          "--cluster-secret-file", secret, "--no-migrate"}))
+                   .config.migrate);
   ::chmod(secret.c_str(), 0644);
   EXPECT_NE(error_of(parse({"--name", "a", "--cluster-secret-file", secret}))
                 .find("--cluster-secret-file: cluster secret file"),
@@ -218,7 +222,9 @@ TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
 TEST(DaemonConfig, LabelsFromFlagsAndTheConfigTable) {
   const DaemonConfig none = config_of(parse({"--name", "a"}));
   EXPECT_TRUE(none.torus.labels.empty());
-  EXPECT_TRUE(none.torus.migrates);  // migration is on by default
+  // Without a cluster secret migration is on only when asked for (a peer's
+  // task would run as braidd's user for any local user).
+  EXPECT_FALSE(none.torus.migrates);
   EXPECT_FALSE(config_of(parse({"--name", "a", "--no-migrate"})).torus.migrates);
   const DaemonConfig flags =
       config_of(parse({"--name", "a", "--label", "gpu=1", "--label", "zone=a", "--migrate"}));

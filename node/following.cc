@@ -34,6 +34,7 @@ struct Following::Chase {
 
 Following::Following(Tasks& tasks, Peers& peers, FollowingOptions options)
     : tasks_(tasks), peers_(peers), options_(options) {
+  if (!options_.answer_peers) return;  // without handlers the transport refuses every question
   peers_.set_query_handlers({[this](const rpc::PeerLogRequest& r) { return answer_read_log(r); },
                              [this](const rpc::PeerListRequest& r) { return answer_list(r); }});
 }

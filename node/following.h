@@ -42,6 +42,10 @@ namespace braid::node {
 
 struct FollowingOptions {
   std::chrono::milliseconds deadline{1500};  // per question to a peer
+  // Answer peers' questions (task output, task lists). Off on a node whose
+  // peers proved no secret and that did not opt into trusting them
+  // (--migrate): the peer port must not hand out what the control socket keeps private.
+  bool answer_peers = true;
 };
 constexpr std::chrono::milliseconds kQuietInterval{100};
 

@@ -680,7 +680,7 @@ void Migration::arm_backlog() {
   backlog_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
     if (ec || stopped_) return;
     const sched::TorusStats s = tasks_.torus().stats();
-    const std::uint64_t queued = s.count(TaskState::kQueued);
+    const std::uint64_t queued = s.count(TaskState::kQueued) - tasks_.torus().queued_elsewhere();
     const std::uint64_t free_slots =
         static_cast<std::uint64_t>(std::max(0, s.slots - s.slots_busy));
     if (queued > free_slots && options_.load) {

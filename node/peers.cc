@@ -188,7 +188,7 @@ void Peers::flush() {
   }
   std::vector<gossip::Event> events;
   for (const gossip::Event& event : outbox_.events) {
-    if (event.name != options_.name && event.kind != gossip::Event::Kind::kLoad) {
+    if (event.name != options_.name) {  // load changes too: they wake migration's rounds
       events.push_back(event);
     }
   }

@@ -26,8 +26,9 @@ PeersOptions peers_options(const DaemonConfig& config, std::uint64_t incarnation
 gossip::Load load_of(const sched::Torus& torus, bool accepting) {
   const sched::TorusStats s = torus.stats();
   gossip::Load load;
-  load.queued = static_cast<std::uint32_t>(
-      std::min<std::uint64_t>(s.count(sched::TaskState::kQueued), gossip::kLoadCountMax));
+  // Tasks waiting for a node with their labels never take a slot here.
+  load.queued = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+      s.count(sched::TaskState::kQueued) - torus.queued_elsewhere(), gossip::kLoadCountMax));
   load.running = static_cast<std::uint32_t>(
       std::min<std::uint64_t>(s.count(sched::TaskState::kRunning), gossip::kLoadCountMax));
   load.blocked = std::min(s.blocked, load.running);

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include "node/migration_checks.h"
+#include "sched/migration_message.h"
+
 namespace braid::node {
 
 using sched::Micros;
@@ -90,7 +93,18 @@ void Submissions::prepare_some(std::uint64_t serial) {
   for (; sub->checked < count && budget > 0; ++sub->checked, spend()) {
     const sched::TaskSpec& spec = sub->specs[sub->checked];
     const bool counted = sub->new_accounts.contains(spec.account);
-    if (sched::Status s = torus.check(spec, sub->new_accounts.size() - (counted ? 1 : 0)); !s) {
+    sched::Status s = torus.check(spec, sub->new_accounts.size() - (counted ? 1 : 0));
+    // A task that cannot run here must be able to leave (review16: one too
+    // big for a migration offer waited for ever).
+    if (s && !spec.constraints.empty() && !travels(spec)) {
+      if (auto why = missing_labels(torus.labels(), spec)) {
+        s = sched::Error{*why +
+                         ", and its arguments and environment are too big to send to "
+                         "another node (at most about " +
+                         std::to_string(sched::kMaxMigrationMessageBytes / 2 / 1024) + " KiB)"};
+      }
+    }
+    if (!s) {
       end_submission(serial, count == 1 ? s.error().message
                                         : "task " + std::to_string(sub->checked + 1) + ": " +
                                               s.error().message);

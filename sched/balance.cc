@@ -99,10 +99,7 @@ std::vector<Offer> Balancer::push(const LocalLoad& local, std::vector<MovableTas
     if (room < 1) continue;
     pool.push_back({p.name, room, backlog_of(p.queued, p.free_slots) + promised, p.version});
   }
-  // Tasks that must leave never take a slot here: they are no backlog.
-  const auto leaving = std::count_if(movable.begin(), movable.end(),
-                                     [](const MovableTask& t) { return t.must_leave; });
-  return place(backlog_of(local.queued, local.free_slots) - leaving, config_.target_backlog,
+  return place(backlog_of(local.queued, local.free_slots), config_.target_backlog,
                std::move(movable), std::move(pool), now_us);
 }
 
@@ -113,12 +110,10 @@ std::vector<Offer> Balancer::answer_pull(const LocalLoad& local, std::vector<Mov
   const std::int64_t slots = from.slots;
   std::vector<Candidate> pool{
       {from.peer, slots - unanswered, config_.target_backlog - slots + unanswered, 0}};
-  const auto leaving = std::count_if(movable.begin(), movable.end(),
-                                     [](const MovableTask& t) { return t.must_leave; });
   // A pull is answered down to a backlog of 0, not to the target: an idle
   // asker runs the task now, while here it would wait for a slot.
-  return place(backlog_of(local.queued, local.free_slots) - leaving, 0, std::move(movable),
-               std::move(pool), now_us);
+  return place(backlog_of(local.queued, local.free_slots), 0, std::move(movable), std::move(pool),
+               now_us);
 }
 
 std::optional<PullRequest> Balancer::pull(const LocalLoad& local,
@@ -173,7 +168,7 @@ std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::int64_t keep
     }
     BRAID_CHECK(task.cpus >= 1, task.key, task.cpus);
     if (task.hops >= config_.max_hops) continue;
-    if (const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog, &task)) {
+    if (const std::optional<std::size_t> chosen = choose(pool, task, local_backlog)) {
       promise(pool[*chosen], task, now_us, offers);
     }
   }
@@ -189,9 +184,12 @@ std::vector<Offer> Balancer::place(std::int64_t local_backlog, std::int64_t keep
     movable.pop_back();
     BRAID_CHECK(task.cpus >= 1, task.key, task.cpus);
     if (task.hops >= config_.max_hops || task.cpus >= unplaceable_cpus) continue;
-    const std::optional<std::size_t> chosen = choose(pool, task.cpus, local_backlog, nullptr);
+    const std::optional<std::size_t> chosen = choose(pool, task, local_backlog);
     if (!chosen) {
-      unplaceable_cpus = task.cpus;
+      // No peer fits its size, unless a refusal of this very task is why.
+      const bool refused = std::any_of(refused_.begin(), refused_.end(),
+                                       [&](const Refused& r) { return r.key == task.key; });
+      if (!refused) unplaceable_cpus = task.cpus;
       continue;
     }
     promise(pool[*chosen], task, now_us, offers);
@@ -224,22 +222,22 @@ bool Balancer::fits(const Candidate& c, int cpus, std::int64_t local_backlog) co
 // wins ties. A peer that no longer fits even one cpu leaves the pool. A task
 // that must leave (`leaving`) needs room only, from a peer that has not
 // refused it lately.
-std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, int cpus,
-                                            std::int64_t local_backlog,
-                                            const MovableTask* leaving) {
+std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, const MovableTask& task,
+                                            std::int64_t local_backlog) {
   std::optional<std::size_t> best;
   int fitting = 0;
   std::size_t i = 0;
   while (i < pool.size() && fitting < config_.choices) {
     std::swap(pool[i], pool[i + below(pool.size() - i)]);
-    if (leaving ? pool[i].room_slots < 1 : pool[i].stale || !fits(pool[i], 1, local_backlog)) {
+    if (task.must_leave ? pool[i].room_slots < 1
+                        : pool[i].stale || !fits(pool[i], 1, local_backlog)) {
       if (i + 1 < pool.size()) pool[i] = std::move(pool.back());
       pool.pop_back();
       continue;
     }
-    const bool fit = leaving
-                         ? pool[i].room_slots >= cpus && !refused_lately(leaving->key, pool[i].name)
-                         : fits(pool[i], cpus, local_backlog);
+    const bool fit = (task.must_leave ? pool[i].room_slots >= task.cpus
+                                      : fits(pool[i], task.cpus, local_backlog)) &&
+                     !refused_lately(task.key, pool[i].name);
     if (fit) {
       ++fitting;
       if (!best || pool[i].room_slots > pool[*best].room_slots) best = i;
@@ -261,10 +259,10 @@ void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, 
     p->since_us = now_us;
     return;
   }
-  if (p->must_leave) {
-    if (refused_.size() >= kBalancePromisesMax) refused_.erase(refused_.begin());
-    refused_.push_back({key, peer, now_us + config_.refusal_backoff_us});
-  }
+  // Any refusal (labels, a missing program, busy): the task is not offered
+  // to that peer again for the backoff (each offer is a journal write).
+  if (refused_.size() >= kBalancePromisesMax) refused_.erase(refused_.begin());
+  refused_.push_back({key, peer, now_us + config_.refusal_backoff_us});
   list.erase(p);
   --promise_count_;
   if (list.empty()) promises_.erase(it);

@@ -28,7 +28,8 @@
 // whatever the local backlog and without the backlog condition: to a peer
 // with room >= c that has not refused that task within refusal_backoff_us
 // (peers' labels are not gossiped, so a refusal is how a donor learns that
-// a peer lacks them). They do not count in the local backlog.
+// a peer lacks them). LocalLoad::queued leaves them out (they never wait
+// for a slot here), as the gossiped load does.
 #pragma once
 
 #include <cstdint>
@@ -224,9 +225,10 @@ class Balancer final {
   std::vector<Offer> place(std::int64_t local_backlog, std::int64_t keep_backlog,
                            std::vector<MovableTask> movable, std::vector<Candidate> pool,
                            Micros now_us);
-  // leaving: the task that must leave being placed (nullptr: a normal one).
-  std::optional<std::size_t> choose(std::vector<Candidate>& pool, int cpus,
-                                    std::int64_t local_backlog, const MovableTask* leaving);
+  // A peer for the task, among `choices` random fitting ones; a peer that
+  // refused it lately is never chosen (task.must_leave: only room counts).
+  std::optional<std::size_t> choose(std::vector<Candidate>& pool, const MovableTask& task,
+                                    std::int64_t local_backlog);
   bool fits(const Candidate& c, int cpus, std::int64_t local_backlog) const;
   bool refused_lately(TaskKey key, const std::string& peer) const;
   void promise(Candidate& peer, const MovableTask& task, Micros now_us, std::vector<Offer>& offers);

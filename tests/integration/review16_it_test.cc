@@ -284,7 +284,7 @@ TEST(Review16, ADefaultNodeShowsNoTaskOutputToAConnectionThatProvedNothing) {
 // The busy peer is played by the test: it publishes a backlog and counts
 // the WorkRequests it gets. The control (no such task) passes.
 void idle_node_pulls(bool holding_a_task_for_a_missing_label) {
-  Daemon d(node_args("n0", {"--slots", "2", "--io-aware", "off"}));
+  Daemon d(node_args("n0", {"--slots", "2", "--io-aware", "off", "--migrate"}));
   FakePeer busy("busy", address_of(d));
   ASSERT_TRUE(converged(d, "n0", busy, "busy"));
   if (holding_a_task_for_a_missing_label) {
@@ -330,8 +330,9 @@ TEST(Review16, AnIdleNodeHoldingATaskForAMissingLabelStillPullsWork) { idle_node
 TEST(Review16, AnIdlePeerTakesWorkFromANodeThatBecameBusyAfterItWentQuiet) {
   TempDir tmp;
   const std::string ledger = tmp.path() + "/ran";
-  Daemon busy(node_args("busy", {"--slots", "1", "--io-aware", "off"}));
-  Daemon idle(node_args("idle", {"--slots", "2", "--io-aware", "off", "--join", address_of(busy)}));
+  Daemon busy(node_args("busy", {"--slots", "1", "--io-aware", "off", "--migrate"}));
+  Daemon idle(node_args(
+      "idle", {"--slots", "2", "--io-aware", "off", "--migrate", "--join", address_of(busy)}));
   ASSERT_TRUE(eventually(
       [&] { return state_of(busy, "idle") == "alive" && state_of(idle, "busy") == "alive"; }, 10s,
       50ms));
@@ -354,9 +355,10 @@ TEST(Review16, AnIdlePeerTakesWorkFromANodeThatBecameBusyAfterItWentQuiet) {
 // handoff record written and erased on both sides, and a load change
 // gossiped. Counted over 3 s (a backoff as must_leave's would make it 1).
 TEST(Review16, ARefusedLabelledTaskIsNotOfferedToTheSamePeerEveryRound) {
-  Daemon gpu(node_args("gpu", {"--slots", "1", "--io-aware", "off", "--label", "gpu=1"}));
-  Daemon plain(
-      node_args("plain", {"--slots", "2", "--io-aware", "off", "--join", address_of(gpu)}));
+  Daemon gpu(
+      node_args("gpu", {"--slots", "1", "--io-aware", "off", "--migrate", "--label", "gpu=1"}));
+  Daemon plain(node_args(
+      "plain", {"--slots", "2", "--io-aware", "off", "--migrate", "--join", address_of(gpu)}));
   ASSERT_TRUE(eventually(
       [&] { return state_of(gpu, "plain") == "alive" && state_of(plain, "gpu") == "alive"; }, 10s,
       50ms));
@@ -380,8 +382,9 @@ TEST(Review16, ARefusedLabelledTaskIsNotOfferedToTheSamePeerEveryRound) {
 // pinned one is refused at submission ("it could never run"): so should this.
 TEST(Review16, ALabelledTaskTooBigToTravelIsRefusedOrRunsWhereTheLabelIs) {
   TempDir tmp;
-  Daemon plain(node_args("plain", {"--slots", "2"}));
-  Daemon gpu(node_args("gpu", {"--slots", "2", "--label", "gpu=1", "--join", address_of(plain)}));
+  Daemon plain(node_args("plain", {"--slots", "2", "--migrate"}));
+  Daemon gpu(node_args(
+      "gpu", {"--slots", "2", "--migrate", "--label", "gpu=1", "--join", address_of(plain)}));
   ASSERT_TRUE(eventually(
       [&] { return state_of(gpu, "plain") == "alive" && state_of(plain, "gpu") == "alive"; }, 10s,
       50ms));
