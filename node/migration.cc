@@ -301,7 +301,9 @@ void Migration::on_message(sched::MigrationMessage message) {
     if (auto key = key_of(a->task_id)) {
       const bool accepted = a->kind == sched::HandoffAnswerKind::kAccepted ||
                             a->kind == sched::HandoffAnswerKind::kHave;
-      balancer_.offer_ended(from, *key, accepted, now);
+      // "busy" passes; labels, a missing program or directory will hold.
+      const bool lasting = a->kind == sched::HandoffAnswerKind::kRefused && a->reason != "busy";
+      balancer_.offer_ended(from, *key, accepted, now, lasting);
     }
     run(std::move(out));
   } else if (const auto* q = std::get_if<sched::HandoffQuery>(&message.body)) {

@@ -247,7 +247,8 @@ std::optional<std::size_t> Balancer::choose(std::vector<Candidate>& pool, const 
   return best;
 }
 
-void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us) {
+void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us,
+                           bool lasting) {
   const auto it = promises_.find(peer);
   if (it == promises_.end()) return;
   std::vector<Promise>& list = it->second;
@@ -259,10 +260,14 @@ void Balancer::offer_ended(const std::string& peer, TaskKey key, bool accepted, 
     p->since_us = now_us;
     return;
   }
-  // Any refusal (labels, a missing program, busy): the task is not offered
-  // to that peer again for the backoff (each offer is a journal write).
-  if (refused_.size() >= kBalancePromisesMax) refused_.erase(refused_.begin());
-  refused_.push_back({key, peer, now_us + config_.refusal_backoff_us});
+  // The task is not offered to that peer again for the backoff (each offer
+  // is a journal write): a refusal that will hold (review16: a labelled
+  // task was offered to an unlabelled peer every round), or any refusal of
+  // a task that has nowhere else to go. Busy and lost offers pass.
+  if (lasting || p->must_leave) {
+    if (refused_.size() >= kBalancePromisesMax) refused_.erase(refused_.begin());
+    refused_.push_back({key, peer, now_us + config_.refusal_backoff_us});
+  }
   list.erase(p);
   --promise_count_;
   if (list.empty()) promises_.erase(it);

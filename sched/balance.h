@@ -180,11 +180,14 @@ class Balancer final {
                                  const PullRequest& from, Micros now_us);
 
   // The outcome of an offer. Refused or failed: the promise is withdrawn at
-  // once (and a task that must leave is not offered to that peer again for
-  // refusal_backoff_us). Accepted: it stays until a projection of the peer with a newer
+  // once; a task that must leave, or one the peer refused for good
+  // (`lasting`: labels, a missing program or directory; not "busy", not a
+  // lost offer), is not offered to that peer again for refusal_backoff_us.
+  // Accepted: it stays until a projection of the peer with a newer
   // version than at the offer, measured (now - age) at or after this call,
   // shows it, or promise_ttl_us after this call.
-  void offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us);
+  void offer_ended(const std::string& peer, TaskKey key, bool accepted, Micros now_us,
+                   bool lasting = false);
 
   // Slots (the tasks' cpus) promised to `peer` and not expired at now_us.
   std::uint32_t promised_slots(const std::string& peer, Micros now_us) const;

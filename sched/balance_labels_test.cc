@@ -76,7 +76,7 @@ TEST(BalanceLabels, AnyRefusedTaskWaitsOutTheBackoffForThatPeerAndOthersStillGo)
   const std::vector<MovableTask> queue{MovableTask{1, 9, 1, 0, 0}, MovableTask{2, 5, 1, 1, 0}};
   auto offers = b.push({4, 2, 0}, {queue[0]}, {idle("b", 4)}, 0);
   ASSERT_EQ(offers.size(), 1u);
-  b.offer_ended("b", 1, /*accepted=*/false, 10 * kMs);
+  b.offer_ended("b", 1, /*accepted=*/false, 10 * kMs, /*lasting=*/true);
   offers = b.push({4, 2, 0}, queue, {idle("b", 4)}, 20 * kMs);
   ASSERT_EQ(offers.size(), 1u);
   EXPECT_EQ(offers[0].key, 2u);  // task 1 waits; task 2 (same size) still goes
@@ -85,6 +85,13 @@ TEST(BalanceLabels, AnyRefusedTaskWaitsOutTheBackoffForThatPeerAndOthersStillGo)
                   10 * kMs + BalanceConfig{}.refusal_backoff_us + kMs);
   ASSERT_EQ(offers.size(), 1u);  // after the backoff, asked again
   EXPECT_EQ(offers[0].key, 1u);
+  // A passing refusal (busy, a lost offer) does not hold it back.
+  b.offer_ended("b", 1, /*accepted=*/false,
+                10 * kMs + BalanceConfig{}.refusal_backoff_us + 2 * kMs);
+  EXPECT_EQ(b.push({4, 2, 0}, {queue[0]}, {idle("b", 4)},
+                   10 * kMs + BalanceConfig{}.refusal_backoff_us + 3 * kMs)
+                .size(),
+            1u);
 }
 
 TEST(BalanceLabels, APeerThatRefusedItIsNotAskedAgainForTheBackoff) {
