@@ -41,34 +41,6 @@ std::uint8_t stored_state(sched::HandoffState state) {
   return storage::kHandoffMigrating;
 }
 
-sched::Answer answer_of(sched::HandoffAnswerKind kind) {
-  switch (kind) {
-    case sched::HandoffAnswerKind::kAccepted:
-      return sched::Answer::kAccepted;
-    case sched::HandoffAnswerKind::kRefused:
-      return sched::Answer::kRefused;
-    case sched::HandoffAnswerKind::kHave:
-      return sched::Answer::kHave;
-    case sched::HandoffAnswerKind::kNotHave:
-      return sched::Answer::kNotHave;
-  }
-  return sched::Answer::kRefused;
-}
-
-sched::HandoffAnswerKind kind_of(sched::Answer answer) {
-  switch (answer) {
-    case sched::Answer::kAccepted:
-      return sched::HandoffAnswerKind::kAccepted;
-    case sched::Answer::kRefused:
-      return sched::HandoffAnswerKind::kRefused;
-    case sched::Answer::kHave:
-      return sched::HandoffAnswerKind::kHave;
-    case sched::Answer::kNotHave:
-      return sched::HandoffAnswerKind::kNotHave;
-  }
-  return sched::HandoffAnswerKind::kRefused;
-}
-
 }  // namespace
 
 Migration::Migration(asio::io_context& io, const Clock& clock, Tasks& tasks, Durability& durability,
@@ -297,7 +269,7 @@ void Migration::on_message(sched::MigrationMessage message) {
     on_offer(from, *offered);
   } else if (const auto* a = std::get_if<sched::HandoffAnswer>(&message.body)) {
     sched::DonorActions out;
-    donor_.on_answer(a->task_id, a->epoch, from, answer_of(a->kind), a->reason, now, out);
+    donor_.on_answer(a->task_id, a->epoch, from, sched::answer_of(a->kind), a->reason, now, out);
     if (auto key = key_of(a->task_id)) {
       const bool accepted = a->kind == sched::HandoffAnswerKind::kAccepted ||
                             a->kind == sched::HandoffAnswerKind::kHave;
@@ -506,10 +478,10 @@ void Migration::run(sched::ReceiverActions actions, const sched::MigratingTask* 
       const auto key = key_of(a.fence.task_id);
       switch (a.kind) {
         case sched::ReceiverAction::Kind::kSendAnswer:
-          send(a.fence.donor,
-               {{},
-                {},
-                sched::HandoffAnswer{a.fence.task_id, a.fence.epoch, kind_of(a.answer), a.reason}});
+          send(a.fence.donor, {{},
+                               {},
+                               sched::HandoffAnswer{a.fence.task_id, a.fence.epoch,
+                                                    sched::kind_of(a.answer), a.reason}});
           break;
         case sched::ReceiverAction::Kind::kSendConfirmQuery:
           send(a.fence.donor, {{}, {}, sched::HandoffConfirmQuery{a.fence.task_id, a.fence.epoch}});

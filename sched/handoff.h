@@ -85,6 +85,9 @@ constexpr Epoch kHandoffEpochBlock = 1024;
 // R's answer to an offer (accepted, refused) or to a query (have, not_have).
 enum class Answer : std::uint8_t { kAccepted, kRefused, kHave, kNotHave };
 std::string_view to_string(Answer answer);
+// The wire's answer (sched/migration_message.h) and the machines', one for one.
+Answer answer_of(HandoffAnswerKind kind);
+HandoffAnswerKind kind_of(Answer answer);
 
 // The donor's journal entry of one handoff, stored under (task_id, epoch). A
 // task has at most one migrating entry, and may have reclaimed ones beside it.

@@ -5,6 +5,34 @@
 
 namespace braid::sched {
 
+Answer answer_of(HandoffAnswerKind kind) {
+  switch (kind) {
+    case HandoffAnswerKind::kAccepted:
+      return Answer::kAccepted;
+    case HandoffAnswerKind::kRefused:
+      return Answer::kRefused;
+    case HandoffAnswerKind::kHave:
+      return Answer::kHave;
+    case HandoffAnswerKind::kNotHave:
+      return Answer::kNotHave;
+  }
+  return Answer::kRefused;
+}
+
+HandoffAnswerKind kind_of(Answer answer) {
+  switch (answer) {
+    case Answer::kAccepted:
+      return HandoffAnswerKind::kAccepted;
+    case Answer::kRefused:
+      return HandoffAnswerKind::kRefused;
+    case Answer::kHave:
+      return HandoffAnswerKind::kHave;
+    case Answer::kNotHave:
+      return HandoffAnswerKind::kNotHave;
+  }
+  return HandoffAnswerKind::kRefused;
+}
+
 std::string_view to_string(Answer answer) {
   switch (answer) {
     case Answer::kAccepted:

@@ -642,5 +642,13 @@ TEST(HandoffConfirm, QueryOfAnotherEpochThanTheHeldOneIsNotHave) {
   EXPECT_EQ(receiver.fence(kTask, "a"), 6u);
 }
 
+TEST(Handoff, AnswersMapOneForOneBetweenTheWireAndTheHandoff) {
+  for (Answer a : {Answer::kAccepted, Answer::kRefused, Answer::kHave, Answer::kNotHave}) {
+    EXPECT_EQ(answer_of(kind_of(a)), a);
+  }
+  EXPECT_EQ(kind_of(Answer::kNotHave), HandoffAnswerKind::kNotHave);
+  EXPECT_EQ(answer_of(HandoffAnswerKind::kHave), Answer::kHave);
+}
+
 }  // namespace
 }  // namespace braid::sched

@@ -20,37 +20,7 @@ using sched::TaskState;
 
 namespace {
 
-std::string origin_of(const std::string& id) { return id.substr(0, id.rfind(':')); }
-
 Micros work_of(const Task& task) { return std::stoll(task.spec.argv.at(1)); }
-
-sched::Answer to_answer(sched::HandoffAnswerKind kind) {
-  switch (kind) {
-    case sched::HandoffAnswerKind::kAccepted:
-      return sched::Answer::kAccepted;
-    case sched::HandoffAnswerKind::kRefused:
-      return sched::Answer::kRefused;
-    case sched::HandoffAnswerKind::kHave:
-      return sched::Answer::kHave;
-    case sched::HandoffAnswerKind::kNotHave:
-      return sched::Answer::kNotHave;
-  }
-  return sched::Answer::kRefused;
-}
-
-sched::HandoffAnswerKind to_kind(sched::Answer answer) {
-  switch (answer) {
-    case sched::Answer::kAccepted:
-      return sched::HandoffAnswerKind::kAccepted;
-    case sched::Answer::kRefused:
-      return sched::HandoffAnswerKind::kRefused;
-    case sched::Answer::kHave:
-      return sched::HandoffAnswerKind::kHave;
-    case sched::Answer::kNotHave:
-      return sched::HandoffAnswerKind::kNotHave;
-  }
-  return sched::HandoffAnswerKind::kRefused;
-}
 
 }  // namespace
 
@@ -184,7 +154,7 @@ void Node::persist(TaskKey key, Micros now_us) {
   const Task& task = torus_->task(key);
   store_.tasks[task.id] = task;
   // A task that ended here for another origin: its outcome goes home.
-  if (!sched::is_terminal(task.state) || origin_of(task.id) == name_) return;
+  if (!sched::is_terminal(task.state) || sched::origin_of(task.id) == name_) return;
   if (store_.reported.contains(task.id) || store_.outbox.contains(task.id)) return;
   sched::OutcomeReport report;
   report.task_id = task.id;
@@ -201,7 +171,7 @@ void Node::persist(TaskKey key, Micros now_us) {
 }
 
 void Node::send_outcome(const std::string& id, Micros now_us) {
-  send(origin_of(id), store_.outbox.at(id));
+  send(std::string(sched::origin_of(id)), store_.outbox.at(id));
   Retry& retry = outbox_retry_[id];
   retry.backoff_us = retry.backoff_us == 0
                          ? config_.outcome_retry_min_us
@@ -314,7 +284,7 @@ void Node::apply(const ReceiverActions& actions, Micros now_us,
         store_.fences[{f.task_id, f.donor}] = f.epoch;
         break;
       case ReceiverAction::Kind::kSendAnswer:
-        send(f.donor, sched::HandoffAnswer{f.task_id, f.epoch, to_kind(a.answer), a.reason});
+        send(f.donor, sched::HandoffAnswer{f.task_id, f.epoch, sched::kind_of(a.answer), a.reason});
         break;
       case ReceiverAction::Kind::kSendConfirmQuery:
         send(f.donor, sched::HandoffConfirmQuery{f.task_id, f.epoch});
@@ -389,7 +359,7 @@ void Node::receive(const sched::MigrationMessage& message, Micros now_us) {
     receiver_->on_offer(m->task.id, from, m->epoch, have, cannot_run, now_us, r);
     apply(r, now_us, &m->task);
   } else if (const auto* m = std::get_if<sched::HandoffAnswer>(&message.body)) {
-    donor_->on_answer(m->task_id, m->epoch, from, to_answer(m->kind), m->reason, now_us, d);
+    donor_->on_answer(m->task_id, m->epoch, from, sched::answer_of(m->kind), m->reason, now_us, d);
     apply(d, now_us);
   } else if (const auto* m = std::get_if<sched::HandoffQuery>(&message.body)) {
     // "have": this node adopted the task from that donor (a forwarding
