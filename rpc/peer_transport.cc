@@ -248,32 +248,29 @@ class PeerImpl final : public schema::Peer::Server {
   }
 
   kj::Promise<void> readLog(ReadLogContext context) override {
-    auto state = state_.lock();
-    if (!state || state->closed || conn_->closing) return kj::READY_NOW;
-    auto results = context.getResults();
-    if (!take_query_token(*state)) {
-      results.setError(busy(*state));
-      return kj::READY_NOW;
-    }
-    auto request = from_wire(context.getParams());
-    if (!request) {
-      ++state->stats.invalid;
-      results.setError(request.error().message);
-      return kj::READY_NOW;
-    }
-    if (!state->query_handlers.read_log) {
-      results.setError("node " + state->config.name + " does not answer log questions");
-      return kj::READY_NOW;
-    }
-    ++state->stats.queries_answered;
-    PeerLogAnswer answer = state->query_handlers.read_log(request.value());
-    if (answer.data.size() > request.value().max_bytes)
-      answer.data.resize(request.value().max_bytes);
-    to_wire(answer, results);
-    return kj::READY_NOW;
+    return question(context, &PeerTransport::QueryHandlers::read_log, "log",
+                    [](const auto& handler, const PeerLogRequest& request, auto results) {
+                      PeerLogAnswer answer = handler(request);
+                      if (answer.data.size() > request.max_bytes) {
+                        answer.data.resize(request.max_bytes);
+                      }
+                      to_wire(answer, results);
+                    });
   }
 
   kj::Promise<void> listTasks(ListTasksContext context) override {
+    return question(context, &PeerTransport::QueryHandlers::list_tasks, "list",
+                    [](const auto& handler, const PeerListRequest& request, auto results) {
+                      fill_list_answer(handler(request), request.limit, results);
+                    });
+  }
+
+ private:
+  // One question (readLog, listTasks): the connection's question rate, the
+  // request checked at the edge, then `answer` with the node's handler.
+  template <typename Context, typename Handler, typename Answer>
+  kj::Promise<void> question(Context& context, Handler PeerTransport::QueryHandlers::*handler,
+                             std::string_view what, Answer&& answer) {
     auto state = state_.lock();
     if (!state || state->closed || conn_->closing) return kj::READY_NOW;
     auto results = context.getResults();
@@ -287,17 +284,16 @@ class PeerImpl final : public schema::Peer::Server {
       results.setError(request.error().message);
       return kj::READY_NOW;
     }
-    if (!state->query_handlers.list_tasks) {
-      results.setError("node " + state->config.name + " does not answer list questions");
+    if (!(state->query_handlers.*handler)) {
+      results.setError("node " + state->config.name + " does not answer " + std::string(what) +
+                       " questions");
       return kj::READY_NOW;
     }
     ++state->stats.queries_answered;
-    fill_list_answer(state->query_handlers.list_tasks(request.value()), request.value().limit,
-                     results);
+    answer(state->query_handlers.*handler, request.value(), results);
     return kj::READY_NOW;
   }
 
- private:
   // One call from the connection's token bucket (kDeliverBurst, refilled at
   // kDeliversPerSecond); a connection past it is closed as a flood.
   static std::string busy(const PeerTransport::State& state) {
