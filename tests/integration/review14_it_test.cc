@@ -20,6 +20,7 @@
 #include "node/peers.h"
 #include "rpc/asio_event_port.h"
 #include "sched/migration_message.h"
+#include "tests/integration/fake_peer.h"
 #include "tests/integration/harness.h"
 
 namespace braid::testing {
@@ -35,120 +36,6 @@ std::vector<std::string> node_args(const std::string& name, const std::vector<st
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
-
-std::string address_of(const Daemon& d) {
-  for (const auto& m : d.json({"peers", "--json"})) {
-    if (m.at("self").get<bool>()) return m.at("address").get<std::string>();
-  }
-  return "";
-}
-
-std::string state_of(const Daemon& d, const std::string& peer) {
-  const RunResult r = d.cli({"peers", "--json"});
-  if (r.exit_code != 0) return "";
-  for (const auto& m : nlohmann::json::parse(r.out)) {
-    if (m.at("name") == peer) return m.at("state").get<std::string>();
-  }
-  return "";
-}
-
-std::string task_state(const Daemon& d, const std::string& id) {
-  const RunResult r = d.cli({"show", id, "--json"});
-  if (r.exit_code != 0) return "";
-  return nlohmann::json::parse(r.out).value("state", "");
-}
-
-int lines_in(const std::string& path) {
-  std::ifstream in(path);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) ++n;
-  return n;
-}
-
-// A peer played by the test: real gossip (fast profile) and the real peer
-// transport, on its own loop thread. It publishes no load, so braidd never
-// offers it anything by itself; it sends what the test tells it to and
-// records what it gets.
-class FakePeer {
- public:
-  FakePeer(const std::string& name, const std::string& seed) : name_(name) {
-    std::promise<std::string> ready;
-    thread_ = std::thread([this, name, seed, &ready] {
-      rpc::AsioEventPort port(io_);  // the peer transport's Cap'n Proto runs on this loop
-      node::PeersOptions o;
-      o.name = name;
-      o.listen = "127.0.0.1:0";
-      o.join = {seed};
-      o.gossip = gossip::GossipConfig::fast();
-      auto started = node::Peers::start(io_, clock_, o, {}, nullptr);
-      if (!started) {
-        ready.set_value(started.error().message);
-        return;
-      }
-      peers_ = std::move(started).value();
-      peers_->set_on_migration([this](sched::MigrationMessage m) {
-        std::lock_guard lock(mu_);
-        got_.push_back(std::move(m));
-      });
-      ready.set_value("");
-      auto work = asio::make_work_guard(io_);
-      io_.run();
-      peers_.reset();
-      io_.restart();
-      io_.poll();
-    });
-    const std::string why = ready.get_future().get();
-    if (!why.empty()) {
-      thread_.join();
-      throw std::runtime_error(why);
-    }
-  }
-  ~FakePeer() {
-    io_.stop();
-    thread_.join();
-  }
-  bool sees_alive(const std::string& peer) {
-    std::promise<bool> p;
-    asio::post(io_, [&] {
-      bool alive = false;
-      for (const auto& m : peers_->members()) {
-        alive |= m.name == peer && m.state == gossip::MemberState::kAlive;
-      }
-      p.set_value(alive);
-    });
-    return p.get_future().get();
-  }
-  template <typename Body>
-  bool send(const std::string& to, Body body) {
-    std::promise<bool> p;
-    asio::post(io_, [&] { p.set_value(peers_->send_migration(to, {{}, {}, std::move(body)})); });
-    return p.get_future().get();
-  }
-  // The answers received so far for (task_id, epoch).
-  std::vector<sched::HandoffAnswer> answers(const std::string& task_id, std::uint64_t epoch) {
-    std::lock_guard lock(mu_);
-    std::vector<sched::HandoffAnswer> out;
-    for (const auto& m : got_) {
-      if (const auto* a = std::get_if<sched::HandoffAnswer>(&m.body)) {
-        if (a->task_id == task_id && a->epoch == epoch) out.push_back(*a);
-      }
-    }
-    return out;
-  }
-  std::vector<sched::MigrationMessage> received() {
-    std::lock_guard lock(mu_);
-    return got_;
-  }
-
- private:
-  std::string name_;
-  asio::io_context io_;
-  node::SystemClock clock_;
-  std::unique_ptr<node::Peers> peers_;
-  std::mutex mu_;
-  std::vector<sched::MigrationMessage> got_;
-  std::thread thread_;
-};
 
 sched::MigratingTask task_writing(const std::string& id, const std::string& ledger,
                                   const std::string& cwd) {
