@@ -20,6 +20,9 @@ packages=(
   xz-utils make gcc parallel
   # the membership benchmark's same-run baseline (braid_cluster_bench skips it if absent)
   serf
+  # operations (issue 12): the HTTP API's curl tests, a real Prometheus and promtool,
+  # the Ansible role's deployment test and its lint
+  curl prometheus ansible-core ansible-lint
 )
 
 missing=()
