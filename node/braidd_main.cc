@@ -22,6 +22,7 @@
 #include "node/following.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
+#include "node/sd_notify.h"
 #include "rpc/asio_event_port.h"
 #include "rpc/control_server.h"
 #include "rpc/unix_listener.h"
@@ -51,6 +52,8 @@ int main(int argc, char** argv) {
   }
   braid::node::DaemonConfig config = std::get<braid::node::RunDaemon>(std::move(parsed)).config;
   setup_logging(config.log_level);
+  // systemd Type=notify (node/sd_notify.h): read before any thread starts.
+  const braid::node::SdNotify notify = braid::node::SdNotify::from_environment();
   // Private state: the database, the logs and the socket are this user's only.
   ::umask(077);
   // A closed stderr or a vanished client must not kill the daemon; children
@@ -169,6 +172,8 @@ int main(int argc, char** argv) {
       braid::rpc::UnixListener listener(io, config.socket_path().string());
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
       spdlog::info("control socket {}", config.socket_path().string());
+      // Ready: the database is recovered and the control socket is open.
+      if (auto s = notify.send("READY=1"); !s) spdlog::warn("{}", s.error().message);
 
       // First SIGTERM/SIGINT: graceful (tasks get SIGTERM, then SIGKILL after
       // kill_grace). A second one: stop now; the executor's destructor SIGKILLs
@@ -177,6 +182,7 @@ int main(int argc, char** argv) {
       signals.async_wait([&](const std::error_code& ec, int signal) {
         if (ec) return;
         spdlog::info("signal {}: stopping (again to stop at once)", signal);
+        if (auto s = notify.send("STOPPING=1"); !s) spdlog::warn("{}", s.error().message);
         listener.close();
         // Stops once the tasks are ended and the leave had a moment to spread.
         auto pending = std::make_shared<int>(peers ? 2 : 1);
