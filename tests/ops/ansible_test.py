@@ -94,6 +94,10 @@ class Cluster:
     def pidfile(self, node):
         return os.path.join(self.prefix(node), "run/braid/braidd.pid")
 
+    def pid(self, node):
+        with open(self.pidfile(node)) as f:
+            return int(f.read().strip())
+
     def stop_all(self):
         """Stops every braidd this test started: braidd-service, then SIGKILL by pid."""
         for node in NODES:
@@ -199,6 +203,49 @@ class Submitter(threading.Thread):
                 time.sleep(self.interval_s)
 
 
+def directives(text):
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def check_systemd_unit(playbook, env, root, ansible_dir, source, bin_dir):
+    """The role's unit, rendered with its defaults, has the directives of
+    deploy/systemd/braidd.service, and `systemd-analyze verify` accepts it
+    (with ExecStart pointing at the built braidd: verify wants it to exist)."""
+    rendered = os.path.join(root, "braidd.service")
+    play = os.path.join(root, "render-unit.yml")
+    with open(play, "w") as f:
+        json.dump([{
+            "name": "Render the unit", "hosts": "localhost", "gather_facts": False,
+            "tasks": [
+                {"name": "Role defaults", "ansible.builtin.include_role": {
+                    "name": os.path.join(ansible_dir, "roles/braid"), "tasks_from": "facts.yml",
+                    "public": True}},
+                {"name": "Unit", "ansible.builtin.template": {
+                    "src": os.path.join(ansible_dir, "roles/braid/templates/braidd.service.j2"),
+                    "dest": rendered, "mode": "0644"}},
+            ]}], f)
+    run([playbook, "-i", "localhost,", "-c", "local", play], env, "render braidd.service.j2")
+    with open(rendered) as f:
+        unit = f.read()
+    with open(os.path.join(source, "deploy/systemd/braidd.service")) as f:
+        static = f.read()
+    if directives(unit) != directives(static):
+        fail(f"the role's unit and deploy/systemd/braidd.service differ:\n{directives(unit)}\n"
+             f"{directives(static)}")
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        log("systemd-analyze is not installed: unit not verified")
+        return
+    unit = unit.replace("ExecStart=/usr/local/bin/braidd", f"ExecStart={bin_dir}/braidd")
+    with open(rendered, "w") as f:
+        f.write(unit)
+    r = subprocess.run([analyze, "verify", rendered], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode != 0:
+        fail(f"systemd-analyze verify: exit {r.returncode}: {r.stdout}{r.stderr}")
+    log("braidd.service: the role's and deploy/systemd's agree; systemd-analyze verify: clean")
+
+
 def main():
     playbook = shutil.which("ansible-playbook")
     if playbook is None:
@@ -244,6 +291,8 @@ def main():
         else:
             log("ansible-lint is not installed: lint step skipped")
 
+        check_systemd_unit(playbook, env, root, ansible_dir, source, bin_dir)
+
         # 2. Deploy three nodes on this machine.
         peer_ports = [free_port() for _ in NODES]
         metrics_ports = [free_port() for _ in NODES]
@@ -276,6 +325,7 @@ def main():
         # 3. The rolling upgrade while tasks are submitted and running.
         marks = os.path.join(root, "marks")
         incarnations = cluster.alive("node1")
+        pids = {node: cluster.pid(node) for node in NODES}
         # A burst (queued work for the first drain to hand over), then a
         # steady trickle while the nodes restart one by one.
         burst = 12
@@ -327,8 +377,9 @@ def main():
         after = poll("3 nodes alive again", 30,
                      lambda: (lambda a: a if len(a) == 3 else None)(cluster.alive("node1")))
         for node in NODES:
-            if after[node] <= incarnations[node]:
-                fail(f"{node} was not restarted (incarnation {after[node]})")
+            if after[node] <= incarnations[node] or cluster.pid(node) == pids[node]:
+                fail(f"{node} was not restarted (incarnation {after[node]}, "
+                     f"pid {cluster.pid(node)})")
         log(f"3 alive again, each restarted once: {incarnations} -> {after}")
         log(f"PASS in {time.monotonic() - started:.1f}s")
         return 0
