@@ -11,6 +11,9 @@
    whichever node takes them: afterwards every task completed exactly once
    (`braid wait` at its origin, and each one's marker line written once),
    every node was restarted (new incarnation) and `braid peers` shows 3 alive.
+4. The cluster secret rotation of docs/operations.md: site.yml writes a new
+   secret without restarting, a rolling restart picks it up, and every node
+   sees 3 alive again.
 
 Needs no network and no sudo. Every braidd it starts is stopped at the end.
 Exit 0 pass, 1 fail, 77 skip (ansible-playbook missing).
@@ -381,6 +384,31 @@ def main():
                 fail(f"{node} was not restarted (incarnation {after[node]}, "
                      f"pid {cluster.pid(node)})")
         log(f"3 alive again, each restarted once: {incarnations} -> {after}")
+
+        # 4. Rotate the cluster secret as docs/operations.md says: new secret
+        # everywhere without a restart, then a rolling restart whose witness
+        # is each node itself (peers with the old secret cannot see it).
+        store = os.path.join(root, "secret-store")
+        new_secret = "rotated" + os.urandom(16).hex()
+        with open(store, "w") as f:
+            f.write(new_secret + "\n")
+        run([playbook, "-i", inventory, os.path.join(ansible_dir, "site.yml"),
+             "-e", "braid_restart_on_change=false"], env, "site.yml with a new secret, no restart")
+        if cluster.alive("node1") != after:
+            fail("writing the new secret restarted a node")
+        rotate_started = time.monotonic()
+        run([playbook, "-i", inventory, os.path.join(ansible_dir, "rolling-upgrade.yml"),
+             "-e", "braid_upgrade_witness={{ inventory_hostname }}"], env,
+            "rolling restart onto the new secret")
+        for node in NODES:
+            with open(os.path.join(cluster.prefix(node), "etc/braid/cluster.secret")) as f:
+                if f.read().strip() != new_secret:
+                    fail(f"{node} did not get the new secret")
+        for node in NODES:
+            poll(f"3 alive in {node}'s peers after the rotation", 60,
+                 lambda node=node: len(cluster.alive(node)) == 3)
+        log(f"secret rotated: 3 alive everywhere {time.monotonic() - rotate_started:.1f}s after "
+            f"the rolling restart began")
         log(f"PASS in {time.monotonic() - started:.1f}s")
         return 0
     finally:
