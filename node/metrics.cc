@@ -210,6 +210,10 @@ Metrics::Metrics(const Tasks& tasks, const Submissions& submissions, const Durab
 void Metrics::set_peers(Peers* peers, const Clock* clock) {
   peers_ = peers;
   clock_ = clock;
+  if (peers_ != nullptr) {
+    peers_->set_probe_rtt_listener(
+        lifetime_.guard([this](sched::Micros rtt_us) { probe_rtt_.observe_us(rtt_us); }));
+  }
 }
 
 MetricsSnapshot Metrics::snapshot() const {
@@ -217,6 +221,10 @@ MetricsSnapshot Metrics::snapshot() const {
   s.torus = tasks_.torus().stats();
   s.executor_mode = std::string(tasks_.executor().mode_name());
   s.uptime_us = tasks_.uptime_us();
+  s.policy_us = tasks_.policy_time_us();
+  s.decision = tasks_.decision_times();
+  s.queue_wait = tasks_.queue_waits();
+  s.slice_error = tasks_.slice_errors();
   s.draining = draining_ != nullptr && *draining_;
   s.process_cpu_us = process_cpu_us();
   s.process_rss_bytes = process_rss_bytes();
@@ -228,9 +236,14 @@ MetricsSnapshot Metrics::snapshot() const {
     }
     s.probe_rtt = probe_rtt_.snapshot();
   }
-  if (migration_ != nullptr) s.migration = migration_->counters();
-  (void)submissions_;
-  (void)durability_;
+  if (migration_ != nullptr) {
+    s.migration = migration_->counters();
+    s.refusals = migration_->refusals();
+  }
+  s.submitted = submissions_.admitted_total();
+  s.node_requeues = durability_.requeued_at_start();
+  s.store_write = durability_.store_write_times();
+  s.store_sync = durability_.store_sync_times();
   return s;
 }
 

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "node/histogram.h"
+#include "node/lifetime.h"
 #include "node/refusal_reason.h"
 #include "rpc/control_backend.h"
 #include "sched/stats.h"
@@ -83,6 +84,7 @@ class Metrics final {
   const Migration* migration_ = nullptr;
   const bool* draining_ = nullptr;
   Histogram probe_rtt_{short_bounds()};
+  Lifetime lifetime_;  // last: the probe listener does nothing once this is gone
 };
 
 }  // namespace braid::node
