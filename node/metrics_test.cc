@@ -10,7 +10,13 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "node/daemon.h"
+#include "node/data_dir.h"
+#include "node/tasks_test_util.h"
+#include "node/test_temp_dir.h"
 
 namespace braid::node {
 namespace {
@@ -190,6 +196,65 @@ TEST(Metrics, ProcessFiguresAreThisProcesss) {
   volatile std::uint64_t spin = 0;
   for (int i = 0; i < 20'000'000; ++i) spin = spin + static_cast<std::uint64_t>(i);
   EXPECT_GT(process_cpu_us(), 0);
+}
+
+// The real parts (a store in a temp dir, no peers): Metrics reads what they
+// count, and it moves with the events.
+TEST(Metrics, ReadsTheDaemonsPartsAndMovesWithTheirEvents) {
+  testing::TempDir tmp("braid-metrics");
+  ASSERT_FALSE(tmp.path().empty());
+  DaemonConfig config;
+  config.name = "m1";
+  config.data_dir = tmp.path() / "data";
+  config.executor.mode = ExecutorConfig::Mode::kSignals;
+  ASSERT_TRUE(DataDir::open(config.data_dir));
+  asio::io_context io;
+  SystemClock clock;
+  auto opened = Durability::open_store(clock, config);
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto [store, meta] = std::move(opened).value();
+  Tasks tasks(io, clock, config, meta.next_sequence);
+  Waiters waiters(io, tasks);
+  Durability durability(io, clock, config, std::move(store), std::move(meta), tasks);
+  Submissions submissions(io, clock, config, tasks, durability, waiters);
+  Daemon daemon(io, config, tasks, waiters, durability, submissions);
+  ASSERT_TRUE(durability.recover());
+  bool draining = false;
+  Metrics metrics(tasks, submissions, durability);
+  metrics.set_draining(&draining);
+
+  auto value = [&](const std::string& series) {
+    const auto v = samples(metrics.text());
+    return v.count(series) != 0 ? v.at(series) : -1.0;
+  };
+  EXPECT_EQ(value("braid_executor_mode{mode=\"signals\"}"), 1);
+  EXPECT_GT(value("braid_process_resident_memory_bytes"), 0);
+  EXPECT_EQ(value("braid_tasks{state=\"held\"}"), 0);
+
+  const sched::TaskKey key = testing::submit_held(tasks, 1);
+  durability.track(key, 1);
+  tasks.carry_out();  // stored (unsynced) by the committer
+  EXPECT_EQ(value("braid_tasks{state=\"held\"}"), 1);
+  ASSERT_TRUE(tasks.cancel({tasks.torus().task(key).id}));
+  EXPECT_EQ(value("braid_tasks{state=\"cancelled\"}"), 1);
+  EXPECT_EQ(value("braid_tasks_completed_total{outcome=\"cancelled\"}"), 1);
+  EXPECT_EQ(value("braid_tasks_cancelled_total"), 1);
+  EXPECT_EQ(value("braid_schedule_decision_seconds_count"), 1);
+  draining = true;
+  EXPECT_EQ(value("braid_draining"), 1);
+  // The committer's rounds, measured on its thread: the unsynced task
+  // records, and a synced batch (as migration writes them).
+  durability.store(storage::Batch{}, [](const sched::Status&) {});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((value("braid_store_sync_seconds_count") < 1 ||
+          value("braid_store_write_seconds_count") < 1) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(value("braid_store_sync_seconds_count"), 1);
+  EXPECT_GE(value("braid_store_write_seconds_count"), 1);
+  // No label names a task.
+  EXPECT_EQ(metrics.text().find(tasks.torus().task(key).id), std::string::npos);
 }
 
 }  // namespace
