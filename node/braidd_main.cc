@@ -20,6 +20,7 @@
 #include "node/default_paths.h"
 #include "node/drain.h"
 #include "node/following.h"
+#include "node/http_serving.h"
 #include "node/metrics.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
@@ -178,7 +179,14 @@ int main(int argc, char** argv) {
       braid::rpc::UnixListener listener(io, config.socket_path().string());
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
       spdlog::info("control socket {}", config.socket_path().string());
-      // Ready: the database is recovered and the control socket is open.
+      // The HTTP/JSON API and /metrics (docs/api.md, docs/metrics.md), on this loop too.
+      auto http = braid::node::HttpServing::start(io, daemon, config,
+                                                  [&metrics] { return metrics.text(); });
+      if (!http) {
+        spdlog::critical("{}", http.error().message);
+        return 1;
+      }
+      // Ready: the database is recovered, the control socket and the API are open.
       if (auto s = notify.send("READY=1"); !s) spdlog::warn("{}", s.error().message);
 
       // First SIGTERM/SIGINT: graceful (tasks get SIGTERM, then SIGKILL after
@@ -190,6 +198,7 @@ int main(int argc, char** argv) {
         spdlog::info("signal {}: stopping (again to stop at once)", signal);
         if (auto s = notify.send("STOPPING=1"); !s) spdlog::warn("{}", s.error().message);
         listener.close();
+        http.value()->close();
         // Stops once the tasks are ended and the leave had a moment to spread.
         auto pending = std::make_shared<int>(peers ? 2 : 1);
         auto one_done = [&io, pending] {
