@@ -40,9 +40,6 @@ SLOTS = 2
 SHORT_TASKS = 60  # `sleep`s submitted to n0 at once: more than its slots, so some migrate
 FAILING_TASKS = 5  # pinned to n0, exit 3
 T0 = time.monotonic()
-# A braidd built before the HTTP API has no --http (and no API to turn off).
-HAS_HTTP = "--http" in subprocess.run([os.path.join(BIN, "braidd"), "--help"],
-                                      capture_output=True, text=True).stdout
 
 
 def log(msg):
@@ -74,6 +71,12 @@ def eventually(ready, timeout_s, interval_s=0.1, what="condition"):
         time.sleep(interval_s)  # polling with a deadline
 
 
+def has_http_flag():
+    """A braidd built before the HTTP API has no --http (and no API to turn off)."""
+    return "--http" in subprocess.run([os.path.join(BIN, "braidd"), "--help"],
+                                      capture_output=True, text=True).stdout
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -93,7 +96,7 @@ class Node:
                 "--listen", "127.0.0.1:0", "--gossip-profile", "fast", "--migrate",
                 "--cluster-secret-file", secret_file, "--slots", str(SLOTS), "--io-aware", "off",
                 "--metrics", "127.0.0.1:%d" % self.metrics_port, "--log-level", "info"]
-        if HAS_HTTP:
+        if has_http_flag():
             argv += ["--http", "off"]
         for seed in join:
             argv += ["--join", seed]
@@ -483,7 +486,21 @@ def substitute(expr, node, range_s):
     return expr
 
 
+def check_dashboard_names():
+    """Every metric a dashboard query names is in docs/metrics.md (or is `up`)."""
+    known = set()
+    for name, kind, _ in contract():
+        known |= {name + s for s in ("_bucket", "_count", "_sum")} if kind == "histogram" \
+            else {name}
+    queries, node_var = dashboard_queries()
+    unknown = set()
+    for _, _, expr, _ in queries + [("", "", node_var["definition"], False)]:
+        unknown |= set(re.findall(r"\bbraid_[a-z0-9_]+", expr)) - known
+    check(not unknown, "dashboard names metrics not in docs/metrics.md: %s" % sorted(unknown))
+
+
 def check_dashboard(prom, start):
+    check_dashboard_names()
     queries, node_var = dashboard_queries()
     # The node variable: label_values(METRIC, node) lists the three nodes.
     m = re.fullmatch(r"label_values\((.+), *node\)", node_var["definition"])
