@@ -299,7 +299,7 @@ void Node::receive(const Message& message, Micros now_us, Outbox& out) {
         if constexpr (std::is_same_v<T, Ping>) {
           s.on_ping(message, body, out);
         } else if constexpr (std::is_same_v<T, Ack>) {
-          s.on_ack(body, out);
+          s.on_ack(message, body, out);
         } else if constexpr (std::is_same_v<T, PingReq>) {
           s.on_ping_req(message, body, out);
         } else if constexpr (std::is_same_v<T, Nack>) {

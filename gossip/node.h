@@ -54,9 +54,13 @@ struct Event {
 struct Outbox {
   std::vector<Outgoing> messages;
   std::vector<Event> events;
+  // Round trips of direct probes answered by their target (ping -> ack),
+  // from the now_us given to the node: the caller may record them (metrics).
+  std::vector<Micros> probe_rtts_us;
   void clear() {
     messages.clear();
     events.clear();
+    probe_rtts_us.clear();
   }
 };
 

@@ -48,6 +48,7 @@ void Node::State::start_probe(Outbox& out) {
   Probe p;
   p.target = *target;
   p.seq = new_seq();
+  p.sent_us = now_us;
   p.ack_deadline_us = now_us + awareness.scale(config.probe_timeout_us);
   ++stats.probes;
   send(table.find(p.target)->address, Ping{p.seq, p.target}, out);
@@ -77,10 +78,14 @@ void Node::State::on_ping(const Message& m, const Ping& ping, Outbox& out) {
   send(m.from_address, Ack{ping.seq}, out);
 }
 
-void Node::State::on_ack(const Ack& ack, Outbox& out) {
+void Node::State::on_ack(const Message& m, const Ack& ack, Outbox& out) {
   if (ack.seq == 0) return;  // a gossip round's carrier
   if (probe && probe->seq == ack.seq) {
-    if (!probe->acked) awareness.apply(-1);
+    if (!probe->acked) {
+      awareness.apply(-1);
+      // The target's own answer (not one relayed by a ping-req helper).
+      if (m.from == probe->target) out.probe_rtts_us.push_back(now_us - probe->sent_us);
+    }
     probe->acked = true;
     return;
   }

@@ -25,6 +25,7 @@ namespace braid::gossip {
 struct Probe {
   std::string target;
   std::uint32_t seq = 0;
+  Micros sent_us = 0;          // when the ping went out
   Micros ack_deadline_us = 0;  // then indirect probes
   bool acked = false;
   bool indirect_sent = false;
@@ -104,7 +105,7 @@ struct Node::State {
   void start_probe(Outbox& out);
   void finish_probe(Outbox& out);
   void on_ping(const Message& m, const Ping& ping, Outbox& out);
-  void on_ack(const Ack& ack, Outbox& out);
+  void on_ack(const Message& m, const Ack& ack, Outbox& out);
   void on_nack(const Nack& nack);
   void on_ping_req(const Message& m, const PingReq& req, Outbox& out);
   void relay_tick(Outbox& out);

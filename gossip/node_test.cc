@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 
 #include "gossip/broadcast_queue.h"
@@ -596,6 +597,69 @@ TEST(Node, AnIntermediaryForwardsTheAckOrNacksInTime) {
     }
   }
   EXPECT_TRUE(nacked);
+}
+
+// Metrics: a direct probe's round trip comes out of the outbox, computed from
+// the times the node was given; an ack relayed by a helper gives none.
+TEST(Node, ADirectProbesRoundTripIsReported) {
+  Node n(GossipConfig::fast(), Self{"a", "10.0.0.1:1", 1}, 1, 0);
+  Outbox out;
+  Message from_b;
+  from_b.from = "b";
+  from_b.from_address = "10.0.0.2:1";
+  from_b.from_incarnation = 1;
+  from_b.body = Ack{0};
+  n.receive(from_b, 0, out);
+  out.clear();
+  // Tick until the probe of b goes out.
+  std::optional<Ping> ping;
+  Micros now = 0;
+  for (int i = 0; i < 100 && !ping; ++i) {
+    now = n.next_tick_us();
+    n.tick(now, out);
+    for (const Outgoing& o : out.messages) {
+      if (const auto* p = std::get_if<Ping>(&o.message.body)) ping = *p;
+    }
+    out.clear();
+  }
+  ASSERT_TRUE(ping.has_value());
+  EXPECT_TRUE(out.probe_rtts_us.empty());
+  Message direct = from_b;
+  direct.body = Ack{ping->seq};
+  n.receive(direct, now + 1234, out);
+  EXPECT_EQ(out.probe_rtts_us, (std::vector<Micros>{1234}));
+  out.clear();
+  n.receive(direct, now + 2000, out);  // a duplicate: counted once
+  EXPECT_TRUE(out.probe_rtts_us.empty());
+}
+
+TEST(Node, AnAckRelayedByAHelperGivesNoRoundTrip) {
+  Node n(GossipConfig::fast(), Self{"a", "10.0.0.1:1", 1}, 1, 0);
+  Outbox out;
+  Message from_b;
+  from_b.from = "b";
+  from_b.from_address = "10.0.0.2:1";
+  from_b.from_incarnation = 1;
+  from_b.body = Ack{0};
+  n.receive(from_b, 0, out);
+  out.clear();
+  std::optional<Ping> ping;
+  Micros now = 0;
+  for (int i = 0; i < 100 && !ping; ++i) {
+    now = n.next_tick_us();
+    n.tick(now, out);
+    for (const Outgoing& o : out.messages) {
+      if (const auto* p = std::get_if<Ping>(&o.message.body)) ping = *p;
+    }
+    out.clear();
+  }
+  ASSERT_TRUE(ping.has_value());
+  Message relayed = from_b;
+  relayed.from = "c";
+  relayed.from_address = "10.0.0.3:1";
+  relayed.body = Ack{ping->seq};
+  n.receive(relayed, now + 500, out);
+  EXPECT_TRUE(out.probe_rtts_us.empty());
 }
 
 }  // namespace

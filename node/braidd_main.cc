@@ -20,6 +20,7 @@
 #include "node/default_paths.h"
 #include "node/drain.h"
 #include "node/following.h"
+#include "node/metrics.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
 #include "rpc/asio_event_port.h"
@@ -100,6 +101,9 @@ int main(int argc, char** argv) {
                                          tasks);
       braid::node::Submissions submissions(io, clock, config, tasks, durability, waiters);
       braid::node::Daemon daemon(io, config, tasks, waiters, durability, submissions);
+      // Prometheus metrics (docs/metrics.md): read from the parts at each scrape.
+      braid::node::Metrics metrics(tasks, submissions, durability);
+      metrics.set_draining(&draining);
       // Takes a new incarnation, restores every stored task; an Error means
       // the node must not start (nothing was changed).
       if (sched_status_failed(durability.recover())) return 1;
@@ -145,6 +149,8 @@ int main(int argc, char** argv) {
         migration =
             std::make_unique<braid::node::Migration>(io, clock, tasks, durability, *peers, m);
         if (sched_status_failed(migration->start())) return 1;
+        metrics.set_peers(peers.get(), &clock);
+        metrics.set_migration(migration.get());
         if (config.migrate && config.cluster_secret.empty()) {
           spdlog::warn(
               "migration without a cluster secret (--migrate): any local user who "

@@ -76,7 +76,11 @@ Durability::Durability(asio::io_context& io, const Clock& clock, const DaemonCon
       tasks_(tasks),
       store_(std::move(store)),
       meta_(std::move(meta)),
-      committer_(std::make_unique<storage::Committer>(*store_)),
+      committer_(std::make_unique<storage::Committer>(
+          *store_,
+          [this](std::int64_t write_us, bool synced) {  // on the committer's thread
+            (synced ? sync_times_ : write_times_).observe_us(write_us);
+          })),
       flip_timer_(io),
       purge_timer_(io) {}
 
@@ -126,6 +130,7 @@ sched::Status Durability::recover() {
       ++interrupted;
       if (same_boot && record.process.pgid != 0) leftovers.push_back(record.process);
       end_attempt(record.task, config_, Interruption::kCrash, now);
+      if (record.task.state == TaskState::kQueued) ++requeued_at_start_;
       stored_terminal = sched::is_terminal(record.task.state);  // failed by the restart rule
     }
     const TaskState state_stored = record.task.state;  // or stored before the socket opens

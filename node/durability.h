@@ -41,6 +41,7 @@
 
 #include "node/clock.h"
 #include "node/daemon_config.h"
+#include "node/histogram.h"
 #include "node/lifetime.h"
 #include "node/tasks.h"
 #include "storage/committer.h"
@@ -118,6 +119,13 @@ class Durability final {
   }
   void stop_timers();  // at shutdown
 
+  // Metrics: attempts requeued by recover() (interrupted by a crash), and
+  // the committer's write times (rounds without and with a sync), measured on
+  // its thread into relaxed-atomic histograms (no lock).
+  std::uint64_t requeued_at_start() const { return requeued_at_start_; }
+  HistogramSnapshot store_write_times() const { return write_times_.snapshot(); }
+  HistogramSnapshot store_sync_times() const { return sync_times_.snapshot(); }
+
  private:
   storage::TaskRecord record_of(sched::TaskKey key) const;
   // The outcome an ended task owes its origin; none for this node's own.
@@ -143,6 +151,9 @@ class Durability final {
   std::function<void(const storage::OutcomeReport&)> outcome_listener_;
   std::unique_ptr<storage::Store> store_;
   storage::NodeMeta meta_;
+  std::uint64_t requeued_at_start_ = 0;
+  SharedHistogram write_times_{short_bounds()};  // before committer_: it writes them
+  SharedHistogram sync_times_{short_bounds()};
   std::unique_ptr<storage::Committer> committer_;  // after store_: drains into it when destroyed
   std::vector<sched::TaskKey> changed_;            // this batch of actions' changes
   // Tasks that use each stored environment (by id); at 0 it is deleted.

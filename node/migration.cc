@@ -268,6 +268,8 @@ void Migration::on_message(sched::MigrationMessage message) {
   if (const auto* offered = std::get_if<sched::HandoffOffer>(&message.body)) {
     on_offer(from, *offered);
   } else if (const auto* a = std::get_if<sched::HandoffAnswer>(&message.body)) {
+    if (a->kind == sched::HandoffAnswerKind::kRefused)
+      refusals_.add(RefusalSide::kByPeers, a->reason);
     sched::DonorActions out;
     donor_.on_answer(a->task_id, a->epoch, from, sched::answer_of(a->kind), a->reason, now, out);
     if (auto key = key_of(a->task_id)) {
@@ -478,6 +480,7 @@ void Migration::run(sched::ReceiverActions actions, const sched::MigratingTask* 
       const auto key = key_of(a.fence.task_id);
       switch (a.kind) {
         case sched::ReceiverAction::Kind::kSendAnswer:
+          if (a.answer == sched::Answer::kRefused) refusals_.add(RefusalSide::kByUs, a.reason);
           send(a.fence.donor, {{},
                                {},
                                sched::HandoffAnswer{a.fence.task_id, a.fence.epoch,

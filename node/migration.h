@@ -40,6 +40,7 @@
 #include "node/durability.h"
 #include "node/lifetime.h"
 #include "node/peers.h"
+#include "node/refusal_reason.h"
 #include "node/tasks.h"
 #include "rpc/control_backend.h"
 #include "sched/balance.h"
@@ -103,6 +104,9 @@ class Migration final {
   const MigrationStats& stats() const { return stats_; }
   std::size_t outcomes_owed() const { return outbox_.size(); }
   rpc::MigrationCounters counters() const;  // for `braid stats`
+  // Refused offers by side and reason (metrics): every refusal answer this
+  // node received (by_peers) or sent (by_us).
+  const RefusalCounts& refusals() const { return refusals_; }
   const sched::HandoffDonor& donor() const { return donor_; }
   const sched::HandoffReceiver& receiver() const { return receiver_; }
 
@@ -155,6 +159,7 @@ class Migration final {
   sched::HandoffDonor donor_;
   sched::HandoffReceiver receiver_;
   MigrationStats stats_;
+  RefusalCounts refusals_;
   std::deque<std::shared_ptr<Step>> steps_;
   asio::steady_timer round_timer_;
   bool round_armed_ = false;

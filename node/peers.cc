@@ -161,6 +161,9 @@ void Peers::on_message(gossip::Message message) {
 
 void Peers::flush() {
   for (const gossip::Outgoing& out : outbox_.messages) transport_->send(out);
+  if (probe_rtt_listener_) {
+    for (const sched::Micros rtt_us : outbox_.probe_rtts_us) probe_rtt_listener_(rtt_us);
+  }
   storage::Batch batch;
   for (const gossip::Event& event : outbox_.events) {
     if (event.name == options_.name) continue;

@@ -90,6 +90,10 @@ class Peers {
   // Membership changes of other members (joined, state), after the table
   // changed (send_migration() may be called from a listener).
   void add_member_listener(std::function<void(const gossip::Event&)> listener);
+  // The round trip of each direct probe answered by its target (metrics).
+  void set_probe_rtt_listener(std::function<void(sched::Micros)> listener) {
+    probe_rtt_listener_ = std::move(listener);
+  }
 
  private:
   Peers(asio::io_context& io, const Clock& clock, PeersOptions options, Persist persist);
@@ -112,6 +116,7 @@ class Peers {
   bool timer_armed_ = false;
   TimerStats timer_stats_;
   std::vector<std::function<void(const gossip::Event&)>> member_listeners_;
+  std::function<void(sched::Micros)> probe_rtt_listener_;
   bool leaving_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -18,7 +18,8 @@ class SliceStats {
  public:
   static constexpr std::size_t kSamplesMax = 8192;
 
-  void record(sched::Micros slice_us, sched::Micros quantum_us) {
+  // Returns the slice's error.
+  sched::Micros record(sched::Micros slice_us, sched::Micros quantum_us) {
     const sched::Micros quanta =
         std::max<sched::Micros>(1, (slice_us + quantum_us / 2) / quantum_us);
     const sched::Micros error_us = std::llabs(slice_us - quanta * quantum_us);
@@ -28,6 +29,7 @@ class SliceStats {
       errors_us_[count_ % kSamplesMax] = error_us;
     }
     ++count_;
+    return error_us;
   }
 
   std::uint64_t count() const { return count_; }

@@ -201,6 +201,7 @@ void Submissions::admit_some() {
       std::abort();
     }
     durability_.track(key.value(), sequence);
+    ++admitted_total_;
     waiters_.note_state(key.value());  // stored as admitted (queued or held): shown so at once
     admitted.push_back(key.value());
     sub->outcome->ids.push_back(torus.task(key.value()).id);

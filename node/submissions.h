@@ -50,6 +50,7 @@ class Submissions final {
   // Whether a pending submission depends on the task (it must not be purged).
   bool pinned(sched::TaskKey key) const { return pinned_.count(key) != 0; }
   bool empty() const { return submissions_.empty(); }
+  std::uint64_t admitted_total() const { return admitted_total_; }  // tasks admitted (metrics)
 
  private:
   // A submission on its way: checked, encoded, stored, then admitted, each
@@ -90,7 +91,8 @@ class Submissions final {
   std::uint64_t next_submission_serial_ = 1;
   std::size_t tasks_being_stored_ = 0;              // in submissions_
   std::unordered_map<sched::TaskKey, int> pinned_;  // dependencies of pending submissions
-  Lifetime lifetime_;                               // last: destroyed first
+  std::uint64_t admitted_total_ = 0;
+  Lifetime lifetime_;  // last: destroyed first
 };
 
 }  // namespace braid::node

@@ -20,6 +20,9 @@ struct TaskSide {
   // The state clients see: the torus's, except that an end shows only once
   // it is durable (until then the state stored before it). Waiters keeps it.
   sched::TaskState shown_state = sched::TaskState::kQueued;
+  // Torus time it was admitted here (submitted, adopted or restored) while
+  // it has not started since; -1 after its first start (metrics: queue wait).
+  sched::Micros waiting_since_us = -1;
 };
 
 }  // namespace braid::node

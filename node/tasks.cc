@@ -48,7 +48,8 @@ Tasks::Tasks(asio::io_context& io, const Clock& clock, const DaemonConfig& confi
           [this](TaskKey key, const sched::ExitStatus& status) { on_process_exit(key, status); }),
       tick_timer_(io),
       memory_timer_(io),
-      cpu_timer_(io) {}
+      cpu_timer_(io),
+      policy_since_us_(clock.monotonic_us()) {}
 
 void Tasks::add_load_listener(std::function<void()> listener) {
   load_listeners_.push_back(std::move(listener));
@@ -71,6 +72,10 @@ void Tasks::carry_out() {
         arm_memory_sampler();
         arm_cpu_sampler();
         side.slice_began_us = now;
+        if (side.waiting_since_us >= 0) {
+          queue_waits_.observe_us(now - side.waiting_since_us);
+          side.waiting_since_us = -1;
+        }
         spdlog::debug("task {} started (attempt {})", task.id, task.attempts);
         break;
       case Action::Kind::kResume:
@@ -82,7 +87,7 @@ void Tasks::carry_out() {
       case Action::Kind::kStop:
         executor_.stop(action.key);
         if (side.slice_began_us >= 0) {
-          slices_.record(now - side.slice_began_us, torus_.quantum_us());
+          slice_errors_.observe_us(slices_.record(now - side.slice_began_us, torus_.quantum_us()));
         }
         side.slice_began_us = -1;
         break;
@@ -95,6 +100,10 @@ void Tasks::carry_out() {
     }
   }
   actions_.clear();
+  if (input_began_us_ >= 0) {
+    decision_times_.observe_us(clock_.monotonic_us() - input_began_us_);
+    input_began_us_ = -1;
+  }
   events_->on_actions_done();
   for (const auto& listener : load_listeners_) listener();
   arm_timer();
@@ -109,6 +118,7 @@ void Tasks::arm_timer() {
   tick_timer_.async_wait(lifetime_.guard([this](const std::error_code& ec) {
     if (ec) return;
     timer_due_us_ = sched::kNever;
+    begin_input();
     torus_.tick(now_us(), actions_);
     carry_out();
     sample_cpu_at_tick();
@@ -126,6 +136,7 @@ void Tasks::on_process_exit(TaskKey key, const sched::ExitStatus& status) {
     events_->on_exit_handled();
     return;
   }
+  begin_input();
   sched::Status s = torus_.on_exit(key, status, now_us(), actions_);
   if (!s) spdlog::error("exit of an unknown attempt ignored: {}", s.error().message);
   carry_out();
@@ -136,6 +147,7 @@ void Tasks::track(TaskKey key, std::uint64_t record_no) {
   if (side_.size() <= key) side_.grow_to(key + 1);
   side_[key] = TaskSide{};
   side_[key].record_no = record_no;
+  side_[key].waiting_since_us = now_us();
   admission_.emplace_back(record_no, key);  // record numbers only grow
 }
 
@@ -211,6 +223,12 @@ rpc::TaskView Tasks::view(TaskKey key) const {
   v.refusals = t.refusals;
   v.constraints = t.spec.constraints;
   return v;
+}
+
+std::array<Micros, 3> Tasks::policy_time_us() const {
+  std::array<Micros, 3> us = policy_us_;
+  us[static_cast<std::size_t>(torus_.policy())] += clock_.monotonic_us() - policy_since_us_;
+  return us;
 }
 
 rpc::StatsView Tasks::stats() const {

@@ -16,9 +16,16 @@
 // torus's queue and slots may have changed. A part that publishes this node's
 // load (peers) registers there; a listener must not call back into Tasks.
 //
+// Metrics (node/metrics.h reads them): the time of each decision (a tick,
+// a process exit or a control operation, from begin_input() to the end of
+// its actions, on the injected clock), each task's wait from admission to its
+// first start, each preempted slice's error, and the time spent under each
+// policy. Plain histograms: no lock.
+//
 // Everything runs on the loop's thread; nothing here locks.
 #pragma once
 
+#include <array>
 #include <asio.hpp>
 #include <cstdint>
 #include <deque>
@@ -31,6 +38,7 @@
 #include "node/clock.h"
 #include "node/daemon_config.h"
 #include "node/executor.h"
+#include "node/histogram.h"
 #include "node/lifetime.h"
 #include "node/slice_stats.h"
 #include "node/task_side.h"
@@ -76,6 +84,9 @@ class Tasks final {
 
   // Executes actions() (then the events, the load listeners) and re-arms the tick.
   void carry_out();
+  // Marks the start of a torus input: the next carry_out() records the
+  // decision's time (metrics).
+  void begin_input() { input_began_us_ = clock_.monotonic_us(); }
   // A new (or reused) key: its side record reset, listed in admission order.
   void track(sched::TaskKey key, std::uint64_t record_no);
   // Drops a finished task from the torus (a refusal is a bug: aborts).
@@ -107,6 +118,12 @@ class Tasks final {
   sched::Result<rpc::ListPage> list(const rpc::ListQuery& query) const;
   sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
                                             const std::string& name_glob);
+
+  // Metrics (see above).
+  HistogramSnapshot decision_times() const { return decision_times_.snapshot(); }
+  HistogramSnapshot queue_waits() const { return queue_waits_.snapshot(); }
+  HistogramSnapshot slice_errors() const { return slice_errors_.snapshot(); }
+  std::array<sched::Micros, 3> policy_time_us() const;  // by sched::Policy, until now
 
  private:
   void on_process_exit(sched::TaskKey key, const sched::ExitStatus& status);
@@ -150,6 +167,12 @@ class Tasks final {
   bool cpu_timer_armed_ = false;
   sched::Micros cpu_sampled_at_us_ = 0;  // clock_.monotonic_us() of the last sample
   SliceStats slices_;
+  sched::Micros input_began_us_ = -1;  // clock_.monotonic_us() at begin_input(); -1: none
+  Histogram decision_times_{decision_bounds()};
+  Histogram queue_waits_{queue_wait_bounds()};
+  Histogram slice_errors_{short_bounds()};
+  std::array<sched::Micros, 3> policy_us_{};  // ended stretches under each policy
+  sched::Micros policy_since_us_;             // monotonic start of the current one
   bool shutting_down_ = false;
   Lifetime lifetime_;  // last: destroyed first
 };

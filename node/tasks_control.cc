@@ -34,6 +34,7 @@ sched::Status Tasks::cancel(const std::vector<std::string>& ids) {
   auto keys = keys_of(ids);
   if (!keys) return keys.error();
   sched::Status result = sched::ok_status();
+  begin_input();
   for (TaskKey key : keys.value()) {
     sched::Status s = torus_.cancel(key, now_us(), actions_);
     if (!s && result) result = s;
@@ -49,6 +50,7 @@ sched::Status Tasks::hold(const std::vector<std::string>& ids, bool release) {
   for (TaskKey key : keys.value()) {  // all or nothing
     if (sched::Status s = torus_.check_hold(key, release); !s) return s;
   }
+  begin_input();
   for (TaskKey key : keys.value()) {
     sched::Status s =
         release ? torus_.release(key, now_us(), actions_) : torus_.hold(key, now_us(), actions_);
@@ -93,6 +95,10 @@ sched::Result<rpc::LogChunk> Tasks::read_log(const std::string& id, bool stderr_
 }
 
 sched::Status Tasks::set_policy(sched::Policy policy) {
+  const Micros mono_us = clock_.monotonic_us();
+  policy_us_[static_cast<std::size_t>(torus_.policy())] += mono_us - policy_since_us_;
+  policy_since_us_ = mono_us;
+  begin_input();
   torus_.set_policy(policy, now_us(), actions_);
   carry_out();
   spdlog::info("policy set to {}", sched::to_string(policy));
@@ -100,6 +106,7 @@ sched::Status Tasks::set_policy(sched::Policy policy) {
 }
 
 sched::Status Tasks::set_quantum(Micros quantum_us) {
+  begin_input();
   sched::Status s = torus_.set_quantum(quantum_us, now_us(), actions_);
   carry_out();
   if (s) spdlog::info("quantum set to {}", sched::format_duration(quantum_us));
@@ -111,6 +118,7 @@ sched::Result<TaskKey> Tasks::priority(const std::string& id, rpc::PriorityOp op
   if (!keys) return keys.error();
   const TaskKey key = keys.value()[0];
   sched::Status s = sched::ok_status();
+  begin_input();
   switch (op) {
     case rpc::PriorityOp::kSet:
       s = torus_.set_priority(key, value, now_us(), actions_);
@@ -128,6 +136,7 @@ sched::Result<TaskKey> Tasks::priority(const std::string& id, rpc::PriorityOp op
 }
 
 sched::Status Tasks::scheduler(rpc::SchedulerOp op) {
+  begin_input();
   switch (op) {
     case rpc::SchedulerOp::kPause:
       torus_.pause(now_us(), actions_);
@@ -179,6 +188,7 @@ sched::Result<std::uint64_t> Tasks::cancel_where(std::optional<TaskState> state,
     return true;
   });
   std::uint64_t cancelled = 0;
+  begin_input();
   for (TaskKey key : keys) {
     // An earlier cancel may have ended it already (a dependency cascade).
     if (sched::is_terminal(torus_.task(key).state)) continue;

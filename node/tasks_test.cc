@@ -108,5 +108,41 @@ TEST_F(TasksTest, UnknownIdsAreNamed) {
   EXPECT_NE(keys.error().message.find("unknown task \"nope:1\""), std::string::npos);
 }
 
+// Metrics: a decision's time is recorded for each control operation, and the
+// time under each policy adds up across changes (on the injected clock).
+TEST_F(TasksTest, DecisionsAndPolicyTimeAreMeasuredOnTheInjectedClock) {
+  const TaskKey key = submit(1);
+  tasks_.carry_out();  // an admission outside Tasks' inputs: no decision recorded
+  EXPECT_EQ(tasks_.decision_times().count, 0u);
+  ASSERT_TRUE(tasks_.cancel({tasks_.torus().task(key).id}));
+  EXPECT_EQ(tasks_.decision_times().count, 1u);
+
+  const auto fair = static_cast<std::size_t>(sched::Policy::kFair);
+  const auto rr = static_cast<std::size_t>(sched::Policy::kRoundRobin);
+  clock_.advance_us(5'000'000);
+  ASSERT_TRUE(tasks_.set_policy(sched::Policy::kRoundRobin));
+  clock_.advance_us(2'000'000);
+  EXPECT_EQ(tasks_.policy_time_us()[fair], 5'000'000);
+  EXPECT_EQ(tasks_.policy_time_us()[rr], 2'000'000);
+  ASSERT_TRUE(tasks_.set_policy(sched::Policy::kFair));
+  clock_.advance_us(1'000'000);
+  EXPECT_EQ(tasks_.policy_time_us()[fair], 6'000'000);
+  EXPECT_EQ(tasks_.policy_time_us()[rr], 2'000'000);
+  EXPECT_EQ(tasks_.decision_times().count, 3u);
+}
+
+// Metrics: the queue wait runs from admission (track) to the first start.
+TEST_F(TasksTest, QueueWaitRunsFromAdmissionToTheFirstStart) {
+  const TaskKey key = submit(1);
+  tasks_.carry_out();
+  clock_.advance_us(3'000);
+  ASSERT_TRUE(tasks_.hold({tasks_.torus().task(key).id}, /*release=*/true));  // starts `true`
+  ASSERT_TRUE(sched::is_started(tasks_.torus().task(key).state));
+  const HistogramSnapshot waits = tasks_.queue_waits();
+  EXPECT_EQ(waits.count, 1u);
+  EXPECT_EQ(waits.sum_us, 3'000u);
+  EXPECT_EQ(tasks_.side(key).waiting_since_us, -1);
+}
+
 }  // namespace
 }  // namespace braid::node

@@ -27,6 +27,15 @@ struct TorusStats {
   std::uint64_t memory_started_bytes = 0;    // what started tasks count for (torus.h, Memory)
   std::uint64_t memory_available_bytes = 0;  // the machine's, as last measured; 0 = unknown
 
+  // Events since the torus was made (metrics): tasks that reached an end here
+  // (not outcomes of tasks that moved away and ended elsewhere), cancel
+  // requests that ended a task, and attempts requeued by --retries.
+  std::uint64_t ended_completed = 0;
+  std::uint64_t ended_failed = 0;
+  std::uint64_t ended_cancelled = 0;
+  std::uint64_t cancels = 0;
+  std::uint64_t retries = 0;
+
   std::uint64_t count(TaskState state) const {
     return tasks_by_state[static_cast<std::size_t>(state)];
   }

@@ -223,6 +223,7 @@ Status Torus::on_exit(TaskKey key, const ExitStatus& status, Micros now_us, Acti
   if (status.success()) {
     finish(key, TaskState::kCompleted, "", last_now_us_, out);
   } else if (cause == KillCause::kCancel) {
+    ++stats_.cancels;
     finish(key, TaskState::kCancelled, "cancelled", last_now_us_, out);
   } else if (cause == KillCause::kTimeLimit) {
     finish(key, TaskState::kFailed, "time limit", last_now_us_, out);
@@ -256,6 +257,7 @@ Status Torus::cancel(TaskKey key, Micros now_us, Actions& out) {
     case TaskState::kHeld:
       advance(now_us, out);
       task.queue_seq = 0;
+      ++stats_.cancels;
       finish(key, TaskState::kCancelled, "cancelled", last_now_us_, out);
       decide(last_now_us_, out, /*ignore_pause=*/false);
       return ok_status();
@@ -448,6 +450,11 @@ void Torus::finish(TaskKey key, TaskState state, std::string reason, Micros now_
   task.queue_seq = 0;
   task.reason = std::move(reason);
   task.finished_at_us = now_us;
+  if (task.state != TaskState::kMoved) {  // a moved task's outcome ended elsewhere
+    ++(state == TaskState::kCompleted ? stats_.ended_completed
+       : state == TaskState::kFailed  ? stats_.ended_failed
+                                      : stats_.ended_cancelled);
+  }
   set_state(key, state, out);
   resolve_dependents(key, now_us, out);
 }
@@ -459,6 +466,7 @@ void Torus::schedule_retry(TaskKey key, Micros now_us, Actions& out) {
   for (int i = 0; i < shift && backoff < kRetryBackoffMaxUs; ++i) backoff *= 2;
   backoff = std::min(backoff, kRetryBackoffMaxUs);
   task.not_before_us = now_us + backoff;
+  ++stats_.retries;
   task.reason = "retry " + std::to_string(task.attempts) + "/" + std::to_string(task.spec.retries) +
                 " after " + task.exit->describe() + ", in " + format_duration(backoff);
   set_state(key, TaskState::kPending, out);
@@ -551,6 +559,7 @@ void Torus::resolve_dependents(TaskKey key, Micros now_us, Actions& out) {
       d.queue_seq = 0;
       d.reason = ruled_out_reason(at(f));
       d.finished_at_us = now_us;
+      ++stats_.ended_cancelled;
       set_state(dep, TaskState::kCancelled, out);
       ended.push_back(dep);
     }

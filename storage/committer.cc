@@ -5,6 +5,7 @@
 // a callback, so commit() never waits for the disk and callbacks may commit.
 #include "storage/committer.h"
 
+#include <chrono>
 #include <vector>
 
 #include "sched/check.h"
@@ -19,7 +20,8 @@ struct RoundOutcome {
 
 }  // namespace
 
-Committer::Committer(Store& store) : store_(store), thread_([this] { run(); }) {}
+Committer::Committer(Store& store, RoundObserver observe)
+    : store_(store), observe_(std::move(observe)), thread_([this] { run(); }) {}
 
 Committer::~Committer() {
   {
@@ -76,7 +78,14 @@ void Committer::run() {
       if (queue_.empty()) return;  // stopping, and everything queued is written
       round.swap(queue_);
     }
+    const auto began = std::chrono::steady_clock::now();
     const RoundOutcome outcome = write_round(store_, round);
+    if (observe_) {
+      observe_(std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now() - began)
+                   .count(),
+               outcome.synced);
+    }
     {
       // Before the callbacks: whoever hears "done" also sees it counted.
       const std::lock_guard lock(mutex_);

@@ -15,6 +15,11 @@
 // read-only) fails every batch of the round and none of them is stored.
 //
 // The destructor writes everything already queued, then stops the thread.
+//
+// Timings (metrics): `observe`, when given, hears of every round on the
+// committer's thread: how long its write took (steady clock) and whether it
+// was synced. It must not block or lock (braidd adds the figure to a
+// relaxed-atomic histogram that its loop reads).
 #pragma once
 
 #include <condition_variable>
@@ -36,8 +41,9 @@ struct CommitterStats {
 class Committer {
  public:
   using Done = std::function<void(const sched::Status&)>;
+  using RoundObserver = std::function<void(std::int64_t write_us, bool synced)>;
 
-  explicit Committer(Store& store);
+  explicit Committer(Store& store, RoundObserver observe = {});
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -56,6 +62,7 @@ class Committer {
   void run();
 
   Store& store_;
+  const RoundObserver observe_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;

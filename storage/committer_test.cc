@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <future>
 #include <vector>
@@ -233,6 +234,41 @@ TEST(Committer, AFailedWriteFailsItsBatchesAndKeepsTheOnesBefore) {
   ASSERT_NE(acknowledged, 255) << "outcomes were not successes followed by clear failures";
   // Everything acknowledged is there after a reopen; nothing refused is.
   EXPECT_EQ(count_records(tmp.path()), static_cast<std::size_t>(acknowledged));
+}
+
+}  // namespace
+}  // namespace braid::storage
+
+namespace braid::storage {
+namespace {
+
+// Metrics: every round is reported once, on the committer's thread, with its
+// write time and whether it was synced (here counted with relaxed atomics,
+// as braidd does).
+TEST(Committer, TheObserverHearsEachRoundsWriteTimeAndSync) {
+  TempDir tmp;
+  std::atomic<std::uint64_t> synced_rounds{0};
+  std::atomic<std::uint64_t> plain_rounds{0};
+  std::atomic<std::int64_t> negative{0};
+  Outcomes outcomes;
+  CommitterStats stats;
+  {
+    std::unique_ptr<Store> store = testing::open_ok(tmp.path());
+    ASSERT_TRUE(store);
+    Committer committer(*store, [&](std::int64_t write_us, bool synced) {
+      (synced ? synced_rounds : plain_rounds).fetch_add(1, std::memory_order_relaxed);
+      if (write_us < 0) negative.fetch_add(1, std::memory_order_relaxed);
+    });
+    committer.commit(task_batch(1), /*durable=*/true, outcomes.callback());
+    outcomes.wait_for(1);
+    committer.commit(task_batch(2), /*durable=*/false, outcomes.callback());
+    outcomes.wait_for(2);
+    stats = committer.stats();
+  }
+  EXPECT_EQ(synced_rounds.load(), 1u);
+  EXPECT_EQ(plain_rounds.load(), 1u);
+  EXPECT_EQ(synced_rounds.load(), stats.syncs);
+  EXPECT_EQ(negative.load(), 0);
 }
 
 }  // namespace
