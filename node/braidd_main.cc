@@ -20,6 +20,7 @@
 #include "node/default_paths.h"
 #include "node/drain.h"
 #include "node/following.h"
+#include "node/http_serving.h"
 #include "node/metrics.h"
 #include "node/migration.h"
 #include "node/peers_glue.h"
@@ -175,6 +176,14 @@ int main(int argc, char** argv) {
       braid::rpc::UnixListener listener(io, config.socket_path().string());
       listener.on_accept([&](kj::Own<kj::AsyncIoStream> stream) { server.accept(kj::mv(stream)); });
       spdlog::info("control socket {}", config.socket_path().string());
+      // The HTTP/JSON API and /metrics (docs/api.md), on this loop too.
+      // TODO(merge): the metrics text is node::Metrics::text() (node/metrics.h).
+      auto http = braid::node::HttpServing::start(
+          io, daemon, config, [] { return std::string("# metrics not wired yet\n"); });
+      if (!http) {
+        spdlog::critical("{}", http.error().message);
+        return 1;
+      }
 
       // First SIGTERM/SIGINT: graceful (tasks get SIGTERM, then SIGKILL after
       // kill_grace). A second one: stop now; the executor's destructor SIGKILLs
@@ -184,6 +193,7 @@ int main(int argc, char** argv) {
         if (ec) return;
         spdlog::info("signal {}: stopping (again to stop at once)", signal);
         listener.close();
+        http.value()->close();
         // Stops once the tasks are ended and the leave had a moment to spread.
         auto pending = std::make_shared<int>(peers ? 2 : 1);
         auto one_done = [&io, pending] {

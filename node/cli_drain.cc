@@ -15,6 +15,8 @@ namespace {
 
 constexpr auto kDrainPollInterval = std::chrono::milliseconds(100);
 
+}  // namespace
+
 nlohmann::json drain_json(const rpc::DrainView& v) {
   return {{"draining", v.draining},
           {"migrate", v.migrate},
@@ -22,8 +24,6 @@ nlohmann::json drain_json(const rpc::DrainView& v) {
           {"staying", v.staying},
           {"running", v.running}};
 }
-
-}  // namespace
 
 std::string drain_line(const rpc::DrainView& v) {
   if (!v.draining) return "not draining: the node takes new tasks";

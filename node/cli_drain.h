@@ -6,6 +6,7 @@
 // ran out (0 = no limit), 2/3 as every command.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "node/control_client.h"
@@ -14,6 +15,10 @@ namespace braid::node {
 
 int drain_command(ControlClient& client, bool cancel, bool wait, sched::Micros timeout_us,
                   bool json);
+
+// `braid drain --json` (and the HTTP API's drain): draining, migrate, queued,
+// staying, running.
+nlohmann::json drain_json(const rpc::DrainView& view);
 
 // One line saying where a drain stands.
 std::string drain_line(const rpc::DrainView& view);

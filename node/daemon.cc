@@ -150,6 +150,7 @@ sched::Result<int> Daemon::priority(const std::string& id, rpc::PriorityOp op, i
 }
 
 sched::Status Daemon::scheduler(rpc::SchedulerOp op) { return tasks_.scheduler(op); }
+sched::Result<std::optional<int>> Daemon::schedule_next() { return tasks_.schedule_next(); }
 
 sched::Result<std::uint64_t> Daemon::cancel_where(std::optional<sched::TaskState> state,
                                                   const std::string& name_glob) {

@@ -88,6 +88,7 @@ class Daemon final : public rpc::ControlBackend, private TaskEvents {
   sched::Status set_quantum(sched::Micros quantum_us) override;
   sched::Result<int> priority(const std::string& id, rpc::PriorityOp op, int value) override;
   sched::Status scheduler(rpc::SchedulerOp op) override;
+  sched::Result<std::optional<int>> schedule_next() override;
   sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
                                             const std::string& name_glob) override;
   sched::Result<std::uint64_t> clear() override;

@@ -110,9 +110,42 @@ sched::Status finish_peers(DaemonConfig& config) {
   return sched::ok_status();
 }
 
+// The HTTP API and metrics addresses, and the rule that an API reachable
+// from other machines has a token for its mutating endpoints.
+sched::Status finish_http(DaemonConfig& config) {
+  std::optional<rpc::Endpoint> http;
+  if (config.http != "off") {
+    auto parsed = rpc::parse_endpoint(config.http, /*allow_any_port=*/true);
+    if (!parsed) return sched::Error{"--http: " + parsed.error().message + " or off"};
+    http = parsed.value();
+  }
+  if (config.metrics != "off") {
+    if (auto m = rpc::parse_endpoint(config.metrics, /*allow_any_port=*/true); !m) {
+      return sched::Error{"--metrics: " + m.error().message + " or off"};
+    }
+  }
+  if (!config.api_token_file.empty()) {
+    auto token = rpc::read_secret_file(config.api_token_file);
+    if (!token) return sched::Error{"--api-token-file: " + token.error().message};
+    config.api_token = std::move(token).value();
+    for (char c : config.api_token) {
+      if (c < 0x21 || c > 0x7e) {
+        return sched::Error{
+            "--api-token-file: the token must be printable ASCII without spaces "
+            "(it is sent as Authorization: Bearer <token>)"};
+      }
+    }
+  } else if (http && !rpc::is_loopback(*http)) {
+    return sched::Error{"--http " + config.http +
+                        ": an API reachable beyond this machine needs --api-token-file (its "
+                        "PUT, POST and DELETE requests must carry the token)"};
+  }
+  return sched::ok_status();
+}
+
 sched::Status finish(const RawFlags& raw, DaemonConfig& config) {
   if (sched::Status s = finish_peers(config); !s) return s;
-  if (sched::Status s = check_host_port("metrics", config.metrics); !s) return s;
+  if (sched::Status s = finish_http(config); !s) return s;
   for (const std::string& peer : config.join) {
     if (sched::Status s = check_host_port("join", peer); !s) return s;
   }
@@ -253,8 +286,18 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   app.add_option("--peer-drop-permille", config.peer_drop_permille,
                  "tests: drop this many of every 1000 gossip messages sent (fault injection)")
       ->check(CLI::Range(0, 1000));
-  app.add_option("--metrics", config.metrics, "Prometheus address HOST:PORT")
+  app.add_option("--metrics", config.metrics,
+                 "serve GET /metrics (Prometheus) on HOST:PORT, or off; the --http address "
+                 "shares the API's listener")
       ->capture_default_str();
+  auto* http_option =
+      app.add_option("--http", config.http,
+                     "HTTP/JSON API address HOST:PORT (port 0: any), or off (docs/api.md); a "
+                     "non-loopback address needs --api-token-file")
+          ->capture_default_str();
+  app.add_option("--api-token-file", config.api_token_file,
+                 "file holding the API token (16..4096 printable bytes, mode 0600) that PUT, "
+                 "POST and DELETE requests must send as Authorization: Bearer <token>");
   app.add_option("--slots", raw.slots, "tasks running at once (default: cores)");
   app.add_option("--policy", raw.policy, "RoundRobin, Priority or Fair")->capture_default_str();
   app.add_option("--quantum", raw.quantum, "time slice, 1ms..1s")->capture_default_str();
@@ -313,6 +356,7 @@ std::variant<RunDaemon, ExitNow> parse_daemon_args(int argc, const char* const* 
   }
   if (config.data_dir.empty()) config.data_dir = defaults.data_dir;
   config.listen_given = listen_option->count() > 0;
+  config.http_given = http_option->count() > 0;
   config.migrate_given = migrate_option->count() > 0;
   if (sched::Status s = finish(raw, config); !s) {
     return ExitNow{2, "braidd: " + s.error().message + "\n"};

@@ -45,10 +45,19 @@ struct DaemonConfig {
   // The node's labels (--label KEY=VALUE, or the config's `labels = { KEY =
   // "VALUE" }`) are torus.labels: tasks submitted with --node-label run only
   // on nodes that have them (issue 11 §2; sched/labels.h).
-  std::string metrics = "127.0.0.1:9464";  // Prometheus exposer (later issues)
-  std::string log_level = "info";          // trace debug info warn error
-  sched::TorusConfig torus;                // slots, policy, quantum, started_max
-  ExecutorConfig executor;                 // kill_grace, mode; log_dir = data_dir/logs
+  // GET /metrics (docs/metrics.md) on HOST:PORT, or "off". The same address
+  // as `http`: served by the API's listener.
+  std::string metrics = "off";
+  // The HTTP/JSON API (docs/api.md): HOST:PORT or "off". Like `listen`: the
+  // default taken means no API and one warning; an address given that cannot
+  // be bound is a startup error.
+  std::string http = "127.0.0.1:8000";
+  bool http_given = false;         // --http (or the config key) named it
+  std::string api_token_file;      // mutating API requests need this token
+  std::string api_token;           // its contents (read at parse time)
+  std::string log_level = "info";  // trace debug info warn error
+  sched::TorusConfig torus;        // slots, policy, quantum, started_max
+  ExecutorConfig executor;         // kill_grace, mode; log_dir = data_dir/logs
   // Tasks that were running or stopped when the previous run died are
   // requeued (without using a retry: the crash was not their fault) unless
   // this is false or the task says otherwise...

@@ -219,6 +219,40 @@ TEST(DaemonConfig, PeerFlagsAndTheSecretRule) {
       std::string::npos);
 }
 
+TEST(DaemonConfig, HttpMetricsAndTheTokenRule) {
+  auto defaults = parse({"--name", "a"});
+  const DaemonConfig& d = config_of(defaults);
+  EXPECT_EQ(d.http, "127.0.0.1:8000");
+  EXPECT_FALSE(d.http_given);
+  EXPECT_EQ(d.metrics, "off");
+  EXPECT_TRUE(d.api_token.empty());
+  auto given = parse({"--name", "a", "--http", "127.0.0.1:0", "--metrics", "127.0.0.1:9464"});
+  EXPECT_TRUE(config_of(given).http_given);
+  EXPECT_EQ(config_of(given).metrics, "127.0.0.1:9464");
+  EXPECT_TRUE(std::holds_alternative<RunDaemon>(parse({"--name", "a", "--http", "off"})));
+  EXPECT_EQ(error_of(parse({"--name", "a", "--http", "0.0.0.0:8000"})),
+            "braidd: --http 0.0.0.0:8000: an API reachable beyond this machine needs "
+            "--api-token-file (its PUT, POST and DELETE requests must carry the token)\n");
+  EXPECT_NE(error_of(parse({"--name", "a", "--http", "nonsense"})).find("--http: "),
+            std::string::npos);
+  EXPECT_NE(error_of(parse({"--name", "a", "--metrics", "nonsense"})).find("--metrics: "),
+            std::string::npos);
+  const std::string token = ::testing::TempDir() + "/braidd-api-token";
+  std::ofstream(token) << "an-api-token-of-enough-bytes\n";
+  ::chmod(token.c_str(), 0600);
+  auto with_token = parse({"--name", "a", "--http", "0.0.0.0:8000", "--api-token-file", token});
+  EXPECT_EQ(config_of(with_token).api_token, "an-api-token-of-enough-bytes");
+  std::ofstream(token) << "a token with spaces inside\n";
+  EXPECT_NE(error_of(parse({"--name", "a", "--api-token-file", token})).find("printable ASCII"),
+            std::string::npos);
+  const std::string path = ::testing::TempDir() + "/braidd-http.toml";
+  std::ofstream(path) << "http = \"127.0.0.1:8123\"\nmetrics = \"127.0.0.1:8123\"\n";
+  auto from_file = parse({"--name", "a", "--config", path});
+  EXPECT_EQ(config_of(from_file).http, "127.0.0.1:8123");
+  EXPECT_TRUE(config_of(from_file).http_given);
+  EXPECT_EQ(config_of(from_file).metrics, "127.0.0.1:8123");
+}
+
 TEST(DaemonConfig, LabelsFromFlagsAndTheConfigTable) {
   const DaemonConfig none = config_of(parse({"--name", "a"}));
   EXPECT_TRUE(none.torus.labels.empty());

@@ -115,6 +115,9 @@ class Tasks final {
   sched::Status set_quantum(sched::Micros quantum_us);
   sched::Result<sched::TaskKey> priority(const std::string& id, rpc::PriorityOp op, int value);
   sched::Status scheduler(rpc::SchedulerOp op);
+  // scheduler(kNext), answering the pid of the task it started or resumed
+  // (nullopt: none).
+  std::optional<int> schedule_next();
   sched::Result<rpc::ListPage> list(const rpc::ListQuery& query) const;
   sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,
                                             const std::string& name_glob);

@@ -14,6 +14,7 @@
 
 namespace braid::node {
 
+using sched::Action;
 using sched::Micros;
 using sched::TaskKey;
 using sched::TaskState;
@@ -153,6 +154,21 @@ sched::Status Tasks::scheduler(rpc::SchedulerOp op) {
   }
   carry_out();
   return sched::ok_status();
+}
+
+std::optional<int> Tasks::schedule_next() {
+  torus_.schedule_next(now_us(), actions_);
+  std::optional<TaskKey> chosen;
+  for (const Action& action : actions_) {
+    if (action.kind == Action::Kind::kStart || action.kind == Action::Kind::kResume) {
+      chosen = action.key;
+      break;
+    }
+  }
+  carry_out();
+  if (!chosen) return std::nullopt;
+  const std::optional<pid_t> pid = executor_.pid(*chosen);
+  return pid ? std::optional<int>(*pid) : std::nullopt;
 }
 
 sched::Result<rpc::ListPage> Tasks::list(const rpc::ListQuery& query) const {

@@ -215,6 +215,13 @@ class ControlBackend {
   // Returns the task's priority after the change.
   virtual sched::Result<int> priority(const std::string& id, PriorityOp op, int value) = 0;
   virtual sched::Status scheduler(SchedulerOp op) = 0;
+  // scheduler(kNext) that also answers the pid of the task its decision
+  // started or resumed (nullopt: none, e.g. nothing queued). HTTP
+  // `POST /kernel/schedule-next`.
+  virtual sched::Result<std::optional<int>> schedule_next() {
+    if (sched::Status s = scheduler(SchedulerOp::kNext); !s) return s.error();
+    return std::optional<int>();
+  }
   // Cancels every unfinished task in `state` (nullopt: any) whose name
   // matches `name_glob` (empty: any). Returns how many.
   virtual sched::Result<std::uint64_t> cancel_where(std::optional<sched::TaskState> state,

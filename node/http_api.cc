@@ -1,0 +1,555 @@
+#include "node/http_api.h"
+
+#include <capnp/message.h>
+#include <kj/compat/url.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <variant>
+
+#include "node/cli_drain.h"
+#include "node/cli_output.h"
+#include "node/spec_file.h"
+#include "rpc/convert.h"
+#include "sched/duration.h"
+
+namespace braid::node {
+namespace {
+
+using nlohmann::json;
+
+enum class Kind {
+  kMetrics,
+  kKernelStats,
+  kKernelPolicy,
+  kKernelNext,
+  kTasks,
+  kTask,
+  kTaskCancel,
+  kTaskWait,
+  kTaskLogs,
+  kStats,
+  kPeers,
+  kDrain,
+};
+
+constexpr std::string_view kInvalidPolicy = "Invalid policy. Must be RoundRobin, Priority, or Fair";
+constexpr std::string_view kMetricsType = "text/plain; version=0.0.4; charset=utf-8";
+
+// One path shape: literal segments, "{id}" for a task id.
+struct PathShape {
+  std::vector<std::string_view> segments;
+  std::vector<kj::HttpMethod> methods;
+  Kind kind;
+  bool api;  // false: /metrics
+};
+
+const std::vector<PathShape>& shapes() {
+  using M = kj::HttpMethod;
+  static const std::vector<PathShape> table{
+      {{"metrics"}, {M::GET}, Kind::kMetrics, false},
+      {{"kernel", "scheduler", "stats"}, {M::GET}, Kind::kKernelStats, true},
+      {{"kernel", "scheduler", "policy"}, {M::PUT}, Kind::kKernelPolicy, true},
+      {{"kernel", "schedule-next"}, {M::POST}, Kind::kKernelNext, true},
+      {{"v1", "tasks"}, {M::GET, M::POST}, Kind::kTasks, true},
+      {{"v1", "tasks", "{id}"}, {M::GET, M::DELETE}, Kind::kTask, true},
+      {{"v1", "tasks", "{id}", "cancel"}, {M::POST}, Kind::kTaskCancel, true},
+      {{"v1", "tasks", "{id}", "wait"}, {M::GET}, Kind::kTaskWait, true},
+      {{"v1", "tasks", "{id}", "logs"}, {M::GET}, Kind::kTaskLogs, true},
+      {{"v1", "stats"}, {M::GET}, Kind::kStats, true},
+      {{"v1", "peers"}, {M::GET}, Kind::kPeers, true},
+      {{"v1", "drain"}, {M::GET, M::POST, M::DELETE}, Kind::kDrain, true},
+  };
+  return table;
+}
+
+// The query parameters each route takes.
+std::vector<std::string_view> query_keys(Kind kind, kj::HttpMethod method) {
+  switch (kind) {
+    case Kind::kTasks:
+      if (method == kj::HttpMethod::GET) return {"state", "name", "after", "limit", "all"};
+      return {};
+    case Kind::kTaskWait:
+      return {"timeout"};
+    case Kind::kTaskLogs:
+      return {"stream", "offset", "max_bytes"};
+    default:
+      return {};
+  }
+}
+
+bool is_mutating(kj::HttpMethod method) {
+  return method == kj::HttpMethod::PUT || method == kj::HttpMethod::POST ||
+         method == kj::HttpMethod::DELETE || method == kj::HttpMethod::PATCH;
+}
+
+// Constant time in the token's length: the answer does not tell how much matched.
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  return diff == 0;
+}
+
+std::string join(const std::vector<kj::HttpMethod>& methods) {
+  std::string out;
+  for (kj::HttpMethod m : methods) {
+    if (!out.empty()) out += ", ";
+    out += kj::str(m).cStr();
+  }
+  return out;
+}
+
+// What fits on one line of an error: no newlines, at most 300 bytes.
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  if (text.size() > 300) text = text.substr(0, 297) + "...";
+  return text;
+}
+
+HttpReply json_reply(unsigned status, json body) {
+  HttpReply reply;
+  reply.status = status;
+  reply.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  return reply;
+}
+
+HttpReply ok(json fields) {
+  fields["success"] = true;
+  return json_reply(200, std::move(fields));
+}
+
+// A backend's refusal: unknown tasks are 404, a node going away 503, the rest 400.
+HttpReply refusal(const std::string& message) {
+  if (message.rfind("unknown task", 0) == 0) return http_error(404, message);
+  if (message.find("is shutting down") != std::string::npos) return http_error(503, message);
+  return http_error(400, message);
+}
+
+// The body as a JSON value, or a 400 naming where it broke.
+std::variant<json, HttpReply> parse_body(const std::string& body) {
+  try {
+    return json::parse(body);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    const std::size_t colon = what.find(": ");  // drop "[json.exception.parse_error.101] "
+    if (what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
+      what = what.substr(what.find(']') + 2);
+    }
+    return http_error(400, "bad JSON: " + one_line(what));
+  }
+}
+
+std::optional<std::uint64_t> unsigned_number(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::optional<bool> boolean(std::string_view text) {
+  if (text == "" || text == "1" || text == "true" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "no") return false;
+  return std::nullopt;
+}
+
+// A spec from the body (one JSON object, as a line of `braid submit --file`),
+// checked as the control socket checks one: the same limits, the same
+// conversion (rpc/convert.h), so neither path accepts what the other refuses.
+sched::Result<sched::TaskSpec> spec_of(const json& object) {
+  auto spec = spec_from_json_line(object.dump(-1, ' ', false, json::error_handler_t::strict));
+  if (!spec) return spec;
+  capnp::MallocMessageBuilder message;
+  auto wire = message.initRoot<rpc::schema::TaskSpec>();
+  rpc::to_wire(spec.value(), wire);
+  return rpc::from_wire(wire.asReader());
+}
+
+const char* status_text(unsigned status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 413:
+      return "Payload Too Large";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+}  // namespace
+
+struct HttpApi::Route {
+  Kind kind;
+  kj::HttpMethod method;
+  std::string id;
+  std::map<std::string, std::string> query;
+};
+
+HttpReply http_error(unsigned status, const std::string& message) {
+  return json_reply(status, json{{"success", false}, {"error", one_line(message)}});
+}
+
+HttpApi::HttpApi(rpc::ControlBackend& backend, HttpApiOptions options)
+    : backend_(backend), options_(std::move(options)) {
+  kj::HttpHeaderTable::Builder builder;
+  authorization_ = builder.add("Authorization");
+  allow_ = builder.add("Allow");
+  www_authenticate_ = builder.add("WWW-Authenticate");
+  table_ = builder.build();
+}
+
+HttpApi::~HttpApi() = default;
+
+std::variant<HttpApi::Route, HttpReply> HttpApi::resolve(kj::HttpMethod method,
+                                                         const std::string& url,
+                                                         const std::string& authorization) const {
+  KJ_IF_MAYBE (parsed, kj::Url::tryParse(url, kj::Url::HTTP_REQUEST)) {
+    const auto& path = parsed->path;
+    for (const PathShape& shape : shapes()) {
+      if (shape.api ? !options_.api : !options_.metrics) continue;
+      if (shape.segments.size() != path.size()) continue;
+      Route route{shape.kind, method, {}, {}};
+      bool match = true;
+      for (std::size_t i = 0; i < path.size() && match; ++i) {
+        const std::string_view segment(path[i].cStr(), path[i].size());
+        if (shape.segments[i] == "{id}") {
+          route.id = std::string(segment);
+        } else {
+          match = shape.segments[i] == segment;
+        }
+      }
+      if (!match) continue;
+      if (std::find(shape.methods.begin(), shape.methods.end(), method) == shape.methods.end()) {
+        HttpReply reply = http_error(405, std::string(kj::str(method).cStr()) +
+                                              " is not allowed on " + url.substr(0, url.find('?')) +
+                                              " (allowed: " + join(shape.methods) + ")");
+        reply.headers.emplace_back("Allow", join(shape.methods));
+        return reply;
+      }
+      if (!options_.token.empty() && is_mutating(method)) {
+        const std::string_view prefix = "Bearer ";
+        const bool bearer = authorization.rfind(prefix, 0) == 0;
+        if (!bearer ||
+            !same_secret(std::string_view(authorization).substr(prefix.size()), options_.token)) {
+          HttpReply reply = http_error(
+              401, authorization.empty()
+                       ? "this request needs the API token: Authorization: Bearer <token>"
+                       : "the API token is wrong (Authorization: Bearer <token>)");
+          reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+          return reply;
+        }
+      }
+      if (!route.id.empty()) {
+        if (sched::Status s = sched::validate_task_id(route.id); !s) {
+          return http_error(400, s.error().message);
+        }
+      }
+      const std::vector<std::string_view> allowed = query_keys(shape.kind, method);
+      for (const auto& param : parsed->query) {
+        const std::string name(param.name.cStr(), param.name.size());
+        if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+          std::string names;
+          for (std::string_view a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
+          return http_error(400, "unknown query parameter \"" + name +
+                                     "\" (allowed: " + (names.empty() ? "none" : names) + ")");
+        }
+        route.query[name] = std::string(param.value.cStr(), param.value.size());
+      }
+      return route;
+    }
+    return http_error(404, "no such path: " + url.substr(0, url.find('?')) + " (see docs/api.md)");
+  }
+  return http_error(400, "bad request URL");
+}
+
+kj::Promise<HttpReply> HttpApi::handle(kj::HttpMethod method, const std::string& url,
+                                       const std::string& authorization, std::string body) {
+  auto resolved = resolve(method, url, authorization);
+  if (auto* reply = std::get_if<HttpReply>(&resolved)) return kj::mv(*reply);
+  if (body.size() > options_.body_bytes_max) {
+    return http_error(413, "the request body is " + std::to_string(body.size()) +
+                               " bytes; at most " + std::to_string(options_.body_bytes_max) +
+                               " are allowed");
+  }
+  try {
+    return dispatch(std::get<Route>(resolved), std::move(body));
+  } catch (const std::exception& e) {  // json type errors and the like: bad input
+    return http_error(400, e.what());
+  }
+}
+
+kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
+  auto body_json = [&]() -> std::variant<json, HttpReply> {
+    if (body.empty()) return json(nullptr);
+    return parse_body(body);
+  };
+  switch (route.kind) {
+    case Kind::kMetrics: {
+      HttpReply reply;
+      reply.content_type = std::string(kMetricsType);
+      reply.body = options_.metrics_text ? options_.metrics_text() : std::string();
+      return reply;
+    }
+    case Kind::kKernelStats: {
+      const sched::TorusStats s = backend_.stats().torus;
+      return ok({{"stats",
+                  {{"total_scheduled", s.total_scheduled},
+                   {"context_switches", s.context_switches},
+                   {"preemptions", s.preemptions},
+                   {"active_processes", s.active_processes},
+                   {"policy", std::string(sched::to_string(s.policy))},
+                   {"quantum_micros", s.quantum_micros}}}});
+    }
+    case Kind::kKernelPolicy: {
+      auto parsed = parse_body(body);
+      if (auto* reply = std::get_if<HttpReply>(&parsed)) return kj::mv(*reply);
+      const json& j = std::get<json>(parsed);
+      if (!j.is_object() || !j.contains("policy") || !j["policy"].is_string()) {
+        return http_error(400, std::string(kInvalidPolicy));
+      }
+      auto policy = sched::parse_policy(j["policy"].get<std::string>());
+      if (!policy) return http_error(400, std::string(kInvalidPolicy));
+      if (sched::Status s = backend_.set_policy(policy.value()); !s) {
+        return refusal(s.error().message);
+      }
+      const std::string name(sched::to_string(policy.value()));
+      return ok({{"policy", name}, {"message", "Scheduling policy changed to " + name}});
+    }
+    case Kind::kKernelNext: {
+      auto next = backend_.schedule_next();
+      if (!next) return refusal(next.error().message);
+      if (!next.value()) {
+        return ok({{"next_pid", nullptr}, {"message", "No processes available to schedule"}});
+      }
+      return ok({{"next_pid", *next.value()}});
+    }
+    case Kind::kTasks: {
+      if (route.method == kj::HttpMethod::POST) {
+        auto parsed = body_json();
+        if (auto* reply = std::get_if<HttpReply>(&parsed)) return kj::mv(*reply);
+        const json& j = std::get<json>(parsed);
+        // One spec, an array of specs, or {"tasks": [specs]}.
+        const json* list = nullptr;
+        if (j.is_array()) {
+          list = &j;
+        } else if (j.is_object() && j.contains("tasks")) {
+          if (j.size() != 1 || !j["tasks"].is_array()) {
+            return http_error(400, "give {\"tasks\": [spec, ...]} alone, a spec, or an array");
+          }
+          list = &j["tasks"];
+        } else if (!j.is_object()) {
+          return http_error(400,
+                            "the body must be a task spec {\"argv\": [...], ...}, an array of "
+                            "them, or {\"tasks\": [...]}");
+        }
+        std::vector<sched::TaskSpec> specs;
+        if (list == nullptr) {
+          auto spec = spec_of(j);
+          if (!spec) return http_error(400, spec.error().message);
+          specs.push_back(std::move(spec).value());
+        } else {
+          if (list->empty()) return http_error(400, "no tasks in the body");
+          if (list->size() > rpc::kSpecsPerSubmitMax) {
+            return http_error(400, "a submission holds at most " +
+                                       std::to_string(rpc::kSpecsPerSubmitMax) + " tasks, got " +
+                                       std::to_string(list->size()));
+          }
+          specs.reserve(list->size());
+          for (std::size_t i = 0; i < list->size(); ++i) {
+            auto spec = spec_of((*list)[i]);
+            if (!spec) {
+              return http_error(400, "task " + std::to_string(i + 1) + ": " + spec.error().message);
+            }
+            specs.push_back(std::move(spec).value());
+          }
+        }
+        return backend_.submit(std::move(specs)).then([](kj::Own<rpc::SubmitOutcome> outcome) {
+          if (!outcome->error.empty()) return refusal(outcome->error);
+          HttpReply reply = ok({{"ids", outcome->ids}});
+          reply.status = 201;
+          return reply;
+        });
+      }
+      rpc::ListQuery query;
+      const auto& q = route.query;
+      if (auto it = q.find("state"); it != q.end() && !it->second.empty()) {
+        auto state = sched::parse_task_state(it->second);
+        if (!state) return http_error(400, "state: " + state.error().message);
+        query.state = state.value();
+      }
+      if (auto it = q.find("name"); it != q.end()) {
+        if (it->second.size() > rpc::kStringBytesMax) return http_error(400, "name is too long");
+        query.name_glob = it->second;
+      }
+      if (auto it = q.find("after"); it != q.end()) {
+        auto after = unsigned_number(it->second);
+        if (!after) return http_error(400, "after: \"" + it->second + "\" is not a cursor");
+        query.after = *after;
+      }
+      query.limit = rpc::kListPageMax;
+      if (auto it = q.find("limit"); it != q.end()) {
+        auto limit = unsigned_number(it->second);
+        if (!limit || *limit < 1 || *limit > rpc::kListPageMax) {
+          return http_error(
+              400, "limit: \"" + it->second + "\" must be 1.." + std::to_string(rpc::kListPageMax));
+        }
+        query.limit = static_cast<std::uint32_t>(*limit);
+      }
+      if (auto it = q.find("all"); it != q.end()) {
+        auto all = boolean(it->second);
+        if (!all) return http_error(400, "all: \"" + it->second + "\" must be true or false");
+        query.all = *all;
+      }
+      auto page = backend_.list(query);
+      if (!page) return refusal(page.error().message);
+      const rpc::ListPage& p = page.value();
+      return ok(
+          {{"tasks", tasks_json(p.tasks)}, {"next", p.next == 0 ? json(nullptr) : json(p.next)}});
+    }
+    case Kind::kTask: {
+      if (route.method == kj::HttpMethod::DELETE) {
+        if (sched::Status s = backend_.cancel({route.id}); !s) return refusal(s.error().message);
+        return ok({{"id", route.id}, {"cancelled", true}});
+      }
+      auto shown = backend_.show({route.id});
+      if (!shown) return refusal(shown.error().message);
+      if (shown.value().empty()) return http_error(404, "unknown task \"" + route.id + "\"");
+      return ok({{"task", task_json(shown.value().front())}});
+    }
+    case Kind::kTaskCancel: {
+      if (sched::Status s = backend_.cancel({route.id}); !s) return refusal(s.error().message);
+      return ok({{"id", route.id}, {"cancelled", true}});
+    }
+    case Kind::kTaskWait: {
+      sched::Micros timeout_us = kWaitDefaultUs;
+      if (auto it = route.query.find("timeout"); it != route.query.end()) {
+        auto parsed = sched::parse_duration(it->second);
+        if (!parsed || parsed.value() <= 0 || parsed.value() > kWaitMaxUs) {
+          return http_error(400, "timeout: \"" + it->second + "\" must be a duration 1ms.." +
+                                     sched::format_duration(kWaitMaxUs) + " (e.g. 30s)");
+        }
+        timeout_us = parsed.value();
+      }
+      return backend_.wait({route.id}, timeout_us).then([](kj::Own<rpc::WaitOutcome> outcome) {
+        if (!outcome->error.empty()) return refusal(outcome->error);
+        json fields{{"timed_out", outcome->timed_out}};
+        fields["task"] = outcome->tasks.empty() ? json(nullptr) : task_json(outcome->tasks.front());
+        return ok(std::move(fields));
+      });
+    }
+    case Kind::kTaskLogs: {
+      bool stderr_stream = false;
+      std::uint64_t offset = 0;
+      std::uint32_t max_bytes = kLogBytesDefault;
+      const auto& q = route.query;
+      if (auto it = q.find("stream"); it != q.end()) {
+        if (it->second != "stdout" && it->second != "stderr") {
+          return http_error(400, "stream: \"" + it->second + "\" must be stdout or stderr");
+        }
+        stderr_stream = it->second == "stderr";
+      }
+      if (auto it = q.find("offset"); it != q.end()) {
+        auto n = unsigned_number(it->second);
+        if (!n) return http_error(400, "offset: \"" + it->second + "\" must be a byte offset");
+        offset = *n;
+      }
+      if (auto it = q.find("max_bytes"); it != q.end()) {
+        auto n = unsigned_number(it->second);
+        if (!n || *n < 1 || *n > rpc::kLogChunkBytesMax) {
+          return http_error(400, "max_bytes: \"" + it->second + "\" must be 1.." +
+                                     std::to_string(rpc::kLogChunkBytesMax));
+        }
+        max_bytes = static_cast<std::uint32_t>(*n);
+      }
+      return backend_.read_log_anywhere(route.id, stderr_stream, offset, max_bytes)
+          .then([offset](kj::Own<rpc::LogReply> reply) {
+            if (!reply->error.empty()) return refusal(reply->error);
+            const rpc::LogChunk& chunk = reply->chunk;
+            return ok({{"data", chunk.data},
+                       {"offset", offset},
+                       {"next_offset", offset + chunk.data.size()},
+                       {"finished", chunk.finished}});
+          });
+    }
+    case Kind::kStats: {
+      const rpc::StatsView stats = backend_.stats();
+      return ok({{"stats", stats_json(stats)}});
+    }
+    case Kind::kPeers: {
+      const rpc::PeersView peers = backend_.peers();
+      return ok({{"peers", peers_json(peers)},
+                 {"listen", peers.listen.empty() ? json(nullptr) : json(peers.listen)}});
+    }
+    case Kind::kDrain: {
+      const bool query = route.method == kj::HttpMethod::GET;
+      const bool cancel = route.method == kj::HttpMethod::DELETE;
+      auto view = backend_.drain(cancel, query);
+      if (!view) return refusal(view.error().message);
+      return ok({{"drain", drain_json(view.value())}});
+    }
+  }
+  return http_error(500, "unhandled route");
+}
+
+kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,
+                                   const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                                   Response& response) {
+  const std::string url_text(url.cStr(), url.size());
+  std::string authorization;
+  KJ_IF_MAYBE (value, headers.get(authorization_)) {
+    authorization.assign(value->cStr(), value->size());
+  }
+  auto send = [this, &response](HttpReply reply) -> kj::Promise<void> {
+    kj::HttpHeaders out(*table_);
+    out.set(kj::HttpHeaderId::CONTENT_TYPE, kj::str(reply.content_type.c_str()));
+    for (const auto& [name, value] : reply.headers) {
+      if (name == "Allow") out.set(allow_, kj::str(value.c_str()));
+      if (name == "WWW-Authenticate") out.set(www_authenticate_, kj::str(value.c_str()));
+    }
+    auto stream = response.send(reply.status, kj::StringPtr(status_text(reply.status)), out,
+                                static_cast<std::uint64_t>(reply.body.size()));
+    auto text = kj::heapString(reply.body.data(), reply.body.size());
+    auto write = stream->write(text.begin(), text.size());
+    return write.attach(kj::mv(stream), kj::mv(text));
+  };
+  // Route, method and token first: a refused request's body is never read.
+  auto resolved = resolve(method, url_text, authorization);
+  if (auto* reply = std::get_if<HttpReply>(&resolved)) return send(kj::mv(*reply));
+  const std::uint64_t limit = options_.body_bytes_max;
+  KJ_IF_MAYBE (length, body.tryGetLength()) {
+    if (*length > limit) {
+      return send(http_error(413, "the request body is " + std::to_string(*length) +
+                                      " bytes; at most " + std::to_string(limit) + " are allowed"));
+    }
+  }
+  return body.readAllText(limit + 1)
+      .then(
+          [this, method, url_text, authorization](kj::String text) {
+            return handle(method, url_text, authorization, std::string(text.cStr(), text.size()));
+          },
+          [limit](kj::Exception&& e) {  // a chunked body past the limit (readAllText throws)
+            if (e.getType() == kj::Exception::Type::DISCONNECTED)
+              kj::throwFatalException(kj::mv(e));
+            return kj::Promise<HttpReply>(
+                http_error(413, "the request body is over " + std::to_string(limit) + " bytes"));
+          })
+      .then(kj::mv(send));
+}
+
+}  // namespace braid::node

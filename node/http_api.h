@@ -1,0 +1,98 @@
+// HttpApi: braidd's HTTP/JSON API (docs/api.md) as a kj::HttpService, served
+// by rpc::HttpListener on the daemon's loop. It calls the same
+// rpc::ControlBackend as the control socket, speaks the CLI's JSON
+// (node/cli_output.h) and takes task specs in the CLI's JSONL shape
+// (node/spec_file.h), checked by the same limits as the control socket
+// (rpc/convert.h).
+//
+// Endpoints: the original scheduler API's three (GET /kernel/scheduler/stats,
+// PUT /kernel/scheduler/policy, POST /kernel/schedule-next), a /v1/ REST
+// surface (tasks, stats, peers, drain) and GET /metrics, each only where the
+// options enable it. Every answer but /metrics is JSON: {"success": true, ...}
+// or {"success": false, "error": "<one line>"} with 400 (bad input), 401
+// (token), 404 (path or task), 405 (method), 413 (body too big), 503 (the node
+// is shutting down).
+//
+// Contract
+// - Single-threaded, on the loop that owns the backend. `backend` must
+//   outlive the service and every request in flight; destroying the
+//   HttpListener that serves it drops those first.
+// - Bad input never throws out of request(): it is a 4xx with one line.
+// - With a token set, PUT, POST and DELETE need "Authorization: Bearer
+//   <token>" (compared in constant time); reads never do.
+#pragma once
+
+#include <kj/async.h>
+#include <kj/compat/http.h>
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "rpc/control_backend.h"
+
+namespace braid::node {
+
+struct HttpApiOptions {
+  bool api = true;       // /kernel/... and /v1/...
+  bool metrics = false;  // GET /metrics
+  // The Prometheus text exposition (GET /metrics), computed per scrape.
+  std::function<std::string()> metrics_text;
+  std::string token;  // non-empty: mutating requests need it as a bearer token
+  std::size_t body_bytes_max = 8u << 20;
+};
+
+// One answer, before it is written (what the unit tests look at).
+struct HttpReply {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Allow, ...)
+};
+
+class HttpApi final : public kj::HttpService {
+ public:
+  // The longest a /v1/tasks/ID/wait long poll may be asked to wait.
+  static constexpr sched::Micros kWaitMaxUs = 600 * sched::kMicrosPerSecond;
+  static constexpr sched::Micros kWaitDefaultUs = 30 * sched::kMicrosPerSecond;
+  static constexpr std::uint32_t kLogBytesDefault = 64 * 1024;
+
+  HttpApi(rpc::ControlBackend& backend, HttpApiOptions options);
+  ~HttpApi();
+
+  const kj::HttpHeaderTable& header_table() const { return *table_; }
+
+  // kj::HttpService: checks the route, the token and the body size before it
+  // reads the body, then answers as handle() does.
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
+                            const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                            Response& response) override;
+
+  // The whole answer to one request whose body was read. `authorization` is
+  // the Authorization header's value ("" when absent).
+  kj::Promise<HttpReply> handle(kj::HttpMethod method, const std::string& url,
+                                const std::string& authorization, std::string body);
+
+ private:
+  struct Route;
+  // Resolves the path and method; a reply when the request ends here
+  // (404, 405, 401), else the route.
+  std::variant<Route, HttpReply> resolve(kj::HttpMethod method, const std::string& url,
+                                         const std::string& authorization) const;
+  kj::Promise<HttpReply> dispatch(const Route& route, std::string body);
+
+  rpc::ControlBackend& backend_;
+  HttpApiOptions options_;
+  kj::Own<kj::HttpHeaderTable> table_;
+  kj::HttpHeaderId authorization_;
+  kj::HttpHeaderId allow_;
+  kj::HttpHeaderId www_authenticate_;
+};
+
+// {"success": false, "error": message} with `status`.
+HttpReply http_error(unsigned status, const std::string& message);
+
+}  // namespace braid::node

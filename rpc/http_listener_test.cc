@@ -1,0 +1,139 @@
+// Tests for HttpListener: kj::HttpServer over Asio-accepted TCP connections,
+// with a real client socket on another thread and the loop driven here by
+// io.run_one_for() until the client is done or a deadline passes.
+#include "rpc/http_listener.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <asio/io_context.hpp>
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "rpc/asio_event_port.h"
+#include "rpc/kj_timer.h"
+
+namespace braid::rpc {
+namespace {
+
+using namespace std::chrono_literals;
+
+class HelloService final : public kj::HttpService {
+ public:
+  explicit HelloService(const kj::HttpHeaderTable& table) : table_(table) {}
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url, const kj::HttpHeaders&,
+                            kj::AsyncInputStream& body, Response& response) override {
+    ++requests;
+    auto text = kj::str(kj::str(method), " ", url);
+    return body.readAllText().then([this, &response, text = kj::mv(text)](kj::String in) mutable {
+      kj::HttpHeaders headers(table_);
+      auto reply = kj::str(text, " ", in.size());
+      auto stream = response.send(200, "OK", headers, reply.size());
+      auto write = stream->write(reply.begin(), reply.size());
+      return write.attach(kj::mv(stream), kj::mv(reply));
+    });
+  }
+  int requests = 0;
+
+ private:
+  const kj::HttpHeaderTable& table_;
+};
+
+// Sends `request` to 127.0.0.1:port and returns everything until the server closes.
+std::string exchange(std::uint16_t port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  (void)!::write(fd, request.data(), request.size());
+  ::shutdown(fd, SHUT_WR);  // no more requests: the server closes after answering
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof(buffer))) > 0;) out.append(buffer, n);
+  ::close(fd);
+  return out;
+}
+
+TEST(HttpListenerTest, ServesRequestsOnTheLoop) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  auto opened = HttpListener::open(io, timer, table, service, "127.0.0.1", 0);
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto listener = std::move(opened).value();
+  ASSERT_NE(listener->port(), 0);
+
+  std::atomic<bool> done{false};
+  std::string answer;
+  std::thread client([&] {
+    answer = exchange(listener->port(),
+                      "POST /a/b?c=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+                      "GET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+  client.join();
+  EXPECT_NE(answer.find("HTTP/1.1 200 OK"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("POST /a/b?c=1 5"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("GET /two 0"), std::string::npos) << answer;
+  EXPECT_EQ(service.requests, 2);
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
+TEST(HttpListenerTest, GarbageGetsA400AndTheLoopGoesOn) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  auto listener = std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0)).value();
+  std::atomic<bool> done{false};
+  std::string bad, good;
+  std::thread client([&] {
+    bad = exchange(listener->port(), "GET / HTTP/1.1\r\nno colon here\r\n\r\n");
+    good = exchange(listener->port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+  client.join();
+  EXPECT_EQ(bad.rfind("HTTP/1.1 400", 0), 0u) << bad;
+  EXPECT_EQ(service.requests, 1);  // only the good one reached the service
+  EXPECT_NE(good.find("GET / 0"), std::string::npos) << good;
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
+TEST(HttpListenerTest, AnAddressInUseIsOneLine) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  auto first = std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0)).value();
+  auto second = HttpListener::open(io, timer, table, service, "127.0.0.1", first->port());
+  ASSERT_FALSE(second);
+  EXPECT_NE(second.error().message.find("cannot listen on 127.0.0.1:"), std::string::npos)
+      << second.error().message;
+  auto bad_host = HttpListener::open(io, timer, table, service, "example.org", 80);
+  ASSERT_FALSE(bad_host);
+  EXPECT_NE(bad_host.error().message.find("IP address"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace braid::rpc
