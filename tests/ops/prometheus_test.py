@@ -12,7 +12,8 @@ Prometheus' HTTP API that
   - every series of docs/metrics.md exists on every node with every label value;
   - the values agree with what was done and with what `braid` reports;
   - every alert rule evaluates cleanly and none fires;
-  - every query of deploy/grafana/braid.json returns data over the run.
+  - every query of deploy/grafana/braid.json returns data over the run;
+  - a node killed with SIGKILL makes BraidNodeDown pending for it.
 Environment: BRAID_BIN_DIR (braidd, braid), BRAID_SOURCE_DIR, BRAID_PROMETHEUS.
 Stdlib only. Everything it starts is stopped at the end, whatever happens.
 """
@@ -523,6 +524,24 @@ def check_dashboard(prom, start):
     log("%d dashboard queries x 3 node selections return data" % len(queries))
 
 
+def check_node_down(prom, nodes):
+    """A crashed node: its scrape fails and BraidNodeDown becomes pending for it
+    (it fires after 2 minutes, as braid.rules.test.yml checks); its peers'
+    gossip stops counting it alive."""
+    victim = nodes[2]
+    victim.proc.kill()
+    victim.proc.wait()
+
+    def pending():
+        alerts = prom.api("alerts")["alerts"]
+        return [a for a in alerts if a["labels"].get("alertname") == "BraidNodeDown" and
+                a["labels"].get("node") == victim.name and a["state"] == "pending"]
+    eventually(pending, 15, 0.2, "BraidNodeDown pending for %s" % victim.name)
+    eventually(lambda: prom.per_node('braid_gossip_members{job="braid", state="alive"}') ==
+               {"n0": 2.0, "n1": 2.0}, 20, 0.2, "n0 and n1 count 2 alive")
+    log("%s killed: BraidNodeDown pending, its peers count 2 alive" % victim.name)
+
+
 def main():
     root = tempfile.mkdtemp(prefix="braid-prom-", dir="/tmp")  # short: socket paths
     nodes = [Node(root, n, free_port()) for n in NODES]
@@ -559,6 +578,9 @@ def main():
         log("submitted %d tasks to n0" % total)
         eventually(lambda: all_ended(nodes, total), 40, 0.25, "all %d tasks ended" % total)
         log("all tasks ended")
+        # Outcomes of moved tasks are back at their origin: nothing changes any more.
+        eventually(lambda: all((n.json("stats", "--json")["migration"] or {}).get("outcomes_owed")
+                               == 0 for n in nodes), 15, 0.1, "outcomes delivered")
         # Prometheus has scraped the final state once every node reports what
         # `braid stats` reports now (and handoffs have resolved).
         want = {n.name: float(n.json("stats", "--json")["total_scheduled"]) for n in nodes}
@@ -576,6 +598,7 @@ def main():
         log("values agree with the workload and braid stats")
         check_rules(prom)
         check_dashboard(prom, start)
+        check_node_down(prom, nodes)
         ok = True
     except Failure as e:
         print("FAILED: %s" % e, file=sys.stderr)
