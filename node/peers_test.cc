@@ -163,5 +163,19 @@ TEST_F(PeersTest, MigrationMessagesReachAMemberByNameAndListenersHearJoins) {
   EXPECT_EQ(std::get<sched::WorkRequest>(inbox[0].body).slots, 2u);
 }
 
+// Metrics: direct probes on loopback come back, and their round trips reach
+// the listener (real transport, real clock).
+TEST_F(PeersTest, ProbeRoundTripsReachTheListener) {
+  Peers& a = start("a", {});
+  std::vector<sched::Micros> rtts_us;
+  a.set_probe_rtt_listener([&](sched::Micros rtt_us) { rtts_us.push_back(rtt_us); });
+  start("b", {a.address()});
+  ASSERT_TRUE(run_until([&] { return rtts_us.size() >= 2; }));
+  for (const sched::Micros rtt_us : rtts_us) {
+    EXPECT_GE(rtt_us, 0);
+    EXPECT_LT(rtt_us, 10'000'000);
+  }
+}
+
 }  // namespace
 }  // namespace braid::node
