@@ -130,8 +130,41 @@ HttpReply refusal(const std::string& message) {
   return http_error(400, message);
 }
 
+// Deeper JSON is refused before it is parsed: a spec needs 4 levels, and
+// nesting millions deep would exhaust the stack of whatever walks the value.
+// (nlohmann's depth callback does the same but makes parsing quadratic.)
+constexpr int kJsonDepthMax = 32;
+
+bool nested_deeper_than(std::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
+
 // The body as a JSON value, or a 400 naming where it broke.
 std::variant<json, HttpReply> parse_body(const std::string& body) {
+  if (nested_deeper_than(body, kJsonDepthMax)) {
+    return http_error(400,
+                      "bad JSON: nested deeper than " + std::to_string(kJsonDepthMax) + " levels");
+  }
   try {
     return json::parse(body);
   } catch (const json::parse_error& e) {
@@ -190,6 +223,32 @@ const char* status_text(unsigned status) {
     default:
       return "Internal Server Error";
   }
+}
+
+// Specs converted per loop turn (as rpc/control_server.cc does): a
+// 100000-task submission must not hold the loop for long at once.
+constexpr std::size_t kSpecsPerTurn = 200;
+
+struct Conversion {
+  json items;  // an array of specs
+  bool single = false;
+  std::vector<sched::TaskSpec> specs;
+  std::string error;  // non-empty: refused
+};
+
+kj::Promise<void> convert_specs(std::shared_ptr<Conversion> c) {
+  const std::size_t end = std::min(c->specs.size() + kSpecsPerTurn, c->items.size());
+  for (std::size_t i = c->specs.size(); i < end; ++i) {
+    auto spec = spec_of(c->items[i]);
+    if (!spec) {
+      c->error = c->single ? spec.error().message
+                           : "task " + std::to_string(i + 1) + ": " + spec.error().message;
+      return kj::READY_NOW;
+    }
+    c->specs.push_back(std::move(spec).value());
+  }
+  if (end == c->items.size()) return kj::READY_NOW;
+  return kj::evalLater([c] { return convert_specs(c); });
 }
 
 }  // namespace
@@ -343,9 +402,9 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
       if (route.method == kj::HttpMethod::POST) {
         auto parsed = body_json();
         if (auto* reply = std::get_if<HttpReply>(&parsed)) return kj::mv(*reply);
-        const json& j = std::get<json>(parsed);
+        json& j = std::get<json>(parsed);
         // One spec, an array of specs, or {"tasks": [specs]}.
-        const json* list = nullptr;
+        json* list = nullptr;
         if (j.is_array()) {
           list = &j;
         } else if (j.is_object() && j.contains("tasks")) {
@@ -358,11 +417,10 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
                             "the body must be a task spec {\"argv\": [...], ...}, an array of "
                             "them, or {\"tasks\": [...]}");
         }
-        std::vector<sched::TaskSpec> specs;
+        auto conversion = std::make_shared<Conversion>();
         if (list == nullptr) {
-          auto spec = spec_of(j);
-          if (!spec) return http_error(400, spec.error().message);
-          specs.push_back(std::move(spec).value());
+          conversion->single = true;
+          conversion->items = json::array({j});
         } else {
           if (list->empty()) return http_error(400, "no tasks in the body");
           if (list->size() > rpc::kSpecsPerSubmitMax) {
@@ -370,20 +428,12 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
                                        std::to_string(rpc::kSpecsPerSubmitMax) + " tasks, got " +
                                        std::to_string(list->size()));
           }
-          specs.reserve(list->size());
-          for (std::size_t i = 0; i < list->size(); ++i) {
-            auto spec = spec_of((*list)[i]);
-            if (!spec) {
-              return http_error(400, "task " + std::to_string(i + 1) + ": " + spec.error().message);
-            }
-            specs.push_back(std::move(spec).value());
-          }
+          conversion->items = std::move(*list);
         }
-        return backend_.submit(std::move(specs)).then([](kj::Own<rpc::SubmitOutcome> outcome) {
-          if (!outcome->error.empty()) return refusal(outcome->error);
-          HttpReply reply = ok({{"ids", outcome->ids}});
-          reply.status = 201;
-          return reply;
+        conversion->specs.reserve(conversion->items.size());
+        return convert_specs(conversion).then([this, conversion]() -> kj::Promise<HttpReply> {
+          if (!conversion->error.empty()) return http_error(400, conversion->error);
+          return submit(std::move(conversion->specs));
         });
       }
       rpc::ListQuery query;
@@ -505,6 +555,15 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
     }
   }
   return http_error(500, "unhandled route");
+}
+
+kj::Promise<HttpReply> HttpApi::submit(std::vector<sched::TaskSpec> specs) {
+  return backend_.submit(std::move(specs)).then([](kj::Own<rpc::SubmitOutcome> outcome) {
+    if (!outcome->error.empty()) return refusal(outcome->error);
+    HttpReply reply = ok({{"ids", outcome->ids}});
+    reply.status = 201;
+    return reply;
+  });
 }
 
 kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,

@@ -83,6 +83,7 @@ class HttpApi final : public kj::HttpService {
   std::variant<Route, HttpReply> resolve(kj::HttpMethod method, const std::string& url,
                                          const std::string& authorization) const;
   kj::Promise<HttpReply> dispatch(const Route& route, std::string body);
+  kj::Promise<HttpReply> submit(std::vector<sched::TaskSpec> specs);
 
   rpc::ControlBackend& backend_;
   HttpApiOptions options_;

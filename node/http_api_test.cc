@@ -179,6 +179,12 @@ TEST_F(HttpApiTest, BadJsonIsA400WithOneLine) {
   }
   const HttpReply r = call(M::POST, "/v1/tasks", "{\"argv\": [\"a\"");
   EXPECT_EQ(r.status, 400u);
+  // Nesting a million deep is refused while parsing (walking it would overflow the stack).
+  const std::size_t n = 1'000'000;
+  const HttpReply deep =
+      call(M::POST, "/v1/tasks", "{\"argv\": " + std::string(n, '[') + std::string(n, ']') + "}");
+  EXPECT_EQ(deep.status, 400u);
+  EXPECT_NE(body_of(deep)["error"].get<std::string>().find("nested deeper"), std::string::npos);
 }
 
 TEST_F(HttpApiTest, ScheduleNextSaysThePidOrNull) {

@@ -305,6 +305,11 @@ def run(root, daemons):
     status, j, _ = curl("POST", base + "/v1/tasks", data_file=big,
                         headers=["Transfer-Encoding: chunked"])
     check(status == 413 and j["success"] is False, f"9 MiB chunked body: {status} {j}")
+    deep = os.path.join(root, "deep.json")
+    with open(deep, "w") as f:
+        f.write('{"argv": ' + "[" * 1000000 + "]" * 1000000 + "}")
+    status, j, _ = curl("POST", base + "/v1/tasks", data_file=deep)
+    check(status == 400 and "nested deeper" in j["error"], f"deep JSON: {status} {j}")
     # Garbage that is not HTTP: the connection is refused, braidd goes on.
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"\x00\x01garbage\r\n\r\n")
