@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds braid and runs every test, as CI does:
 #   1. clang-format check of every tracked C++ file, no bare assert in sched/, storage/, node/,
-#      and no clock read outside node/clock.h in node/, gossip/, sched/;
+#      and no clock read outside node/clock.h in node/, gossip/, sched/; promtool checks of
+#      deploy/prometheus/ (config, rules, the alerts' unit tests) and the dashboard's JSON;
 #   2. release build (RelWithDebInfo): unit tests, integration tests, benchmark smoke runs;
 #   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   4. the storage and committer unit tests under ThreadSanitizer (the
@@ -31,6 +32,12 @@ if grep -nE '(steady|system)_clock::now\(' \
   echo "read time through node/clock.h's Clock (injected), not the std clocks" >&2
   exit 1
 fi
+
+echo "== Prometheus configuration, alert rules and the Grafana dashboard"
+promtool check config deploy/prometheus/prometheus.yml
+(cd deploy/prometheus && promtool check rules braid.rules.yml &&
+  promtool test rules braid.rules.test.yml)
+python3 -m json.tool deploy/grafana/braid.json >/dev/null
 
 echo "== release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
