@@ -23,6 +23,8 @@ packages=(
   # operations (issue 12): the HTTP API's curl tests, a real Prometheus and promtool,
   # the Ansible role's deployment test and its lint
   curl prometheus ansible-core ansible-lint
+  # the operations benchmark's load generator (tests/bench/ops_bench.py skips it if absent)
+  wrk
 )
 
 missing=()
