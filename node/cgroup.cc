@@ -44,16 +44,23 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return text;
 }
 
-sched::Status write_file(const std::filesystem::path& path, std::string_view text) {
+// 0, or the errno of the open (negated) or of the write.
+int write_errno(const std::filesystem::path& path, std::string_view text) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error("open", path, errno);
+  if (fd < 0) return -errno;
   ssize_t n;
   do {
     n = ::write(fd, text.data(), text.size());
   } while (n < 0 && errno == EINTR);
-  const int err = errno;
+  const int err = n < 0 ? errno : 0;
   ::close(fd);
-  if (n < 0) return errno_error("write", path, err);
+  return err;
+}
+
+sched::Status write_file(const std::filesystem::path& path, std::string_view text) {
+  const int err = write_errno(path, text);
+  if (err < 0) return errno_error("open", path, -err);
+  if (err > 0) return errno_error("write", path, err);
   return sched::ok_status();
 }
 
@@ -235,17 +242,43 @@ sched::Status TaskCgroup::add_process_tree(pid_t pid) const {
   return sched::ok_status();
 }
 
-bool enable_memory_controller(const std::filesystem::path& dir) {
-  const std::optional<std::string> controllers = read_file(dir / "cgroup.controllers");
+namespace {
+
+// Whether the controller list in file `path` (space separated) names memory.
+bool lists_memory(const std::filesystem::path& path) {
+  const std::optional<std::string> controllers = read_file(path);
   if (!controllers) return false;
-  bool available = false;
   std::string_view rest = *controllers;
-  while (!rest.empty() && !available) {
+  while (!rest.empty()) {
     const std::size_t space = std::min(rest.find_first_of(" \n"), rest.size());
-    available = rest.substr(0, space) == "memory";
+    if (rest.substr(0, space) == "memory") return true;
     rest.remove_prefix(std::min(space + 1, rest.size()));
   }
-  return available && write_file(dir / "cgroup.subtree_control", "+memory");
+  return false;
+}
+
+}  // namespace
+
+bool enable_memory_controller(const std::filesystem::path& dir) {
+  return lists_memory(dir / "cgroup.controllers") &&
+         write_file(dir / "cgroup.subtree_control", "+memory");
+}
+
+int write_cgroup_file(const std::filesystem::path& path, std::string_view text) {
+  const int err = write_errno(path, text);
+  return err < 0 ? -err : err;
+}
+
+bool claim_memory_for_children(const std::filesystem::path& dir, pid_t self,
+                               std::string_view leaf_name, CgroupWrite write) {
+  if (!lists_memory(dir / "cgroup.controllers")) return false;
+  if (lists_memory(dir / "cgroup.subtree_control")) return true;
+  const int err = write(dir / "cgroup.subtree_control", "+memory");
+  if (err != EBUSY) return err == 0;
+  const std::filesystem::path leaf = dir / std::string(leaf_name);
+  if (int made = make_cgroup_dir(leaf); made != 0 && made != EEXIST) return false;
+  if (write(leaf / "cgroup.procs", std::to_string(self)) != 0) return false;
+  return write(dir / "cgroup.subtree_control", "+memory") == 0;
 }
 
 sched::Status TaskCgroup::set_memory_max(std::uint64_t bytes) const {
@@ -365,7 +398,11 @@ sched::Result<CgroupParent> CgroupParent::open(std::string_view name) {
   if (name.empty() || cgroup_name_for(name) != name) {
     return sched::Error{"cgroup name must be [A-Za-z0-9._-]+, got \"" + std::string(name) + "\""};
   }
-  return open_at(cgroup_directory(*mount, *own) / name);
+  const std::filesystem::path own_dir = cgroup_directory(*mount, *own);
+  // Delegated (systemd Delegate=yes): braidd steps into a leaf of its own
+  // cgroup so that the task cgroups beside it may get the memory controller.
+  claim_memory_for_children(own_dir, ::getpid(), std::string(name) + ".daemon");
+  return open_at(own_dir / name);
 }
 
 sched::Result<CgroupParent> CgroupParent::open_at(std::filesystem::path dir) {

@@ -60,6 +60,21 @@ std::string cgroup_name_for(std::string_view task_id);
 // a hybrid host's /sys/fs/cgroup/unified) or the write was refused.
 bool enable_memory_controller(const std::filesystem::path& dir);
 
+// Writes `text` to the file at `path`; 0 or the errno. (Injectable for tests.)
+using CgroupWrite = int (*)(const std::filesystem::path& path, std::string_view text);
+int write_cgroup_file(const std::filesystem::path& path, std::string_view text);
+
+// Under a delegated cgroup (systemd's Delegate=yes puts braidd in its unit's
+// cgroup, which is not the root) the kernel's "no internal processes" rule
+// refuses "+memory" in dir/cgroup.subtree_control (EBUSY) while braidd itself
+// is a member of `dir`. Then this moves process `self` into the leaf child
+// dir/`leaf_name` and enables it again, so the task cgroups created beside
+// that leaf can have memory.max. Changes nothing when `dir` offers no memory
+// controller or already enables it for its children. True when memory is
+// enabled for dir's children afterwards.
+bool claim_memory_for_children(const std::filesystem::path& dir, pid_t self,
+                               std::string_view leaf_name, CgroupWrite write = write_cgroup_file);
+
 // One task attempt's cgroup: its directory, and the files stop/resume use
 // (cgroup.freeze, cgroup.events), each opened at its first use and kept
 // open, so that a freeze is one pwrite, without a path lookup (those were
@@ -138,7 +153,10 @@ class CgroupParent {
   // Finds the hierarchy and the daemon's own cgroup from /proc/self, creates
   // the parent (an existing one is fine) and probes it: a child cgroup can be
   // created, has cgroup.freeze, cgroup.events, cgroup.procs and cpu.stat,
-  // and can be frozen. The error says which step failed.
+  // and can be frozen. The error says which step failed. First, where the
+  // own cgroup offers the memory controller but the kernel refuses it for
+  // children because braidd is a member (a delegated systemd unit), braidd
+  // moves itself into the leaf <own>/<name>.daemon (claim_memory_for_children).
   static sched::Result<CgroupParent> open(std::string_view name);
   // The same below an explicit directory (tests).
   static sched::Result<CgroupParent> open_at(std::filesystem::path dir);

@@ -85,6 +85,57 @@ TEST(CgroupParse, NamesAreSanitized) {
   EXPECT_EQ(cgroup_name_for(".."), "__");
 }
 
+// claim_memory_for_children on a plain directory standing for a cgroup, with
+// the kernel's answers to writes injected.
+struct FakeCgroupWrites {
+  static inline std::vector<std::string> calls;
+  static inline bool member_inside = true;  // braidd is still in the cgroup itself
+  static int write(const std::filesystem::path& path, std::string_view text) {
+    calls.push_back(path.filename().string() + " " + std::string(text));
+    if (path.filename() == "cgroup.procs") {
+      member_inside = false;
+      return 0;
+    }
+    return member_inside ? EBUSY : 0;  // the "no internal processes" rule
+  }
+};
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+TEST(CgroupDelegation, MovesItselfIntoALeafWhenTheKernelRefusesMemoryForChildren) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cg-deleg-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  write_text(dir / "cgroup.controllers", "cpu io memory pids\n");
+  write_text(dir / "cgroup.subtree_control", "\n");
+  FakeCgroupWrites::calls.clear();
+  FakeCgroupWrites::member_inside = true;
+
+  EXPECT_TRUE(claim_memory_for_children(dir, 4242, "braid.daemon", FakeCgroupWrites::write));
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "braid.daemon"));
+  EXPECT_EQ(FakeCgroupWrites::calls,
+            (std::vector<std::string>{"cgroup.subtree_control +memory", "cgroup.procs 4242",
+                                      "cgroup.subtree_control +memory"}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CgroupDelegation, ChangesNothingWithoutMemoryOrWhenItIsEnabledAlready) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cg-deleg2-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  FakeCgroupWrites::calls.clear();
+  write_text(dir / "cgroup.controllers", "cpu pids\n");  // a hybrid host's unified mount
+  EXPECT_FALSE(claim_memory_for_children(dir, 4242, "braid.daemon", FakeCgroupWrites::write));
+  write_text(dir / "cgroup.controllers", "cpu memory\n");
+  write_text(dir / "cgroup.subtree_control", "memory\n");
+  EXPECT_TRUE(claim_memory_for_children(dir, 4242, "braid.daemon", FakeCgroupWrites::write));
+  EXPECT_TRUE(FakeCgroupWrites::calls.empty());
+  EXPECT_FALSE(std::filesystem::exists(dir / "braid.daemon"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(ProcStatParse, HandlesParenthesesInTheCommandName) {
   std::optional<ProcStat> stat = parse_proc_stat(
       "4242 (we) ird) T 1 4240 4240 0 -1 4194560 100 0 0 0 11 22 33 44 20 0 1 0 5 0 0\n");
