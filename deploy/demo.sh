@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The quick-start demo: starts a local braidd with its data in ./braid-data,
 # submits six CPU-bound tasks (1 s of CPU each) and shows the torus
-# time-slicing them on the node's slots, then stops the node.
+# time-slicing them on the node's slots, reads the same node over its HTTP API
+# and /metrics (127.0.0.1:8000, the default), then stops the node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin
 export BRAID_SOCKET=braid-data/braidd.sock
 
-"$bin/braidd" --data-dir braid-data 2> braid-data.log &
+"$bin/braidd" --data-dir braid-data --metrics 127.0.0.1:8000 2> braid-data.log &
 daemon=$!
 trap 'kill -TERM $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true' EXIT
 for _ in $(seq 100); do "$bin/braid" stats >/dev/null 2>&1 && break; sleep 0.05; done
@@ -25,4 +26,11 @@ done
 "$bin/braid" wait "${ids[@]}" >/dev/null
 echo; "$bin/braid" ps --all
 echo; "$bin/braid" stats
+echo; echo "GET http://127.0.0.1:8000/kernel/scheduler/stats (the HTTP API, docs/api.md):"
+if curl -fsS http://127.0.0.1:8000/kernel/scheduler/stats; then
+  echo; echo "GET /metrics (docs/metrics.md), a few series:"
+  curl -fsS http://127.0.0.1:8000/metrics | grep -E '^braid_(tasks\{|tasks_completed_total|preemptions_total|queue_wait_seconds_count)'
+else
+  echo "(no HTTP API: port 8000 is taken on this machine; see braid-data.log)"
+fi
 echo; echo "daemon log: braid-data.log"
