@@ -574,7 +574,9 @@ kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,
   KJ_IF_MAYBE (value, headers.get(authorization_)) {
     authorization.assign(value->cStr(), value->size());
   }
-  auto send = [this, &response](HttpReply reply) -> kj::Promise<void> {
+  auto send = [this, &response, method, path = url_text.substr(0, url_text.find('?'))](
+                  HttpReply reply) -> kj::Promise<void> {
+    spdlog::debug("http: {} {} -> {}", kj::str(method).cStr(), path, reply.status);
     kj::HttpHeaders out(*table_);
     out.set(kj::HttpHeaderId::CONTENT_TYPE, kj::str(reply.content_type.c_str()));
     for (const auto& [name, value] : reply.headers) {

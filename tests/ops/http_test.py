@@ -133,7 +133,10 @@ def main():
                 d.stop()
             except SystemExit:
                 pass
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("BRAID_KEEP_TMP"):
+            print("kept " + root)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     print(f"ok: {CHECKS} checks")
 
 
