@@ -20,6 +20,9 @@ namespace braid::node {
 namespace {
 
 using nlohmann::json;
+// Answers keep their keys in the order written ("success" first, the
+// /kernel shapes field by field, as the original API wrote them).
+using ordered_json = nlohmann::ordered_json;
 
 enum class Kind {
   kMetrics,
@@ -111,16 +114,17 @@ std::string one_line(std::string text) {
   return text;
 }
 
-HttpReply json_reply(unsigned status, json body) {
+HttpReply json_reply(unsigned status, const ordered_json& body) {
   HttpReply reply;
   reply.status = status;
   reply.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
   return reply;
 }
 
-HttpReply ok(json fields) {
-  fields["success"] = true;
-  return json_reply(200, std::move(fields));
+HttpReply ok(ordered_json fields) {
+  ordered_json out = {{"success", true}};
+  for (auto& [key, value] : fields.items()) out[key] = std::move(value);
+  return json_reply(200, out);
 }
 
 // A backend's refusal: unknown tasks are 404, a node going away 503, the rest 400.
@@ -261,7 +265,7 @@ struct HttpApi::Route {
 };
 
 HttpReply http_error(unsigned status, const std::string& message) {
-  return json_reply(status, json{{"success", false}, {"error", one_line(message)}});
+  return json_reply(status, ordered_json{{"success", false}, {"error", one_line(message)}});
 }
 
 HttpApi::HttpApi(rpc::ControlBackend& backend, HttpApiOptions options)

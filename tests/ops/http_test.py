@@ -155,14 +155,17 @@ def run(root, daemons):
     # --- the original API's three endpoints ---
     status, j, _ = curl("GET", base + "/kernel/scheduler/stats")
     check(status == 200 and j["success"] is True, f"stats: {status} {j}")
-    check(set(j["stats"]) == {"total_scheduled", "context_switches", "preemptions",
-                              "active_processes", "policy", "quantum_micros"},
-          f"stats fields: {j}")
+    # The original API's shapes, keys in its order (json.loads keeps the order).
+    check(list(j) == ["success", "stats"] and
+          list(j["stats"]) == ["total_scheduled", "context_switches", "preemptions",
+                               "active_processes", "policy", "quantum_micros"],
+          f"stats fields and their order: {j}")
     check(j["stats"]["policy"] == "RoundRobin" and j["stats"]["quantum_micros"] == 1000000,
           f"stats values: {j}")
 
     status, j, _ = curl("PUT", base + "/kernel/scheduler/policy", '{"policy": "Priority"}')
-    check(status == 200 and j["success"] is True and j["policy"] == "Priority"
+    check(status == 200 and list(j) == ["success", "policy", "message"]
+          and j["success"] is True and j["policy"] == "Priority"
           and isinstance(j["message"], str), f"set policy: {status} {j}")
     status, j, _ = curl("GET", base + "/kernel/scheduler/stats")
     check(j["stats"]["policy"] == "Priority", f"policy not applied: {j}")
@@ -180,7 +183,8 @@ def run(root, daemons):
 
     status, j, _ = curl("POST", base + "/kernel/schedule-next")
     check(status == 200 and j == {"success": True, "next_pid": None,
-                                  "message": "No processes available to schedule"},
+                                  "message": "No processes available to schedule"}
+          and list(j) == ["success", "next_pid", "message"],
           f"schedule-next, nothing queued: {status} {j}")
 
     # --- /v1 tasks: submit, wait, logs, show ---
