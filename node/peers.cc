@@ -77,6 +77,12 @@ sched::Result<std::unique_ptr<Peers>> Peers::start(asio::io_context& io, const C
     return sched::Error{"node name \"" + o.name +
                         "\" cannot be a peer name (allowed: 1..64 of A-Z a-z 0-9 . _ -)"};
   }
+  // Refutations raise the incarnation while braidd runs (flush() stores it as
+  // this node's own member record): start above those too, so that a restarted
+  // node is news to every peer that saw it refute.
+  for (const storage::MemberRecord& member : known) {
+    if (member.name == o.name) o.incarnation = std::max(o.incarnation, member.incarnation + 1);
+  }
   const std::uint64_t seed = o.seed != 0 ? o.seed
                                          : static_cast<std::uint64_t>(clock.wall_us()) ^
                                                (static_cast<std::uint64_t>(::getpid()) << 32);
@@ -165,6 +171,12 @@ void Peers::flush() {
     for (const sched::Micros rtt_us : outbox_.probe_rtts_us) probe_rtt_listener_(rtt_us);
   }
   storage::Batch batch;
+  if (node_->incarnation() > stored_self_incarnation_) {
+    stored_self_incarnation_ = node_->incarnation();
+    batch.put_member(storage::MemberRecord{
+        options_.name, options_.advertise, stored_self_incarnation_,
+        static_cast<std::uint8_t>(gossip::MemberState::kAlive), clock_.wall_us()});
+  }
   for (const gossip::Event& event : outbox_.events) {
     if (event.name == options_.name) continue;
     switch (event.kind) {

@@ -30,11 +30,13 @@ namespace braid::node {
 
 struct PeersOptions {
   std::string name;
-  std::string listen;                   // "HOST:PORT"; port 0 picks one (tests)
-  std::string advertise;                // the address peers reach us at; default: listen's
-  std::vector<std::string> join;        // seeds
-  std::string secret;                   // empty: none (loopback, or --insecure)
-  gossip::Incarnation incarnation = 1;  // above every earlier run's (braidd's meta)
+  std::string listen;             // "HOST:PORT"; port 0 picks one (tests)
+  std::string advertise;          // the address peers reach us at; default: listen's
+  std::vector<std::string> join;  // seeds
+  std::string secret;             // empty: none (loopback, or --insecure)
+  // Above every earlier run's (braidd's meta); raised above this node's own
+  // stored member record, which keeps the refutations of earlier runs.
+  gossip::Incarnation incarnation = 1;
   gossip::GossipConfig gossip = gossip::GossipConfig::lan();
   rpc::PeerFaults faults;  // tests only
   std::uint64_t seed = 0;  // 0: from the clock
@@ -118,6 +120,7 @@ class Peers {
   std::vector<std::function<void(const gossip::Event&)>> member_listeners_;
   std::function<void(sched::Micros)> probe_rtt_listener_;
   bool leaving_ = false;
+  gossip::Incarnation stored_self_incarnation_ = 0;  // the last one flush() stored
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -107,6 +107,21 @@ TEST_F(PeersTest, ALeavingNodeShowsAsLeft) {
   }));
 }
 
+// A node that refuted suspicions in an earlier run (its own stored record says
+// incarnation 7, above braidd's meta) restarts above it: its peers, which saw
+// 7, see the restarted node as news (the rolling upgrade waits for that).
+TEST_F(PeersTest, ARestartStartsAboveTheIncarnationOfEarlierRefutations) {
+  Peers& a = start("a", {});
+  Peers& b = start("b", {a.address()}, {storage::MemberRecord{"b", "127.0.0.1:1", 7, 0, 0}});
+  ASSERT_TRUE(run_until([&] {
+    auto m = member(a, "b");
+    return m && m->state == gossip::MemberState::kAlive && m->incarnation == 8;
+  }));
+  auto self = member(b, "b");
+  ASSERT_TRUE(self);
+  EXPECT_EQ(self->incarnation, 8u);
+}
+
 TEST_F(PeersTest, AKnownMemberIsEnoughToRejoin) {
   Peers& a = start("a", {});
   Peers& b = start("b", {}, {storage::MemberRecord{"a", a.address(), 1, 0, 0}});
