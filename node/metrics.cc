@@ -235,6 +235,9 @@ MetricsSnapshot Metrics::snapshot() const {
       ++s.members[static_cast<std::size_t>(member.state)];
     }
     s.probe_rtt = probe_rtt_.snapshot();
+  } else {
+    // A node without peers knows one member, itself, alive.
+    s.members[static_cast<std::size_t>(gossip::MemberState::kAlive)] = 1;
   }
   if (migration_ != nullptr) {
     s.migration = migration_->counters();

@@ -229,6 +229,9 @@ TEST(Metrics, ReadsTheDaemonsPartsAndMovesWithTheirEvents) {
   };
   EXPECT_EQ(value("braid_executor_mode{mode=\"signals\"}"), 1);
   EXPECT_GT(value("braid_process_resident_memory_bytes"), 0);
+  // Without peers the node knows one member, itself, alive (review17).
+  EXPECT_EQ(value("braid_gossip_members{state=\"alive\"}"), 1);
+  EXPECT_EQ(value("braid_gossip_members{state=\"dead\"}"), 0);
   EXPECT_EQ(value("braid_tasks{state=\"held\"}"), 0);
 
   const sched::TaskKey key = testing::submit_held(tasks, 1);

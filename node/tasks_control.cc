@@ -157,6 +157,7 @@ sched::Status Tasks::scheduler(rpc::SchedulerOp op) {
 }
 
 std::optional<int> Tasks::schedule_next() {
+  begin_input();
   torus_.schedule_next(now_us(), actions_);
   std::optional<TaskKey> chosen;
   for (const Action& action : actions_) {

@@ -129,6 +129,9 @@ TEST_F(TasksTest, DecisionsAndPolicyTimeAreMeasuredOnTheInjectedClock) {
   EXPECT_EQ(tasks_.policy_time_us()[fair], 6'000'000);
   EXPECT_EQ(tasks_.policy_time_us()[rr], 2'000'000);
   EXPECT_EQ(tasks_.decision_times().count, 3u);
+  // POST /kernel/schedule-next's path (review17: it recorded no decision).
+  (void)tasks_.schedule_next();
+  EXPECT_EQ(tasks_.decision_times().count, 4u);
 }
 
 // Metrics: the queue wait runs from admission (track) to the first start.
