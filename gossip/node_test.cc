@@ -599,29 +599,38 @@ TEST(Node, AnIntermediaryForwardsTheAckOrNacksInTime) {
   EXPECT_TRUE(nacked);
 }
 
+// Node a knows b (b's message arrived at 0) and is ticked until its probe of
+// b goes out: the ping and when it was sent.
+struct ProbeOfB {
+  Node n{GossipConfig::fast(), Self{"a", "10.0.0.1:1", 1}, 1, 0};
+  Outbox out;
+  Message from_b;
+  std::optional<Ping> ping;
+  Micros now = 0;
+
+  ProbeOfB() {
+    from_b.from = "b";
+    from_b.from_address = "10.0.0.2:1";
+    from_b.from_incarnation = 1;
+    from_b.body = Ack{0};
+    n.receive(from_b, 0, out);
+    out.clear();
+    for (int i = 0; i < 100 && !ping; ++i) {
+      now = n.next_tick_us();
+      n.tick(now, out);
+      for (const Outgoing& o : out.messages) {
+        if (const auto* p = std::get_if<Ping>(&o.message.body)) ping = *p;
+      }
+      out.clear();
+    }
+  }
+};
+
 // Metrics: a direct probe's round trip comes out of the outbox, computed from
 // the times the node was given; an ack relayed by a helper gives none.
 TEST(Node, ADirectProbesRoundTripIsReported) {
-  Node n(GossipConfig::fast(), Self{"a", "10.0.0.1:1", 1}, 1, 0);
-  Outbox out;
-  Message from_b;
-  from_b.from = "b";
-  from_b.from_address = "10.0.0.2:1";
-  from_b.from_incarnation = 1;
-  from_b.body = Ack{0};
-  n.receive(from_b, 0, out);
-  out.clear();
-  // Tick until the probe of b goes out.
-  std::optional<Ping> ping;
-  Micros now = 0;
-  for (int i = 0; i < 100 && !ping; ++i) {
-    now = n.next_tick_us();
-    n.tick(now, out);
-    for (const Outgoing& o : out.messages) {
-      if (const auto* p = std::get_if<Ping>(&o.message.body)) ping = *p;
-    }
-    out.clear();
-  }
+  ProbeOfB probe;
+  auto& [n, out, from_b, ping, now] = probe;
   ASSERT_TRUE(ping.has_value());
   EXPECT_TRUE(out.probe_rtts_us.empty());
   Message direct = from_b;
@@ -634,25 +643,8 @@ TEST(Node, ADirectProbesRoundTripIsReported) {
 }
 
 TEST(Node, AnAckRelayedByAHelperGivesNoRoundTrip) {
-  Node n(GossipConfig::fast(), Self{"a", "10.0.0.1:1", 1}, 1, 0);
-  Outbox out;
-  Message from_b;
-  from_b.from = "b";
-  from_b.from_address = "10.0.0.2:1";
-  from_b.from_incarnation = 1;
-  from_b.body = Ack{0};
-  n.receive(from_b, 0, out);
-  out.clear();
-  std::optional<Ping> ping;
-  Micros now = 0;
-  for (int i = 0; i < 100 && !ping; ++i) {
-    now = n.next_tick_us();
-    n.tick(now, out);
-    for (const Outgoing& o : out.messages) {
-      if (const auto* p = std::get_if<Ping>(&o.message.body)) ping = *p;
-    }
-    out.clear();
-  }
+  ProbeOfB probe;
+  auto& [n, out, from_b, ping, now] = probe;
   ASSERT_TRUE(ping.has_value());
   Message relayed = from_b;
   relayed.from = "c";
