@@ -11,12 +11,21 @@ served again within a deadline that any sane server timeout would meet.
   abandoned_wait    256 clients ask GET /v1/tasks/ID/wait?timeout=600s and
                     hang up at once (the server never notices a closed
                     connection while the request runs).
+  browser_csrf      what any web page's fetch(..., {method: "POST", mode:
+                    "no-cors", body}) sends to the default loopback API (no
+                    token there): Origin of another site, Content-Type
+                    text/plain (a "simple" request: no CORS preflight). It
+                    must not start a program as braidd's user.
+  dns_rebinding     a page whose name was rebound to 127.0.0.1 talks to the
+                    API same-origin: Host names that site, not this node.
+                    Reads (task argv, env, logs) must be refused too.
 
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
 """
 
 import json
+import subprocess
 import os
 import socket
 import sys
@@ -89,7 +98,38 @@ def step_abandoned_wait(root, daemons):
     h.curl("DELETE", f"{base}/v1/tasks/{task}")
 
 
-STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait}
+def step_browser_csrf(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "csrf", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    marker = os.path.join(root, "csrf-ran")
+    spec = json.dumps({"argv": ["sh", "-c", f"echo pwned > {marker}"]})
+    out = subprocess.run(
+        ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST",
+         "-H", "Origin: http://evil.example", "-H", "Content-Type: text/plain;charset=UTF-8",
+         "--data-binary", spec, base + "/v1/tasks"], capture_output=True, timeout=30)
+    body, _, code = out.stdout.decode().rpartition("\n")
+    time.sleep(1)  # what a started task would have done by now
+    h.check(not os.path.exists(marker),
+            f"a cross-site text/plain POST started a program: {code} {body}")
+    h.check(code.startswith("4"), f"a cross-site text/plain POST was accepted: {code} {body}")
+
+
+def step_dns_rebinding(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "rebind", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, j, _ = h.curl("GET", base + "/v1/tasks?all=true",
+                          headers=[f"Host: evil.example:{port}"])
+    h.check(status in (400, 403, 421), f"GET with a foreign Host was answered: {status} {j}")
+
+
+STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
+         "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding}
 
 
 def main():
