@@ -19,6 +19,10 @@ served again within a deadline that any sane server timeout would meet.
   dns_rebinding     a page whose name was rebound to 127.0.0.1 talks to the
                     API same-origin: Host names that site, not this node.
                     Reads (task argv, env, logs) must be refused too.
+  other_local_user  (root only) braidd's control socket is private to its
+                    user (0700, umask 077), but the default API on
+                    127.0.0.1:8000 has no token: another local user (nobody)
+                    POSTs a task and it runs as braidd's user.
 
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
@@ -128,8 +132,36 @@ def step_dns_rebinding(root, daemons):
     h.check(status in (400, 403, 421), f"GET with a foreign Host was answered: {status} {j}")
 
 
+def step_other_local_user(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: other_local_user needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "local", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    os.chmod(root, 0o755)
+    marker_dir = os.path.join(root, "drop")
+    os.makedirs(marker_dir)
+    os.chmod(marker_dir, 0o1777)
+    marker = os.path.join(marker_dir, "ran-as")
+    spec = json.dumps({"argv": ["sh", "-c", f"id -u > {marker}"]})
+    out = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "curl", "-sS", "-o",
+         "-", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
+         "--data-binary", spec, base + "/v1/tasks"], capture_output=True, timeout=30)
+    body, _, code = out.stdout.decode().rpartition("\n")
+    time.sleep(1)  # what a started task would have done by now
+    ran_as = open(marker).read().strip() if os.path.exists(marker) else None
+    h.check(ran_as is None,
+            f"user nobody started a program as uid {ran_as} (braidd's user): {code} {body}")
+    h.check(code.startswith("4"), f"user nobody's submission was accepted: {code} {body}")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
-         "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding}
+         "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
+         "other_local_user": step_other_local_user}
 
 
 def main():
