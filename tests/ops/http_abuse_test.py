@@ -23,6 +23,13 @@ served again within a deadline that any sane server timeout would meet.
                     user (0700, umask 077), but the default API on
                     127.0.0.1:8000 has no token: another local user (nobody)
                     POSTs a task and it runs as braidd's user.
+  connection_close  a request with "Connection: close" (and an HTTP/1.0 one)
+                    must be followed by the end of the connection (RFC 9112
+                    9.6); kj-http 0.9.2 keeps it open until its 5 s idle
+                    timeout, so a client that reads to EOF waits 5 s.
+  standalone_members  docs/metrics.md: braid_gossip_members counts "members
+                    this node knows, itself included"; a node without
+                    --listen reports 0 alive (the dashboard's min() too).
 
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
@@ -159,9 +166,48 @@ def step_other_local_user(root, daemons):
     h.check(code.startswith("4"), f"user nobody's submission was accepted: {code} {body}")
 
 
+def read_to_eof(port, request, timeout_s):
+    """Seconds until the server ended the connection after `request` (None: not within)."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(request)
+        began = time.monotonic()
+        s.settimeout(timeout_s)
+        try:
+            while s.recv(65536):
+                pass
+        except socket.timeout:
+            return None
+        return time.monotonic() - began
+
+
+def step_connection_close(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "close", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    for request in (b"GET /v1/stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    b"GET /v1/stats HTTP/1.0\r\n\r\n"):
+        took = read_to_eof(port, request, 10)
+        h.check(took is not None and took < 2.0,
+                f"{request.splitlines()[0]!r} + close: the connection ended after {took} s")
+
+
+def step_standalone_members(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "alone", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
+    line = [x for x in text.splitlines() if x.startswith('braid_gossip_members{state="alive"}')]
+    h.check(line == ['braid_gossip_members{state="alive"} 1'],
+            f"a node alone: {line} (it knows itself, alive)")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
-         "other_local_user": step_other_local_user}
+         "other_local_user": step_other_local_user,
+         "connection_close": step_connection_close,
+         "standalone_members": step_standalone_members}
 
 
 def main():
