@@ -27,6 +27,10 @@ served again within a deadline that any sane server timeout would meet.
                     must be followed by the end of the connection (RFC 9112
                     9.6); kj-http 0.9.2 keeps it open until its 5 s idle
                     timeout, so a client that reads to EOF waits 5 s.
+  get_body_memory   GET routes (no token ever) read a body up to 8 MiB into
+                    memory and hold it while the client stalls its last byte:
+                    32 such connections must not grow braidd by 256 MiB
+                    (256 of them: 2 GiB, held for good).
   standalone_members  docs/metrics.md: braid_gossip_members counts "members
                     this node knows, itself included"; a node without
                     --listen reports 0 alive (the dashboard's min() too).
@@ -203,11 +207,52 @@ def step_standalone_members(root, daemons):
             f"a node alone: {line} (it knows itself, alive)")
 
 
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def step_get_body_memory(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "membody", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    before = rss_bytes(d.proc.pid)
+    limit = 8 << 20
+    chunk = b"x" * (1 << 20)
+    held = []
+    for _ in range(32):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET /v1/stats HTTP/1.1\r\nHost: x\r\nContent-Length: {limit}\r\n\r\n"
+                  .encode())
+        for _ in range(7):
+            s.sendall(chunk)
+        s.sendall(chunk[:-1])  # all but the last byte
+        held.append(s)
+    # Let braidd read what was sent (a poll with a deadline on its RSS).
+    deadline = time.monotonic() + 10
+    grown = 0
+    while time.monotonic() < deadline:
+        grown = rss_bytes(d.proc.pid) - before
+        if grown > 128 << 20:
+            break
+        time.sleep(0.2)
+    for s in held:
+        s.close()
+    h.check(grown < 64 << 20,
+            f"32 stalled GET bodies grew braidd by {grown >> 20} MiB (unauthenticated)")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
          "connection_close": step_connection_close,
-         "standalone_members": step_standalone_members}
+         "standalone_members": step_standalone_members,
+         "get_body_memory": step_get_body_memory}
 
 
 def main():
