@@ -31,6 +31,11 @@ served again within a deadline that any sane server timeout would meet.
                     memory and hold it while the client stalls its last byte:
                     32 such connections must not grow braidd by 256 MiB
                     (256 of them: 2 GiB, held for good).
+  log_utf8_chunks   a task prints valid UTF-8 ("€" is 3 bytes); a client that
+                    follows its log by next_offset, 64 KiB at a time (the
+                    default), must get the text back: a chunk that ends
+                    inside a character shows U+FFFD on both sides and the
+                    bytes are lost for good.
   standalone_members  docs/metrics.md: braid_gossip_members counts "members
                     this node knows, itself included"; a node without
                     --listen reports 0 alive (the dashboard's min() too).
@@ -247,12 +252,39 @@ def step_get_body_memory(root, daemons):
             f"32 stalled GET bodies grew braidd by {grown >> 20} MiB (unauthenticated)")
 
 
+def step_log_utf8_chunks(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "utf8", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    text = "\u20ac" * 50000  # 150000 bytes of UTF-8
+    spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac' * 50000)"]}
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/wait?timeout=30s")
+    h.check(j["task"]["state"] == "completed", f"the printer: {j}")
+    got, offset = "", 0
+    while True:
+        status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/logs?offset={offset}")
+        h.check(status == 200, f"logs at {offset}: {status} {j}")
+        got += j["data"]
+        if j["next_offset"] == offset:
+            break
+        offset = j["next_offset"]
+    h.check(offset == len(text.encode()), f"read {offset} bytes, want {len(text.encode())}")
+    bad = got.count("\ufffd")
+    h.check(got == text, f"the log read by next_offset differs: {bad} U+FFFD in {len(got)} chars")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
          "connection_close": step_connection_close,
          "standalone_members": step_standalone_members,
-         "get_body_memory": step_get_body_memory}
+         "get_body_memory": step_get_body_memory,
+         "log_utf8_chunks": step_log_utf8_chunks}
 
 
 def main():
