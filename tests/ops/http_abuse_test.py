@@ -36,6 +36,10 @@ served again within a deadline that any sane server timeout would meet.
                     default), must get the text back: a chunk that ends
                     inside a character shows U+FFFD on both sides and the
                     bytes are lost for good.
+  metrics_localhost  --http 127.0.0.1:P --metrics localhost:P name one address
+                    (docs/api.md: "the same address as --http: the API's
+                    listener serves GET /metrics too"); braidd compares the
+                    strings, opens a second listener and fails to start.
   standalone_members  docs/metrics.md: braid_gossip_members counts "members
                     this node knows, itself included"; a node without
                     --listen reports 0 alive (the dashboard's min() too).
@@ -278,13 +282,24 @@ def step_log_utf8_chunks(root, daemons):
     h.check(got == text, f"the log read by next_offset differs: {bad} U+FFFD in {len(got)} chars")
 
 
+def step_metrics_localhost(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "lh", ["--http", f"127.0.0.1:{port}", "--metrics", f"localhost:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    h.check(d.proc.poll() is None, "braidd exited at start:\n" + d.text()[-400:])
+    status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
+    h.check(status == 200 and "braid_tasks" in text, f"/metrics: {status}")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
          "connection_close": step_connection_close,
          "standalone_members": step_standalone_members,
          "get_body_memory": step_get_body_memory,
-         "log_utf8_chunks": step_log_utf8_chunks}
+         "log_utf8_chunks": step_log_utf8_chunks,
+         "metrics_localhost": step_metrics_localhost}
 
 
 def main():
