@@ -306,10 +306,21 @@ def main():
     names = sys.argv[1:] or list(STEPS)
     root = tempfile.mkdtemp(prefix="braid-http-abuse-")
     daemons = []
+    failed = []
     try:
         for name in names:
-            STEPS[name](root, daemons)
-            print(f"ok: {name}")
+            try:
+                STEPS[name](root, daemons)
+                print(f"ok: {name}")
+            except SystemExit:  # h.fail printed why
+                print(f"FAILED: {name}")
+                failed.append(name)
+            for d in daemons:
+                try:
+                    d.stop()
+                except SystemExit:
+                    pass
+            daemons.clear()
     finally:
         for d in daemons:
             try:
@@ -317,6 +328,9 @@ def main():
             except SystemExit:
                 pass
         shutil.rmtree(root, ignore_errors=True)
+    if failed:
+        print("failed: " + " ".join(failed))
+        sys.exit(1)
 
 
 if __name__ == "__main__":
