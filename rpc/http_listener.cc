@@ -5,22 +5,25 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cstring>
 
 #include "rpc/fd_stream.h"
+#include "rpc/tcp_peer_uid.h"
 
 namespace braid::rpc {
 
 sched::Result<std::unique_ptr<HttpListener>> HttpListener::open(
     asio::io_context& io, kj::Timer& timer, const kj::HttpHeaderTable& headers,
-    kj::HttpService& service, const std::string& host, std::uint16_t port) {
+    kj::HttpService& service, const std::string& host, std::uint16_t port, Options options) {
   const std::string address =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   std::error_code ec;
   const asio::ip::address ip = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return sched::Error{address + ": HOST must be an IP address or localhost"};
-  std::unique_ptr<HttpListener> listener(new HttpListener(io, timer, headers, service));
+  std::unique_ptr<HttpListener> listener(new HttpListener(io, timer, headers, service, options));
   const asio::ip::tcp::endpoint endpoint(ip, port);
   auto& acceptor = listener->acceptor_;
   if (!acceptor.open(endpoint.protocol(), ec)) {
@@ -35,10 +38,26 @@ sched::Result<std::unique_ptr<HttpListener>> HttpListener::open(
   return listener;
 }
 
+namespace {
+
+kj::HttpServerSettings settings_with(kj::HttpServerCallbacks* callbacks) {
+  kj::HttpServerSettings settings;
+  if (callbacks != nullptr) settings.callbacks = *callbacks;
+  return settings;
+}
+
+}  // namespace
+
 HttpListener::HttpListener(asio::io_context& io, kj::Timer& timer,
-                           const kj::HttpHeaderTable& headers, kj::HttpService& service)
+                           const kj::HttpHeaderTable& headers, kj::HttpService& service,
+                           const Options& options)
     : io_(io),
-      server_(timer, headers, service),
+      server_(timer, headers, service, settings_with(options.callbacks)),
+      stranger_server_(options.stranger_service == nullptr
+                           ? kj::Own<kj::HttpServer>()
+                           : kj::heap<kj::HttpServer>(timer, headers, *options.stranger_service,
+                                                      settings_with(options.stranger_callbacks))),
+      max_connections_(std::max<std::size_t>(options.max_connections, 1)),
       acceptor_(io),
       tasks_(*this),
       anchor_(std::make_shared<HttpListener*>(this)) {}
@@ -73,8 +92,15 @@ void HttpListener::accept_next() {
 }
 
 void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
-  if (connections_ >= kMaxConnections) return;  // closed by the socket's destructor
   std::error_code ec;
+  kj::HttpServer* server = &server_;
+  if (stranger_server_) {
+    const auto peer = socket.remote_endpoint(ec);
+    const auto ours = ec ? asio::ip::tcp::endpoint() : socket.local_endpoint(ec);
+    const std::optional<std::uint32_t> uid = ec ? std::nullopt : peer_uid(peer, ours);
+    const bool trusted = uid && (*uid == 0 || *uid == static_cast<std::uint32_t>(::geteuid()));
+    if (!trusted) server = stranger_server_.get();
+  }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   const int fd = ::dup(socket.native_handle());  // FdStream owns its fd; the socket closes its own
   socket.close(ec);
@@ -83,8 +109,17 @@ void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
     return;
   }
   kj::Own<kj::AsyncIoStream> stream = kj::heap<FdStream>(io_, fd);
-  ++connections_;
-  tasks_.add(server_.listenHttp(kj::mv(stream)).attach(kj::defer([this] { --connections_; })));
+  while (connections_.size() >= max_connections_) {
+    // Full: the oldest connection makes room (its promise ends on the next turn).
+    connections_.begin()->second->fulfill();
+    connections_.erase(connections_.begin());
+  }
+  const std::uint64_t id = next_connection_++;
+  auto evicted = kj::newPromiseAndFulfiller<void>();
+  connections_.emplace(id, kj::mv(evicted.fulfiller));
+  tasks_.add(server->listenHttp(kj::mv(stream))
+                 .exclusiveJoin(kj::mv(evicted.promise))
+                 .attach(kj::defer([this, id] { connections_.erase(id); })));
 }
 
 void HttpListener::taskFailed(kj::Exception&& exception) {
