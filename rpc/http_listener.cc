@@ -40,6 +40,98 @@ sched::Result<std::unique_ptr<HttpListener>> HttpListener::open(
 
 namespace {
 
+// kj-http 0.9.2 writes "Connection: close" when the callbacks' shouldClose()
+// says so but then keeps the connection for the next request. This stream
+// ends it: once its connection is marked closing, the next read (kj's wait
+// for another request, or its discarding of an unread body, which follow the
+// flush of the answer) sees end of stream, so kj ends the connection cleanly.
+class ClosingStream final : public kj::AsyncIoStream {
+ public:
+  explicit ClosingStream(kj::Own<kj::AsyncIoStream> inner) : inner_(kj::mv(inner)) {}
+  bool closing = false;
+
+  kj::Promise<std::size_t> tryRead(void* buffer, std::size_t min_bytes,
+                                   std::size_t max_bytes) override {
+    if (closing) return std::size_t{0};
+    return inner_->tryRead(buffer, min_bytes, max_bytes);
+  }
+  kj::Maybe<std::uint64_t> tryGetLength() override { return inner_->tryGetLength(); }
+  kj::Promise<void> write(const void* buffer, std::size_t size) override {
+    return inner_->write(buffer, size);
+  }
+  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
+    return inner_->write(pieces);
+  }
+  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
+  void shutdownWrite() override { inner_->shutdownWrite(); }
+  void abortRead() override { inner_->abortRead(); }
+  void getsockopt(int level, int option, void* value, kj::uint* length) override {
+    inner_->getsockopt(level, option, value, length);
+  }
+  void setsockopt(int level, int option, const void* value, kj::uint length) override {
+    inner_->setsockopt(level, option, value, length);
+  }
+  void getsockname(struct sockaddr* addr, kj::uint* length) override {
+    inner_->getsockname(addr, length);
+  }
+  void getpeername(struct sockaddr* addr, kj::uint* length) override {
+    inner_->getpeername(addr, length);
+  }
+
+ private:
+  kj::Own<kj::AsyncIoStream> inner_;
+};
+
+// Marks its connection closing when the answer it starts is to close it.
+class ClosingResponse final : public kj::HttpService::Response {
+ public:
+  ClosingResponse(kj::HttpService::Response& inner, kj::HttpServerCallbacks* callbacks,
+                  ClosingStream& stream)
+      : inner_(inner), callbacks_(callbacks), stream_(stream) {}
+  kj::Own<kj::AsyncOutputStream> send(kj::uint status, kj::StringPtr status_text,
+                                      const kj::HttpHeaders& headers,
+                                      kj::Maybe<std::uint64_t> body_size) override {
+    if (callbacks_ != nullptr && callbacks_->shouldClose()) stream_.closing = true;
+    return inner_.send(status, status_text, headers, body_size);
+  }
+  kj::Own<kj::WebSocket> acceptWebSocket(const kj::HttpHeaders& headers) override {
+    return inner_.acceptWebSocket(headers);
+  }
+
+ private:
+  kj::HttpService::Response& inner_;
+  kj::HttpServerCallbacks* callbacks_;
+  ClosingStream& stream_;
+};
+
+// One connection's service: `inner`, with its answers watched by ClosingResponse.
+class ConnectionService final : public kj::HttpService {
+ public:
+  ConnectionService(kj::HttpService& inner, kj::HttpServerCallbacks* callbacks,
+                    ClosingStream& stream)
+      : inner_(inner), callbacks_(callbacks), stream_(stream) {}
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
+                            const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                            Response& response) override {
+    auto watched = kj::heap<ClosingResponse>(response, callbacks_, stream_);
+    auto done = inner_.request(method, url, headers, body, *watched);
+    return done.attach(kj::mv(watched));
+  }
+
+ private:
+  kj::HttpService& inner_;
+  kj::HttpServerCallbacks* callbacks_;
+  ClosingStream& stream_;
+};
+
+kj::HttpServer::HttpServiceFactory per_connection(kj::HttpService& service,
+                                                  kj::HttpServerCallbacks* callbacks) {
+  return [&service, callbacks](kj::AsyncIoStream& stream) -> kj::Own<kj::HttpService> {
+    // Every stream HttpListener hands to its servers is a ClosingStream.
+    return kj::heap<ConnectionService>(service, callbacks, static_cast<ClosingStream&>(stream));
+  };
+}
+
 kj::HttpServerSettings settings_with(kj::HttpServerCallbacks* callbacks) {
   kj::HttpServerSettings settings;
   if (callbacks != nullptr) settings.callbacks = *callbacks;
@@ -52,10 +144,13 @@ HttpListener::HttpListener(asio::io_context& io, kj::Timer& timer,
                            const kj::HttpHeaderTable& headers, kj::HttpService& service,
                            const Options& options)
     : io_(io),
-      server_(timer, headers, service, settings_with(options.callbacks)),
+      server_(timer, headers, per_connection(service, options.callbacks),
+              settings_with(options.callbacks)),
       stranger_server_(options.stranger_service == nullptr
                            ? kj::Own<kj::HttpServer>()
-                           : kj::heap<kj::HttpServer>(timer, headers, *options.stranger_service,
+                           : kj::heap<kj::HttpServer>(timer, headers,
+                                                      per_connection(*options.stranger_service,
+                                                                     options.stranger_callbacks),
                                                       settings_with(options.stranger_callbacks))),
       max_connections_(std::max<std::size_t>(options.max_connections, 1)),
       acceptor_(io),
@@ -108,7 +203,7 @@ void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
     spdlog::warn("http: accept: dup failed: {}", std::strerror(errno));
     return;
   }
-  kj::Own<kj::AsyncIoStream> stream = kj::heap<FdStream>(io_, fd);
+  kj::Own<kj::AsyncIoStream> stream = kj::heap<ClosingStream>(kj::heap<FdStream>(io_, fd));
   while (connections_.size() >= max_connections_) {
     // Full: the oldest connection makes room (its promise ends on the next turn).
     connections_.begin()->second->fulfill();

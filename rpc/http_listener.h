@@ -24,7 +24,8 @@
 //   is served by `service`, any other (or one not found) by
 //   `stranger_service`. Without it every connection gets `service`.
 // - `callbacks` / `stranger_callbacks` (may be null) become the servers'
-//   HttpServerCallbacks (shouldClose(): close after this response).
+//   HttpServerCallbacks: when shouldClose() is true as an answer starts, it
+//   carries "Connection: close" and its connection ends once it is sent.
 #pragma once
 
 #include <kj/async.h>
