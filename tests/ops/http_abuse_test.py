@@ -23,6 +23,8 @@ served again within a deadline that any sane server timeout would meet.
                     user (0700, umask 077), but the default API on
                     127.0.0.1:8000 has no token: another local user (nobody)
                     POSTs a task and it runs as braidd's user.
+  slow_post_body    a POST whose body never completes: 408 within the body
+                    timeout (10 s), and the connection ends.
   connection_close  a request with "Connection: close" (and an HTTP/1.0 one)
                     must be followed by the end of the connection (RFC 9112
                     9.6); kj-http 0.9.2 keeps it open until its 5 s idle
@@ -152,13 +154,36 @@ def step_dns_rebinding(root, daemons):
     h.check(status in (400, 403, 421), f"GET with a foreign Host was answered: {status} {j}")
 
 
+def step_slow_post_body(root, daemons):
+    """A PUT/POST body that never completes: 408 within the body timeout, then the close."""
+    port = h.free_port()
+    d = h.Braidd(root, "slowpost", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        s.settimeout(20)
+        began, data = time.monotonic(), b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+        except socket.timeout:
+            pass
+        took = time.monotonic() - began
+    h.check(data.startswith(b"HTTP/1.1 408"), f"a stalled POST body: {data[:120]!r}")
+    h.check(took < 15, f"the connection ended {took:.1f} s after a stalled POST body")
+
+
 def step_other_local_user(root, daemons):
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         print("skip: other_local_user needs root and setpriv")
         return
     port = h.free_port()
     base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "local", ["--http", f"127.0.0.1:{port}"])
+    d = h.Braidd(root, "local", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
     daemons.append(d)
     h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
     os.chmod(root, 0o755)
@@ -177,6 +202,17 @@ def step_other_local_user(root, daemons):
     h.check(ran_as is None,
             f"user nobody started a program as uid {ran_as} (braidd's user): {code} {body}")
     h.check(code.startswith("4"), f"user nobody's submission was accepted: {code} {body}")
+    h.check(code == "403" and "braidd's own user" in body, f"the refusal names the rule: {body}")
+
+    def as_nobody(path):
+        out = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "curl", "-sS",
+             "-o", "-", "-w", "\n%{http_code}", base + path], capture_output=True, timeout=30)
+        return out.stdout.decode().rpartition("\n")[2]
+    h.check(as_nobody("/metrics") == "200", "another local user may scrape /metrics")
+    h.check(as_nobody("/v1/tasks?all=true") == "403", "another local user may not read tasks")
+    status, _, _ = h.curl("GET", base + "/v1/stats")
+    h.check(status == 200, f"braidd's own user is served: {status}")
 
 
 def read_to_eof(port, request, timeout_s):
@@ -298,6 +334,7 @@ def step_metrics_localhost(root, daemons):
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
+         "slow_post_body": step_slow_post_body,
          "connection_close": step_connection_close,
          "standalone_members": step_standalone_members,
          "get_body_memory": step_get_body_memory,
