@@ -716,11 +716,13 @@ kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,
   }
   auto resolved = resolve(method, url_text, authorization);
   if (auto* reply = std::get_if<HttpReply>(&resolved)) {
-    bool no_body = false;
+    // A small unread body: kj-http discards it (at most 64 KiB, 1 s) so the
+    // client reads this answer and may go on; a larger or chunked one: close.
+    bool small_body = false;
     KJ_IF_MAYBE (length, body.tryGetLength()) {
-      no_body = *length == 0;
+      small_body = *length <= 65536;
     }
-    reply->close = reply->close || !no_body;  // an unread body: the connection ends
+    reply->close = reply->close || !small_body;
     return send(kj::mv(*reply));
   }
   const bool bodiless = method == kj::HttpMethod::GET || method == kj::HttpMethod::HEAD ||
