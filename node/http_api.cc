@@ -3,8 +3,11 @@
 #include <capnp/message.h>
 #include <kj/compat/url.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <asio/ip/address.hpp>
+#include <cctype>
 #include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -107,6 +110,46 @@ std::string join(const std::vector<kj::HttpMethod>& methods) {
   return out;
 }
 
+// nlohmann's "[json.exception.out_of_range.406] " prefix dropped.
+std::string without_json_prefix(std::string what) {
+  if (what.rfind("[json.exception", 0) == 0) {
+    const std::size_t close = what.find("] ");
+    if (close != std::string::npos) what = what.substr(close + 2);
+  }
+  return what;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// "close" among the comma-separated tokens of a Connection header.
+bool has_close_token(std::string_view value) {
+  while (!value.empty()) {
+    const std::size_t comma = value.find(',');
+    std::string_view token = value.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (iequals(token, "close")) return true;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// The host of a Host value ("[::1]:80" -> "::1", "a:80" -> "a").
+std::string_view host_of(std::string_view host_port) {
+  if (!host_port.empty() && host_port.front() == '[') {
+    const std::size_t close = host_port.find(']');
+    return close == std::string_view::npos ? host_port : host_port.substr(1, close - 1);
+  }
+  return host_port.substr(0, host_port.find(':'));
+}
+
 // What fits on one line of an error: no newlines, at most 300 bytes.
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -171,13 +214,8 @@ std::variant<json, HttpReply> parse_body(const std::string& body) {
   }
   try {
     return json::parse(body);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    const std::size_t colon = what.find(": ");  // drop "[json.exception.parse_error.101] "
-    if (what.rfind("[json.exception", 0) == 0 && colon != std::string::npos) {
-      what = what.substr(what.find(']') + 2);
-    }
-    return http_error(400, "bad JSON: " + one_line(what));
+  } catch (const json::exception& e) {  // parse_error, out_of_range (1e999) ...
+    return http_error(400, "bad JSON: " + one_line(without_json_prefix(e.what())));
   }
 }
 
@@ -216,10 +254,14 @@ const char* status_text(unsigned status) {
       return "Bad Request";
     case 401:
       return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 413:
       return "Payload Too Large";
     case 503:
@@ -268,12 +310,51 @@ HttpReply http_error(unsigned status, const std::string& message) {
   return json_reply(status, ordered_json{{"success", false}, {"error", one_line(message)}});
 }
 
+std::string foreign_request(std::string_view host, std::string_view origin, bool loopback) {
+  if (!origin.empty()) {
+    const std::size_t scheme = origin.find("://");
+    const std::string_view origin_host =
+        scheme == std::string_view::npos ? std::string_view() : origin.substr(scheme + 3);
+    if (origin_host.empty() || !iequals(origin_host, host)) {
+      return "cross-site request refused: Origin " + std::string(origin.substr(0, 100)) +
+             " is not this API (" + std::string(host.substr(0, 100)) + ")";
+    }
+  }
+  if (loopback && !host.empty()) {
+    const std::string_view name = host_of(host);
+    std::error_code ec;
+    const auto address = asio::ip::make_address(std::string(name), ec);
+    if (!iequals(name, "localhost") && (ec || !address.is_loopback())) {
+      return "Host " + std::string(host.substr(0, 100)) +
+             " refused: this API listens on loopback and answers only Host 127.0.0.1, [::1] or "
+             "localhost";
+    }
+  }
+  return "";
+}
+
+std::size_t utf8_complete_prefix(std::string_view data) {
+  const std::size_t n = data.size();
+  for (std::size_t back = 1; back <= 4 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(data[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte
+    const std::size_t need = c < 0x80             ? 1
+                             : (c & 0xE0) == 0xC0 ? 2
+                             : (c & 0xF0) == 0xE0 ? 3
+                             : (c & 0xF8) == 0xF0 ? 4
+                                                  : 1;
+    return back < need ? n - back : n;
+  }
+  return n;
+}
+
 HttpApi::HttpApi(rpc::ControlBackend& backend, HttpApiOptions options)
     : backend_(backend), options_(std::move(options)) {
   kj::HttpHeaderTable::Builder builder;
   authorization_ = builder.add("Authorization");
   allow_ = builder.add("Allow");
   www_authenticate_ = builder.add("WWW-Authenticate");
+  origin_ = builder.add("Origin");
   table_ = builder.build();
 }
 
@@ -298,16 +379,11 @@ std::variant<HttpApi::Route, HttpReply> HttpApi::resolve(kj::HttpMethod method,
         }
       }
       if (!match) continue;
-      if (std::find(shape.methods.begin(), shape.methods.end(), method) == shape.methods.end()) {
-        HttpReply reply = http_error(405, std::string(kj::str(method).cStr()) +
-                                              " is not allowed on " + url.substr(0, url.find('?')) +
-                                              " (allowed: " + join(shape.methods) + ")");
-        reply.headers.emplace_back("Allow", join(shape.methods));
-        return reply;
-      }
       if (!options_.token.empty() && is_mutating(method)) {
         const std::string_view prefix = "Bearer ";
-        const bool bearer = authorization.rfind(prefix, 0) == 0;
+        const bool bearer =
+            authorization.size() >= prefix.size() &&
+            iequals(std::string_view(authorization).substr(0, prefix.size()), prefix);
         if (!bearer ||
             !same_secret(std::string_view(authorization).substr(prefix.size()), options_.token)) {
           HttpReply reply = http_error(
@@ -317,6 +393,13 @@ std::variant<HttpApi::Route, HttpReply> HttpApi::resolve(kj::HttpMethod method,
           reply.headers.emplace_back("WWW-Authenticate", "Bearer");
           return reply;
         }
+      }
+      if (std::find(shape.methods.begin(), shape.methods.end(), method) == shape.methods.end()) {
+        HttpReply reply = http_error(405, std::string(kj::str(method).cStr()) +
+                                              " is not allowed on " + url.substr(0, url.find('?')) +
+                                              " (allowed: " + join(shape.methods) + ")");
+        reply.headers.emplace_back("Allow", join(shape.methods));
+        return reply;
       }
       if (!route.id.empty()) {
         if (sched::Status s = sched::validate_task_id(route.id); !s) {
@@ -353,7 +436,7 @@ kj::Promise<HttpReply> HttpApi::handle(kj::HttpMethod method, const std::string&
   try {
     return dispatch(std::get<Route>(resolved), std::move(body));
   } catch (const std::exception& e) {  // json type errors and the like: bad input
-    return http_error(400, e.what());
+    return http_error(400, without_json_prefix(e.what()));
   }
 }
 
@@ -535,9 +618,16 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
           .then([offset](kj::Own<rpc::LogReply> reply) {
             if (!reply->error.empty()) return refusal(reply->error);
             const rpc::LogChunk& chunk = reply->chunk;
-            return ok({{"data", chunk.data},
+            // A chunk never ends inside a UTF-8 character: next_offset points
+            // at its first byte. Only the end of a finished log may (it is
+            // never completed): there the bytes are given as they are.
+            std::string data = chunk.data;
+            const std::size_t whole = utf8_complete_prefix(data);
+            if (whole > 0 || !chunk.finished) data.resize(whole);
+            const std::size_t size = data.size();
+            return ok({{"data", std::move(data)},
                        {"offset", offset},
-                       {"next_offset", offset + chunk.data.size()},
+                       {"next_offset", offset + size},
                        {"finished", chunk.finished}});
           });
     }
@@ -578,8 +668,22 @@ kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,
   KJ_IF_MAYBE (value, headers.get(authorization_)) {
     authorization.assign(value->cStr(), value->size());
   }
-  auto send = [this, &response, method, path = url_text.substr(0, url_text.find('?'))](
-                  HttpReply reply) -> kj::Promise<void> {
+  std::string host;
+  std::string origin;
+  bool close_after = true;  // no Host: HTTP/1.0 (which closes unless asked otherwise)
+  KJ_IF_MAYBE (value, headers.get(kj::HttpHeaderId::HOST)) {
+    host.assign(value->cStr(), value->size());
+    close_after = false;
+  }
+  KJ_IF_MAYBE (value, headers.get(origin_)) {
+    origin.assign(value->cStr(), value->size());
+  }
+  KJ_IF_MAYBE (value, headers.get(kj::HttpHeaderId::CONNECTION)) {
+    if (has_close_token(std::string_view(value->cStr(), value->size()))) close_after = true;
+  }
+  const std::string path_text = url_text.substr(0, url_text.find('?'));
+  auto send = [this, &response, method, path = path_text,
+               close_after](HttpReply reply) -> kj::Promise<void> {
     spdlog::debug("http: {} {} -> {}", kj::str(method).cStr(), path, reply.status);
     kj::HttpHeaders out(*table_);
     out.set(kj::HttpHeaderId::CONTENT_TYPE, kj::str(reply.content_type.c_str()));
@@ -587,33 +691,93 @@ kj::Promise<void> HttpApi::request(kj::HttpMethod method, kj::StringPtr url,
       if (name == "Allow") out.set(allow_, kj::str(value.c_str()));
       if (name == "WWW-Authenticate") out.set(www_authenticate_, kj::str(value.c_str()));
     }
+    closing_ = close_after || reply.close;  // asked by kj-http in send()
     auto stream = response.send(reply.status, kj::StringPtr(status_text(reply.status)), out,
                                 static_cast<std::uint64_t>(reply.body.size()));
+    closing_ = false;
     auto text = kj::heapString(reply.body.data(), reply.body.size());
     auto write = stream->write(text.begin(), text.size());
     return write.attach(kj::mv(stream), kj::mv(text));
   };
-  // Route, method and token first: a refused request's body is never read.
+  auto closing = [](HttpReply reply) {
+    reply.close = true;
+    return reply;
+  };
+  // Origin and Host, the caller, route, method and token first: a refused
+  // request's body is never read.
+  if (std::string why = foreign_request(host, origin, options_.loopback); !why.empty()) {
+    return send(closing(http_error(403, why)));
+  }
+  if (options_.stranger && !(method == kj::HttpMethod::GET && path_text == "/metrics")) {
+    return send(closing(http_error(
+        403, "only braidd's own user (uid " + std::to_string(::geteuid()) +
+                 ") or root may use this token-less loopback API; other local users may only "
+                 "GET /metrics (or run braidd with --api-token-file)")));
+  }
   auto resolved = resolve(method, url_text, authorization);
-  if (auto* reply = std::get_if<HttpReply>(&resolved)) return send(kj::mv(*reply));
+  if (auto* reply = std::get_if<HttpReply>(&resolved)) {
+    // A small unread body: kj-http discards it (at most 64 KiB, 1 s) so the
+    // client reads this answer and may go on; a larger or chunked one: close.
+    bool small_body = false;
+    KJ_IF_MAYBE (length, body.tryGetLength()) {
+      small_body = *length <= 65536;
+    }
+    reply->close = reply->close || !small_body;
+    return send(kj::mv(*reply));
+  }
+  const bool bodiless = method == kj::HttpMethod::GET || method == kj::HttpMethod::HEAD ||
+                        method == kj::HttpMethod::DELETE;
+  if (bodiless) {
+    bool empty = false;
+    KJ_IF_MAYBE (length, body.tryGetLength()) {
+      empty = *length == 0;
+    }
+    if (!empty) {
+      return send(closing(http_error(
+          400, std::string(kj::str(method).cStr()) + " takes no request body (send none)")));
+    }
+    return handle(method, url_text, authorization, std::string()).then(kj::mv(send));
+  }
   const std::uint64_t limit = options_.body_bytes_max;
   KJ_IF_MAYBE (length, body.tryGetLength()) {
     if (*length > limit) {
-      return send(http_error(413, "the request body is " + std::to_string(*length) +
-                                      " bytes; at most " + std::to_string(limit) + " are allowed"));
+      return send(closing(http_error(413, "the request body is " + std::to_string(*length) +
+                                              " bytes; at most " + std::to_string(limit) +
+                                              " are allowed")));
     }
   }
-  return body.readAllText(limit + 1)
-      .then(
-          [this, method, url_text, authorization](kj::String text) {
-            return handle(method, url_text, authorization, std::string(text.cStr(), text.size()));
-          },
-          [limit](kj::Exception&& e) {  // a chunked body past the limit (readAllText throws)
-            if (e.getType() == kj::Exception::Type::DISCONNECTED)
-              kj::throwFatalException(kj::mv(e));
-            return kj::Promise<HttpReply>(
-                http_error(413, "the request body is over " + std::to_string(limit) + " bytes"));
-          })
+  struct BodyRead {
+    enum { kRead, kTooBig, kTimedOut } outcome = kRead;
+    std::string text;
+  };
+  kj::Promise<BodyRead> read = body.readAllText(limit + 1).then(
+      [](kj::String text) {
+        return BodyRead{BodyRead::kRead, std::string(text.cStr(), text.size())};
+      },
+      [](kj::Exception&& e) {  // a chunked body past the limit (readAllText throws)
+        if (e.getType() == kj::Exception::Type::DISCONNECTED) kj::throwFatalException(kj::mv(e));
+        return BodyRead{BodyRead::kTooBig, {}};
+      });
+  const std::uint32_t timeout_ms = options_.body_timeout_ms;
+  if (options_.timer != nullptr) {
+    read = read.exclusiveJoin(options_.timer->afterDelay(timeout_ms * kj::MILLISECONDS).then([] {
+      return BodyRead{BodyRead::kTimedOut, {}};
+    }));
+  }
+  return read
+      .then([this, method, url_text, authorization, limit, timeout_ms,
+             closing](BodyRead read) -> kj::Promise<HttpReply> {
+        if (read.outcome == BodyRead::kTooBig) {
+          return closing(
+              http_error(413, "the request body is over " + std::to_string(limit) + " bytes"));
+        }
+        if (read.outcome == BodyRead::kTimedOut) {
+          return closing(
+              http_error(408, "the request body did not arrive within " +
+                                  sched::format_duration(sched::Micros{timeout_ms} * 1000)));
+        }
+        return handle(method, url_text, authorization, std::move(read.text));
+      })
       .then(kj::mv(send));
 }
 

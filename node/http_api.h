@@ -18,8 +18,15 @@
 //   outlive the service and every request in flight; destroying the
 //   HttpListener that serves it drops those first.
 // - Bad input never throws out of request(): it is a 4xx with one line.
+// - GET, HEAD and DELETE never read a body: one sent with them is a 400 (and
+//   the connection closes). A PUT/POST body must arrive within
+//   body_timeout_ms: else 408 and the connection closes.
+// - 403 (one line naming the rule): a foreign Origin or Host
+//   (foreign_request()), or a stranger's request for more than GET /metrics.
 // - With a token set, PUT, POST and DELETE need "Authorization: Bearer
-//   <token>" (compared in constant time); reads never do.
+//   <token>" (the scheme in any case, the token compared in constant time);
+//   reads never do. A mutating method without it is 401 even where the path
+//   does not allow that method (405 only once authorised).
 #pragma once
 
 #include <kj/async.h>
@@ -28,6 +35,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -43,6 +51,15 @@ struct HttpApiOptions {
   std::function<std::string()> metrics_text;
   std::string token;  // non-empty: mutating requests need it as a bearer token
   std::size_t body_bytes_max = 8u << 20;
+  // Serves a connection from another local user on a token-less loopback
+  // listener (rpc::HttpListener's stranger_service): all but GET /metrics is 403.
+  bool stranger = false;
+  // The listener is bound to loopback: a Host header must name a loopback
+  // address or localhost (DNS rebinding), else 403.
+  bool loopback = false;
+  // Bounds reading a PUT/POST body (null: unbounded, unit tests): 408 and close.
+  kj::Timer* timer = nullptr;
+  std::uint32_t body_timeout_ms = 10000;
 };
 
 // One answer, before it is written (what the unit tests look at).
@@ -51,9 +68,19 @@ struct HttpReply {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones (Allow, ...)
+  bool close = false;                                        // end the connection after this answer
 };
 
-class HttpApi final : public kj::HttpService {
+// Why a request's Host/Origin pair is refused ("" when it is not): an Origin
+// present that does not name `host` (a cross-site browser request), or on a
+// loopback listener a Host that is not a loopback address or localhost (DNS
+// rebinding). `host` "" (absent, HTTP/1.0) is accepted.
+std::string foreign_request(std::string_view host, std::string_view origin, bool loopback);
+
+// The length of `data` without an incomplete UTF-8 sequence at its end.
+std::size_t utf8_complete_prefix(std::string_view data);
+
+class HttpApi final : public kj::HttpService, public kj::HttpServerCallbacks {
  public:
   // The longest a /v1/tasks/ID/wait long poll may be asked to wait.
   static constexpr sched::Micros kWaitMaxUs = 600 * sched::kMicrosPerSecond;
@@ -64,6 +91,11 @@ class HttpApi final : public kj::HttpService {
   ~HttpApi();
 
   const kj::HttpHeaderTable& header_table() const { return *table_; }
+
+  // kj::HttpServerCallbacks: asked as an answer starts; true after a request
+  // with "Connection: close" or without Host (HTTP/1.0), and after answers
+  // that leave a body unread (408, 413, a body on GET).
+  bool shouldClose() override { return closing_; }
 
   // kj::HttpService: checks the route, the token and the body size before it
   // reads the body, then answers as handle() does.
@@ -91,6 +123,8 @@ class HttpApi final : public kj::HttpService {
   kj::HttpHeaderId authorization_;
   kj::HttpHeaderId allow_;
   kj::HttpHeaderId www_authenticate_;
+  kj::HttpHeaderId origin_;
+  bool closing_ = false;
 };
 
 // {"success": false, "error": message} with `status`.

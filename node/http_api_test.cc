@@ -58,10 +58,10 @@ class FakeBackend final : public rpc::ControlBackend {
   sched::Result<rpc::LogChunk> read_log(const std::string& id, bool stderr_stream,
                                         std::uint64_t offset, std::uint32_t max_bytes) override {
     if (id != "n:1") return sched::Error{"unknown task \"" + id + "\" on node n"};
-    const std::string text = stderr_stream ? "err\n" : "hello world\n";
+    const std::string text = stderr_stream ? "err\n" : log_text;
     rpc::LogChunk chunk;
     chunk.data = offset < text.size() ? text.substr(offset, max_bytes) : "";
-    chunk.finished = true;
+    chunk.finished = log_finished;
     return chunk;
   }
   rpc::StatsView stats() override {
@@ -112,6 +112,8 @@ class FakeBackend final : public rpc::ControlBackend {
   int cancels = 0;
   int next_id = 10;
   bool draining = false;
+  std::string log_text = "hello world\n";
+  bool log_finished = true;
 };
 
 class HttpApiTest : public ::testing::Test {
@@ -340,6 +342,70 @@ TEST_F(HttpApiTest, TheTokenGuardsMutatingRequestsOnly) {
   EXPECT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(call(M::POST, "/v1/drain", "", "Bearer 0123456789abcdef-secre").status, 401u);
   EXPECT_EQ(call(M::DELETE, "/v1/tasks/n:1").status, 401u);
+  // The scheme in any case (RFC 7235).
+  EXPECT_EQ(call(M::POST, "/v1/drain", "", "bearer 0123456789abcdef-secret").status, 200u);
+  // A wrong mutating method: 401 without the token, 405 only with it.
+  EXPECT_EQ(call(M::POST, "/kernel/scheduler/stats").status, 401u);
+  EXPECT_EQ(call(M::POST, "/kernel/scheduler/stats", "", "Bearer 0123456789abcdef-secret").status,
+            405u);
+}
+
+TEST_F(HttpApiTest, OutOfRangeNumbersAreOneLineWithoutNlohmannsPrefix) {
+  for (const char* body : {R"({"argv": ["a"], "priority": 1e999})",
+                           R"({"argv": ["a"], "priority": 100000000000000000000})"}) {
+    const HttpReply r = call(M::POST, "/v1/tasks", body);
+    EXPECT_EQ(r.status, 400u) << body;
+    const std::string error = body_of(r)["error"];
+    EXPECT_EQ(error.find("[json.exception"), std::string::npos) << error;
+    EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+  }
+}
+
+TEST(HttpForeignRequest, OriginMustNameTheHostAndLoopbackTakesLoopbackHostsOnly) {
+  EXPECT_EQ(foreign_request("127.0.0.1:8000", "", true), "");
+  EXPECT_EQ(foreign_request("localhost:8000", "", true), "");
+  EXPECT_EQ(foreign_request("LocalHost", "", true), "");
+  EXPECT_EQ(foreign_request("[::1]:8000", "", true), "");
+  EXPECT_EQ(foreign_request("127.1.2.3", "", true), "");
+  EXPECT_EQ(foreign_request("", "", true), "");  // HTTP/1.0 without Host
+  EXPECT_NE(foreign_request("evil.example:8000", "", true), "");
+  EXPECT_NE(foreign_request("10.0.0.1:8000", "", true), "");
+  EXPECT_EQ(foreign_request("10.0.0.1:8000", "", false), "");
+  EXPECT_EQ(foreign_request("127.0.0.1:8000", "http://127.0.0.1:8000", true), "");
+  EXPECT_NE(foreign_request("127.0.0.1:8000", "http://evil.example", true), "");
+  EXPECT_NE(foreign_request("127.0.0.1:8000", "null", true), "");
+  EXPECT_NE(foreign_request("node:8000", "http://evil.example", false), "");
+  const std::string why = foreign_request("evil.example", "", true);
+  EXPECT_EQ(why.find('\n'), std::string::npos);
+}
+
+TEST(HttpUtf8, CompletePrefixDropsOnlyAnIncompleteTrailingSequence) {
+  const std::string euro = "\xE2\x82\xAC";
+  EXPECT_EQ(utf8_complete_prefix(""), 0u);
+  EXPECT_EQ(utf8_complete_prefix("ab"), 2u);
+  EXPECT_EQ(utf8_complete_prefix("a" + euro), 4u);
+  EXPECT_EQ(utf8_complete_prefix("a" + euro.substr(0, 2)), 1u);
+  EXPECT_EQ(utf8_complete_prefix("a" + euro.substr(0, 1)), 1u);
+  EXPECT_EQ(utf8_complete_prefix("\xF0\x9F\x98"), 0u);      // 3 of 4 bytes
+  EXPECT_EQ(utf8_complete_prefix("\xF0\x9F\x98\x80"), 4u);  // whole
+  EXPECT_EQ(utf8_complete_prefix("a\x80"), 2u);             // a stray continuation: not ours to fix
+}
+
+TEST_F(HttpApiTest, LogChunksEndOnACharacterBoundary) {
+  backend.log_text =
+      "a\xE2\x82\xAC"
+      "b";
+  backend.log_finished = false;
+  HttpReply r = call(M::GET, "/v1/tasks/n:1/logs?max_bytes=3");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  EXPECT_EQ(body_of(r)["data"], "a");
+  EXPECT_EQ(body_of(r)["next_offset"], 1);
+  r = call(M::GET, "/v1/tasks/n:1/logs?offset=1&max_bytes=2");  // only part of the euro
+  EXPECT_EQ(body_of(r)["next_offset"], 1);                      // nothing yet: the task still runs
+  backend.log_finished = true;
+  backend.log_text = "a\xE2\x82";  // a finished log that ends broken: its bytes, as they are
+  r = call(M::GET, "/v1/tasks/n:1/logs?offset=1");
+  EXPECT_EQ(body_of(r)["next_offset"], 3);
 }
 
 TEST_F(HttpApiTest, MetricsOnlyServesMetrics) {

@@ -12,6 +12,19 @@ std::string shown(const rpc::Endpoint& e, std::uint16_t port) {
   return (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(port);
 }
 
+// The address a host names ("localhost" is 127.0.0.1), to compare endpoints.
+std::string resolved(const std::string& host) {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  return ec ? host : address.to_string();
+}
+
+bool is_loopback(const std::string& host) {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(resolved(host), ec);
+  return !ec && address.is_loopback();
+}
+
 }  // namespace
 
 sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
@@ -30,7 +43,8 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
     if (!parsed) return sched::Error{"--metrics: " + parsed.error().message};
     metrics = parsed.value();
   }
-  const bool shared = http && metrics && http->host == metrics->host && http->port == metrics->port;
+  const bool shared = http && metrics && resolved(http->host) == resolved(metrics->host) &&
+                      http->port == metrics->port;
 
   if (http) {
     HttpApiOptions options;
@@ -38,21 +52,36 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
     options.metrics = shared;
     options.metrics_text = metrics_text;
     options.token = config.api_token;
+    options.loopback = is_loopback(http->host);
+    options.timer = &serving->timer_;
+    rpc::HttpListener::Options listener_options;
+    if (options.loopback && options.token.empty()) {
+      // No token: only braidd's user and root get the API; others /metrics.
+      HttpApiOptions stranger = options;
+      stranger.stranger = true;
+      serving->stranger_ = std::make_unique<HttpApi>(backend, std::move(stranger));
+      listener_options.stranger_service = serving->stranger_.get();
+      listener_options.stranger_callbacks = serving->stranger_.get();
+    }
     serving->api_ = std::make_unique<HttpApi>(backend, std::move(options));
+    listener_options.callbacks = serving->api_.get();
     auto opened = rpc::HttpListener::open(io, serving->timer_, serving->api_->header_table(),
-                                          *serving->api_, http->host, http->port);
+                                          *serving->api_, http->host, http->port, listener_options);
     if (opened) {
       serving->api_listener_ = std::move(opened).value();
       serving->api_serves_metrics_ = shared;
       spdlog::info("http: API on {}{}{}", shown(*http, serving->api_listener_->port()),
                    shared ? " (and /metrics)" : "",
-                   config.api_token.empty() ? "" : ", mutating requests need the token");
+                   !config.api_token.empty() ? ", mutating requests need the token"
+                   : serving->stranger_      ? ", for this user and root only"
+                                             : "");
     } else if (config.http_given || shared) {
       return sched::Error{"--http: " + opened.error().message};
     } else {
       spdlog::warn("http: {} (the default --http); this node runs without the HTTP API",
                    opened.error().message);
       serving->api_.reset();
+      serving->stranger_.reset();
     }
   }
   if (metrics && !shared) {
@@ -60,9 +89,14 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
     options.api = false;
     options.metrics = true;
     options.metrics_text = std::move(metrics_text);
+    options.loopback = is_loopback(metrics->host);
+    options.timer = &serving->timer_;
     serving->metrics_ = std::make_unique<HttpApi>(backend, std::move(options));
-    auto opened = rpc::HttpListener::open(io, serving->timer_, serving->metrics_->header_table(),
-                                          *serving->metrics_, metrics->host, metrics->port);
+    rpc::HttpListener::Options listener_options;
+    listener_options.callbacks = serving->metrics_.get();
+    auto opened =
+        rpc::HttpListener::open(io, serving->timer_, serving->metrics_->header_table(),
+                                *serving->metrics_, metrics->host, metrics->port, listener_options);
     if (!opened) return sched::Error{"--metrics: " + opened.error().message};
     serving->metrics_listener_ = std::move(opened).value();
     spdlog::info("http: /metrics on {}", shown(*metrics, serving->metrics_listener_->port()));

@@ -1,7 +1,10 @@
 // HttpServing: what braidd serves over HTTP (docs/api.md), built from its
 // config: the API (HttpApi) on `http`, GET /metrics on `metrics` (the same
 // listener when both name one address, else a second listener that serves
-// only /metrics), and the kj::Timer their kj::HttpServers share.
+// only /metrics), and the kj::Timer their kj::HttpServers share. The two
+// addresses are compared resolved ("localhost" is 127.0.0.1). On a loopback
+// `http` without a token, only braidd's own user and root get the API (the
+// peer's uid, rpc/tcp_peer_uid.h); other local users get GET /metrics only.
 //
 // Contract
 // - start() binds at once. `http` at its default (not given) that cannot be
@@ -45,6 +48,7 @@ class HttpServing final {
 
   rpc::AsioKjTimer timer_;
   std::unique_ptr<HttpApi> api_;
+  std::unique_ptr<HttpApi> stranger_;  // other local users' view of a token-less loopback API
   std::unique_ptr<rpc::HttpListener> api_listener_;
   bool api_serves_metrics_ = false;
   std::unique_ptr<HttpApi> metrics_;

@@ -4,6 +4,7 @@
 add_library(braid_http STATIC
   ${CMAKE_CURRENT_LIST_DIR}/kj_timer.cc
   ${CMAKE_CURRENT_LIST_DIR}/http_listener.cc
+  ${CMAKE_CURRENT_LIST_DIR}/tcp_peer_uid.cc
 )
 target_include_directories(braid_http PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(braid_http PUBLIC braid_rpc_bridge braid_sched braid_capnp spdlog::spdlog)
@@ -12,5 +13,6 @@ braid_unit_test(braid_http_test
   SOURCES
     ${CMAKE_CURRENT_LIST_DIR}/kj_timer_test.cc
     ${CMAKE_CURRENT_LIST_DIR}/http_listener_test.cc
+    ${CMAKE_CURRENT_LIST_DIR}/tcp_peer_uid_test.cc
   LIBS braid_http
 )

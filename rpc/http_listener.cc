@@ -5,22 +5,25 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <cstring>
 
 #include "rpc/fd_stream.h"
+#include "rpc/tcp_peer_uid.h"
 
 namespace braid::rpc {
 
 sched::Result<std::unique_ptr<HttpListener>> HttpListener::open(
     asio::io_context& io, kj::Timer& timer, const kj::HttpHeaderTable& headers,
-    kj::HttpService& service, const std::string& host, std::uint16_t port) {
+    kj::HttpService& service, const std::string& host, std::uint16_t port, Options options) {
   const std::string address =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   std::error_code ec;
   const asio::ip::address ip = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
   if (ec) return sched::Error{address + ": HOST must be an IP address or localhost"};
-  std::unique_ptr<HttpListener> listener(new HttpListener(io, timer, headers, service));
+  std::unique_ptr<HttpListener> listener(new HttpListener(io, timer, headers, service, options));
   const asio::ip::tcp::endpoint endpoint(ip, port);
   auto& acceptor = listener->acceptor_;
   if (!acceptor.open(endpoint.protocol(), ec)) {
@@ -35,10 +38,121 @@ sched::Result<std::unique_ptr<HttpListener>> HttpListener::open(
   return listener;
 }
 
+namespace {
+
+// kj-http 0.9.2 writes "Connection: close" when the callbacks' shouldClose()
+// says so but then keeps the connection for the next request. This stream
+// ends it: once its connection is marked closing, the next read (kj's wait
+// for another request, or its discarding of an unread body, which follow the
+// flush of the answer) sees end of stream, so kj ends the connection cleanly.
+class ClosingStream final : public kj::AsyncIoStream {
+ public:
+  explicit ClosingStream(kj::Own<kj::AsyncIoStream> inner) : inner_(kj::mv(inner)) {}
+  bool closing = false;
+
+  kj::Promise<std::size_t> tryRead(void* buffer, std::size_t min_bytes,
+                                   std::size_t max_bytes) override {
+    if (closing) return std::size_t{0};
+    return inner_->tryRead(buffer, min_bytes, max_bytes);
+  }
+  kj::Maybe<std::uint64_t> tryGetLength() override { return inner_->tryGetLength(); }
+  kj::Promise<void> write(const void* buffer, std::size_t size) override {
+    return inner_->write(buffer, size);
+  }
+  kj::Promise<void> write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) override {
+    return inner_->write(pieces);
+  }
+  kj::Promise<void> whenWriteDisconnected() override { return inner_->whenWriteDisconnected(); }
+  void shutdownWrite() override { inner_->shutdownWrite(); }
+  void abortRead() override { inner_->abortRead(); }
+  void getsockopt(int level, int option, void* value, kj::uint* length) override {
+    inner_->getsockopt(level, option, value, length);
+  }
+  void setsockopt(int level, int option, const void* value, kj::uint length) override {
+    inner_->setsockopt(level, option, value, length);
+  }
+  void getsockname(struct sockaddr* addr, kj::uint* length) override {
+    inner_->getsockname(addr, length);
+  }
+  void getpeername(struct sockaddr* addr, kj::uint* length) override {
+    inner_->getpeername(addr, length);
+  }
+
+ private:
+  kj::Own<kj::AsyncIoStream> inner_;
+};
+
+// Marks its connection closing when the answer it starts is to close it.
+class ClosingResponse final : public kj::HttpService::Response {
+ public:
+  ClosingResponse(kj::HttpService::Response& inner, kj::HttpServerCallbacks* callbacks,
+                  ClosingStream& stream)
+      : inner_(inner), callbacks_(callbacks), stream_(stream) {}
+  kj::Own<kj::AsyncOutputStream> send(kj::uint status, kj::StringPtr status_text,
+                                      const kj::HttpHeaders& headers,
+                                      kj::Maybe<std::uint64_t> body_size) override {
+    if (callbacks_ != nullptr && callbacks_->shouldClose()) stream_.closing = true;
+    return inner_.send(status, status_text, headers, body_size);
+  }
+  kj::Own<kj::WebSocket> acceptWebSocket(const kj::HttpHeaders& headers) override {
+    return inner_.acceptWebSocket(headers);
+  }
+
+ private:
+  kj::HttpService::Response& inner_;
+  kj::HttpServerCallbacks* callbacks_;
+  ClosingStream& stream_;
+};
+
+// One connection's service: `inner`, with its answers watched by ClosingResponse.
+class ConnectionService final : public kj::HttpService {
+ public:
+  ConnectionService(kj::HttpService& inner, kj::HttpServerCallbacks* callbacks,
+                    ClosingStream& stream)
+      : inner_(inner), callbacks_(callbacks), stream_(stream) {}
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
+                            const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
+                            Response& response) override {
+    auto watched = kj::heap<ClosingResponse>(response, callbacks_, stream_);
+    auto done = inner_.request(method, url, headers, body, *watched);
+    return done.attach(kj::mv(watched));
+  }
+
+ private:
+  kj::HttpService& inner_;
+  kj::HttpServerCallbacks* callbacks_;
+  ClosingStream& stream_;
+};
+
+kj::HttpServer::HttpServiceFactory per_connection(kj::HttpService& service,
+                                                  kj::HttpServerCallbacks* callbacks) {
+  return [&service, callbacks](kj::AsyncIoStream& stream) -> kj::Own<kj::HttpService> {
+    // Every stream HttpListener hands to its servers is a ClosingStream.
+    return kj::heap<ConnectionService>(service, callbacks, static_cast<ClosingStream&>(stream));
+  };
+}
+
+kj::HttpServerSettings settings_with(kj::HttpServerCallbacks* callbacks) {
+  kj::HttpServerSettings settings;
+  if (callbacks != nullptr) settings.callbacks = *callbacks;
+  return settings;
+}
+
+}  // namespace
+
 HttpListener::HttpListener(asio::io_context& io, kj::Timer& timer,
-                           const kj::HttpHeaderTable& headers, kj::HttpService& service)
+                           const kj::HttpHeaderTable& headers, kj::HttpService& service,
+                           const Options& options)
     : io_(io),
-      server_(timer, headers, service),
+      server_(timer, headers, per_connection(service, options.callbacks),
+              settings_with(options.callbacks)),
+      stranger_server_(options.stranger_service == nullptr
+                           ? kj::Own<kj::HttpServer>()
+                           : kj::heap<kj::HttpServer>(timer, headers,
+                                                      per_connection(*options.stranger_service,
+                                                                     options.stranger_callbacks),
+                                                      settings_with(options.stranger_callbacks))),
+      max_connections_(std::max<std::size_t>(options.max_connections, 1)),
       acceptor_(io),
       tasks_(*this),
       anchor_(std::make_shared<HttpListener*>(this)) {}
@@ -73,8 +187,15 @@ void HttpListener::accept_next() {
 }
 
 void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
-  if (connections_ >= kMaxConnections) return;  // closed by the socket's destructor
   std::error_code ec;
+  kj::HttpServer* server = &server_;
+  if (stranger_server_) {
+    const auto peer = socket.remote_endpoint(ec);
+    const auto ours = ec ? asio::ip::tcp::endpoint() : socket.local_endpoint(ec);
+    const std::optional<std::uint32_t> uid = ec ? std::nullopt : peer_uid(peer, ours);
+    const bool trusted = uid && (*uid == 0 || *uid == static_cast<std::uint32_t>(::geteuid()));
+    if (!trusted) server = stranger_server_.get();
+  }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   const int fd = ::dup(socket.native_handle());  // FdStream owns its fd; the socket closes its own
   socket.close(ec);
@@ -82,9 +203,18 @@ void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
     spdlog::warn("http: accept: dup failed: {}", std::strerror(errno));
     return;
   }
-  kj::Own<kj::AsyncIoStream> stream = kj::heap<FdStream>(io_, fd);
-  ++connections_;
-  tasks_.add(server_.listenHttp(kj::mv(stream)).attach(kj::defer([this] { --connections_; })));
+  kj::Own<kj::AsyncIoStream> stream = kj::heap<ClosingStream>(kj::heap<FdStream>(io_, fd));
+  while (connections_.size() >= max_connections_) {
+    // Full: the oldest connection makes room (its promise ends on the next turn).
+    connections_.begin()->second->fulfill();
+    connections_.erase(connections_.begin());
+  }
+  const std::uint64_t id = next_connection_++;
+  auto evicted = kj::newPromiseAndFulfiller<void>();
+  connections_.emplace(id, kj::mv(evicted.fulfiller));
+  tasks_.add(server->listenHttp(kj::mv(stream))
+                 .exclusiveJoin(kj::mv(evicted.promise))
+                 .attach(kj::defer([this, id] { connections_.erase(id); })));
 }
 
 void HttpListener::taskFailed(kj::Exception&& exception) {

@@ -11,12 +11,21 @@
 //   close-on-exec) or returns one line naming the address and the reason.
 //   HOST must be an IP address or "localhost"; port 0 picks a free port
 //   (port() says which).
-// - At most kMaxConnections connections at once: more are closed at accept.
+// - At most `max_connections` (kMaxConnections) connections at once: a new
+//   one beyond that closes the OLDEST (and drops its request in flight), so
+//   stalled or abandoned connections cannot keep new clients out for good.
 //   A connection that sends no complete request within the server's header
 //   timeout (15 s), or idles past its pipeline timeout (5 s), is closed.
 // - close() or destruction stops accepting; destruction also ends every open
 //   connection (and drops the requests in flight). Handlers still queued in
 //   `io` then do nothing.
+// - With `stranger_service` set, each connection's peer is looked up at
+//   accept (rpc/tcp_peer_uid.h): a peer running as braidd's own uid or root
+//   is served by `service`, any other (or one not found) by
+//   `stranger_service`. Without it every connection gets `service`.
+// - `callbacks` / `stranger_callbacks` (may be null) become the servers'
+//   HttpServerCallbacks: when shouldClose() is true as an answer starts, it
+//   carries "Connection: close" and its connection ends once it is sent.
 #pragma once
 
 #include <kj/async.h>
@@ -25,6 +34,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,37 +42,50 @@
 
 namespace braid::rpc {
 
+inline constexpr std::size_t kHttpMaxConnections = 256;
+
+struct HttpListenerOptions {
+  kj::HttpServerCallbacks* callbacks = nullptr;
+  kj::HttpService* stranger_service = nullptr;
+  kj::HttpServerCallbacks* stranger_callbacks = nullptr;
+  std::size_t max_connections = kHttpMaxConnections;
+};
+
 class HttpListener final : private kj::TaskSet::ErrorHandler {
  public:
   static constexpr int kBacklog = 128;
-  static constexpr std::size_t kMaxConnections = 256;
+  static constexpr std::size_t kMaxConnections = kHttpMaxConnections;
 
-  static sched::Result<std::unique_ptr<HttpListener>> open(asio::io_context& io, kj::Timer& timer,
-                                                           const kj::HttpHeaderTable& headers,
-                                                           kj::HttpService& service,
-                                                           const std::string& host,
-                                                           std::uint16_t port);
+  using Options = HttpListenerOptions;
+
+  static sched::Result<std::unique_ptr<HttpListener>> open(
+      asio::io_context& io, kj::Timer& timer, const kj::HttpHeaderTable& headers,
+      kj::HttpService& service, const std::string& host, std::uint16_t port, Options options = {});
   ~HttpListener() noexcept;
   HttpListener(const HttpListener&) = delete;
   HttpListener& operator=(const HttpListener&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::size_t connections() const { return connections_; }
+  std::size_t connections() const { return connections_.size(); }
   void close();
 
  private:
   HttpListener(asio::io_context& io, kj::Timer& timer, const kj::HttpHeaderTable& headers,
-               kj::HttpService& service);
+               kj::HttpService& service, const Options& options);
   void accept_next();
   void on_accepted(asio::ip::tcp::socket socket);
   void taskFailed(kj::Exception&& exception) override;
 
   asio::io_context& io_;
   kj::HttpServer server_;
+  kj::Own<kj::HttpServer> stranger_server_;  // null: every peer gets server_
+  std::size_t max_connections_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
-  std::size_t connections_ = 0;
-  kj::TaskSet tasks_;
+  // Open connections, oldest first; fulfilling one ends that connection.
+  std::map<std::uint64_t, kj::Own<kj::PromiseFulfiller<void>>> connections_;
+  std::uint64_t next_connection_ = 0;
+  kj::TaskSet tasks_;                      // after what its tasks' cleanup touches
   std::shared_ptr<HttpListener*> anchor_;  // *anchor_ = nullptr once destroyed
 };
 

@@ -119,6 +119,110 @@ TEST(HttpListenerTest, GarbageGetsA400AndTheLoopGoesOn) {
   io.poll();
 }
 
+int connect_to(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{4, 0};  // a read past this: the server kept the connection
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  return fd;
+}
+
+// Everything read until the server closes ("" + "TIMEOUT" when it does not within 4 s).
+std::string read_to_eof(int fd) {
+  std::string out;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof(buffer))) > 0) out.append(buffer, n);
+  if (n < 0) out += "TIMEOUT";
+  ::close(fd);
+  return out;
+}
+
+struct AlwaysClose final : kj::HttpServerCallbacks {
+  bool shouldClose() override { return true; }
+};
+
+void run_until(asio::io_context& io, const std::atomic<bool>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+}
+
+TEST(HttpListenerTest, AnAnswerThatClosesEndsItsConnection) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  AlwaysClose close;
+  HttpListener::Options options;
+  options.callbacks = &close;
+  auto listener =
+      std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0, options)).value();
+  std::atomic<bool> done{false};
+  std::string answer;
+  std::thread client([&] {
+    const int fd = connect_to(listener->port());
+    const std::string request = "GET /x HTTP/1.1\r\nHost: x\r\n\r\n";  // no shutdown
+    (void)!::write(fd, request.data(), request.size());
+    answer = read_to_eof(fd);
+    done = true;
+  });
+  run_until(io, done);
+  client.join();
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("GET /x 0"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("TIMEOUT"), std::string::npos) << answer;
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
+TEST(HttpListenerTest, AFullListenerClosesItsOldestConnection) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  HelloService stranger(table);
+  HttpListener::Options options;
+  options.max_connections = 1;
+  options.stranger_service = &stranger;  // this test's own uid: never used
+  auto listener =
+      std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0, options)).value();
+  std::atomic<bool> held{false};
+  std::atomic<bool> done{false};
+  std::string oldest, newest;
+  std::thread client([&] {
+    const int idle = connect_to(listener->port());  // sends nothing
+    held = true;
+    while (held) std::this_thread::sleep_for(10ms);  // until the server has accepted it
+    newest = exchange(listener->port(), "GET /new HTTP/1.1\r\nHost: x\r\n\r\n");
+    oldest = read_to_eof(idle);
+    done = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!(held && listener->connections() == 1) && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(10ms);
+  }
+  held = false;
+  run_until(io, done);
+  client.join();
+  EXPECT_NE(newest.find("GET /new 0"), std::string::npos) << newest;
+  EXPECT_EQ(oldest, "");  // closed without an answer, not left to time out
+  EXPECT_EQ(service.requests, 1);
+  EXPECT_EQ(stranger.requests, 0);
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
 TEST(HttpListenerTest, AnAddressInUseIsOneLine) {
   asio::io_context io;
   AsioEventPort port(io);

@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""Review (issue 12, rev17): misbehaving HTTP clients against a real braidd.
+
+Each step is one misbehaviour an unauthenticated client can do to the API
+(and /metrics on the same listener); after it, a well-behaved client must be
+served again within a deadline that any sane server timeout would meet.
+
+  stalled_body      256 connections send a GET head with Content-Length and
+                    never the body (kj-http has no body timeout, and the
+                    listener refuses connection 257 at accept).
+  abandoned_wait    256 clients ask GET /v1/tasks/ID/wait?timeout=600s and
+                    hang up at once (the server never notices a closed
+                    connection while the request runs).
+  browser_csrf      what any web page's fetch(..., {method: "POST", mode:
+                    "no-cors", body}) sends to the default loopback API (no
+                    token there): Origin of another site, Content-Type
+                    text/plain (a "simple" request: no CORS preflight). It
+                    must not start a program as braidd's user.
+  dns_rebinding     a page whose name was rebound to 127.0.0.1 talks to the
+                    API same-origin: Host names that site, not this node.
+                    Reads (task argv, env, logs) must be refused too.
+  other_local_user  (root only) braidd's control socket is private to its
+                    user (0700, umask 077), but the default API on
+                    127.0.0.1:8000 has no token: another local user (nobody)
+                    POSTs a task and it runs as braidd's user.
+  slow_post_body    a POST whose body never completes: 408 within the body
+                    timeout (10 s), and the connection ends.
+  connection_close  a request with "Connection: close" (and an HTTP/1.0 one)
+                    must be followed by the end of the connection (RFC 9112
+                    9.6); kj-http 0.9.2 keeps it open until its 5 s idle
+                    timeout, so a client that reads to EOF waits 5 s.
+  get_body_memory   GET routes (no token ever) read a body up to 8 MiB into
+                    memory and hold it while the client stalls its last byte:
+                    32 such connections must not grow braidd by 256 MiB
+                    (256 of them: 2 GiB, held for good).
+  log_utf8_chunks   a task prints valid UTF-8 ("€" is 3 bytes); a client that
+                    follows its log by next_offset, 64 KiB at a time (the
+                    default), must get the text back: a chunk that ends
+                    inside a character shows U+FFFD on both sides and the
+                    bytes are lost for good.
+  metrics_localhost  --http 127.0.0.1:P --metrics localhost:P name one address
+                    (docs/api.md: "the same address as --http: the API's
+                    listener serves GET /metrics too"); braidd compares the
+                    strings, opens a second listener and fails to start.
+  standalone_members  docs/metrics.md: braid_gossip_members counts "members
+                    this node knows, itself included"; a node without
+                    --listen reports 0 alive (the dashboard's min() too).
+
+Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
+Exit 0 when every step passed.
+"""
+
+import json
+import subprocess
+import os
+import socket
+import sys
+import tempfile
+import shutil
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import http_test as h  # noqa: E402  (Braidd, curl, poll, free_port)
+
+CONNECTIONS = 256  # rpc::HttpListener::kMaxConnections
+
+
+def served(base):
+    """True when a fresh client gets an answer to GET /v1/stats."""
+    try:
+        with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])), timeout=2) as s:
+            s.settimeout(2)
+            s.sendall(b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            data = s.recv(64)
+            return data.startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+def wait_served(base, what, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if served(base):
+            return
+        time.sleep(0.5)
+    h.fail(f"{what}: the API (and /metrics) served nobody for {timeout_s} s")
+
+
+def step_stalled_body(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "stall", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    h.check(served(base), "the API answers before the stall")
+    held = []
+    for _ in range(CONNECTIONS):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n")
+        held.append(s)
+    # The header timeout is 15 s: a server that bounds the body too frees
+    # the slots well within 40 s.
+    wait_served(base, "256 connections with a stalled body", 40)
+    for s in held:
+        s.close()
+
+
+def step_abandoned_wait(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "abandon", ["--http", f"127.0.0.1:{port}", "--metrics",
+                                   f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps({"argv": ["sleep", "1000"]}))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    for _ in range(CONNECTIONS + 10):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET /v1/tasks/{task}/wait?timeout=600s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        time.sleep(0.002)
+        s.close()  # the client gives up at once
+    wait_served(base, "256 abandoned long polls", 30)
+    h.curl("DELETE", f"{base}/v1/tasks/{task}")
+
+
+def step_browser_csrf(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "csrf", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    marker = os.path.join(root, "csrf-ran")
+    spec = json.dumps({"argv": ["sh", "-c", f"echo pwned > {marker}"]})
+    out = subprocess.run(
+        ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", "POST",
+         "-H", "Origin: http://evil.example", "-H", "Content-Type: text/plain;charset=UTF-8",
+         "--data-binary", spec, base + "/v1/tasks"], capture_output=True, timeout=30)
+    body, _, code = out.stdout.decode().rpartition("\n")
+    time.sleep(1)  # what a started task would have done by now
+    h.check(not os.path.exists(marker),
+            f"a cross-site text/plain POST started a program: {code} {body}")
+    h.check(code.startswith("4"), f"a cross-site text/plain POST was accepted: {code} {body}")
+
+
+def step_dns_rebinding(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "rebind", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, j, _ = h.curl("GET", base + "/v1/tasks?all=true",
+                          headers=[f"Host: evil.example:{port}"])
+    h.check(status in (400, 403, 421), f"GET with a foreign Host was answered: {status} {j}")
+
+
+def step_slow_post_body(root, daemons):
+    """A PUT/POST body that never completes: 408 within the body timeout, then the close."""
+    port = h.free_port()
+    d = h.Braidd(root, "slowpost", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
+        s.settimeout(20)
+        began, data = time.monotonic(), b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+        except socket.timeout:
+            pass
+        took = time.monotonic() - began
+    h.check(data.startswith(b"HTTP/1.1 408"), f"a stalled POST body: {data[:120]!r}")
+    h.check(took < 15, f"the connection ended {took:.1f} s after a stalled POST body")
+
+
+def step_other_local_user(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: other_local_user needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "local", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    os.chmod(root, 0o755)
+    marker_dir = os.path.join(root, "drop")
+    os.makedirs(marker_dir)
+    os.chmod(marker_dir, 0o1777)
+    marker = os.path.join(marker_dir, "ran-as")
+    spec = json.dumps({"argv": ["sh", "-c", f"id -u > {marker}"]})
+    out = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "curl", "-sS", "-o",
+         "-", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
+         "--data-binary", spec, base + "/v1/tasks"], capture_output=True, timeout=30)
+    body, _, code = out.stdout.decode().rpartition("\n")
+    time.sleep(1)  # what a started task would have done by now
+    ran_as = open(marker).read().strip() if os.path.exists(marker) else None
+    h.check(ran_as is None,
+            f"user nobody started a program as uid {ran_as} (braidd's user): {code} {body}")
+    h.check(code.startswith("4"), f"user nobody's submission was accepted: {code} {body}")
+    h.check(code == "403" and "braidd's own user" in body, f"the refusal names the rule: {body}")
+
+    def as_nobody(path):
+        out = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "curl", "-sS",
+             "-o", "-", "-w", "\n%{http_code}", base + path], capture_output=True, timeout=30)
+        return out.stdout.decode().rpartition("\n")[2]
+    h.check(as_nobody("/metrics") == "200", "another local user may scrape /metrics")
+    h.check(as_nobody("/v1/tasks?all=true") == "403", "another local user may not read tasks")
+    status, _, _ = h.curl("GET", base + "/v1/stats")
+    h.check(status == 200, f"braidd's own user is served: {status}")
+
+
+def read_to_eof(port, request, timeout_s):
+    """Seconds until the server ended the connection after `request` (None: not within)."""
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(request)
+        began = time.monotonic()
+        s.settimeout(timeout_s)
+        try:
+            while s.recv(65536):
+                pass
+        except socket.timeout:
+            return None
+        return time.monotonic() - began
+
+
+def step_connection_close(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "close", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    for request in (b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                    b"GET /v1/stats HTTP/1.0\r\n\r\n"):
+        took = read_to_eof(port, request, 10)
+        h.check(took is not None and took < 2.0,
+                f"{request.splitlines()[0]!r} + close: the connection ended after {took} s")
+
+
+def step_standalone_members(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "alone", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
+    line = [x for x in text.splitlines() if x.startswith('braid_gossip_members{state="alive"}')]
+    h.check(line == ['braid_gossip_members{state="alive"} 1'],
+            f"a node alone: {line} (it knows itself, alive)")
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def step_get_body_memory(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "membody", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    before = rss_bytes(d.proc.pid)
+    limit = 8 << 20
+    chunk = b"x" * (1 << 20)
+    held = []
+    for _ in range(32):
+        s = socket.create_connection(("127.0.0.1", port))
+        held.append(s)
+        try:  # a server that refuses the body at once may reset the connection
+            s.sendall(f"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {limit}"
+                      "\r\n\r\n".encode())
+            for _ in range(7):
+                s.sendall(chunk)
+            s.sendall(chunk[:-1])  # all but the last byte
+        except OSError:
+            pass
+    # Let braidd read what was sent (a poll with a deadline on its RSS).
+    deadline = time.monotonic() + 10
+    grown = 0
+    while time.monotonic() < deadline:
+        grown = rss_bytes(d.proc.pid) - before
+        if grown > 128 << 20:
+            break
+        time.sleep(0.2)
+    for s in held:
+        s.close()
+    h.check(grown < 64 << 20,
+            f"32 stalled GET bodies grew braidd by {grown >> 20} MiB (unauthenticated)")
+
+
+def step_log_utf8_chunks(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "utf8", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    text = "\u20ac" * 50000  # 150000 bytes of UTF-8
+    spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac' * 50000)"]}
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/wait?timeout=30s")
+    h.check(j["task"]["state"] == "completed", f"the printer: {j}")
+    got, offset = "", 0
+    while True:
+        status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/logs?offset={offset}")
+        h.check(status == 200, f"logs at {offset}: {status} {j}")
+        got += j["data"]
+        if j["next_offset"] == offset:
+            break
+        offset = j["next_offset"]
+    h.check(offset == len(text.encode()), f"read {offset} bytes, want {len(text.encode())}")
+    bad = got.count("\ufffd")
+    h.check(got == text, f"the log read by next_offset differs: {bad} U+FFFD in {len(got)} chars")
+
+
+def step_metrics_localhost(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "lh", ["--http", f"127.0.0.1:{port}", "--metrics", f"localhost:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    h.check(d.proc.poll() is None, "braidd exited at start:\n" + d.text()[-400:])
+    status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
+    h.check(status == 200 and "braid_tasks" in text, f"/metrics: {status}")
+
+
+STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
+         "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
+         "other_local_user": step_other_local_user,
+         "slow_post_body": step_slow_post_body,
+         "connection_close": step_connection_close,
+         "standalone_members": step_standalone_members,
+         "get_body_memory": step_get_body_memory,
+         "log_utf8_chunks": step_log_utf8_chunks,
+         "metrics_localhost": step_metrics_localhost}
+
+
+def main():
+    names = sys.argv[1:] or list(STEPS)
+    root = tempfile.mkdtemp(prefix="braid-http-abuse-")
+    daemons = []
+    failed = []
+    try:
+        for name in names:
+            try:
+                STEPS[name](root, daemons)
+                print(f"ok: {name}")
+            except SystemExit:  # h.fail printed why
+                print(f"FAILED: {name}")
+                failed.append(name)
+            for d in daemons:
+                try:
+                    d.stop()
+                except SystemExit:
+                    pass
+            daemons.clear()
+    finally:
+        for d in daemons:
+            try:
+                d.stop()
+            except SystemExit:
+                pass
+        shutil.rmtree(root, ignore_errors=True)
+    if failed:
+        print("failed: " + " ".join(failed))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
