@@ -15,7 +15,7 @@ add_test(NAME ops_http_abuse
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/http_abuse_test.py
                  stalled_body abandoned_wait browser_csrf dns_rebinding other_local_user
                  slow_post_body connection_close get_body_memory log_utf8_chunks
-                 metrics_localhost)
+                 metrics_localhost standalone_members)
 set_tests_properties(ops_http_abuse PROPERTIES
   ENVIRONMENT "${BRAID_OPS_ENV}"
   LABELS ops
