@@ -1,76 +1,98 @@
 #include "rpc/tcp_peer_uid.h"
 
-#include <strings.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
-#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace braid::rpc {
+namespace {
 
-std::string proc_net_address(const asio::ip::tcp::endpoint& endpoint) {
-  std::string out;
-  char word[16];
-  auto append_words = [&](const unsigned char* bytes, std::size_t n) {
-    for (std::size_t i = 0; i < n; i += 4) {
-      std::uint32_t value = 0;
-      std::memcpy(&value, bytes + i, 4);  // the kernel prints host-order words
-      std::snprintf(word, sizeof word, "%08X", static_cast<unsigned>(value));
-      out += word;
-    }
-  };
-  const asio::ip::address address = endpoint.address();
-  if (address.is_v4()) {
-    const auto bytes = address.to_v4().to_bytes();
-    append_words(bytes.data(), bytes.size());
-  } else {
-    const auto bytes = address.to_v6().to_bytes();
-    append_words(bytes.data(), bytes.size());
+struct DiagRequest {
+  nlmsghdr header;
+  inet_diag_req_v2 request;
+};
+
+// The address as the IPv4 socket it is, when it is an IPv4-mapped IPv6 one.
+asio::ip::address unmapped(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
-  std::snprintf(word, sizeof word, ":%04X", static_cast<unsigned>(endpoint.port()));
-  return out + word;
+  return address;
 }
 
-std::optional<std::uint32_t> tcp_row_uid(std::string_view table, std::string_view local_address,
-                                         std::string_view remote_address) {
-  auto same = [](std::string_view a, std::string_view b) {
-    return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
-  };
-  while (!table.empty()) {
-    const std::size_t end = table.find('\n');
-    std::string_view line = table.substr(0, end);
-    table = end == std::string_view::npos ? std::string_view() : table.substr(end + 1);
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
-    std::string_view fields[8];
-    std::size_t count = 0;
-    while (count < 8) {
-      const std::size_t begin = line.find_first_not_of(' ');
-      if (begin == std::string_view::npos) break;
-      line.remove_prefix(begin);
-      const std::size_t stop = std::min(line.find(' '), line.size());
-      fields[count++] = line.substr(0, stop);
-      line.remove_prefix(stop);
-    }
-    if (count < 8 || !same(fields[1], local_address) || !same(fields[2], remote_address)) continue;
-    std::uint32_t uid = 0;
-    if (fields[7].empty()) return std::nullopt;
-    for (char c : fields[7]) {
-      if (c < '0' || c > '9') return std::nullopt;
-      uid = uid * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return uid;
+void copy_address(const asio::ip::address& address, __be32 (&out)[4]) {
+  if (address.is_v4()) {
+    const auto bytes = address.to_v4().to_bytes();
+    std::memcpy(out, bytes.data(), bytes.size());
+  } else {
+    const auto bytes = address.to_v6().to_bytes();
+    std::memcpy(out, bytes.data(), bytes.size());
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint32_t> diag_uid(const void* answer, std::size_t size) {
+  if (size < NLMSG_LENGTH(sizeof(inet_diag_msg))) return std::nullopt;
+  nlmsghdr header;
+  std::memcpy(&header, answer, sizeof header);
+  if (header.nlmsg_type != SOCK_DIAG_BY_FAMILY || header.nlmsg_len > size ||
+      header.nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) {
+    return std::nullopt;
+  }
+  inet_diag_msg message;
+  std::memcpy(&message, static_cast<const char*>(answer) + NLMSG_HDRLEN, sizeof message);
+  if (message.idiag_state != TCP_ESTABLISHED) return std::nullopt;
+  return message.idiag_uid;
 }
 
 std::optional<std::uint32_t> peer_uid(const asio::ip::tcp::endpoint& peer,
                                       const asio::ip::tcp::endpoint& ours) {
-  std::ifstream file(peer.address().is_v4() ? "/proc/net/tcp" : "/proc/net/tcp6");
-  if (!file) return std::nullopt;
-  std::ostringstream text;
-  text << file.rdbuf();
-  return tcp_row_uid(text.str(), proc_net_address(peer), proc_net_address(ours));
+  const asio::ip::address peer_address = unmapped(peer.address());
+  const asio::ip::address our_address = unmapped(ours.address());
+  if (peer_address.is_v4() != our_address.is_v4()) return std::nullopt;
+
+  DiagRequest query{};
+  query.header.nlmsg_len = sizeof query;
+  query.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  query.header.nlmsg_flags = NLM_F_REQUEST;
+  query.request.sdiag_family = peer_address.is_v4() ? AF_INET : AF_INET6;
+  query.request.sdiag_protocol = IPPROTO_TCP;
+  query.request.idiag_states = ~0U;  // any: the answer's state is checked
+  // The client's socket: its source is the peer, its destination is us.
+  query.request.id.idiag_sport = htons(peer.port());
+  query.request.id.idiag_dport = htons(ours.port());
+  copy_address(peer_address, query.request.id.idiag_src);
+  copy_address(our_address, query.request.id.idiag_dst);
+  query.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  query.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+
+  const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  if (fd < 0) return std::nullopt;
+  // The kernel answers an exact lookup at once; the timeout only guards the loop.
+  timeval timeout{0, 200'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  std::optional<std::uint32_t> uid;
+  if (::sendto(fd, &query, sizeof query, 0, reinterpret_cast<const sockaddr*>(&kernel),
+               sizeof kernel) == static_cast<ssize_t>(sizeof query)) {
+    alignas(nlmsghdr) char answer[1024];
+    ssize_t got;
+    do {
+      got = ::recv(fd, answer, sizeof answer, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got > 0) uid = diag_uid(answer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return uid;
 }
 
 }  // namespace braid::rpc

@@ -1,34 +1,32 @@
-// The local user behind a TCP connection to this machine: the uid column of
-// the client socket's row in /proc/net/tcp or /proc/net/tcp6 (the row whose
-// local address is the client's endpoint and whose remote address is ours).
-// Used by HttpListener to tell braidd's own user from other local users on a
-// token-less loopback API.
+// The local user behind a TCP connection to this machine, asked of the kernel
+// by the connection's 4-tuple (NETLINK_SOCK_DIAG, an exact inet_diag lookup:
+// one round trip, whatever the number of sockets). Used by HttpListener to
+// tell braidd's own user from other local users on a token-less loopback API.
 //
 // Contract
-// - proc_net_address() and tcp_row_uid() are pure (no syscalls): the kernel's
-//   hex spelling of an endpoint ("0100007F:1F40" for 127.0.0.1:8000 on a
-//   little-endian host; IPv6 as four host-order 32-bit words) and the uid of
-//   the first row of a table text whose local and remote addresses match.
-// - peer_uid() reads the table of the connection's family; nullopt when the
-//   row is not there (a peer in another network namespace, a closed socket)
-//   or the file cannot be read: the caller treats that as a stranger.
+// - peer_uid() answers the uid that owns the client's socket only while that
+//   socket is ESTABLISHED. Anything else — a peer that already closed (an
+//   orphaned FIN_WAIT or TIME_WAIT socket, which the kernel reports as uid 0),
+//   a peer in another network namespace, a failed query — is nullopt: the
+//   caller treats it as a stranger.
+// - IPv4-mapped IPv6 endpoints are looked up as the IPv4 sockets they are.
+// - diag_uid() is the pure part: the uid in the kernel's answer (a netlink
+//   message), when it describes an established socket.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <string>
-#include <string_view>
 
 namespace braid::rpc {
-
-std::string proc_net_address(const asio::ip::tcp::endpoint& endpoint);
-
-std::optional<std::uint32_t> tcp_row_uid(std::string_view table, std::string_view local_address,
-                                         std::string_view remote_address);
 
 // `peer`: the client's endpoint; `ours`: our end of the same connection.
 std::optional<std::uint32_t> peer_uid(const asio::ip::tcp::endpoint& peer,
                                       const asio::ip::tcp::endpoint& ours);
+
+// The uid in a SOCK_DIAG_BY_FAMILY answer of `size` bytes, if it is one and
+// its socket is ESTABLISHED; nullopt for an error answer or anything else.
+std::optional<std::uint32_t> diag_uid(const void* answer, std::size_t size);
 
 }  // namespace braid::rpc
