@@ -45,6 +45,13 @@ served again within a deadline that any sane server timeout would meet.
   standalone_members  docs/metrics.md: braid_gossip_members counts "members
                     this node knows, itself included"; a node without
                     --listen reports 0 alive (the dashboard's min() too).
+  orphaned_peer_uid  (root only; review rev18) another local user (nobody)
+                    connects, sends a whole POST /v1/tasks and close()s at
+                    once. Its socket is orphaned in FIN_WAIT2, which the
+                    kernel keeps as a time-wait row in /proc/net/tcp with
+                    uid 0; the listener's lookup at accept reads "root" and
+                    serves the stranger the full API: its task runs as
+                    braidd's user (about 2 of 3 tries win on an idle host).
 
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
@@ -331,6 +338,48 @@ def step_metrics_localhost(root, daemons):
     h.check(status == 200 and "braid_tasks" in text, f"/metrics: {status}")
 
 
+def step_orphaned_peer_uid(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: orphaned_peer_uid needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "orphan", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    os.chmod(root, 0o755)
+    marker_dir = os.path.join(root, "orphan-drop")
+    os.makedirs(marker_dir)
+    os.chmod(marker_dir, 0o1777)
+    marker = os.path.join(marker_dir, "ran-as")
+    attack = (
+        "import socket, sys\n"
+        "port, body, n = int(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3])\n"
+        "req = (b'POST /v1/tasks HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n'\n"
+        "       b'Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n'\n"
+        "       % len(body)) + body\n"
+        "for _ in range(n):\n"
+        "    s = socket.create_connection(('127.0.0.1', port))\n"
+        "    s.sendall(req)\n"
+        "    s.close()  # orphaned before braidd looks its uid up\n")
+    spec = json.dumps({"argv": ["sh", "-c", f"id -u > {marker}"]})
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                          python, "-c", attack, str(port), spec, "50"],
+                         capture_output=True, timeout=60)
+    h.check(out.returncode == 0, f"the attack script as nobody: {out.stderr.decode()[-300:]}")
+    # Poll (deadline 5 s) for a started task: any one proves the bypass.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not os.path.exists(marker):
+        time.sleep(0.1)
+    status, j, _ = h.curl("GET", base + "/v1/tasks?all=true")
+    taken = len(j["tasks"]) if status == 200 else -1
+    ran_as = open(marker).read().strip() if os.path.exists(marker) else None
+    h.check(taken == 0 and ran_as is None,
+            f"user nobody, closing each socket after its request, got {taken} of 50 "
+            f"submissions accepted; one ran as uid {ran_as} (braidd's user)")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -339,7 +388,8 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "standalone_members": step_standalone_members,
          "get_body_memory": step_get_body_memory,
          "log_utf8_chunks": step_log_utf8_chunks,
-         "metrics_localhost": step_metrics_localhost}
+         "metrics_localhost": step_metrics_localhost,
+         "orphaned_peer_uid": step_orphaned_peer_uid}
 
 
 def main():
