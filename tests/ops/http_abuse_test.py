@@ -53,6 +53,12 @@ served again within a deadline that any sane server timeout would meet.
                     serves the stranger the full API: its task runs as
                     braidd's user (about 2 of 3 tries win on an idle host).
 
+  pipelined_after_close  (review rev18) a request with "Connection: close"
+                    followed at once by a second one (pipelined, one write):
+                    the server must not process requests after the close
+                    (RFC 9112 9.6); the ClosingStream only ends reads that
+                    reach the socket, so kj serves what it had buffered.
+
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
 """
@@ -380,6 +386,30 @@ def step_orphaned_peer_uid(root, daemons):
             f"submissions accepted; one ran as uid {ran_as} (braidd's user)")
 
 
+def step_pipelined_after_close(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "pipe", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    first = b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    second = b"GET /v1/peers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(first + second)
+        s.settimeout(10)
+        data = b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+        except socket.timeout:
+            pass
+    answers = data.count(b"HTTP/1.1 ")
+    h.check(answers == 1,
+            f"{answers} answers on a connection whose first request said Connection: close")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -389,7 +419,8 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "get_body_memory": step_get_body_memory,
          "log_utf8_chunks": step_log_utf8_chunks,
          "metrics_localhost": step_metrics_localhost,
-         "orphaned_peer_uid": step_orphaned_peer_uid}
+         "orphaned_peer_uid": step_orphaned_peer_uid,
+         "pipelined_after_close": step_pipelined_after_close}
 
 
 def main():
