@@ -59,6 +59,14 @@ served again within a deadline that any sane server timeout would meet.
                     (RFC 9112 9.6); the ClosingStream only ends reads that
                     reach the socket, so kj serves what it had buffered.
 
+  log_small_max_bytes  (review rev18) docs/api.md: max_bytes under 4 "may
+                    stall on a character that long while the task runs". A
+                    task that printed "€€" has ENDED; a client following its
+                    log with max_bytes=2 gets data "", next_offset 0 and
+                    finished false for ever (chunk.finished is only true at
+                    the end, so the "end of a finished log" exception never
+                    applies mid-log).
+
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
 """
@@ -410,6 +418,29 @@ def step_pipelined_after_close(root, daemons):
             f"{answers} answers on a connection whose first request said Connection: close")
 
 
+def step_log_small_max_bytes(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "utf8small", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac\\u20ac')"]}
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/wait?timeout=30s")
+    h.check(j["task"]["state"] == "completed", f"the printer: {j}")
+    offset, seen = 0, []
+    for _ in range(20):  # 6 bytes: a client that makes progress is done in < 10 reads
+        status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/logs?offset={offset}&max_bytes=2")
+        h.check(status == 200, f"logs at {offset}: {status} {j}")
+        seen.append((j["data"], j["next_offset"], j["finished"]))
+        if j["finished"]:
+            return
+        offset = j["next_offset"]
+    h.fail(f"an ended task's log read with max_bytes=2 never finishes: {seen[:3]} ...")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -420,7 +451,8 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "log_utf8_chunks": step_log_utf8_chunks,
          "metrics_localhost": step_metrics_localhost,
          "orphaned_peer_uid": step_orphaned_peer_uid,
-         "pipelined_after_close": step_pipelined_after_close}
+         "pipelined_after_close": step_pipelined_after_close,
+         "log_small_max_bytes": step_log_small_max_bytes}
 
 
 def main():
