@@ -67,6 +67,14 @@ served again within a deadline that any sane server timeout would meet.
                     the end, so the "end of a finished log" exception never
                     applies mid-log).
 
+  stranger_evicts_owner  (root only; review rev18) on the token-less
+                    loopback API another local user (nobody) may only GET
+                    /metrics, yet its 256 idle connections close braidd's
+                    own user's long poll (GET /v1/tasks/ID/wait) without an
+                    answer: the full listener closes the OLDEST connection,
+                    whoever's it is, so a stranger can cut every owner
+                    request for good by reconnecting.
+
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
 """
@@ -441,6 +449,41 @@ def step_log_small_max_bytes(root, daemons):
     h.fail(f"an ended task's log read with max_bytes=2 never finishes: {seen[:3]} ...")
 
 
+def step_stranger_evicts_owner(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: stranger_evicts_owner needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "evict", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps({"argv": ["sleep", "60"]}))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    owner = socket.create_connection(("127.0.0.1", port))
+    owner.sendall(f"GET /v1/tasks/{task}/wait?timeout=3s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "\r\n".encode())
+    flood = ("import socket, sys, time\n"
+             "held = [socket.create_connection(('127.0.0.1', int(sys.argv[1])))"
+             " for _ in range(int(sys.argv[2]))]\n"
+             "time.sleep(6)\n")
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    stranger = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                 "--clear-groups", python, "-c", flood, str(port),
+                                 str(CONNECTIONS)])
+    owner.settimeout(10)
+    try:
+        answer = owner.recv(64)
+    except OSError as e:
+        answer = repr(e).encode()
+    owner.close()
+    stranger.wait(timeout=30)
+    h.check(answer.startswith(b"HTTP/1.1 200"),
+            f"braidd's own user's 3 s long poll, while user nobody held {CONNECTIONS} idle "
+            f"connections: {answer!r} (closed without an answer)")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -452,7 +495,8 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "metrics_localhost": step_metrics_localhost,
          "orphaned_peer_uid": step_orphaned_peer_uid,
          "pipelined_after_close": step_pipelined_after_close,
-         "log_small_max_bytes": step_log_small_max_bytes}
+         "log_small_max_bytes": step_log_small_max_bytes,
+         "stranger_evicts_owner": step_stranger_evicts_owner}
 
 
 def main():
