@@ -75,6 +75,16 @@ served again within a deadline that any sane server timeout would meet.
                     whoever's it is, so a stranger can cut every owner
                     request for good by reconnecting.
 
+  proc_net_tcp_cost  (review rev18) every accepted connection on the
+                    token-less loopback API reads and parses all of
+                    /proc/net/tcp on braidd's one loop. Any local user can
+                    fill that table (TIME_WAIT rows: ~28k per destination);
+                    with 15k rows each connection costs braidd ~9 ms of CPU
+                    (~0.5 us a row) against ~1.4 ms with 400 rows, so ~110
+                    connections/s from anyone stall the scheduler and gossip.
+                    Measured as braidd's CPU time (not wall time): at most
+                    4 ms a connection with 15000 more rows.
+
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
 """
@@ -484,6 +494,45 @@ def step_stranger_evicts_owner(root, daemons):
             f"connections: {answer!r} (closed without an answer)")
 
 
+def step_proc_net_tcp_cost(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "procnet", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+
+    def cpu_s():
+        fields = open(f"/proc/{d.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cost_per_connection(n):
+        before = cpu_s()
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close"
+                          b"\r\n\r\n")
+                s.recv(16)
+        return (cpu_s() - before) / n
+
+    small = cost_per_connection(500)
+    # 15000 TIME_WAIT rows of connections to a listener of ours (not braidd's).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    for _ in range(15000):
+        c = socket.create_connection(listener.getsockname())
+        a, _ = listener.accept()
+        c.close()
+        a.close()
+    listener.close()
+    rows = sum(1 for _ in open("/proc/net/tcp"))
+    big = cost_per_connection(500)
+    print(f"proc_net_tcp_cost: {small * 1000:.2f} ms per connection, {big * 1000:.2f} ms with {rows} rows")
+    h.check(big <= 0.004,
+            f"braidd spends {big * 1000:.1f} ms of CPU per connection with {rows} rows in "
+            f"/proc/net/tcp, {small * 1000:.1f} ms with few: its one loop reads the whole "
+            "table per accept")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -496,7 +545,8 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "orphaned_peer_uid": step_orphaned_peer_uid,
          "pipelined_after_close": step_pipelined_after_close,
          "log_small_max_bytes": step_log_small_max_bytes,
-         "stranger_evicts_owner": step_stranger_evicts_owner}
+         "stranger_evicts_owner": step_stranger_evicts_owner,
+         "proc_net_tcp_cost": step_proc_net_tcp_cost}
 
 
 def main():
