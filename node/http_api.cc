@@ -338,12 +338,21 @@ std::size_t utf8_complete_prefix(std::string_view data) {
   for (std::size_t back = 1; back <= 4 && back <= n; ++back) {
     const auto c = static_cast<unsigned char>(data[n - back]);
     if ((c & 0xC0) == 0x80) continue;  // a continuation byte
-    const std::size_t need = c < 0x80             ? 1
-                             : (c & 0xE0) == 0xC0 ? 2
-                             : (c & 0xF0) == 0xE0 ? 3
-                             : (c & 0xF8) == 0xF0 ? 4
-                                                  : 1;
-    return back < need ? n - back : n;
+    // Only C2..F4 start a character of 2 to 4 bytes (C0, C1, F5..FF never do).
+    const std::size_t need = c >= 0xC2 && c <= 0xDF   ? 2
+                             : c >= 0xE0 && c <= 0xEF ? 3
+                             : c >= 0xF0 && c <= 0xF4 ? 4
+                                                      : 1;
+    if (back >= need) return n;
+    if (back >= 2) {
+      // The second byte's range for this lead (no overlong form, surrogate or
+      // code point past U+10FFFF): outside it no byte can complete the character.
+      const auto second = static_cast<unsigned char>(data[n - back + 1]);
+      const unsigned low = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+      const unsigned high = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+      if (second < low || second > high) return n;
+    }
+    return n - back;
   }
   return n;
 }
@@ -615,20 +624,39 @@ kj::Promise<HttpReply> HttpApi::dispatch(const Route& route, std::string body) {
         max_bytes = static_cast<std::uint32_t>(*n);
       }
       return backend_.read_log_anywhere(route.id, stderr_stream, offset, max_bytes)
-          .then([offset](kj::Own<rpc::LogReply> reply) {
+          .then([&backend = backend_, id = route.id, stderr_stream, offset,
+                 max_bytes](kj::Own<rpc::LogReply> reply) -> kj::Promise<HttpReply> {
             if (!reply->error.empty()) return refusal(reply->error);
             const rpc::LogChunk& chunk = reply->chunk;
-            // A chunk never ends inside a UTF-8 character: next_offset points
-            // at its first byte. Only the end of a finished log may (it is
-            // never completed): there the bytes are given as they are.
+            auto answer = [offset](std::string data, bool finished) {
+              const std::size_t size = data.size();
+              return ok({{"data", std::move(data)},
+                         {"offset", offset},
+                         {"next_offset", offset + size},
+                         {"finished", finished}});
+            };
+            // A chunk never ends inside a UTF-8 character that may still be
+            // completed: next_offset points at its first byte. A chunk that
+            // would be empty so is given as read (U+FFFD in data), so that a
+            // client following next_offset always moves on: when max_bytes
+            // cut it, or when the log ends there for good.
             std::string data = chunk.data;
             const std::size_t whole = utf8_complete_prefix(data);
-            if (whole > 0 || !chunk.finished) data.resize(whole);
-            const std::size_t size = data.size();
-            return ok({{"data", std::move(data)},
-                       {"offset", offset},
-                       {"next_offset", offset + size},
-                       {"finished", chunk.finished}});
+            if (whole > 0 || data.size() >= max_bytes) {
+              if (whole > 0) data.resize(whole);
+              return answer(std::move(data), chunk.finished);
+            }
+            if (data.empty()) return answer(std::move(data), chunk.finished);
+            // Only part of a character, then the end of the file so far: has
+            // the task ended (no more bytes will come), or may it still write them?
+            const std::uint64_t after = offset + data.size();
+            return backend.read_log_anywhere(id, stderr_stream, after, 1)
+                .then([answer, data = std::move(data)](kj::Own<rpc::LogReply> rest) mutable {
+                  const bool ended =
+                      rest->error.empty() && rest->chunk.data.empty() && rest->chunk.finished;
+                  if (!ended) data.clear();  // for the next read, once completed
+                  return answer(std::move(data), false);
+                });
           });
     }
     case Kind::kStats: {

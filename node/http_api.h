@@ -77,7 +77,9 @@ struct HttpReply {
 // rebinding). `host` "" (absent, HTTP/1.0) is accepted.
 std::string foreign_request(std::string_view host, std::string_view origin, bool loopback);
 
-// The length of `data` without an incomplete UTF-8 sequence at its end.
+// The length of `data` without an incomplete UTF-8 sequence at its end: a
+// valid start of a character (lead C2..F4, its second byte in range) that
+// more bytes could complete. Bytes no continuation can make valid are kept.
 std::size_t utf8_complete_prefix(std::string_view data);
 
 class HttpApi final : public kj::HttpService, public kj::HttpServerCallbacks {

@@ -8,6 +8,7 @@
 
 #include <asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "rpc/asio_event_port.h"
 #include "rpc/convert.h"
@@ -391,6 +392,20 @@ TEST(HttpUtf8, CompletePrefixDropsOnlyAnIncompleteTrailingSequence) {
   EXPECT_EQ(utf8_complete_prefix("a\x80"), 2u);             // a stray continuation: not ours to fix
 }
 
+TEST(HttpUtf8, CompletePrefixKeepsBytesThatCanNeverBeACharacter) {
+  EXPECT_EQ(utf8_complete_prefix("a\xC0"), 2u);  // C0, C1: overlong leads
+  EXPECT_EQ(utf8_complete_prefix("a\xC1"), 2u);
+  EXPECT_EQ(utf8_complete_prefix("a\xF5"), 2u);  // F5..FF: no such lead
+  EXPECT_EQ(utf8_complete_prefix("a\xFF"), 2u);
+  EXPECT_EQ(utf8_complete_prefix("a\xE0\x80"), 3u);  // overlong 3-byte form
+  EXPECT_EQ(utf8_complete_prefix("a\xED\xA0"), 3u);  // a surrogate
+  EXPECT_EQ(utf8_complete_prefix("a\xF0\x80"), 3u);  // overlong 4-byte form
+  EXPECT_EQ(utf8_complete_prefix("a\xF4\x90"), 3u);  // past U+10FFFF
+  EXPECT_EQ(utf8_complete_prefix("a\xE0\xA0"), 1u);  // U+0800's start: may be completed
+  EXPECT_EQ(utf8_complete_prefix("a\xF4\x8F\xBF"), 1u);
+  EXPECT_EQ(utf8_complete_prefix("a\xC2"), 1u);
+}
+
 TEST_F(HttpApiTest, LogChunksEndOnACharacterBoundary) {
   backend.log_text =
       "a\xE2\x82\xAC"
@@ -400,11 +415,31 @@ TEST_F(HttpApiTest, LogChunksEndOnACharacterBoundary) {
   ASSERT_EQ(r.status, 200u) << r.body;
   EXPECT_EQ(body_of(r)["data"], "a");
   EXPECT_EQ(body_of(r)["next_offset"], 1);
-  r = call(M::GET, "/v1/tasks/n:1/logs?offset=1&max_bytes=2");  // only part of the euro
-  EXPECT_EQ(body_of(r)["next_offset"], 1);                      // nothing yet: the task still runs
-  backend.log_finished = true;
-  backend.log_text = "a\xE2\x82";  // a finished log that ends broken: its bytes, as they are
+  backend.log_text = "a\xE2\x82";  // the task has written only part of the euro so far
   r = call(M::GET, "/v1/tasks/n:1/logs?offset=1");
+  EXPECT_EQ(body_of(r)["data"], "");  // nothing yet: the task still runs
+  EXPECT_EQ(body_of(r)["next_offset"], 1);
+  backend.log_finished = true;  // a finished log that ends broken: its bytes, as they are
+  r = call(M::GET, "/v1/tasks/n:1/logs?offset=1");
+  EXPECT_EQ(body_of(r)["data"], "\xEF\xBF\xBD");  // one U+FFFD
+  EXPECT_EQ(body_of(r)["next_offset"], 3);
+}
+
+TEST_F(HttpApiTest, ASmallMaxBytesAlwaysMovesOn) {
+  backend.log_text = "\xE2\x82\xAC\xE2\x82\xAC";  // two euros, more may follow
+  backend.log_finished = false;
+  std::uint64_t offset = 0;
+  std::vector<std::uint64_t> offsets;
+  for (int i = 0; i < 10 && offset < 6; ++i) {
+    HttpReply r = call(M::GET, "/v1/tasks/n:1/logs?max_bytes=2&offset=" + std::to_string(offset));
+    ASSERT_EQ(r.status, 200u) << r.body;
+    offset = body_of(r)["next_offset"];
+    offsets.push_back(offset);
+  }
+  // 2 bytes cut the first euro (as read), the next read ends on its end.
+  EXPECT_EQ(offsets, (std::vector<std::uint64_t>{2, 3, 5, 6}));
+  backend.log_text = "a\xE2\x82";  // max_bytes cut a character: as read even while it runs
+  HttpReply r = call(M::GET, "/v1/tasks/n:1/logs?offset=1&max_bytes=2");
   EXPECT_EQ(body_of(r)["next_offset"], 3);
 }
 

@@ -9,6 +9,7 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
+#include <functional>
 
 #include "rpc/fd_stream.h"
 #include "rpc/tcp_peer_uid.h"
@@ -45,10 +46,14 @@ namespace {
 // ends it: once its connection is marked closing, the next read (kj's wait
 // for another request, or its discarding of an unread body, which follow the
 // flush of the answer) sees end of stream, so kj ends the connection cleanly.
+// A request kj had already buffered (pipelined after the closing one) needs
+// no read: ConnectionService calls `end` for it instead of serving it.
 class ClosingStream final : public kj::AsyncIoStream {
  public:
-  explicit ClosingStream(kj::Own<kj::AsyncIoStream> inner) : inner_(kj::mv(inner)) {}
+  ClosingStream(kj::Own<kj::AsyncIoStream> inner, std::function<void()> end)
+      : end(std::move(end)), inner_(kj::mv(inner)) {}
   bool closing = false;
+  std::function<void()> end;  // ends the connection (on the loop's next turn)
 
   kj::Promise<std::size_t> tryRead(void* buffer, std::size_t min_bytes,
                                    std::size_t max_bytes) override {
@@ -113,6 +118,11 @@ class ConnectionService final : public kj::HttpService {
   kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
                             const kj::HttpHeaders& headers, kj::AsyncInputStream& body,
                             Response& response) override {
+    if (stream_.closing) {
+      // Pipelined after an answer that closed the connection: never served.
+      stream_.end();
+      return kj::NEVER_DONE;
+    }
     auto watched = kj::heap<ClosingResponse>(response, callbacks_, stream_);
     auto done = inner_.request(method, url, headers, body, *watched);
     return done.attach(kj::mv(watched));
@@ -152,6 +162,7 @@ HttpListener::HttpListener(asio::io_context& io, kj::Timer& timer,
                                                       per_connection(*options.stranger_service,
                                                                      options.stranger_callbacks),
                                                       settings_with(options.stranger_callbacks))),
+      trusted_peer_(options.trusted_peer),
       max_connections_(std::max<std::size_t>(options.max_connections, 1)),
       acceptor_(io),
       tasks_(*this),
@@ -189,32 +200,56 @@ void HttpListener::accept_next() {
 void HttpListener::on_accepted(asio::ip::tcp::socket socket) {
   std::error_code ec;
   kj::HttpServer* server = &server_;
+  bool trusted = true;
   if (stranger_server_) {
     const auto peer = socket.remote_endpoint(ec);
     const auto ours = ec ? asio::ip::tcp::endpoint() : socket.local_endpoint(ec);
-    const std::optional<std::uint32_t> uid = ec ? std::nullopt : peer_uid(peer, ours);
-    const bool trusted = uid && (*uid == 0 || *uid == static_cast<std::uint32_t>(::geteuid()));
+    if (ec) {
+      trusted = false;
+    } else if (trusted_peer_) {
+      trusted = trusted_peer_(peer, ours);
+    } else {
+      const std::optional<std::uint32_t> uid = peer_uid(peer, ours);
+      trusted = uid && (*uid == 0 || *uid == static_cast<std::uint32_t>(::geteuid()));
+    }
     if (!trusted) server = stranger_server_.get();
   }
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (connections_.size() >= max_connections_) {
+    // Full: the oldest stranger makes room, else (for a trusted peer only)
+    // the oldest connection; a stranger never ends a trusted connection.
+    auto victim = std::find_if(connections_.begin(), connections_.end(),
+                               [](const auto& c) { return !c.second.trusted; });
+    if (victim == connections_.end()) {
+      if (!trusted) return;  // refused: `socket` closes
+      victim = connections_.begin();
+    }
+    end_connection(victim->first);
+  }
   const int fd = ::dup(socket.native_handle());  // FdStream owns its fd; the socket closes its own
   socket.close(ec);
   if (fd < 0) {
     spdlog::warn("http: accept: dup failed: {}", std::strerror(errno));
     return;
   }
-  kj::Own<kj::AsyncIoStream> stream = kj::heap<ClosingStream>(kj::heap<FdStream>(io_, fd));
-  while (connections_.size() >= max_connections_) {
-    // Full: the oldest connection makes room (its promise ends on the next turn).
-    connections_.begin()->second->fulfill();
-    connections_.erase(connections_.begin());
-  }
   const std::uint64_t id = next_connection_++;
+  auto end = [anchor = anchor_, id] {
+    if (HttpListener* self = *anchor; self != nullptr) self->end_connection(id);
+  };
+  kj::Own<kj::AsyncIoStream> stream = kj::heap<ClosingStream>(kj::heap<FdStream>(io_, fd), end);
   auto evicted = kj::newPromiseAndFulfiller<void>();
-  connections_.emplace(id, kj::mv(evicted.fulfiller));
+  connections_.emplace(id, Connection{kj::mv(evicted.fulfiller), trusted});
   tasks_.add(server->listenHttp(kj::mv(stream))
                  .exclusiveJoin(kj::mv(evicted.promise))
                  .attach(kj::defer([this, id] { connections_.erase(id); })));
+}
+
+void HttpListener::end_connection(std::uint64_t id) {
+  // Its promise ends on the next turn; it no longer counts from now.
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  it->second.end->fulfill();
+  connections_.erase(it);
 }
 
 void HttpListener::taskFailed(kj::Exception&& exception) {

@@ -11,9 +11,13 @@
 //   close-on-exec) or returns one line naming the address and the reason.
 //   HOST must be an IP address or "localhost"; port 0 picks a free port
 //   (port() says which).
-// - At most `max_connections` (kMaxConnections) connections at once: a new
-//   one beyond that closes the OLDEST (and drops its request in flight), so
-//   stalled or abandoned connections cannot keep new clients out for good.
+// - At most `max_connections` (kMaxConnections) connections at once. When
+//   full, a new TRUSTED connection (see below) closes the oldest stranger's
+//   connection if there is one, else the oldest connection (and drops its
+//   request in flight), so stalled or abandoned connections cannot keep new
+//   clients out for good; a new STRANGER's connection closes the oldest
+//   stranger's, and is itself closed at once when every open one is trusted:
+//   strangers never end a trusted peer's connection.
 //   A connection that sends no complete request within the server's header
 //   timeout (15 s), or idles past its pipeline timeout (5 s), is closed.
 // - close() or destruction stops accepting; destruction also ends every open
@@ -22,10 +26,12 @@
 // - With `stranger_service` set, each connection's peer is looked up at
 //   accept (rpc/tcp_peer_uid.h): a peer running as braidd's own uid or root
 //   is served by `service`, any other (or one not found) by
-//   `stranger_service`. Without it every connection gets `service`.
+//   `stranger_service`. Without it every connection gets `service` and
+//   counts as trusted. `trusted_peer` (tests) replaces the uid lookup.
 // - `callbacks` / `stranger_callbacks` (may be null) become the servers'
 //   HttpServerCallbacks: when shouldClose() is true as an answer starts, it
-//   carries "Connection: close" and its connection ends once it is sent.
+//   carries "Connection: close" and its connection ends once it is sent:
+//   a request pipelined after it (already read) is not served.
 #pragma once
 
 #include <kj/async.h>
@@ -34,6 +40,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,6 +56,9 @@ struct HttpListenerOptions {
   kj::HttpService* stranger_service = nullptr;
   kj::HttpServerCallbacks* stranger_callbacks = nullptr;
   std::size_t max_connections = kHttpMaxConnections;
+  // Whether a peer is trusted (gets `service`); null: its uid is braidd's or root's.
+  std::function<bool(const asio::ip::tcp::endpoint& peer, const asio::ip::tcp::endpoint& ours)>
+      trusted_peer;
 };
 
 class HttpListener final : private kj::TaskSet::ErrorHandler {
@@ -75,15 +85,22 @@ class HttpListener final : private kj::TaskSet::ErrorHandler {
   void accept_next();
   void on_accepted(asio::ip::tcp::socket socket);
   void taskFailed(kj::Exception&& exception) override;
+  void end_connection(std::uint64_t id);
+
+  struct Connection {
+    kj::Own<kj::PromiseFulfiller<void>> end;  // fulfilling it ends the connection
+    bool trusted = true;
+  };
 
   asio::io_context& io_;
   kj::HttpServer server_;
   kj::Own<kj::HttpServer> stranger_server_;  // null: every peer gets server_
+  std::function<bool(const asio::ip::tcp::endpoint&, const asio::ip::tcp::endpoint&)> trusted_peer_;
   std::size_t max_connections_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
-  // Open connections, oldest first; fulfilling one ends that connection.
-  std::map<std::uint64_t, kj::Own<kj::PromiseFulfiller<void>>> connections_;
+  // Open connections, oldest first.
+  std::map<std::uint64_t, Connection> connections_;
   std::uint64_t next_connection_ = 0;
   kj::TaskSet tasks_;                      // after what its tasks' cleanup touches
   std::shared_ptr<HttpListener*> anchor_;  // *anchor_ = nullptr once destroyed

@@ -10,6 +10,7 @@
 
 #include <asio/io_context.hpp>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -218,6 +219,117 @@ TEST(HttpListenerTest, AFullListenerClosesItsOldestConnection) {
   EXPECT_EQ(oldest, "");  // closed without an answer, not left to time out
   EXPECT_EQ(service.requests, 1);
   EXPECT_EQ(stranger.requests, 0);
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
+// Runs `io` and reads `fd` (without blocking) until the server closes it:
+// what was read, + "TIMEOUT" when it was not closed within 5 s.
+std::string drain(asio::io_context& io, int fd) {
+  std::string out;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) return out;
+    if (n > 0) {
+      out.append(buffer, n);
+      continue;
+    }
+    io.run_one_for(10ms);
+  }
+  return out + "TIMEOUT";
+}
+
+// Sends one request on `fd` (kept open) and runs `io` until an answer arrives.
+std::string ask(asio::io_context& io, int fd, const std::string& path) {
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::write(fd, request.data(), request.size());
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    char buffer[4096];
+    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n > 0) return std::string(buffer, n);
+    if (n == 0 || errno != EAGAIN) return "closed";
+    io.run_one_for(10ms);
+  }
+  return "TIMEOUT";
+}
+
+TEST(HttpListenerTest, AStrangerNeverEndsATrustedConnection) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  HelloService stranger(table);
+  // The peers' verdicts in the order they connect (T: trusted, S: stranger).
+  const std::string verdicts = "TSSTST";
+  std::size_t accepted = 0;
+  HttpListener::Options options;
+  options.max_connections = 2;
+  options.stranger_service = &stranger;
+  options.trusted_peer = [&](const asio::ip::tcp::endpoint&, const asio::ip::tcp::endpoint&) {
+    return verdicts.at(accepted++) == 'T';
+  };
+  auto listener =
+      std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0, options)).value();
+  // Connects and runs `io` until the listener has looked the peer up.
+  auto next = [&] {
+    const int fd = connect_to(listener->port());
+    const std::size_t before = accepted;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (accepted == before && std::chrono::steady_clock::now() < deadline) {
+      io.run_one_for(10ms);
+    }
+    return fd;
+  };
+  const int t1 = next();
+  const int s1 = next();
+  const int s2 = next();  // full: the oldest stranger goes
+  EXPECT_EQ(drain(io, s1), "");
+  const int t2 = next();  // full: the oldest stranger goes, not t1
+  EXPECT_EQ(drain(io, s2), "");
+  const int s3 = next();  // full of trusted connections: refused
+  EXPECT_EQ(drain(io, s3), "");
+  EXPECT_EQ(listener->connections(), 2u);
+  EXPECT_NE(ask(io, t1, "/t1").find("GET /t1 0"), std::string::npos);
+  EXPECT_NE(ask(io, t2, "/t2").find("GET /t2 0"), std::string::npos);
+  const int t3 = next();  // full, no stranger: the oldest connection goes
+  EXPECT_EQ(drain(io, t1), "");
+  EXPECT_NE(ask(io, t3, "/t3").find("GET /t3 0"), std::string::npos);
+  EXPECT_NE(ask(io, t2, "/t2").find("GET /t2 0"), std::string::npos);
+  EXPECT_EQ(accepted, verdicts.size());
+  EXPECT_EQ(service.requests, 4);
+  EXPECT_EQ(stranger.requests, 0);
+  for (int fd : {t1, s1, s2, t2, s3, t3}) ::close(fd);
+  listener.reset();
+  io.restart();
+  io.poll();
+}
+
+TEST(HttpListenerTest, NothingPipelinedAfterAClosingAnswerIsServed) {
+  asio::io_context io;
+  AsioEventPort port(io);
+  AsioKjTimer timer(io);
+  kj::HttpHeaderTable table;
+  HelloService service(table);
+  AlwaysClose close;
+  HttpListener::Options options;
+  options.callbacks = &close;
+  auto listener =
+      std::move(HttpListener::open(io, timer, table, service, "127.0.0.1", 0, options)).value();
+  const int fd = connect_to(listener->port());
+  const std::string requests =
+      "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)!::write(fd, requests.data(), requests.size());  // one write: kj reads both at once
+  const std::string answer = drain(io, fd);
+  ::close(fd);
+  EXPECT_NE(answer.find("GET /first 0"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("/second"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("TIMEOUT"), std::string::npos) << answer;
+  EXPECT_EQ(service.requests, 1);
   listener.reset();
   io.restart();
   io.poll();

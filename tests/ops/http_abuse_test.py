@@ -45,6 +45,45 @@ served again within a deadline that any sane server timeout would meet.
   standalone_members  docs/metrics.md: braid_gossip_members counts "members
                     this node knows, itself included"; a node without
                     --listen reports 0 alive (the dashboard's min() too).
+  orphaned_peer_uid  (root only; review rev18) another local user (nobody)
+                    connects, sends a whole POST /v1/tasks and close()s at
+                    once. Its socket is orphaned in FIN_WAIT2, which the
+                    kernel keeps as a time-wait row in /proc/net/tcp with
+                    uid 0; the listener's lookup at accept reads "root" and
+                    serves the stranger the full API: its task runs as
+                    braidd's user (about 2 of 3 tries win on an idle host).
+
+  pipelined_after_close  (review rev18) a request with "Connection: close"
+                    followed at once by a second one (pipelined, one write):
+                    the server must not process requests after the close
+                    (RFC 9112 9.6); the ClosingStream only ends reads that
+                    reach the socket, so kj serves what it had buffered.
+
+  log_small_max_bytes  (review rev18) docs/api.md: max_bytes under 4 "may
+                    stall on a character that long while the task runs". A
+                    task that printed "€€" has ENDED; a client following its
+                    log with max_bytes=2 gets data "", next_offset 0 and
+                    finished false for ever (chunk.finished is only true at
+                    the end, so the "end of a finished log" exception never
+                    applies mid-log).
+
+  stranger_evicts_owner  (root only; review rev18) on the token-less
+                    loopback API another local user (nobody) may only GET
+                    /metrics, yet its 256 idle connections close braidd's
+                    own user's long poll (GET /v1/tasks/ID/wait) without an
+                    answer: the full listener closes the OLDEST connection,
+                    whoever's it is, so a stranger can cut every owner
+                    request for good by reconnecting.
+
+  proc_net_tcp_cost  (review rev18) every accepted connection on the
+                    token-less loopback API reads and parses all of
+                    /proc/net/tcp on braidd's one loop. Any local user can
+                    fill that table (TIME_WAIT rows: ~28k per destination);
+                    with 15k rows each connection costs braidd ~9 ms of CPU
+                    (~0.5 us a row) against ~1.4 ms with 400 rows, so ~110
+                    connections/s from anyone stall the scheduler and gossip.
+                    Measured as braidd's CPU time (not wall time): at most
+                    4 ms a connection with 15000 more rows.
 
 Run: BRAID_BIN_DIR=build/bin python3 tests/ops/http_abuse_test.py [step...]
 Exit 0 when every step passed.
@@ -331,6 +370,169 @@ def step_metrics_localhost(root, daemons):
     h.check(status == 200 and "braid_tasks" in text, f"/metrics: {status}")
 
 
+def step_orphaned_peer_uid(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: orphaned_peer_uid needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "orphan", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    os.chmod(root, 0o755)
+    marker_dir = os.path.join(root, "orphan-drop")
+    os.makedirs(marker_dir)
+    os.chmod(marker_dir, 0o1777)
+    marker = os.path.join(marker_dir, "ran-as")
+    attack = (
+        "import socket, sys\n"
+        "port, body, n = int(sys.argv[1]), sys.argv[2].encode(), int(sys.argv[3])\n"
+        "req = (b'POST /v1/tasks HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\n'\n"
+        "       b'Content-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n'\n"
+        "       % len(body)) + body\n"
+        "for _ in range(n):\n"
+        "    s = socket.create_connection(('127.0.0.1', port))\n"
+        "    s.sendall(req)\n"
+        "    s.close()  # orphaned before braidd looks its uid up\n")
+    spec = json.dumps({"argv": ["sh", "-c", f"id -u > {marker}"]})
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    out = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                          python, "-c", attack, str(port), spec, "50"],
+                         capture_output=True, timeout=60)
+    h.check(out.returncode == 0, f"the attack script as nobody: {out.stderr.decode()[-300:]}")
+    # Poll (deadline 5 s) for a started task: any one proves the bypass.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not os.path.exists(marker):
+        time.sleep(0.1)
+    status, j, _ = h.curl("GET", base + "/v1/tasks?all=true")
+    taken = len(j["tasks"]) if status == 200 else -1
+    ran_as = open(marker).read().strip() if os.path.exists(marker) else None
+    h.check(taken == 0 and ran_as is None,
+            f"user nobody, closing each socket after its request, got {taken} of 50 "
+            f"submissions accepted; one ran as uid {ran_as} (braidd's user)")
+
+
+def step_pipelined_after_close(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "pipe", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    first = b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    second = b"GET /v1/peers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(first + second)
+        s.settimeout(10)
+        data = b""
+        try:
+            while True:
+                got = s.recv(65536)
+                if not got:
+                    break
+                data += got
+        except socket.timeout:
+            pass
+    answers = data.count(b"HTTP/1.1 ")
+    h.check(answers == 1,
+            f"{answers} answers on a connection whose first request said Connection: close")
+
+
+def step_log_small_max_bytes(root, daemons):
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "utf8small", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac\\u20ac')"]}
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/wait?timeout=30s")
+    h.check(j["task"]["state"] == "completed", f"the printer: {j}")
+    offset, seen = 0, []
+    for _ in range(20):  # 6 bytes: a client that makes progress is done in < 10 reads
+        status, j, _ = h.curl("GET", f"{base}/v1/tasks/{task}/logs?offset={offset}&max_bytes=2")
+        h.check(status == 200, f"logs at {offset}: {status} {j}")
+        seen.append((j["data"], j["next_offset"], j["finished"]))
+        if j["finished"]:
+            return
+        offset = j["next_offset"]
+    h.fail(f"an ended task's log read with max_bytes=2 never finishes: {seen[:3]} ...")
+
+
+def step_stranger_evicts_owner(root, daemons):
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        print("skip: stranger_evicts_owner needs root and setpriv")
+        return
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    d = h.Braidd(root, "evict", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps({"argv": ["sleep", "60"]}))
+    h.check(status == 201, f"submit: {status} {j}")
+    task = j["ids"][0]
+    owner = socket.create_connection(("127.0.0.1", port))
+    owner.sendall(f"GET /v1/tasks/{task}/wait?timeout=3s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  "\r\n".encode())
+    flood = ("import socket, sys, time\n"
+             "held = [socket.create_connection(('127.0.0.1', int(sys.argv[1])))"
+             " for _ in range(int(sys.argv[2]))]\n"
+             "time.sleep(6)\n")
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    stranger = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                                 "--clear-groups", python, "-c", flood, str(port),
+                                 str(CONNECTIONS)])
+    owner.settimeout(10)
+    try:
+        answer = owner.recv(64)
+    except OSError as e:
+        answer = repr(e).encode()
+    owner.close()
+    stranger.wait(timeout=30)
+    h.check(answer.startswith(b"HTTP/1.1 200"),
+            f"braidd's own user's 3 s long poll, while user nobody held {CONNECTIONS} idle "
+            f"connections: {answer!r} (closed without an answer)")
+
+
+def step_proc_net_tcp_cost(root, daemons):
+    port = h.free_port()
+    d = h.Braidd(root, "procnet", ["--http", f"127.0.0.1:{port}"])
+    daemons.append(d)
+    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+
+    def cpu_s():
+        fields = open(f"/proc/{d.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def cost_per_connection(n):
+        before = cpu_s()
+        for _ in range(n):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close"
+                          b"\r\n\r\n")
+                s.recv(16)
+        return (cpu_s() - before) / n
+
+    small = cost_per_connection(500)
+    # 15000 TIME_WAIT rows of connections to a listener of ours (not braidd's).
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    for _ in range(15000):
+        c = socket.create_connection(listener.getsockname())
+        a, _ = listener.accept()
+        c.close()
+        a.close()
+    listener.close()
+    rows = sum(1 for _ in open("/proc/net/tcp"))
+    big = cost_per_connection(500)
+    print(f"proc_net_tcp_cost: {small * 1000:.2f} ms per connection, {big * 1000:.2f} ms with {rows} rows")
+    h.check(big <= 0.004,
+            f"braidd spends {big * 1000:.1f} ms of CPU per connection with {rows} rows in "
+            f"/proc/net/tcp, {small * 1000:.1f} ms with few: its one loop reads the whole "
+            "table per accept")
+
+
 STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wait,
          "browser_csrf": step_browser_csrf, "dns_rebinding": step_dns_rebinding,
          "other_local_user": step_other_local_user,
@@ -339,7 +541,12 @@ STEPS = {"stalled_body": step_stalled_body, "abandoned_wait": step_abandoned_wai
          "standalone_members": step_standalone_members,
          "get_body_memory": step_get_body_memory,
          "log_utf8_chunks": step_log_utf8_chunks,
-         "metrics_localhost": step_metrics_localhost}
+         "metrics_localhost": step_metrics_localhost,
+         "orphaned_peer_uid": step_orphaned_peer_uid,
+         "pipelined_after_close": step_pipelined_after_close,
+         "log_small_max_bytes": step_log_small_max_bytes,
+         "stranger_evicts_owner": step_stranger_evicts_owner,
+         "proc_net_tcp_cost": step_proc_net_tcp_cost}
 
 
 def main():
