@@ -49,8 +49,14 @@ std::optional<std::uint32_t> diag_uid(const void* answer, std::size_t size) {
   }
   inet_diag_msg message;
   std::memcpy(&message, static_cast<const char*>(answer) + NLMSG_HDRLEN, sizeof message);
-  if (message.idiag_state != TCP_ESTABLISHED) return std::nullopt;
-  return message.idiag_uid;
+  if (message.idiag_state == TCP_ESTABLISHED) return message.idiag_uid;
+  // A client that sent its request and shut down its writing side is in
+  // FIN_WAIT and still has its owner; an orphan (closed) is a time-wait
+  // bucket the kernel reports as uid 0, never taken for root.
+  const bool half_closed =
+      message.idiag_state == TCP_FIN_WAIT1 || message.idiag_state == TCP_FIN_WAIT2;
+  if (half_closed && message.idiag_uid != 0) return message.idiag_uid;
+  return std::nullopt;
 }
 
 std::optional<std::uint32_t> peer_uid(const asio::ip::tcp::endpoint& peer,

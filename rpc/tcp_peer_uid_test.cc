@@ -33,10 +33,14 @@ Answer answer(std::uint8_t state, std::uint32_t uid) {
   return a;
 }
 
-TEST(TcpPeerUid, ReadsTheUidOfAnEstablishedSocketOnly) {
+TEST(TcpPeerUid, ReadsTheUidOfAnEstablishedOrHalfClosedSocketOnly) {
   Answer a = answer(TCP_ESTABLISHED, 1000);
   EXPECT_EQ(diag_uid(&a, sizeof a), 1000u);
   a = answer(TCP_FIN_WAIT2, 0);  // an orphan: the kernel says uid 0
+  EXPECT_EQ(diag_uid(&a, sizeof a), std::nullopt);
+  a = answer(TCP_FIN_WAIT2, 1000);  // half-closed: still its owner's
+  EXPECT_EQ(diag_uid(&a, sizeof a), 1000u);
+  a = answer(TCP_CLOSE, 1000);
   EXPECT_EQ(diag_uid(&a, sizeof a), std::nullopt);
   a = answer(TCP_TIME_WAIT, 0);
   EXPECT_EQ(diag_uid(&a, sizeof a), std::nullopt);
