@@ -125,12 +125,22 @@ def wait_served(base, what, timeout_s):
     h.fail(f"{what}: the API (and /metrics) served nobody for {timeout_s} s")
 
 
-def step_stalled_body(root, daemons):
+def api_node(root, daemons, name, metrics_host=None):
+    """Starts a braidd whose API (and /metrics, on `metrics_host`, when given)
+    listens on one free loopback port; returns (daemon, port, base URL) once
+    the port answers (or braidd exited)."""
     port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "stall", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
+    args = ["--http", f"127.0.0.1:{port}"]
+    if metrics_host:
+        args += ["--metrics", f"{metrics_host}:{port}"]
+    d = h.Braidd(root, name, args)
     daemons.append(d)
     h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    return d, port, f"http://127.0.0.1:{port}"
+
+
+def step_stalled_body(root, daemons):
+    d, port, base = api_node(root, daemons, "stall", metrics_host="127.0.0.1")
     h.check(served(base), "the API answers before the stall")
     held = []
     for _ in range(CONNECTIONS):
@@ -145,12 +155,7 @@ def step_stalled_body(root, daemons):
 
 
 def step_abandoned_wait(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "abandon", ["--http", f"127.0.0.1:{port}", "--metrics",
-                                   f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "abandon", metrics_host="127.0.0.1")
     status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps({"argv": ["sleep", "1000"]}))
     h.check(status == 201, f"submit: {status} {j}")
     task = j["ids"][0]
@@ -164,11 +169,7 @@ def step_abandoned_wait(root, daemons):
 
 
 def step_browser_csrf(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "csrf", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "csrf")
     marker = os.path.join(root, "csrf-ran")
     spec = json.dumps({"argv": ["sh", "-c", f"echo pwned > {marker}"]})
     out = subprocess.run(
@@ -183,11 +184,7 @@ def step_browser_csrf(root, daemons):
 
 
 def step_dns_rebinding(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "rebind", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "rebind")
     status, j, _ = h.curl("GET", base + "/v1/tasks?all=true",
                           headers=[f"Host: evil.example:{port}"])
     h.check(status in (400, 403, 421), f"GET with a foreign Host was answered: {status} {j}")
@@ -195,10 +192,7 @@ def step_dns_rebinding(root, daemons):
 
 def step_slow_post_body(root, daemons):
     """A PUT/POST body that never completes: 408 within the body timeout, then the close."""
-    port = h.free_port()
-    d = h.Braidd(root, "slowpost", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "slowpost")
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(b"POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{")
         s.settimeout(20)
@@ -220,11 +214,7 @@ def step_other_local_user(root, daemons):
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         print("skip: other_local_user needs root and setpriv")
         return
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "local", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "local", metrics_host="127.0.0.1")
     os.chmod(root, 0o755)
     marker_dir = os.path.join(root, "drop")
     os.makedirs(marker_dir)
@@ -269,10 +259,7 @@ def read_to_eof(port, request, timeout_s):
 
 
 def step_connection_close(root, daemons):
-    port = h.free_port()
-    d = h.Braidd(root, "close", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "close")
     for request in (b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
                     b"GET /v1/stats HTTP/1.0\r\n\r\n"):
         took = read_to_eof(port, request, 10)
@@ -281,10 +268,7 @@ def step_connection_close(root, daemons):
 
 
 def step_standalone_members(root, daemons):
-    port = h.free_port()
-    d = h.Braidd(root, "alone", ["--http", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "alone", metrics_host="127.0.0.1")
     status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
     line = [x for x in text.splitlines() if x.startswith('braid_gossip_members{state="alive"}')]
     h.check(line == ['braid_gossip_members{state="alive"} 1'],
@@ -300,11 +284,7 @@ def rss_bytes(pid):
 
 
 def step_get_body_memory(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "membody", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "membody")
     before = rss_bytes(d.proc.pid)
     limit = 8 << 20
     chunk = b"x" * (1 << 20)
@@ -335,11 +315,7 @@ def step_get_body_memory(root, daemons):
 
 
 def step_log_utf8_chunks(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "utf8", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "utf8")
     text = "\u20ac" * 50000  # 150000 bytes of UTF-8
     spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac' * 50000)"]}
     status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
@@ -361,10 +337,7 @@ def step_log_utf8_chunks(root, daemons):
 
 
 def step_metrics_localhost(root, daemons):
-    port = h.free_port()
-    d = h.Braidd(root, "lh", ["--http", f"127.0.0.1:{port}", "--metrics", f"localhost:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "lh", metrics_host="localhost")
     h.check(d.proc.poll() is None, "braidd exited at start:\n" + d.text()[-400:])
     status, text, _ = h.curl("GET", f"http://127.0.0.1:{port}/metrics")
     h.check(status == 200 and "braid_tasks" in text, f"/metrics: {status}")
@@ -374,11 +347,7 @@ def step_orphaned_peer_uid(root, daemons):
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         print("skip: orphaned_peer_uid needs root and setpriv")
         return
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "orphan", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "orphan")
     os.chmod(root, 0o755)
     marker_dir = os.path.join(root, "orphan-drop")
     os.makedirs(marker_dir)
@@ -413,10 +382,7 @@ def step_orphaned_peer_uid(root, daemons):
 
 
 def step_pipelined_after_close(root, daemons):
-    port = h.free_port()
-    d = h.Braidd(root, "pipe", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "pipe")
     first = b"GET /v1/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     second = b"GET /v1/peers HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with socket.create_connection(("127.0.0.1", port)) as s:
@@ -437,11 +403,7 @@ def step_pipelined_after_close(root, daemons):
 
 
 def step_log_small_max_bytes(root, daemons):
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "utf8small", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "utf8small")
     spec = {"argv": ["python3", "-c", "import sys; sys.stdout.write('\\u20ac\\u20ac')"]}
     status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps(spec))
     h.check(status == 201, f"submit: {status} {j}")
@@ -463,11 +425,7 @@ def step_stranger_evicts_owner(root, daemons):
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         print("skip: stranger_evicts_owner needs root and setpriv")
         return
-    port = h.free_port()
-    base = f"http://127.0.0.1:{port}"
-    d = h.Braidd(root, "evict", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "evict")
     status, j, _ = h.curl("POST", base + "/v1/tasks", json.dumps({"argv": ["sleep", "60"]}))
     h.check(status == 201, f"submit: {status} {j}")
     task = j["ids"][0]
@@ -495,10 +453,7 @@ def step_stranger_evicts_owner(root, daemons):
 
 
 def step_proc_net_tcp_cost(root, daemons):
-    port = h.free_port()
-    d = h.Braidd(root, "procnet", ["--http", f"127.0.0.1:{port}"])
-    daemons.append(d)
-    h.poll("the API", lambda: h.port_answers(port) or d.proc.poll() is not None)
+    d, port, base = api_node(root, daemons, "procnet")
 
     def cpu_s():
         fields = open(f"/proc/{d.proc.pid}/stat").read().rsplit(")", 1)[1].split()
