@@ -76,7 +76,9 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
                    : serving->stranger_      ? ", for this user and root only"
                                              : "");
     } else if (config.http_given || shared) {
-      return sched::Error{"--http: " + opened.error().message};
+      // Shared with the default --http: the address the operator gave is --metrics'.
+      const char* flag = config.http_given ? "--http" : "--metrics (the same address as --http)";
+      return sched::Error{std::string(flag) + ": " + opened.error().message};
     } else {
       spdlog::warn("http: {} (the default --http); this node runs without the HTTP API",
                    opened.error().message);
