@@ -46,7 +46,7 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== sanitizer build (ASan + UBSan) and unit tests"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBRAID_SANITIZE=ON >/dev/null
-cmake --build build-asan -j "$jobs"
+cmake --build build-asan -j "$jobs" --target braid_unit_tests  # what -L unit runs, no more
 ctest --test-dir build-asan --output-on-failure -j "$jobs" -L unit
 
 echo "== ThreadSanitizer build and storage/committer tests"
