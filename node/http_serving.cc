@@ -19,12 +19,6 @@ std::string resolved(const std::string& host) {
   return ec ? host : address.to_string();
 }
 
-bool is_loopback(const std::string& host) {
-  std::error_code ec;
-  const auto address = asio::ip::make_address(resolved(host), ec);
-  return !ec && address.is_loopback();
-}
-
 }  // namespace
 
 sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
@@ -52,7 +46,7 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
     options.metrics = shared;
     options.metrics_text = metrics_text;
     options.token = config.api_token;
-    options.loopback = is_loopback(http->host);
+    options.loopback = rpc::is_loopback(*http);
     options.timer = &serving->timer_;
     rpc::HttpListener::Options listener_options;
     if (options.loopback && options.token.empty()) {
@@ -91,7 +85,7 @@ sched::Result<std::unique_ptr<HttpServing>> HttpServing::start(
     options.api = false;
     options.metrics = true;
     options.metrics_text = std::move(metrics_text);
-    options.loopback = is_loopback(metrics->host);
+    options.loopback = rpc::is_loopback(*metrics);
     options.timer = &serving->timer_;
     serving->metrics_ = std::make_unique<HttpApi>(backend, std::move(options));
     rpc::HttpListener::Options listener_options;
