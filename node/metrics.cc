@@ -10,6 +10,7 @@
 
 #include "gossip/types.h"
 #include "node/durability.h"
+#include "node/memory_probe.h"
 #include "node/migration.h"
 #include "node/peers.h"
 #include "node/peers_glue.h"
@@ -194,15 +195,7 @@ sched::Micros process_cpu_us() {
   return s ? clock_ticks_to_us(s->utime_ticks + s->stime_ticks) : 0;
 }
 
-std::uint64_t process_rss_bytes() {
-  const std::optional<std::string> text = read_small_file("/proc/self/statm");
-  if (!text) return 0;
-  std::istringstream in(*text);
-  std::uint64_t size_pages = 0;
-  std::uint64_t resident_pages = 0;
-  if (!(in >> size_pages >> resident_pages)) return 0;
-  return resident_pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-}
+std::uint64_t process_rss_bytes() { return read_rss_bytes(::getpid()).value_or(0); }
 
 Metrics::Metrics(const Tasks& tasks, const Submissions& submissions, const Durability& durability)
     : tasks_(tasks), submissions_(submissions), durability_(durability) {}
